@@ -1,0 +1,28 @@
+"""maskkit: which genotype positions a masked model must predict, and how hard that gets.
+
+The core is numpy + numba only; ``maskkit.torch`` and ``maskkit.io`` import their frameworks
+lazily.
+"""
+
+from __future__ import annotations
+
+from . import tokens
+from ._version import __version__
+from .collate import collate, padded_width
+from .masks import class_rate_mask, haplotype_rate_for_site_rate, random_mask, smart_balanced_mask
+from .union import effective_rate, effective_site_rates, mask_stats, union
+
+__all__ = [
+    "__version__",
+    "class_rate_mask",
+    "collate",
+    "effective_rate",
+    "effective_site_rates",
+    "haplotype_rate_for_site_rate",
+    "mask_stats",
+    "padded_width",
+    "random_mask",
+    "smart_balanced_mask",
+    "tokens",
+    "union",
+]

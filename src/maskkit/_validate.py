@@ -1,0 +1,134 @@
+"""Argument checks shared by the public wrappers. Each error names the argument and the fix."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+_KERNEL_DTYPES = (np.int8, np.int16, np.int32, np.int64)
+_UNSIGNED_TO_SIGNED = {
+    np.dtype(np.uint8): np.int16,
+    np.dtype(np.uint16): np.int32,
+    np.dtype(np.uint32): np.int64,
+}
+MAX_U64 = 2**64 - 1
+
+
+def haps_2d(haps: Any, name: str = "haps") -> tuple[np.ndarray, int, tuple[int, ...]]:
+    """Return ``(rows x sites view, ploidy, original shape)`` of an allele array."""
+    arr = np.asarray(haps)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{name} must hold integer alleles (0 = ref, 1.. = alt, negative = missing), "
+            f"got dtype {arr.dtype}; convert with {name}.astype(np.int8)"
+        )
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"{name} must be 2-D (rows, sites) or 3-D (samples, ploidy, sites), "
+            f"got shape {arr.shape}"
+        )
+    if arr.ndim == 3 and arr.shape[1] < 1:
+        raise ValueError(f"{name} has ploidy 0 (shape {arr.shape}); the ploidy axis must be >= 1")
+    if arr.dtype in _UNSIGNED_TO_SIGNED:
+        arr = arr.astype(_UNSIGNED_TO_SIGNED[arr.dtype])
+    elif arr.dtype.type not in _KERNEL_DTYPES:
+        raise TypeError(
+            f"{name} dtype {arr.dtype} is not supported; use int8, int16, int32 or int64"
+        )
+    arr = np.ascontiguousarray(arr)
+    ploidy = arr.shape[1] if arr.ndim == 3 else 1
+    return arr.reshape(-1, arr.shape[-1]), ploidy, arr.shape
+
+
+def int_scalar(value: Any, name: str, low: int = 0, high: int = MAX_U64) -> int:
+    """Return ``value`` as a Python int in ``[low, high]``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    v = int(value)
+    if not low <= v <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {v}")
+    return v
+
+
+def rate_scalar(value: Any, name: str) -> float:
+    """Return ``value`` as a float in [0, 1]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1], got {value!r}")
+    v = float(value)
+    if math.isnan(v) or not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {v}")
+    return v
+
+
+def rates(value: Any, n: int, name: str) -> np.ndarray:
+    """Return a float64 array of ``n`` per-sample rates from a scalar or a length-``n`` array."""
+    if np.ndim(value) == 0:
+        return np.full(n, rate_scalar(value, name))
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must be a number or an array of numbers, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(
+            f"{name} must be a scalar or have shape ({n},) (one per sample), got {arr.shape}"
+        )
+    arr = arr.astype(np.float64)
+    bad = ~((arr >= 0.0) & (arr <= 1.0))
+    if bad.any():
+        raise ValueError(
+            f"{name} must be in [0, 1] (no NaN), "
+            f"got {arr[bad][0]} at sample {np.flatnonzero(bad)[0]}"
+        )
+    return arr
+
+
+def lengths(value: Any, n: int, sites: int) -> np.ndarray:
+    """Return int64 real lengths per sample (default: every site is real)."""
+    if value is None:
+        return np.full(n, sites, dtype=np.int64)
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"lengths must be integers (real sites per sample), got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"lengths must have shape ({n},), one per sample, got {arr.shape}")
+    arr = arr.astype(np.int64)
+    if n and (arr.min() < 0 or arr.max() > sites):
+        raise ValueError(
+            f"lengths must be in [0, {sites}] (the number of sites in the array), "
+            f"got min {arr.min()} and max {arr.max()}"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def indices(value: Any, n: int) -> np.ndarray:
+    """Return int64 global sample ids (default ``0..n-1``)."""
+    if value is None:
+        return np.arange(n, dtype=np.int64)
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"indices must be integer sample ids, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(
+            f"indices must have shape ({n},), one global id per sample, got {arr.shape}"
+        )
+    if n and arr.min() < 0:
+        raise ValueError(f"indices must be >= 0, got {arr.min()}")
+    return np.ascontiguousarray(arr.astype(np.int64))
+
+
+def out_buffer(
+    out: Any, shape: tuple[int, ...], dtype: Any = np.bool_, name: str = "out"
+) -> np.ndarray:
+    """Return ``out`` after checking it, or a new array."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
+    if out.shape != tuple(shape) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
+        raise ValueError(
+            f"{name} must be a C-contiguous {np.dtype(dtype)} array of shape {tuple(shape)}, "
+            f"got {out.dtype} {out.shape} (contiguous={out.flags.c_contiguous})"
+        )
+    return out

@@ -1,0 +1,154 @@
+"""Pad *after* masking, then tokenize: the batch a masked model trains on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _kernels
+from . import _validate as v
+
+__all__ = ["collate", "padded_width"]
+
+
+def padded_width(
+    max_length: int, pad_to: int | None = None, pad_to_multiple_of: int | None = None
+) -> int:
+    """Return the padded width for a batch whose longest real row has ``max_length`` sites.
+
+    Examples
+    --------
+    >>> padded_width(1000, pad_to_multiple_of=64)
+    1024
+    """
+    width = max_length
+    if pad_to is not None:
+        pad_to = v.int_scalar(pad_to, "pad_to", high=2**40)
+        if pad_to < max_length:
+            raise ValueError(
+                f"pad_to={pad_to} is shorter than the longest real row ({max_length} sites); "
+                "pass a larger pad_to or trim the rows"
+            )
+        width = pad_to
+    if pad_to_multiple_of is not None:
+        mult = v.int_scalar(pad_to_multiple_of, "pad_to_multiple_of", low=1, high=2**40)
+        width = -(-width // mult) * mult
+    return width
+
+
+def collate(
+    haps: Any,
+    mask: Any,
+    lengths: Any = None,
+    pad_to: int | None = None,
+    pad_to_multiple_of: int | None = None,
+    *,
+    replace: tuple[float, float, float] | None = None,
+    n_alleles: int = 2,
+    seed: int = 0,
+    epoch: int = 0,
+    indices: Any = None,
+    dtype: Any = np.int64,
+) -> dict[str, np.ndarray]:
+    """Pad haplotypes and their mask together, then make model inputs.
+
+    Parameters
+    ----------
+    haps : int array, shape (rows, sites) or (samples, ploidy, sites)
+        Alleles of the real content (``0`` ref, ``>= 1`` alt, negative missing).
+    mask : bool array
+        The mask drawn on the unpadded data: the shape of ``haps`` (per haplotype) or, for 3-D
+        ``haps``, a site mask ``(samples, sites)`` applied to every haplotype. A per-haplotype
+        mask that marks a missing call, or any mask that marks padding, raises ``ValueError``;
+        a site mask skips the missing calls of a masked site.
+    lengths : int array, optional
+        Real sites per sample; the batch is padded to ``max(lengths)`` (or ``sites``).
+    pad_to, pad_to_multiple_of : int, optional
+        Pad to this width / round the width up to a multiple.
+    replace : (p_mask, p_random, p_keep), optional
+        BERT's replacement for masked positions (e.g. ``(0.8, 0.1, 0.1)``): MASK token, a random
+        allele token (uniform over ``n_alleles``), or the true token. Default: always MASK.
+    n_alleles : int, default 2
+        Number of allele classes, for random replacement.
+    seed, epoch, indices
+        Key the replacement draws, as for the mask functions.
+    dtype : numpy integer dtype, default int64
+        Dtype of ``input_ids``, ``labels`` and ``attention_mask``.
+
+    Returns
+    -------
+    dict of numpy arrays, each ``(..., width)``
+        ``input_ids`` (tokens, see :mod:`maskkit.tokens`), ``labels`` (the true allele at masked
+        positions, ``-100`` elsewhere), ``attention_mask`` (1 real, 0 padding) and ``mask``.
+
+    Examples
+    --------
+    >>> import numpy as np, maskkit as mk
+    >>> haps = np.array([[0, 1, -1, 0]], dtype=np.int8)
+    >>> m = np.array([[False, True, False, False]])
+    >>> b = mk.collate(haps, m, lengths=[3], pad_to=5)
+    >>> b["input_ids"].tolist(), b["labels"].tolist()
+    ([[3, 1, 2, 0, 0]], [[-100, 1, -100, -100, -100]])
+    """
+    h2, ploidy, shape = v.haps_2d(haps)
+    n = shape[0]
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"mask must be a boolean array, got dtype {m.dtype}")
+    m = np.ascontiguousarray(m)
+    if m.shape == shape:
+        m2, mask_div = m.reshape(h2.shape), 1
+    elif len(shape) == 3 and m.shape == (shape[0], shape[2]):
+        m2, mask_div = m, ploidy
+    else:
+        raise ValueError(
+            f"mask shape {m.shape} matches neither haps {shape} nor its site shape "
+            f"{(shape[0], shape[-1]) if len(shape) == 3 else shape}"
+        )
+    lens = v.lengths(lengths, n, shape[-1])
+    width = padded_width(int(lens.max()) if n else 0, pad_to, pad_to_multiple_of)
+    if replace is None:
+        t_mask = t_keep = np.uint64(2**32)
+    else:
+        if len(replace) != 3:
+            raise ValueError(f"replace must be (p_mask, p_random, p_keep), got {replace!r}")
+        pm, pr, pk = (v.rate_scalar(p, f"replace[{i}]") for i, p in enumerate(replace))
+        if abs(pm + pr + pk - 1.0) > 1e-9:
+            raise ValueError(f"replace probabilities must sum to 1, got {pm + pr + pk}")
+        t_mask = np.uint64(np.floor(pm * 2.0**32 + 0.5))
+        t_keep = np.uint64(np.floor((pm + pr) * 2.0**32 + 0.5))
+    n_al = v.int_scalar(n_alleles, "n_alleles", low=1, high=2**31)
+    seed_ = np.uint64(v.int_scalar(seed, "seed"))
+    epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
+    idx = v.indices(indices, n)
+    dt = np.dtype(dtype)
+    if not np.issubdtype(dt, np.signedinteger):
+        raise TypeError(f"dtype must be a signed integer dtype (labels hold -100), got {dt}")
+    out_shape = (*shape[:-1], width)
+    rows = h2.shape[0]
+    ids = np.empty((rows, width), dtype=dt)
+    labels = np.empty((rows, width), dtype=dt)
+    attention = np.empty((rows, width), dtype=dt)
+    mask_out = np.empty((rows, width), dtype=np.bool_)
+    if rows and width:
+        n_pad, n_missing = _kernels.collate(
+            h2, m2, mask_div, ploidy, lens, idx, seed_, epoch_,
+            t_mask, t_keep, n_al, ids, labels, attention, mask_out,
+        )  # fmt: skip
+        if n_pad:
+            raise ValueError(
+                f"mask marks {n_pad} padding position(s) (at or beyond lengths); draw masks with "
+                "the same lengths, so padding is never masked"
+            )
+        if n_missing and mask_div == 1:
+            raise ValueError(
+                f"mask marks {n_missing} missing call(s) (negative alleles); missing calls have no "
+                "label and must not be masked"
+            )
+    return {
+        "input_ids": ids.reshape(out_shape),
+        "labels": labels.reshape(out_shape),
+        "attention_mask": attention.reshape(out_shape),
+        "mask": mask_out.reshape(out_shape),
+    }
