@@ -70,10 +70,23 @@ def _bernoulli_row(h, length, key, t_ref, t_alt, o):  # type: ignore[no-untyped-
 
 
 @jit
+def _sample_of(s, indices):  # type: ignore[no-untyped-def]
+    # An empty ``indices`` means batch position == global sample id.
+    return s if indices.shape[0] == 0 else indices[s]
+
+
+@jit
+def _row(table, s):  # type: ignore[no-untyped-def]
+    # Per-sample tables may hold a single entry shared by every sample.
+    return 0 if table.shape[0] == 1 else s
+
+
+@jit
 def _bernoulli_one(r, haps, ploidy, lengths, indices, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
     s = r // ploidy
-    key = row_key(seed, STREAM_MASK, epoch, indices[s], r % ploidy)
-    _bernoulli_row(haps[r], lengths[s], key, thr[s, 0], thr[s, 1], out[r])
+    key = row_key(seed, STREAM_MASK, epoch, _sample_of(s, indices), r % ploidy)
+    t = _row(thr, s)
+    _bernoulli_row(haps[r], lengths[_row(lengths, s)], key, thr[t, 0], thr[t, 1], out[r])
 
 
 @jit
@@ -110,17 +123,34 @@ def _in_group(a, group):  # type: ignore[no-untyped-def]
 
 
 @jit
-def _fix_count(h, length, o, group, d, key, scratch):  # type: ignore[no-untyped-def]
-    """Flip ``|d|`` positions of ``group`` chosen uniformly: add when d > 0, remove when d < 0."""
-    want = d < 0  # remove from selected positions, or add among unselected ones
-    c = 0
+def _fix_count(h, length, o, group, d, c, key, scratch):  # type: ignore[no-untyped-def]
+    """Flip ``|d|`` of the ``c`` candidates of ``group``, chosen uniformly without replacement.
+
+    Candidates are the selected positions when removing (d < 0), the unselected eligible ones
+    when adding (d > 0). Each flip is a uniform draw among the remaining candidates, so the
+    flipped set is a uniform subset.
+    """
+    want = d < 0
+    need = abs(d)
+    gkey = mix64(key ^ (np.uint64(group) + ONE) * GOLDEN)
+    if 16 * need < c:
+        # Few flips among many candidates: probe random positions (about length/c probes each).
+        done = 0
+        t = 0
+        while done < need:
+            j = below(bits(gkey, t), length)
+            t += 1
+            if o[j] == want and _in_group(h[j], group):
+                o[j] = not want
+                done += 1
+        return
+    n = 0
     for j in range(length):
         if o[j] == want and _in_group(h[j], group):
-            scratch[c] = j
-            c += 1
-    gkey = mix64(key ^ (np.uint64(group) + ONE) * GOLDEN)
-    for i in range(abs(d)):
-        pick = i + below(bits(gkey, i), c - i)
+            scratch[n] = j
+            n += 1
+    for i in range(need):
+        pick = i + below(bits(gkey, i), n - i)
         tmp = scratch[pick]
         scratch[pick] = scratch[i]
         scratch[i] = tmp
@@ -129,56 +159,56 @@ def _fix_count(h, length, o, group, d, key, scratch):  # type: ignore[no-untyped
 
 @jit
 def _exact_row(h, length, key_mask, key_round, key_fix, p_ref, p_alt, split, o, scratch):  # type: ignore[no-untyped-def]
+    # One Bernoulli pass at the target rates that also counts; then flip the difference to the
+    # stochastically rounded target at uniformly chosen positions. Conditioned on its size a
+    # Bernoulli set is a uniform subset, so the result is a uniform k-subset.
+    t_ref = _threshold(p_ref)
+    t_alt = _threshold(p_alt)
     n_ref = 0
     n_alt = 0
-    for j in range(length):
-        a = h[j]
-        n_ref += a == 0
-        n_alt += a > 0
-    if split:
-        k_ref = _stochastic_round(p_ref * n_ref, key_round, 0)
-        k_alt = _stochastic_round(p_alt * n_alt, key_round, 1)
-    else:
-        k_ref = _stochastic_round(p_ref * (n_ref + n_alt), key_round, 2)
-        k_alt = 0
-    # A Bernoulli pass at k/n lands near k; flipping the difference at uniformly chosen positions
-    # then gives a uniform k-subset (conditioned on its size, a Bernoulli set is uniform).
-    if split:
-        t_ref = _threshold(k_ref / n_ref) if n_ref > 0 else np.uint64(0)
-        t_alt = _threshold(k_alt / n_alt) if n_alt > 0 else np.uint64(0)
-    else:
-        n = n_ref + n_alt
-        t_ref = _threshold(k_ref / n) if n > 0 else np.uint64(0)
-        t_alt = t_ref
-    _bernoulli_row(h, length, key_mask, t_ref, t_alt, o)
     m_ref = 0
     m_alt = 0
     for j in range(length):
-        if o[j]:
-            if h[j] > 0:
-                m_alt += 1
-            else:
-                m_ref += 1
+        a = h[j]
+        is_alt = a > 0
+        u = u32_at(key_mask, j)
+        sel = (u < (t_alt if is_alt else t_ref)) & (a >= 0)
+        o[j] = sel
+        n_ref += a == 0
+        n_alt += is_alt
+        m_ref += sel & (a == 0)
+        m_alt += sel & is_alt
+    for j in range(length, h.shape[0]):
+        o[j] = False
     if split:
+        k_ref = _stochastic_round(p_ref * n_ref, key_round, 0)
+        k_alt = _stochastic_round(p_alt * n_alt, key_round, 1)
         if m_ref != k_ref:
-            _fix_count(h, length, o, 0, k_ref - m_ref, key_fix, scratch)
+            c = m_ref if m_ref > k_ref else n_ref - m_ref
+            _fix_count(h, length, o, 0, k_ref - m_ref, c, key_fix, scratch)
         if m_alt != k_alt:
-            _fix_count(h, length, o, 1, k_alt - m_alt, key_fix, scratch)
-    elif m_ref + m_alt != k_ref:
-        _fix_count(h, length, o, 2, k_ref - m_ref - m_alt, key_fix, scratch)
+            c = m_alt if m_alt > k_alt else n_alt - m_alt
+            _fix_count(h, length, o, 1, k_alt - m_alt, c, key_fix, scratch)
+    else:
+        n = n_ref + n_alt
+        m = m_ref + m_alt
+        k = _stochastic_round(p_ref * n, key_round, 2)
+        if m != k:
+            _fix_count(h, length, o, 2, k - m, m if m > k else n - m, key_fix, scratch)
 
 
 @jit
 def _exact_one(r, haps, ploidy, lengths, indices, rates, split, seed, epoch, out, scratch):  # type: ignore[no-untyped-def]
     s = r // ploidy
-    sample = indices[s]
+    sample = _sample_of(s, indices)
     hap = r % ploidy
     key_mask = row_key(seed, STREAM_MASK, epoch, sample, hap)
     key_round = row_key(seed, STREAM_EXACT_ROUND, epoch, sample, hap)
     key_fix = row_key(seed, STREAM_EXACT_FIX, epoch, sample, hap)
+    t = _row(rates, s)
     _exact_row(
-        haps[r], lengths[s], key_mask, key_round, key_fix,
-        rates[s, 0], rates[s, 1], split, out[r], scratch,
+        haps[r], lengths[_row(lengths, s)], key_mask, key_round, key_fix,
+        rates[t, 0], rates[t, 1], split, out[r], scratch,
     )  # fmt: skip
 
 
@@ -230,11 +260,12 @@ def collate(  # type: ignore[no-untyped-def]
     replace = t_mask < np.uint64(4294967296)
     for r in range(rows):
         s = r // ploidy
-        length = lengths[s]
+        length = lengths[_row(lengths, s)]
         mr = r // mask_div
         if replace:
-            key_rep = row_key(seed, STREAM_REPLACE, epoch, indices[s], r % ploidy)
-            key_all = row_key(seed, STREAM_REPLACE_ALLELE, epoch, indices[s], r % ploidy)
+            sample = _sample_of(s, indices)
+            key_rep = row_key(seed, STREAM_REPLACE, epoch, sample, r % ploidy)
+            key_all = row_key(seed, STREAM_REPLACE_ALLELE, epoch, sample, r % ploidy)
         else:
             key_rep = np.uint64(0)
             key_all = np.uint64(0)
@@ -279,7 +310,7 @@ def class_counts(haps, ploidy, lengths, mask, mask_div, counts):  # type: ignore
     """Accumulate [eligible ref, masked ref, eligible alt, masked alt] into ``counts``."""
     for r in range(haps.shape[0]):
         mr = r // mask_div
-        for j in range(lengths[r // ploidy]):
+        for j in range(lengths[_row(lengths, r // ploidy)]):
             a = haps[r, j]
             if a < 0:
                 continue
@@ -296,7 +327,7 @@ def site_counts(haps, lengths, site_mask, counts):  # type: ignore[no-untyped-de
     """
     n, p, _ = haps.shape
     for i in range(n):
-        for j in range(lengths[i]):
+        for j in range(lengths[_row(lengths, i)]):
             k = 0
             miss = False
             for h in range(p):
@@ -307,3 +338,56 @@ def site_counts(haps, lengths, site_mask, counts):  # type: ignore[no-untyped-de
                 k = p + 1
             counts[k, 0] += 1
             counts[k, 1] += site_mask[i, j]
+
+
+# --------------------------------------------------------------------------- per-sample rates
+# Appended section (curriculum distributions); the import stays here to keep edits local.
+
+from ._rng import STREAM_SAMPLE_RATE  # noqa: E402
+
+
+@jit
+def _std_normal(key, counter):  # type: ignore[no-untyped-def]
+    """Box–Muller normal from the uniforms at ``counter`` and ``counter + 1``."""
+    u1 = 1.0 - uniform01(key, counter)  # (0, 1]: log is finite
+    u2 = uniform01(key, counter + 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@jit
+def _log_gamma_variate(a, key):  # type: ignore[no-untyped-def]
+    """Log of a Gamma(a, 1) draw: Marsaglia–Tsang; shape < 1 via Gamma(a + 1) * U ** (1 / a)."""
+    boost = 0.0
+    if a < 1.0:
+        boost = np.log(1.0 - uniform01(key, 0)) / a
+        a = a + 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    counter = 1
+    while True:
+        x = _std_normal(key, counter)
+        u = uniform01(key, counter + 2)
+        counter += 3
+        t = 1.0 + c * x
+        if t <= 0.0:
+            continue
+        w = t * t * t
+        if np.log(u) < 0.5 * x * x + d - d * w + d * np.log(w):
+            return np.log(d * w) + boost
+
+
+@jit
+def sample_rates(seed, epoch, indices, slot, kind, p0, p1, out):  # type: ignore[no-untyped-def]
+    """Per-sample variates in [0, 1]: kind 0 uniform [0, 1); kind 1 Beta(p0, p1).
+
+    Sample ``indices[i]`` uses keys ``(seed, STREAM_SAMPLE_RATE, epoch, index, 2 * slot + g)``.
+    """
+    for i in range(indices.shape[0]):
+        key = row_key(seed, STREAM_SAMPLE_RATE, epoch, indices[i], 2 * slot)
+        if kind == 0:
+            out[i] = uniform01(key, 0)
+        else:
+            key2 = row_key(seed, STREAM_SAMPLE_RATE, epoch, indices[i], 2 * slot + 1)
+            lx = _log_gamma_variate(p0, key)
+            ly = _log_gamma_variate(p1, key2)
+            out[i] = 1.0 / (1.0 + np.exp(ly - lx))

@@ -19,8 +19,8 @@ MAX_U64 = 2**64 - 1
 
 def haps_2d(haps: Any, name: str = "haps") -> tuple[np.ndarray, int, tuple[int, ...]]:
     """Return ``(rows x sites view, ploidy, original shape)`` of an allele array."""
-    arr = np.asarray(haps)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+    arr = haps if type(haps) is np.ndarray else np.asarray(haps)
+    if arr.dtype.kind not in "iu":
         raise TypeError(
             f"{name} must hold integer alleles (0 = ref, 1.. = alt, negative = missing), "
             f"got dtype {arr.dtype}; convert with {name}.astype(np.int8)"
@@ -32,6 +32,9 @@ def haps_2d(haps: Any, name: str = "haps") -> tuple[np.ndarray, int, tuple[int, 
         )
     if arr.ndim == 3 and arr.shape[1] < 1:
         raise ValueError(f"{name} has ploidy 0 (shape {arr.shape}); the ploidy axis must be >= 1")
+    if not arr.dtype.isnative:
+        # numba types only native byte order (big-endian data, e.g. from some HDF5 files)
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype in _UNSIGNED_TO_SIGNED:
         arr = arr.astype(_UNSIGNED_TO_SIGNED[arr.dtype])
     elif arr.dtype.type not in _KERNEL_DTYPES:
@@ -40,11 +43,14 @@ def haps_2d(haps: Any, name: str = "haps") -> tuple[np.ndarray, int, tuple[int, 
         )
     arr = np.ascontiguousarray(arr)
     ploidy = arr.shape[1] if arr.ndim == 3 else 1
-    return arr.reshape(-1, arr.shape[-1]), ploidy, arr.shape
+    # explicit row count: reshape(-1, 0) is ambiguous and fails for arrays with zero sites
+    return arr.reshape(arr.shape[0] * ploidy, arr.shape[-1]), ploidy, arr.shape
 
 
 def int_scalar(value: Any, name: str, low: int = 0, high: int = MAX_U64) -> int:
     """Return ``value`` as a Python int in ``[low, high]``."""
+    if type(value) is int and low <= value <= high:  # fast path for the common case
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     v = int(value)
@@ -55,6 +61,8 @@ def int_scalar(value: Any, name: str, low: int = 0, high: int = MAX_U64) -> int:
 
 def rate_scalar(value: Any, name: str) -> float:
     """Return ``value`` as a float in [0, 1]."""
+    if type(value) is float and 0.0 <= value <= 1.0:  # fast path; NaN fails the comparison
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number in [0, 1], got {value!r}")
     v = float(value)
@@ -64,9 +72,9 @@ def rate_scalar(value: Any, name: str) -> float:
 
 
 def rates(value: Any, n: int, name: str) -> np.ndarray:
-    """Return a float64 array of ``n`` per-sample rates from a scalar or a length-``n`` array."""
-    if np.ndim(value) == 0:
-        return np.full(n, rate_scalar(value, name))
+    """Return float64 per-sample rates: shape ``(1,)`` for a scalar (shared), else ``(n,)``."""
+    if isinstance(value, (float, int, np.generic)) or np.ndim(value) == 0:
+        return np.array([rate_scalar(value, name)])
     arr = np.asarray(value)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{name} must be a number or an array of numbers, got dtype {arr.dtype}")
@@ -85,9 +93,9 @@ def rates(value: Any, n: int, name: str) -> np.ndarray:
 
 
 def lengths(value: Any, n: int, sites: int) -> np.ndarray:
-    """Return int64 real lengths per sample (default: every site is real)."""
+    """Return int64 real lengths per sample; ``(1,)`` = ``[sites]`` when not given (shared)."""
     if value is None:
-        return np.full(n, sites, dtype=np.int64)
+        return np.array([sites], dtype=np.int64)
     arr = np.asarray(value)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"lengths must be integers (real sites per sample), got dtype {arr.dtype}")
@@ -103,9 +111,9 @@ def lengths(value: Any, n: int, sites: int) -> np.ndarray:
 
 
 def indices(value: Any, n: int) -> np.ndarray:
-    """Return int64 global sample ids (default ``0..n-1``)."""
+    """Return int64 global sample ids; empty when not given (kernels then use ``0..n-1``)."""
     if value is None:
-        return np.arange(n, dtype=np.int64)
+        return np.empty(0, dtype=np.int64)
     arr = np.asarray(value)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"indices must be integer sample ids, got dtype {arr.dtype}")

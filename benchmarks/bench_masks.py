@@ -1,0 +1,244 @@
+"""Mask and collate speed: maskkit against the numpy / torch idioms users would write instead.
+
+Run:  python benchmarks/bench_masks.py [--repeats 7] [--json out.json]
+
+Everything runs single-threaded in one process (numba serial kernels, torch.set_num_threads(1)),
+so the ratios compare like with like. Seeds change between repeats: with a fixed seed the branch
+predictor learns the sequence and flatters some kernels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import maskkit as mk
+
+SIZES = [(48, 1024), (4096, 1024), (64, 100_000)]
+RATE = 0.15
+REF, ALT = 0.3, 0.7
+
+
+def make_haps(rows: int, sites: int, seed: int = 0) -> np.ndarray:
+    """Biallelic haplotypes with a realistic alt share (~10 %) and 1 % missing calls."""
+    rng = np.random.default_rng(seed)
+    haps = (rng.random((rows, sites)) < 0.1).astype(np.int8)
+    haps[rng.random((rows, sites)) < 0.01] = -1
+    return haps
+
+
+def timeit(fn: Callable[[int], object], repeats: int) -> float:
+    """Median seconds of ``fn(seed)`` over ``repeats`` calls, a fresh seed each, after warm-up."""
+    fn(10_000)
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+# ----------------------------------------------------------------------------- baselines (numpy)
+
+
+def np_bernoulli(haps: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random(haps.shape) < RATE) & (haps >= 0)
+
+
+def np_exact(haps: np.ndarray, seed: int) -> np.ndarray:
+    # The usual idiom: random keys, ineligible keys pushed to the end, argpartition per row.
+    rng = np.random.default_rng(seed)
+    keys = rng.random(haps.shape)
+    elig = haps >= 0
+    keys[~elig] = 2.0
+    k = np.floor(RATE * elig.sum(axis=1)).astype(np.int64)
+    kmax = int(k.max())
+    idx = np.argpartition(keys, kmax, axis=1)[:, :kmax]
+    mask = np.zeros(haps.shape, dtype=bool)
+    take = np.arange(kmax)[None, :] < k[:, None]
+    rows = np.broadcast_to(np.arange(haps.shape[0])[:, None], idx.shape)
+    mask[rows[take], idx[take]] = True
+    return mask
+
+
+def np_smart_union(haps3: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rates = np.where(haps3 > 0, ALT, REF)
+    m = (rng.random(haps3.shape) < rates) & (haps3 >= 0)
+    return np.maximum(m[:, 0], m[:, 1])
+
+
+# ----------------------------------------------------------------------------- baselines (torch)
+
+
+def torch_bernoulli(t_haps, seed: int):  # type: ignore[no-untyped-def]
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(t_haps.shape, generator=g) < RATE) & (t_haps >= 0)
+
+
+def torch_exact(t_haps, seed: int):  # type: ignore[no-untyped-def]
+    # MAE-style: argsort of noise, keep the first k per row.
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.rand(t_haps.shape, generator=g)
+    noise[t_haps < 0] = 2.0
+    k = int(RATE * t_haps.shape[1])
+    ids = torch.argsort(noise, dim=1)[:, :k]
+    mask = torch.zeros(t_haps.shape, dtype=torch.bool)
+    mask.scatter_(1, ids, True)
+    return mask
+
+
+def torch_hf_collate(t_haps, seed: int, width: int):  # type: ignore[no-untyped-def]
+    """The steps of HF DataCollatorForLanguageModeling.torch_mask_tokens, then padding."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.where(t_haps < 0, 2, t_haps.long() + 3)
+    labels = t_haps.long().clone()
+    prob = torch.full(labels.shape, RATE)
+    prob.masked_fill_(t_haps < 0, 0.0)
+    masked = torch.bernoulli(prob, generator=g).bool()
+    labels[~masked] = -100
+    replaced = torch.bernoulli(torch.full(labels.shape, 0.8), generator=g).bool() & masked
+    inputs[replaced] = 1
+    rnd = torch.bernoulli(torch.full(labels.shape, 0.5), generator=g).bool() & masked & ~replaced
+    words = torch.randint(2, labels.shape, dtype=torch.long, generator=g) + 3
+    inputs[rnd] = words[rnd]
+    pad = width - inputs.shape[1]
+    inputs = torch.nn.functional.pad(inputs, (0, pad), value=0)
+    labels = torch.nn.functional.pad(labels, (0, pad), value=-100)
+    attention = torch.nn.functional.pad(torch.ones_like(t_haps, dtype=torch.long), (0, pad))
+    return inputs, labels, attention
+
+
+# ----------------------------------------------------------------------------- maskkit
+
+
+def mk_collate(haps: np.ndarray, seed: int, width: int) -> dict[str, np.ndarray]:
+    m = mk.random_mask(haps, RATE, seed=seed)
+    return mk.collate(haps, m, pad_to=width, replace=(0.8, 0.1, 0.1), seed=seed)
+
+
+def fresh_process_times(repeats: int = 5) -> dict[str, float]:
+    """Median import time and first-call time (warm numba cache) in fresh processes."""
+    code = (
+        "import time; t0 = time.perf_counter(); import maskkit as mk, numpy as np; "
+        "t1 = time.perf_counter(); h = np.zeros((48, 1024), np.int8); "
+        "mk.random_mask(h, 0.15, seed=1); t2 = time.perf_counter(); "
+        "print(t1 - t0, t2 - t1)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # warm cache
+    imports, firsts = [], []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        )
+        a, b = (float(x) for x in out.stdout.split())
+        imports.append(a)
+        firsts.append(b)
+    return {"import_s": float(np.median(imports)), "first_call_s": float(np.median(firsts))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--no-torch", action="store_true", help="skip the torch baselines")
+    args = parser.parse_args()
+
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+
+            torch.set_num_threads(1)
+        except ImportError:
+            print("torch not installed: torch baselines skipped (pip install 'maskkit[bench]')")
+
+    rows_out = []
+    header = (
+        f"{'case':<34}{'size':>14}{'maskkit ns/site':>17}{'baseline ns/site':>18}{'speed-up':>10}"
+    )
+    print(
+        f"maskkit {mk.__version__}, numpy {np.__version__}, python {platform.python_version()}, "
+        f"{os.cpu_count()} cpus"
+    )
+    print(header)
+    print("-" * len(header))
+
+    def report(case: str, size: tuple[int, int], t_mk: float, t_base: float) -> None:
+        n = size[0] * size[1]
+        row = {
+            "case": case,
+            "rows": size[0],
+            "sites": size[1],
+            "maskkit_ns_per_site": 1e9 * t_mk / n,
+            "baseline_ns_per_site": 1e9 * t_base / n,
+            "speedup": t_base / t_mk,
+        }
+        rows_out.append(row)
+        print(
+            f"{case:<34}{size[0]:>6} x {size[1]:<7}{row['maskkit_ns_per_site']:>17.3f}"
+            f"{row['baseline_ns_per_site']:>18.3f}{row['speedup']:>9.1f}x"
+        )
+
+    for size in SIZES:
+        haps = make_haps(*size)
+        haps3 = haps.reshape(size[0] // 2, 2, size[1])
+        out = np.empty(haps.shape, dtype=bool)
+        r = args.repeats
+        t_b = timeit(lambda s: mk.random_mask(haps, RATE, seed=s, out=out), r)
+        report("bernoulli vs numpy rand<p", size, t_b, timeit(lambda s: np_bernoulli(haps, s), r))
+        t_e = timeit(lambda s: mk.random_mask(haps, RATE, seed=s, exact=True, out=out), r)
+        report("exact vs numpy argpartition", size, t_e, timeit(lambda s: np_exact(haps, s), r))
+        t_s = timeit(lambda s: mk.union(mk.smart_balanced_mask(haps3, REF, ALT, seed=s)), r)
+        report(
+            "smart+union vs numpy where/max",
+            size,
+            t_s,
+            timeit(lambda s: np_smart_union(haps3, s), r),
+        )
+        width = size[1] + 64
+        t_c = timeit(lambda s: mk_collate(haps, s, width), r)
+        if torch is not None:
+            th = torch.from_numpy(haps)
+            report(
+                "bernoulli vs torch rand<p", size, t_b, timeit(lambda s: torch_bernoulli(th, s), r)
+            )
+            report(
+                "exact vs torch argsort (MAE)", size, t_e, timeit(lambda s: torch_exact(th, s), r)
+            )
+            report(
+                "mask+collate 80/10/10 vs HF torch",
+                size,
+                t_c,
+                timeit(lambda s: torch_hf_collate(th, s, width), r),
+            )
+
+    fp = fresh_process_times()
+    print(
+        f"\nimport maskkit: {fp['import_s'] * 1e3:.0f} ms; first mask call in a fresh process "
+        f"(warm numba cache): {fp['first_call_s'] * 1e3:.0f} ms"
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows_out, **fp}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
