@@ -1,22 +1,62 @@
 """The one place that sets numba options for every maskkit kernel.
 
-Caching is on by default. numba writes its cache next to the package when that folder is
-writable and otherwise under the user's cache folder (``NUMBA_CACHE_DIR`` overrides both), so an
-installation in a read-only site-packages still caches. Set ``MASKKIT_NUMBA_CACHE=0`` to turn the
-cache off (for example while editing kernels).
+Caching is on by default, and works when the package is installed read-only. Where the cache
+goes, first match wins:
+
+1. ``NUMBA_CACHE_DIR`` if set (numba's own setting);
+2. next to the package (``maskkit/__pycache__``) when that folder is writable;
+3. ``$XDG_CACHE_HOME/maskkit/numba`` (default ``~/.cache/maskkit/numba``);
+4. ``<tempdir>/maskkit-numba-<uid>``;
+5. nowhere: caching is turned off and kernels compile in each process.
+
+Set ``MASKKIT_NUMBA_CACHE=0`` to turn the cache off (for example while editing kernels).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numba
 
 _OFF = {"0", "false", "no", "off"}
-CACHE: bool = os.environ.get("MASKKIT_NUMBA_CACHE", "1").strip().lower() not in _OFF
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _configure_cache() -> str | None:
+    """Return the cache folder in use (``None``: caching off); point numba at it if needed."""
+    if os.environ.get("MASKKIT_NUMBA_CACHE", "1").strip().lower() in _OFF:
+        return None
+    if numba.config.CACHE_DIR:
+        return str(numba.config.CACHE_DIR)
+    here = Path(__file__).resolve().parent
+    if os.access(here, os.W_OK | os.X_OK):
+        return str(here / "__pycache__")
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    for folder in (
+        Path(xdg) / "maskkit" / "numba",
+        Path(tempfile.gettempdir()) / f"maskkit-numba-{uid}",
+    ):
+        if _writable(folder):
+            numba.config.CACHE_DIR = str(folder)  # read by numba when each kernel is first cached
+            return str(folder)
+    return None
+
+
+CACHE_DIR: str | None = _configure_cache()
+CACHE: bool = CACHE_DIR is not None
 
 # nogil lets DataLoader threads and user thread pools run kernels side by side;
 # error_model="numpy" keeps division free of Python-style zero checks in hot loops.
