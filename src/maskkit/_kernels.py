@@ -24,6 +24,7 @@ from ._rng import (
     STREAM_MASK,
     STREAM_REPLACE,
     STREAM_REPLACE_ALLELE,
+    STREAM_SAMPLE_RATE,
     below,
     bits,
     mix64,
@@ -67,6 +68,43 @@ def _bernoulli_row(h, length, key, t_ref, t_alt, o):  # type: ignore[no-untyped-
         o[j] = ((bits(key, j >> 1) >> _S32) < t) & (a >= 0)
     for j in range(length, h.shape[0]):
         o[j] = False
+
+
+@jit
+def _bernoulli_row_counted(h, length, key, t_ref, t_alt, o):  # type: ignore[no-untyped-def]
+    """``_bernoulli_row`` that also returns (eligible ref, eligible alt, chosen ref, chosen alt)."""
+    n_alt = 0
+    n_elig = 0
+    m_alt = 0
+    m_all = 0
+    for q in range(length >> 1):
+        z = bits(key, q)
+        j = 2 * q
+        a0 = h[j]
+        a1 = h[j + 1]
+        alt0 = a0 > 0
+        alt1 = a1 > 0
+        s0 = ((z >> _S32) < (t_alt if alt0 else t_ref)) & (a0 >= 0)
+        s1 = ((z & LOW32) < (t_alt if alt1 else t_ref)) & (a1 >= 0)
+        o[j] = s0
+        o[j + 1] = s1
+        n_alt += np.int64(alt0) + np.int64(alt1)
+        n_elig += np.int64(a0 >= 0) + np.int64(a1 >= 0)
+        m_alt += np.int64(s0 & alt0) + np.int64(s1 & alt1)
+        m_all += np.int64(s0) + np.int64(s1)
+    if length & 1:
+        j = length - 1
+        a = h[j]
+        alt = a > 0
+        sel = ((bits(key, j >> 1) >> _S32) < (t_alt if alt else t_ref)) & (a >= 0)
+        o[j] = sel
+        n_alt += np.int64(alt)
+        n_elig += np.int64(a >= 0)
+        m_alt += np.int64(sel & alt)
+        m_all += np.int64(sel)
+    for j in range(length, h.shape[0]):
+        o[j] = False
+    return n_elig - n_alt, n_alt, m_all - m_alt, m_alt
 
 
 @jit
@@ -133,8 +171,9 @@ def _fix_count(h, length, o, group, d, c, key, scratch):  # type: ignore[no-unty
     want = d < 0
     need = abs(d)
     gkey = mix64(key ^ (np.uint64(group) + ONE) * GOLDEN)
-    if 16 * need < c:
-        # Few flips among many candidates: probe random positions (about length/c probes each).
+    if 3 * need <= c:
+        # Few flips among many candidates: probe random positions (about length/c probes each);
+        # a probe costs about two scanned positions, so this wins unless candidates are scarce.
         done = 0
         t = 0
         while done < need:
@@ -162,24 +201,9 @@ def _exact_row(h, length, key_mask, key_round, key_fix, p_ref, p_alt, split, o, 
     # One Bernoulli pass at the target rates that also counts; then flip the difference to the
     # stochastically rounded target at uniformly chosen positions. Conditioned on its size a
     # Bernoulli set is a uniform subset, so the result is a uniform k-subset.
-    t_ref = _threshold(p_ref)
-    t_alt = _threshold(p_alt)
-    n_ref = 0
-    n_alt = 0
-    m_ref = 0
-    m_alt = 0
-    for j in range(length):
-        a = h[j]
-        is_alt = a > 0
-        u = u32_at(key_mask, j)
-        sel = (u < (t_alt if is_alt else t_ref)) & (a >= 0)
-        o[j] = sel
-        n_ref += a == 0
-        n_alt += is_alt
-        m_ref += sel & (a == 0)
-        m_alt += sel & is_alt
-    for j in range(length, h.shape[0]):
-        o[j] = False
+    n_ref, n_alt, m_ref, m_alt = _bernoulli_row_counted(
+        h, length, key_mask, _threshold(p_ref), _threshold(p_alt), o
+    )
     if split:
         k_ref = _stochastic_round(p_ref * n_ref, key_round, 0)
         k_alt = _stochastic_round(p_alt * n_alt, key_round, 1)
@@ -293,12 +317,13 @@ def collate(  # type: ignore[no-untyped-def]
             attention[r, j] = 1
             mask_out[r, j] = mk
         for j in range(length, width):
-            if j < sites and mask[mr, j]:
-                n_pad += 1
             ids[r, j] = _PAD
             labels[r, j] = _IGNORE
             attention[r, j] = 0
             mask_out[r, j] = False
+        # every padded input position, also those beyond a width shorter than ``sites``
+        for j in range(length, sites):
+            n_pad += mask[mr, j]
     return n_pad, n_missing
 
 
@@ -341,9 +366,6 @@ def site_counts(haps, lengths, site_mask, counts):  # type: ignore[no-untyped-de
 
 
 # --------------------------------------------------------------------------- per-sample rates
-# Appended section (curriculum distributions); the import stays here to keep edits local.
-
-from ._rng import STREAM_SAMPLE_RATE  # noqa: E402
 
 
 @jit

@@ -24,6 +24,7 @@ from typing import Any
 import numba
 
 _OFF = {"0", "false", "no", "off"}
+_config: Any = numba.config  # typed loosely: its stubs omit CACHE_DIR
 
 
 def _writable(folder: Path) -> bool:
@@ -38,8 +39,8 @@ def _configure_cache() -> str | None:
     """Return the cache folder in use (``None``: caching off); point numba at it if needed."""
     if os.environ.get("MASKKIT_NUMBA_CACHE", "1").strip().lower() in _OFF:
         return None
-    if numba.config.CACHE_DIR:
-        return str(numba.config.CACHE_DIR)
+    if _config.CACHE_DIR:
+        return str(_config.CACHE_DIR)
     here = Path(__file__).resolve().parent
     if os.access(here, os.W_OK | os.X_OK):
         return str(here / "__pycache__")
@@ -50,7 +51,7 @@ def _configure_cache() -> str | None:
         Path(tempfile.gettempdir()) / f"maskkit-numba-{uid}",
     ):
         if _writable(folder):
-            numba.config.CACHE_DIR = str(folder)  # read by numba when each kernel is first cached
+            _config.CACHE_DIR = str(folder)  # read by numba when each kernel is first cached
             return str(folder)
     return None
 

@@ -74,9 +74,12 @@ def rate_scalar(value: Any, name: str) -> float:
 def rates(value: Any, n: int, name: str) -> np.ndarray:
     """Return float64 per-sample rates: shape ``(1,)`` for a scalar (shared), else ``(n,)``."""
     if isinstance(value, (float, int, np.generic)) or np.ndim(value) == 0:
+        if isinstance(value, np.ndarray):
+            value = value[()]  # a 0-d array counts as the scalar it holds
         return np.array([rate_scalar(value, name)])
     arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
+    # integer or real only: complex rates would be cast to real with a warning
+    if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be a number or an array of numbers, got dtype {arr.dtype}")
     if arr.shape != (n,):
         raise ValueError(

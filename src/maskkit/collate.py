@@ -111,7 +111,7 @@ def collate(
     if replace is None:
         t_mask = t_keep = np.uint64(2**32)
     else:
-        if len(replace) != 3:
+        if np.ndim(replace) != 1 or len(replace) != 3:
             raise ValueError(f"replace must be (p_mask, p_random, p_keep), got {replace!r}")
         pm, pr, pk = (v.rate_scalar(p, f"replace[{i}]") for i, p in enumerate(replace))
         if abs(pm + pr + pk - 1.0) > 1e-9:
@@ -131,7 +131,7 @@ def collate(
     labels = np.empty((rows, width), dtype=dt)
     attention = np.empty((rows, width), dtype=dt)
     mask_out = np.empty((rows, width), dtype=np.bool_)
-    if rows and width:
+    if rows:  # also when width == 0: the kernel still checks the mask on padding
         n_pad, n_missing = _kernels.collate(
             h2, m2, mask_div, ploidy, lens, idx, seed_, epoch_,
             t_mask, t_keep, n_al, ids, labels, attention, mask_out,

@@ -30,11 +30,11 @@ def haplotype_rate_for_site_rate(site_rate: Any, ploidy: int = 2) -> Any:
     0.3
     """
     ploidy = v.int_scalar(ploidy, "ploidy", low=1, high=1024)
-    arr = np.asarray(site_rate, dtype=np.float64)
-    if arr.ndim == 0:
-        v.rate_scalar(float(arr), "site_rate")
-        return float(1.0 - (1.0 - float(arr)) ** (1.0 / ploidy))
-    v.rates(arr, arr.shape[0], "site_rate")
+    # validate before converting: np.asarray(..., float64) would accept True and "0.5"
+    if np.ndim(site_rate) == 0:
+        p = float(v.rates(site_rate, 1, "site_rate")[0])
+        return float(1.0 - (1.0 - p) ** (1.0 / ploidy))
+    arr = v.rates(site_rate, np.shape(site_rate)[0], "site_rate")
     return 1.0 - (1.0 - arr) ** (1.0 / ploidy)
 
 

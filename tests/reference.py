@@ -1,0 +1,470 @@
+"""Pure-NumPy / pure-Python reference of every maskkit rule, written from the documentation.
+
+Nothing here imports maskkit: constants are repeated on purpose, so a silent change of the hash,
+the stream ids or the token ids in the library makes the bit-for-bit tests fail.
+
+Randomness (``maskkit._rng``): splitmix64 finaliser ``mix64``; a row key is a chain of ``mix64``
+over ``(seed, stream, epoch, sample, haplotype)``; ``bits(key, c) = mix64(key + (c + 1) * GOLDEN)``;
+position ``j`` decides with the 32-bit word ``hi(bits(key, j // 2))`` when ``j`` is even and
+``lo(bits(key, j // 2))`` when odd; a rate ``p`` becomes the threshold ``floor(p * 2**32 + 0.5)``
+and a position is chosen when its word is below it.
+
+Row layout: a 2-D ``(rows, sites)`` array is ``rows`` samples of ploidy 1; a 3-D array
+``(samples, ploidy, sites)``; lengths, indices and per-sample rates are indexed by the sample.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+M1 = 0xBF58476D1CE4E5B9
+M2 = 0x94D049BB133111EB
+TWO32 = 4294967296.0
+
+STREAM_MASK = 1
+STREAM_EXACT_ROUND = 2
+STREAM_EXACT_FIX = 3
+STREAM_REPLACE = 4
+STREAM_REPLACE_ALLELE = 5
+
+PAD, MASK, MISSING, ALLELE_OFFSET, IGNORE_INDEX = 0, 1, 2, 3, -100
+
+_U = np.uint64
+
+
+# ----------------------------------------------------------------------------- hash, scalar
+
+
+def mix64_int(z: int) -> int:
+    """Splitmix64 finaliser on Python ints (mod 2**64)."""
+    z &= MASK64
+    z = ((z ^ (z >> 30)) * M1) & MASK64
+    z = ((z ^ (z >> 27)) * M2) & MASK64
+    return z ^ (z >> 31)
+
+
+def row_key_int(seed: int, stream: int, epoch: int, sample: int, hap: int) -> int:
+    k = mix64_int(seed + GOLDEN)
+    for x in (stream, epoch, sample, hap):
+        k = mix64_int(k ^ ((x * GOLDEN + 1) & MASK64))
+    return k
+
+
+def bits_int(key: int, counter: int) -> int:
+    return mix64_int(key + (counter + 1) * GOLDEN)
+
+
+def word_int(key: int, j: int) -> int:
+    """The 32-bit decision word of position ``j``."""
+    h = bits_int(key, j >> 1)
+    return h & 0xFFFFFFFF if j & 1 else h >> 32
+
+
+def uniform01_int(key: int, counter: int) -> float:
+    return float(bits_int(key, counter) >> 11) * (1.0 / 9007199254740992.0)
+
+
+def below_int(h: int, n: int) -> int:
+    """Multiply-shift map of 64 random bits to ``[0, n)`` (uses the high 32 bits)."""
+    return ((h >> 32) * n) >> 32
+
+
+def threshold(p: float) -> int:
+    """The 32-bit threshold of rate ``p``."""
+    return math.floor(p * TWO32 + 0.5)
+
+
+def threshold_probability(p: float) -> float:
+    """The probability that a uniform 32-bit word is below ``threshold(p)``."""
+    return min(threshold(p), 1 << 32) / TWO32
+
+
+def below_probability(v: int, n: int) -> float:
+    """Exact probability that ``below_int`` of uniform bits returns ``v`` (not quite ``1/n``)."""
+    lo = -(-(v << 32) // n)
+    hi = -(-((v + 1) << 32) // n)
+    return (hi - lo) / TWO32
+
+
+# ----------------------------------------------------------------------------- hash, numpy
+
+
+def mix64(z: Any) -> np.ndarray:
+    """Splitmix64 finaliser, vectorised over a uint64 array."""
+    z = np.asarray(z, dtype=_U)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> _U(30))) * _U(M1)
+        z = (z ^ (z >> _U(27))) * _U(M2)
+        return z ^ (z >> _U(31))
+
+
+def row_keys(seed: int, stream: int, epoch: int, samples: Any, haps: Any) -> np.ndarray:
+    """Row keys for arrays of samples and haplotypes (broadcast together)."""
+    samples = np.asarray(samples, dtype=np.int64).astype(_U)
+    haps = np.asarray(haps, dtype=np.int64).astype(_U)
+    with np.errstate(over="ignore"):
+        k = mix64(np.array(seed, dtype=_U) + _U(GOLDEN))
+        k = mix64(k ^ (_U(stream) * _U(GOLDEN) + _U(1)))
+        k = mix64(k ^ (_U(epoch) * _U(GOLDEN) + _U(1)))
+        k = mix64(k ^ (samples * _U(GOLDEN) + _U(1)))
+        return mix64(k ^ (haps * _U(GOLDEN) + _U(1)))
+
+
+def bits(keys: Any, counters: Any) -> np.ndarray:
+    """64 random bits per (key, counter), broadcast."""
+    keys = np.asarray(keys, dtype=_U)
+    counters = np.asarray(counters, dtype=np.int64).astype(_U)
+    with np.errstate(over="ignore"):
+        return mix64(keys + (counters + _U(1)) * _U(GOLDEN))
+
+
+def words(keys: Any, sites: int) -> np.ndarray:
+    """32-bit decision words, shape ``keys.shape + (sites,)``: hi half even, lo half odd."""
+    keys = np.asarray(keys, dtype=_U)[..., None]
+    j = np.arange(sites, dtype=np.int64)
+    h = bits(keys, j >> 1)
+    return np.where(j & 1 == 1, h & _U(0xFFFFFFFF), h >> _U(32))
+
+
+def below(h: np.ndarray, n: int) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return ((np.asarray(h, dtype=_U) >> _U(32)) * _U(n)) >> _U(32)
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def _layout(
+    haps: np.ndarray, lengths: Any, indices: Any
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (rows x sites, ploidy, row sample index in batch, row sample id, row hap, row len)."""
+    haps = np.asarray(haps)
+    ploidy = haps.shape[1] if haps.ndim == 3 else 1
+    n, sites = haps.shape[0], haps.shape[-1]
+    h2 = haps.reshape(n * ploidy, sites).astype(np.int64)
+    batch = np.repeat(np.arange(n), ploidy)
+    ids = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
+    lens = np.full(n, sites) if lengths is None else np.asarray(lengths, dtype=np.int64)
+    hap = np.tile(np.arange(ploidy), n)
+    return h2, ploidy, batch, ids[batch], hap, lens[batch]
+
+
+def per_sample(rate: Any, n: int) -> np.ndarray:
+    """A scalar or per-sample rate as a float array of ``n``."""
+    return np.broadcast_to(np.asarray(rate, dtype=np.float64), (n,)).copy()
+
+
+def hap_rate_for_site_rate(site_rate: Any, ploidy: int) -> Any:
+    return 1.0 - (1.0 - np.asarray(site_rate, dtype=np.float64)) ** (1.0 / ploidy)
+
+
+def eligible(haps: np.ndarray, lengths: Any = None) -> np.ndarray:
+    """Positions that may be masked: real (before the length) and not missing."""
+    haps = np.asarray(haps)
+    n, sites = haps.shape[0], haps.shape[-1]
+    lens = np.full(n, sites) if lengths is None else np.asarray(lengths)
+    real = np.arange(sites)[None, :] < lens[:, None]
+    if haps.ndim == 3:
+        real = real[:, None, :]
+    return real & (haps >= 0)
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def bernoulli_mask(
+    haps: Any,
+    ref_rate: Any,
+    alt_rate: Any,
+    *,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+) -> np.ndarray:
+    """Bernoulli mask: ``word < threshold(rate of the allele's class)`` on eligible positions."""
+    haps = np.asarray(haps)
+    h2, _, batch, ids, hap, _ = _layout(haps, lengths, indices)
+    n = haps.shape[0]
+    t_ref = np.array([threshold(p) for p in per_sample(ref_rate, n)], dtype=_U)[batch]
+    t_alt = np.array([threshold(p) for p in per_sample(alt_rate, n)], dtype=_U)[batch]
+    w = words(row_keys(seed, STREAM_MASK, epoch, ids, hap), h2.shape[1])
+    t = np.where(h2 > 0, t_alt[:, None], t_ref[:, None])
+    mask = (w < t).reshape(haps.shape)
+    return mask & eligible(haps, lengths)
+
+
+def probe_fix_up(need: int, candidates: int) -> bool:
+    """The kernel's switch between its two (equally uniform) fix-up algorithms.
+
+    A tuning choice of ``maskkit._kernels._fix_count``, mirrored here so that exact masks can be
+    compared bit for bit; change both together.
+    """
+    return 3 * need <= candidates
+
+
+def _fix_count(h: np.ndarray, length: int, o: np.ndarray, group: int, d: int, key_fix: int) -> None:
+    """Flip ``|d|`` positions of ``group`` (0 ref, 1 alt, 2 any) uniformly; mirrors the kernel."""
+
+    def in_group(a: int) -> bool:
+        return a >= 0 if group == 2 else (a > 0 if group == 1 else a == 0)
+
+    want = d < 0
+    need = abs(d)
+    cand = [j for j in range(length) if bool(o[j]) == want and in_group(int(h[j]))]
+    c = len(cand)
+    assert need <= c, "the target count is always reachable"
+    gkey = mix64_int(key_fix ^ (((group + 1) * GOLDEN) & MASK64))
+    if probe_fix_up(need, c):
+        # rejection sampling over the row: uniform among the remaining candidates
+        done = t = 0
+        while done < need:
+            j = below_int(bits_int(gkey, t), length)
+            t += 1
+            if bool(o[j]) == want and in_group(int(h[j])):
+                o[j] = not want
+                done += 1
+        return
+    # partial Fisher-Yates over the candidates in position order
+    for i in range(need):
+        pick = i + below_int(bits_int(gkey, i), c - i)
+        cand[i], cand[pick] = cand[pick], cand[i]
+        o[cand[i]] = not want
+
+
+def stochastic_round(x: float, key: int, counter: int) -> int:
+    k = math.floor(x)
+    return k + 1 if uniform01_int(key, counter) < x - k else k
+
+
+def exact_mask(
+    haps: Any,
+    ref_rate: Any,
+    alt_rate: Any,
+    *,
+    split: bool,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+) -> np.ndarray:
+    """Exact-count mask, as documented in ``maskkit._kernels``.
+
+    Per row: a Bernoulli pass at the class rates (the same words as :func:`bernoulli_mask`);
+    targets ``k`` by stochastic rounding of ``rate * n`` per class (``split``) or over all
+    eligible positions; the difference is then flipped at uniformly chosen positions.
+    """
+    haps = np.asarray(haps)
+    h2, _, batch, ids, hap, lens = _layout(haps, lengths, indices)
+    n = haps.shape[0]
+    p_ref = per_sample(ref_rate, n)[batch]
+    p_alt = per_sample(alt_rate, n)[batch]
+    out = bernoulli_mask(
+        haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths
+    ).reshape(h2.shape)
+    for r in range(h2.shape[0]):
+        h, o, length = h2[r], out[r], int(lens[r])
+        args = (int(ids[r]), int(hap[r]))
+        key_round = row_key_int(seed, STREAM_EXACT_ROUND, epoch, *args)
+        key_fix = row_key_int(seed, STREAM_EXACT_FIX, epoch, *args)
+        seg, sel = h[:length], o[:length]
+        n_ref, n_alt = int((seg == 0).sum()), int((seg > 0).sum())
+        m_ref, m_alt = int((sel & (seg == 0)).sum()), int((sel & (seg > 0)).sum())
+        if split:
+            k_ref = stochastic_round(p_ref[r] * n_ref, key_round, 0)
+            k_alt = stochastic_round(p_alt[r] * n_alt, key_round, 1)
+            if m_ref != k_ref:
+                _fix_count(h, length, o, 0, k_ref - m_ref, key_fix)
+            if m_alt != k_alt:
+                _fix_count(h, length, o, 1, k_alt - m_alt, key_fix)
+        else:
+            k = stochastic_round(p_ref[r] * (n_ref + n_alt), key_round, 2)
+            if m_ref + m_alt != k:
+                _fix_count(h, length, o, 2, k - m_ref - m_alt, key_fix)
+    return out.reshape(haps.shape)
+
+
+def class_rate_mask(
+    haps: Any,
+    ref_rate: Any,
+    alt_rate: Any,
+    *,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+    site_rate: bool = False,
+) -> np.ndarray:
+    """Reference of :func:`maskkit.class_rate_mask` (and ``smart_balanced_mask``)."""
+    haps = np.asarray(haps)
+    if site_rate:
+        ploidy = haps.shape[1] if haps.ndim == 3 else 1
+        ref_rate = hap_rate_for_site_rate(ref_rate, ploidy)
+        alt_rate = hap_rate_for_site_rate(alt_rate, ploidy)
+    kw = {"seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths}
+    if exact:
+        return exact_mask(haps, ref_rate, alt_rate, split=True, **kw)
+    return bernoulli_mask(haps, ref_rate, alt_rate, **kw)
+
+
+def random_mask(
+    haps: Any,
+    rate: Any,
+    *,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+    site_rate: bool = False,
+) -> np.ndarray:
+    """Reference of :func:`maskkit.random_mask`."""
+    haps = np.asarray(haps)
+    if site_rate:
+        rate = hap_rate_for_site_rate(rate, haps.shape[1] if haps.ndim == 3 else 1)
+    kw = {"seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths}
+    if exact:
+        return exact_mask(haps, rate, rate, split=False, **kw)
+    return bernoulli_mask(haps, rate, rate, **kw)
+
+
+# ----------------------------------------------------------------------------- union and stats
+
+
+def union(mask: np.ndarray) -> np.ndarray:
+    """Site mask: ``np.maximum`` over the ploidy axis."""
+    mask = np.asarray(mask)
+    if mask.shape[1] == 1:
+        return mask[:, 0, :].copy()
+    return np.maximum.reduce(mask, axis=1)
+
+
+def effective_site_rate(ref_rate: float, alt_rate: float, ploidy: int, k_alt: int) -> float:
+    """Probability that the union masks a site with ``k_alt`` alt haplotypes of ``ploidy``."""
+    keep = 1.0
+    for h in range(ploidy):
+        keep *= 1.0 - (alt_rate if h < k_alt else ref_rate)
+    return 1.0 - keep
+
+
+def mask_stats(mask: np.ndarray, haps: np.ndarray, lengths: Any = None) -> dict[str, float]:
+    """Reference of :func:`maskkit.mask_stats`."""
+    haps = np.asarray(haps)
+    mask = np.asarray(mask)
+    elig = eligible(haps, lengths)
+    site_mask = None
+    if haps.ndim == 3 and mask.shape != haps.shape:
+        site_mask = mask
+        mask = np.broadcast_to(mask[:, None, :], haps.shape)
+
+    def ratio(a: int, b: int) -> float:
+        return a / b if b else float("nan")
+
+    ref, alt = elig & (haps == 0), elig & (haps > 0)
+    stats: dict[str, float] = {
+        "n_ref": int(ref.sum()),
+        "n_alt": int(alt.sum()),
+        "ref_rate": ratio(int((mask & ref).sum()), int(ref.sum())),
+        "alt_rate": ratio(int((mask & alt).sum()), int(alt.sum())),
+        "rate": ratio(int((mask & elig).sum()), int(elig.sum())),
+    }
+    if haps.ndim == 3:
+        n, ploidy, sites = haps.shape
+        real = (
+            np.arange(sites)[None, :]
+            < (np.full(n, sites) if lengths is None else np.asarray(lengths))[:, None]
+        )
+        site = union(mask) if site_mask is None else site_mask
+        any_missing = (haps < 0).any(axis=1)
+        k = (haps > 0).sum(axis=1)
+        complete = real & ~any_missing
+        stats["site_rate"] = ratio(int((site & complete).sum()), int(complete.sum()))
+        for kk in range(ploidy + 1):
+            cls = complete & (k == kk)
+            stats[f"site_rate_alt{kk}"] = ratio(int((site & cls).sum()), int(cls.sum()))
+        miss = real & any_missing
+        stats["site_rate_missing"] = ratio(int((site & miss).sum()), int(miss.sum()))
+    return stats
+
+
+# ----------------------------------------------------------------------------- collate
+
+
+def padded_width(max_length: int, pad_to: Any = None, pad_to_multiple_of: Any = None) -> int:
+    width = max_length if pad_to is None else max(pad_to, max_length)
+    if pad_to_multiple_of is not None:
+        width = math.ceil(width / pad_to_multiple_of) * pad_to_multiple_of
+    return width
+
+
+def collate(
+    haps: Any,
+    mask: Any,
+    lengths: Any = None,
+    pad_to: Any = None,
+    pad_to_multiple_of: Any = None,
+    *,
+    replace: Any = None,
+    n_alleles: int = 2,
+    seed: int = 0,
+    epoch: int = 0,
+    indices: Any = None,
+) -> dict[str, np.ndarray]:
+    """Reference of :func:`maskkit.collate` (raises ``ValueError`` where it must)."""
+    haps = np.asarray(haps)
+    mask = np.asarray(mask, dtype=bool)
+    h2, ploidy, _batch, ids_, hap, lens = _layout(haps, lengths, indices)
+    rows, sites = h2.shape
+    if haps.ndim == 3 and mask.shape != haps.shape:
+        site_mask = True
+        m2 = np.repeat(mask, ploidy, axis=0)
+    else:
+        site_mask = False
+        m2 = mask.reshape(h2.shape)
+    real = np.arange(sites)[None, :] < lens[:, None]
+    if (m2 & ~real).any():
+        raise ValueError("mask marks padding")
+    if not site_mask and (m2 & (h2 < 0)).any():
+        raise ValueError("mask marks missing calls")
+    n = haps.shape[0]
+    max_len = int(np.max(lens, initial=0)) if lengths is not None else (sites if n else 0)
+    width = padded_width(max_len, pad_to, pad_to_multiple_of)
+    ids = np.full((rows, width), PAD, dtype=np.int64)
+    labels = np.full((rows, width), IGNORE_INDEX, dtype=np.int64)
+    attention = np.zeros((rows, width), dtype=np.int64)
+    mask_out = np.zeros((rows, width), dtype=bool)
+    for r in range(rows):
+        length = int(lens[r])
+        a = h2[r, :length]
+        miss = a < 0
+        mk = m2[r, :length] & ~miss
+        tok = np.where(miss, MISSING, ALLELE_OFFSET + a)
+        if replace is None:
+            masked_tok = np.full(length, MASK)
+        else:
+            pm, pr, _ = replace
+            t_mask, t_keep = threshold(pm), threshold(pm + pr)
+            key_rep = row_keys(seed, STREAM_REPLACE, epoch, ids_[r], hap[r])
+            key_all = row_keys(seed, STREAM_REPLACE_ALLELE, epoch, ids_[r], hap[r])
+            u = words(key_rep, length).astype(np.int64)
+            rnd = ALLELE_OFFSET + below(bits(key_all, np.arange(length)), n_alleles).astype(
+                np.int64
+            )
+            masked_tok = np.where(u < t_mask, MASK, np.where(u >= t_keep, tok, rnd))
+        ids[r, :length] = np.where(mk, masked_tok, tok)
+        labels[r, :length] = np.where(mk, a, IGNORE_INDEX)
+        attention[r, :length] = 1
+        mask_out[r, :length] = mk
+    shape = (*haps.shape[:-1], width)
+    return {
+        "input_ids": ids.reshape(shape),
+        "labels": labels.reshape(shape),
+        "attention_mask": attention.reshape(shape),
+        "mask": mask_out.reshape(shape),
+    }

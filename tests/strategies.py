@@ -1,0 +1,158 @@
+"""Hypothesis strategies for maskkit tests. Import from here; keep the names stable.
+
+Conventions: alleles ``0`` ref, ``>= 1`` alt, negative missing; haplotype arrays are 2-D
+``(rows, sites)`` or 3-D ``(samples, ploidy, sites)``; ``lengths`` / ``indices`` / per-sample
+rates have one entry per sample (``shape[0]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+HAP_DTYPES: tuple[type[np.signedinteger[Any]], ...] = (np.int8, np.int16, np.int32, np.int64)
+MAX_SEED = 2**64 - 1
+MAX_EPOCH = 2**63 - 1
+
+
+def dtypes() -> st.SearchStrategy[np.dtype[Any]]:
+    """Every haplotype dtype the kernels are compiled for."""
+    return st.sampled_from([np.dtype(d) for d in HAP_DTYPES])
+
+
+def alleles(dtype: Any, *, missing: bool = True, max_allele: int = 3) -> st.SearchStrategy[int]:
+    """One allele value: mostly ref/alt, sometimes multi-allelic, sometimes missing.
+
+    Missing calls include ``-1`` and the most negative value of ``dtype``.
+    """
+    info = np.iinfo(dtype)
+    common = st.sampled_from([0, 0, 0, 1, 1])
+    rare = st.integers(2, min(max_allele, int(info.max)))
+    options = [common, rare]
+    if missing:
+        options.append(st.sampled_from([-1, int(info.min)]))
+    return st.one_of(*options)
+
+
+@st.composite
+def haplotypes(
+    draw: st.DrawFn,
+    *,
+    dtype: Any = None,
+    ndim: int | None = None,
+    max_samples: int = 6,
+    max_ploidy: int = 3,
+    min_sites: int = 0,
+    max_sites: int = 40,
+    missing: bool = True,
+    max_allele: int = 3,
+) -> np.ndarray:
+    """An allele array of a kernel dtype, 2-D or 3-D, possibly empty, with missing calls."""
+    dt = np.dtype(dtype) if dtype is not None else draw(dtypes())
+    nd = ndim if ndim is not None else draw(st.sampled_from([2, 3]))
+    n = draw(st.integers(0, max_samples))
+    sites = draw(st.integers(min_sites, max_sites))
+    shape = (n, sites) if nd == 2 else (n, draw(st.integers(1, max_ploidy)), sites)
+    return draw(hnp.arrays(dt, shape, elements=alleles(dt, missing=missing, max_allele=max_allele)))
+
+
+def lengths_for(n: int, sites: int) -> st.SearchStrategy[np.ndarray]:
+    """Real lengths per sample in ``[0, sites]`` (empty rows and odd lengths included)."""
+    return hnp.arrays(np.int64, (n,), elements=st.integers(0, sites))
+
+
+def indices_for(n: int, *, unique: bool = True) -> st.SearchStrategy[np.ndarray]:
+    """Global sample ids (non-negative int64)."""
+    ids = st.one_of(st.integers(0, 1000), st.integers(0, 2**63 - 1))
+    return hnp.arrays(np.int64, (n,), elements=ids, unique=unique)
+
+
+def rates() -> st.SearchStrategy[float]:
+    """A rate in [0, 1], with 0, 1 and awkward values drawn often."""
+    return st.one_of(
+        st.sampled_from([0.0, 1.0, 0.5, 0.3, 0.7, 1e-9, 1.0 - 1e-9]),
+        st.floats(0.0, 1.0, allow_nan=False),
+    )
+
+
+def rates_for(n: int) -> st.SearchStrategy[Any]:
+    """A shared scalar rate or one rate per sample (float64 array of ``n``)."""
+    return st.one_of(rates(), hnp.arrays(np.float64, (n,), elements=rates()))
+
+
+def seeds() -> st.SearchStrategy[int]:
+    return st.one_of(st.integers(0, 2**32), st.integers(0, MAX_SEED), st.just(MAX_SEED))
+
+
+def epochs() -> st.SearchStrategy[int]:
+    return st.one_of(st.integers(0, 100), st.integers(0, MAX_EPOCH))
+
+
+@dataclass
+class MaskCase:
+    """Arguments for one call of a mask function (``ref_rate`` doubles as ``rate``)."""
+
+    haps: np.ndarray
+    ref_rate: Any
+    alt_rate: Any
+    seed: int
+    epoch: int
+    indices: np.ndarray | None
+    lengths: np.ndarray | None
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments shared by every mask function."""
+        return {
+            "seed": self.seed,
+            "epoch": self.epoch,
+            "indices": self.indices,
+            "lengths": self.lengths,
+        }
+
+
+@st.composite
+def mask_cases(draw: st.DrawFn, **haplotype_options: Any) -> MaskCase:
+    """Mask arguments: haps, rates (scalar or per sample), seed, epoch, indices, lengths."""
+    haps = draw(haplotypes(**haplotype_options))
+    n, sites = haps.shape[0], haps.shape[-1]
+    return MaskCase(
+        haps=haps,
+        ref_rate=draw(rates_for(n)),
+        alt_rate=draw(rates_for(n)),
+        seed=draw(seeds()),
+        epoch=draw(epochs()),
+        indices=draw(st.none() | indices_for(n)),
+        lengths=draw(st.none() | lengths_for(n, sites)),
+    )
+
+
+@st.composite
+def masks_for(draw: st.DrawFn, haps: np.ndarray, lengths: Any = None) -> np.ndarray:
+    """An arbitrary valid per-haplotype mask for ``haps``: only eligible positions are set."""
+    m = draw(hnp.arrays(np.bool_, haps.shape))
+    n, sites = haps.shape[0], haps.shape[-1]
+    lens = np.full(n, sites) if lengths is None else np.asarray(lengths)
+    real = np.arange(sites)[None, :] < lens[:, None]
+    if haps.ndim == 3:
+        real = real[:, None, :]
+    return m & real & (haps >= 0)
+
+
+def replacements() -> st.SearchStrategy[tuple[float, float, float] | None]:
+    """``replace=`` arguments of collate: None, BERT's 80/10/10 and other splits summing to 1."""
+    fixed = st.sampled_from(
+        [None, (0.8, 0.1, 0.1), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (0.5, 0.5, 0.0)]
+    )
+
+    @st.composite
+    def split(draw: st.DrawFn) -> tuple[float, float, float]:
+        pm = draw(st.floats(0.0, 1.0))
+        pr = draw(st.floats(0.0, 1.0 - pm))
+        return (pm, pr, 1.0 - pm - pr)
+
+    return st.one_of(fixed, split())

@@ -1,0 +1,36 @@
+"""``import maskkit`` stays light: no framework, no compile, a version string."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("torch", "h5py", "msprime", "tskit", "faiss", "cyvcf2", "matplotlib", "scipy")
+
+_PROBE = f"""
+import json, sys
+import maskkit
+heavy = [m for m in {HEAVY!r} if m in sys.modules]
+from maskkit import _kernels
+compiled = sorted(
+    name for name, obj in vars(_kernels).items()
+    if hasattr(obj, "signatures") and obj.signatures
+)
+print(json.dumps({{"heavy": heavy, "version": maskkit.__version__, "compiled": compiled,
+                  "all": sorted(maskkit.__all__)}}))
+"""
+
+
+def test_import_is_light_and_has_version() -> None:
+    res = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout.strip().splitlines()[-1])
+    assert info["heavy"] == [], f"import maskkit pulled in {info['heavy']}"
+    assert isinstance(info["version"], str)
+    assert info["version"]
+    assert info["compiled"] == [], f"kernels compiled at import: {info['compiled']}"
+    for name in ("random_mask", "class_rate_mask", "smart_balanced_mask", "union", "collate"):
+        assert name in info["all"]

@@ -1,0 +1,298 @@
+"""Mask rules against the NumPy reference, exact counts, eligibility and rate statistics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import reference as ref
+from bounds import ALPHA, assert_binomial
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import MaskCase, haplotypes, mask_cases, rates, seeds
+
+import maskkit as mk
+from maskkit import _rng
+
+# ----------------------------------------------------------------------------- the hash
+
+
+@given(seed=seeds(), epoch=st.integers(0, 2**63 - 1), sample=st.integers(0, 2**63 - 1))
+def test_reference_hash_three_ways(seed: int, epoch: int, sample: int) -> None:
+    """Python-int hash == NumPy hash == the jitted ``_rng`` functions, word for word."""
+    for hap in (0, 1):
+        key = ref.row_key_int(seed, ref.STREAM_MASK, epoch, sample, hap)
+        assert int(ref.row_keys(seed, ref.STREAM_MASK, epoch, sample, hap)) == key
+        assert int(_rng.row_key(np.uint64(seed), _rng.STREAM_MASK, epoch, sample, hap)) == key
+        w = ref.words(key, 7)
+        for j in range(7):
+            assert int(w[j]) == ref.word_int(key, j) == int(_rng.u32_at(np.uint64(key), j))
+        assert ref.uniform01_int(key, 3) == _rng.uniform01(np.uint64(key), 3)
+        for n in (1, 2, 7, 1000):
+            h = ref.bits_int(key, 5)
+            assert ref.below_int(h, n) == _rng.below(np.uint64(h), n) < n
+
+
+def test_hash_known_value() -> None:
+    """Pin splitmix64: the finaliser of 0x9E3779B97F4A7C15 (splitmix64's first output from 0)."""
+    assert ref.mix64_int(0x9E3779B97F4A7C15) == 0xE220A8397B1DCDAF
+
+
+def test_stream_ids_match_reference() -> None:
+    assert (_rng.STREAM_MASK, _rng.STREAM_EXACT_ROUND, _rng.STREAM_EXACT_FIX) == (1, 2, 3)
+    assert (_rng.STREAM_REPLACE, _rng.STREAM_REPLACE_ALLELE) == (4, 5)
+
+
+# ----------------------------------------------------------------------------- bit for bit
+
+
+@given(case=mask_cases(), site_rate=st.booleans())
+def test_bernoulli_masks_match_reference(case: MaskCase, site_rate: bool) -> None:
+    kw = case.kwargs
+    got = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, site_rate=site_rate, **kw)
+    want = ref.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, site_rate=site_rate, **kw)
+    assert got.dtype == np.bool_
+    assert got.shape == case.haps.shape
+    np.testing.assert_array_equal(got, want)
+    smart = mk.smart_balanced_mask(
+        case.haps, case.ref_rate, case.alt_rate, site_rate=site_rate, **kw
+    )
+    np.testing.assert_array_equal(smart, want)
+    rnd = mk.random_mask(case.haps, case.ref_rate, site_rate=site_rate, **kw)
+    np.testing.assert_array_equal(
+        rnd, ref.random_mask(case.haps, case.ref_rate, site_rate=site_rate, **kw)
+    )
+
+
+@given(case=mask_cases(), site_rate=st.booleans())
+def test_exact_masks_match_reference(case: MaskCase, site_rate: bool) -> None:
+    kw = case.kwargs
+    got = mk.class_rate_mask(
+        case.haps, case.ref_rate, case.alt_rate, exact=True, site_rate=site_rate, **kw
+    )
+    want = ref.class_rate_mask(
+        case.haps, case.ref_rate, case.alt_rate, exact=True, site_rate=site_rate, **kw
+    )
+    np.testing.assert_array_equal(got, want)
+    rnd = mk.random_mask(case.haps, case.ref_rate, exact=True, site_rate=site_rate, **kw)
+    np.testing.assert_array_equal(
+        rnd, ref.random_mask(case.haps, case.ref_rate, exact=True, site_rate=site_rate, **kw)
+    )
+
+
+@given(case=mask_cases(max_sites=400, max_samples=3))
+def test_exact_long_rows_match_reference(case: MaskCase) -> None:
+    """Long rows reach the kernel's rejection-sampling fix-up as well as the Fisher-Yates one."""
+    got = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
+    want = ref.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
+    np.testing.assert_array_equal(got, want)
+
+
+@given(case=mask_cases())
+def test_equal_class_rates_are_random_mask(case: MaskCase) -> None:
+    """Documented: with equal rates in Bernoulli mode class_rate_mask equals random_mask."""
+    a = mk.class_rate_mask(case.haps, case.ref_rate, case.ref_rate, **case.kwargs)
+    b = mk.random_mask(case.haps, case.ref_rate, **case.kwargs)
+    np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------- counts, eligibility
+
+
+def _rows(case: MaskCase, mask: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(sample, alleles of the real part, mask of the real part) per haplotype row."""
+    h = case.haps
+    ploidy = h.shape[1] if h.ndim == 3 else 1
+    rows = h.shape[0] * ploidy
+    h2, m2 = h.reshape(rows, h.shape[-1]), mask.reshape(rows, h.shape[-1])
+    lens = np.full(h.shape[0], h.shape[-1]) if case.lengths is None else case.lengths
+    out = []
+    for r in range(h2.shape[0]):
+        s = r // ploidy
+        out.append((s, h2[r, : lens[s]], m2[r, : lens[s]]))
+    return out
+
+
+def _rate(rate: object, s: int) -> float:
+    a = np.asarray(rate, dtype=float)
+    return float(a) if a.ndim == 0 else float(a[s])
+
+
+def _assert_count(k: int, p: float, n: int) -> None:
+    x = p * n
+    assert k in (math.floor(x), math.ceil(x)), f"count {k} for rate {p} of {n}"
+
+
+@given(case=mask_cases(max_sites=120))
+def test_exact_counts_per_row_and_class(case: MaskCase) -> None:
+    split = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
+    for s, a, m in _rows(case, split):
+        _assert_count(int(m[a == 0].sum()), _rate(case.ref_rate, s), int((a == 0).sum()))
+        _assert_count(int(m[a > 0].sum()), _rate(case.alt_rate, s), int((a > 0).sum()))
+    whole = mk.random_mask(case.haps, case.ref_rate, exact=True, **case.kwargs)
+    for s, a, m in _rows(case, whole):
+        _assert_count(int(m.sum()), _rate(case.ref_rate, s), int((a >= 0).sum()))
+
+
+@given(case=mask_cases(), exact=st.booleans(), parallel=st.booleans())
+def test_padding_and_missing_never_masked(case: MaskCase, exact: bool, parallel: bool) -> None:
+    elig = ref.eligible(case.haps, case.lengths)
+    for m in (
+        mk.random_mask(case.haps, case.ref_rate, exact=exact, parallel=parallel, **case.kwargs),
+        mk.class_rate_mask(
+            case.haps, case.ref_rate, case.alt_rate, exact=exact, parallel=parallel, **case.kwargs
+        ),
+    ):
+        assert not (m & ~elig).any()
+
+
+@given(case=mask_cases(), exact=st.booleans())
+def test_rate_one_masks_every_eligible_position_and_zero_none(case: MaskCase, exact: bool) -> None:
+    elig = ref.eligible(case.haps, case.lengths)
+    kw = {**case.kwargs, "exact": exact}
+    np.testing.assert_array_equal(mk.random_mask(case.haps, 1.0, **kw), elig)
+    assert not mk.random_mask(case.haps, 0.0, **kw).any()
+    only_alt = mk.class_rate_mask(case.haps, 0.0, 1.0, **kw)
+    np.testing.assert_array_equal(only_alt, elig & (case.haps > 0))
+
+
+@given(haps=haplotypes(min_sites=1), rate=rates(), seed=seeds(), exact=st.booleans())
+def test_out_buffer_is_filled_and_returned(
+    haps: np.ndarray, rate: float, seed: int, exact: bool
+) -> None:
+    out = np.ones(haps.shape, dtype=bool)
+    res = mk.random_mask(haps, rate, seed=seed, exact=exact, out=out)
+    assert res is out
+    np.testing.assert_array_equal(out, mk.random_mask(haps, rate, seed=seed, exact=exact))
+
+
+def test_unsigned_and_list_inputs_accepted() -> None:
+    h = np.array([[0, 1, 2, 0, 1, 0, 0, 1]], dtype=np.uint8)
+    want = mk.random_mask(h.astype(np.int16), 0.5, seed=3)
+    np.testing.assert_array_equal(mk.random_mask(h, 0.5, seed=3), want)
+    np.testing.assert_array_equal(mk.random_mask(h.tolist(), 0.5, seed=3), want)
+    big_endian = h.astype(">i4")
+    np.testing.assert_array_equal(mk.random_mask(big_endian, 0.5, seed=3), want)
+
+
+def test_empty_shapes() -> None:
+    for shape in [(0, 5), (3, 0), (0, 2, 4), (2, 2, 0)]:
+        h = np.zeros(shape, dtype=np.int8)
+        for exact in (False, True):
+            m = mk.class_rate_mask(h, 0.5, 0.5, seed=0, exact=exact)
+            assert m.shape == shape
+            assert not m.any()
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+@pytest.mark.parametrize("p", [0.0005, 0.05, 0.3, 0.5, 0.7, 0.999])
+def test_bernoulli_rate_in_binomial_interval(p: float) -> None:
+    rng = np.random.default_rng(11)
+    haps = rng.choice(np.array([0, 0, 1, -1], dtype=np.int8), size=(100, 2, 5001))
+    m = mk.random_mask(haps, p, seed=2024, epoch=3)
+    n = int((haps >= 0).sum())
+    assert_binomial(int(m.sum()), n, ref.threshold_probability(p), what=f"rate {p}")
+
+
+def test_class_rates_in_binomial_intervals() -> None:
+    rng = np.random.default_rng(12)
+    haps = rng.choice(np.array([0, 0, 0, 1, 2, -1], dtype=np.int16), size=(200, 2, 2001))
+    lengths = rng.integers(0, 2002, size=200)
+    m = mk.smart_balanced_mask(haps, 0.3, 0.7, seed=99, lengths=lengths)
+    elig = ref.eligible(haps, lengths)
+    for cls, p in ((haps == 0, 0.3), (haps > 0, 0.7)):
+        sel = elig & cls
+        assert_binomial(
+            int(m[sel].sum()), int(sel.sum()), ref.threshold_probability(p), ALPHA / 2, "class"
+        )
+
+
+def test_paired_decisions_independent() -> None:
+    """Positions 2q and 2q+1 share one 64-bit hash: both halves must act independently."""
+    p = 0.4
+    m = mk.random_mask(np.zeros((400, 5000), dtype=np.int8), p, seed=5)
+    pt = ref.threshold_probability(p)
+    both = m[:, 0::2] & m[:, 1::2]
+    assert_binomial(int(both.sum()), both.size, pt * pt, ALPHA / 2, "pairs")
+    nxt = m[:, 1:-1:2] & m[:, 2::2]  # odd j with even j+1: different hashes
+    assert_binomial(int(nxt.sum()), nxt.size, pt * pt, ALPHA / 2, "neighbours")
+
+
+@pytest.mark.parametrize(("p", "n"), [(0.3, 7), (0.15, 61), (0.55, 1001)])
+def test_stochastic_rounding_expectation(p: float, n: int) -> None:
+    """k = floor(p n) + Bernoulli(frac(p n)): the number of rounded-up rows is binomial."""
+    rows = 20000
+    m = mk.random_mask(np.zeros((rows, n), dtype=np.int8), p, seed=7, exact=True)
+    k = m.sum(axis=1)
+    x = p * n
+    assert set(np.unique(k)) <= {math.floor(x), math.ceil(x)}
+    assert_binomial(int((k == math.ceil(x)).sum()), rows, x - math.floor(x), what="round up")
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "rows"),
+    [
+        (20, 7, 20000),  # short rows: both fix-up algorithms (scan and shuffle, probing)
+        (1001, 300, 3000),  # long rows: mostly few flips among many candidates
+        (40, 1, 40000),  # a single pick among many
+    ],
+)
+def test_exact_positions_uniform(n: int, k: int, rows: int) -> None:
+    """Each position is chosen with probability k/n (checked for every position)."""
+    p = k / n
+    assert p * n == k  # no rounding: every row has exactly k
+    haps = np.zeros((rows, n), dtype=np.int32)
+    m = mk.random_mask(haps, p, seed=31, epoch=1, exact=True)
+    assert (m.sum(axis=1) == k).all()
+    per_position = m.sum(axis=0)
+    for j in range(n):
+        assert_binomial(int(per_position[j]), rows, k / n, ALPHA / n, f"position {j}")
+
+
+def test_exact_subsets_uniform() -> None:
+    """For n=6, k=3 every one of the 20 subsets is equally likely (joint, not just marginal)."""
+    rows = 40000
+    m = mk.random_mask(np.zeros((rows, 6), dtype=np.int8), 0.5, seed=8, exact=True)
+    code = m.astype(np.int64) @ (1 << np.arange(6))
+    counts = np.bincount(code, minlength=64)
+    subsets = [c for c in range(64) if bin(c).count("1") == 3]
+    assert counts.sum() == counts[subsets].sum() == rows
+    for c in subsets:
+        assert_binomial(int(counts[c]), rows, 1 / 20, ALPHA / 20, f"subset {c:06b}")
+
+
+def test_exact_class_split_uniform_with_missing() -> None:
+    """Per class exact counts with missing calls interleaved; class positions uniform."""
+    pattern = np.array([0, 1, -1, 0, 1, 0, 0, -1, 1, 0, 0, 1], dtype=np.int8)  # 6 ref, 4 alt
+    rows = 30000
+    haps = np.tile(pattern, (rows, 1))
+    m = mk.class_rate_mask(haps, 0.5, 0.25, seed=4, exact=True)
+    assert (m[:, pattern == 0].sum(axis=1) == 3).all()
+    assert (m[:, pattern > 0].sum(axis=1) == 1).all()
+    assert not m[:, pattern < 0].any()
+    freq = m.sum(axis=0)
+    for j in np.flatnonzero(pattern >= 0):
+        p = 0.5 if pattern[j] == 0 else 0.25
+        assert_binomial(int(freq[j]), rows, p, ALPHA / 10, f"position {j}")
+
+
+def test_site_rate_option_hits_the_site_rate() -> None:
+    """site_rate=True: the union over two haplotypes is masked at the requested site rate."""
+    haps = np.zeros((500, 2, 2000), dtype=np.int8)
+    m = mk.random_mask(haps, 0.51, seed=1, site_rate=True)
+    p_hap = ref.threshold_probability(mk.haplotype_rate_for_site_rate(0.51, 2))
+    assert p_hap == pytest.approx(0.3, abs=1e-9)
+    site = mk.union(m)
+    assert_binomial(int(site.sum()), site.size, 1 - (1 - p_hap) ** 2, what="site rate")
+
+
+@given(st.floats(0.0, 1.0), st.integers(1, 8))
+def test_haplotype_rate_for_site_rate_inverts_effective_rate(site: float, ploidy: int) -> None:
+    p = mk.haplotype_rate_for_site_rate(site, ploidy)
+    assert 0.0 <= p <= 1.0
+    assert mk.effective_rate(p, ploidy) == pytest.approx(site, abs=1e-12)
+    arr = mk.haplotype_rate_for_site_rate(np.array([site, 0.0, 1.0]), ploidy)
+    np.testing.assert_allclose(arr, [p, 0.0, 1.0], atol=1e-15)
