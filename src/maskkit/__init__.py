@@ -6,20 +6,24 @@ lazily.
 
 from __future__ import annotations
 
-from . import tokens
+from . import curriculum, metrics, tokens
 from ._version import __version__
 from .collate import collate, padded_width
+from .masker import Masker
 from .masks import class_rate_mask, haplotype_rate_for_site_rate, random_mask, smart_balanced_mask
 from .union import effective_rate, effective_site_rates, mask_stats, union
 
 __all__ = [
+    "Masker",
     "__version__",
     "class_rate_mask",
     "collate",
+    "curriculum",
     "effective_rate",
     "effective_site_rates",
     "haplotype_rate_for_site_rate",
     "mask_stats",
+    "metrics",
     "padded_width",
     "random_mask",
     "smart_balanced_mask",
