@@ -1,0 +1,583 @@
+"""PyTorch adapter: a map-style Dataset of masked haplotype windows, worker- and DDP-correct.
+
+This is the only maskkit module that imports torch; ``import maskkit`` never does. Without
+torch, importing this module raises ImportError with the install hint.
+
+One dataset item is one *(sample, window)* pair. Its mask is keyed by
+``key = sample * n_windows + window`` (``sample`` = the sample's position in the store, not in
+the ``samples`` subset; ``window`` = the window's number), passed to the :class:`~maskkit.Masker`
+as the global sample index. A mask is therefore a pure function of
+``(seed, epoch, sample, window)``: never of the batch, batch position, worker, rank or world size.
+
+Item ``i`` of the dataset is window ``i // len(samples)``, sample ``samples[i % len(samples)]``
+(window-major), so a sequential sampler already reads one window per batch.
+
+Examples
+--------
+>>> import pathlib, shutil, tempfile
+>>> import torch, maskkit as mk
+>>> from maskkit import io
+>>> from maskkit.torch import HaplotypeDataset
+>>> tmp = pathlib.Path(tempfile.mkdtemp())
+>>> demo = io.simulate_demo(tmp / "demo", n_diploids=9, length=30_000, seed=7, verbose=False)
+>>> masker = mk.Masker("smart_balanced", rate=0.3, seed=1)
+>>> ds = HaplotypeDataset(demo.store, masker, windows=64)
+>>> loader = torch.utils.data.DataLoader(ds, batch_size=4, collate_fn=ds.collate_fn)
+>>> batch = next(iter(loader))
+>>> batch["input_ids"].shape[:2], batch["labels"].dtype
+(torch.Size([4, 2]), torch.int64)
+>>> shutil.rmtree(tmp)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+try:
+    import torch
+    import torch.utils.data
+except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "maskkit.torch needs PyTorch, which is not installed; install it with: "
+        'pip install "maskkit[torch]"'
+    ) from _exc
+
+from . import tokens
+from .masker import Masker
+
+__all__ = [
+    "Batch",
+    "HaplotypeDataset",
+    "WindowBatchSampler",
+    "WorkerInfo",
+    "collate_fn",
+    "worker_info",
+]
+
+# Values that extend each output of mk.collate to a wider batch (padding).
+_PAD_VALUES: dict[str, int | bool] = {
+    "input_ids": tokens.PAD,
+    "labels": tokens.IGNORE_INDEX,
+    "attention_mask": 0,
+    "mask": False,
+}
+# Per-item integers carried next to the collated arrays.
+_META = ("index", "sample", "window", "key", "length")
+
+
+def _rebuild_batch(
+    buf: torch.Tensor, layout: list[tuple[str, torch.dtype, tuple[int, ...], int]]
+) -> Batch:
+    out = Batch()
+    for name, dtype, shape, offset in layout:
+        n = int(np.prod(shape, dtype=np.int64)) * torch.empty((), dtype=dtype).element_size()
+        out[name] = buf[offset : offset + n].view(dtype).view(shape)
+    return out
+
+
+class Batch(dict[str, torch.Tensor]):
+    """A dict of tensors that crosses process boundaries as one shared-memory block.
+
+    The DataLoader sends every tensor of a worker's batch through its own shared-memory
+    segment and file descriptor; nine small tensors cost more than the whole batch's work.
+    A Batch pickles its tensors as views of one packed block instead (one segment per batch),
+    so the main process receives views into that block. In the main process
+    (``num_workers=0``) it is just a dict.
+
+    Examples
+    --------
+    >>> import pickle, torch
+    >>> from maskkit.torch import Batch
+    >>> b = Batch(ids=torch.arange(6).view(2, 3), mask=torch.tensor([True, False]))
+    >>> c = pickle.loads(pickle.dumps(b))
+    >>> type(c).__name__, c["ids"].tolist(), c["mask"].tolist()
+    ('Batch', [[0, 1, 2], [3, 4, 5]], [True, False])
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if not all(isinstance(t, torch.Tensor) and t.device.type == "cpu" for t in self.values()):
+            return (Batch, (dict(self),))  # packing is for CPU tensors only
+        layout = []
+        total = 0
+        for name, t in self.items():
+            layout.append((name, t.dtype, tuple(t.shape), total))
+            total += -(-(t.numel() * t.element_size()) // 8) * 8  # 8-byte aligned
+        buf = torch.empty(total, dtype=torch.uint8)
+        if torch.utils.data.get_worker_info() is not None:
+            buf.share_memory_()  # the DataLoader queue would copy it there anyway
+        for (_, dtype, shape, offset), t in zip(layout, self.values()):
+            n = t.numel() * t.element_size()
+            buf[offset : offset + n].view(dtype).view(shape).copy_(t)
+        return (_rebuild_batch, (buf, layout))
+
+    def __copy__(self) -> Batch:
+        return Batch(self)
+
+    def __missing__(self, key: Any) -> torch.Tensor:
+        hint = ""
+        if isinstance(key, (int, np.integer)):
+            hint = (
+                " (torch's default collate indexes batches as lists: pass "
+                "collate_fn=dataset.collate_fn to the DataLoader)"
+            )
+        raise KeyError(f"{key!r}: a Batch has keys {sorted(self)}{hint}")
+
+
+class WorkerInfo(NamedTuple):
+    """Where this code runs: DDP rank and world size, local rank, DataLoader worker."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    worker: int
+    num_workers: int
+
+
+def worker_info() -> WorkerInfo:
+    """Return the DDP rank / world size and the DataLoader worker of the calling process.
+
+    Rank and world size come from an initialised ``torch.distributed`` process group, else from
+    the ``RANK`` / ``WORLD_SIZE`` environment variables ``torchrun`` sets (default 0 / 1);
+    ``LOCAL_RANK`` likewise; the worker from :func:`torch.utils.data.get_worker_info` (0 / 1 in
+    the main process). maskkit's masks never depend on any of these; the
+    :class:`WindowBatchSampler` uses rank and world size to split batches.
+
+    Examples
+    --------
+    >>> from maskkit.torch import worker_info
+    >>> worker_info().worker, worker_info().num_workers
+    (0, 1)
+    """
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        rank, world = int(dist.get_rank()), int(dist.get_world_size())
+    else:
+        rank = int(os.environ.get("RANK", "0"))
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    info = torch.utils.data.get_worker_info()
+    worker, num_workers = (int(info.id), int(info.num_workers)) if info is not None else (0, 1)
+    return WorkerInfo(rank, world, local_rank, worker, num_workers)
+
+
+def _as_windows(windows: Any, n_sites: int) -> np.ndarray:
+    """Window bounds ``(n, 2)`` int64 from a Windows, an int size, a path or an array."""
+    from .io import Windows
+
+    if isinstance(windows, (bool, np.bool_)):
+        raise TypeError(
+            f"windows must be a Windows, an int size or (start, stop) pairs, got {windows!r}"
+        )
+    if isinstance(windows, (int, np.integer)):
+        w = Windows.fixed(n_sites, int(windows))
+    elif isinstance(windows, Windows):
+        w = windows
+    elif isinstance(windows, (str, os.PathLike)):
+        w = Windows.from_csv(windows)
+    else:
+        w = Windows(np.asarray(windows))
+    return np.array(w.validate(n_sites).bounds, dtype=np.int64)
+
+
+def _as_samples(samples: Any, store: Any) -> np.ndarray:
+    """Store positions (int64) of ``samples``: None (all), ints, or names."""
+    if samples is None:
+        return np.arange(store.n_samples, dtype=np.int64)
+    arr = np.asarray(samples)
+    if arr.ndim != 1:
+        raise ValueError(f"samples must be 1-D (store positions or names), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError("samples is empty; pass at least one sample (or None for all)")
+    if arr.dtype.kind in "OUS":
+        names = {str(n): i for i, n in enumerate(store.samples.tolist())}
+        missing = [str(s) for s in arr.tolist() if str(s) not in names]
+        if missing:
+            raise KeyError(f"samples not in the store: {missing[:5]} ({len(missing)} in all)")
+        return np.asarray([names[str(s)] for s in arr.tolist()], dtype=np.int64)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"samples must be integer store positions or names, got dtype {arr.dtype}")
+    idx = arr.astype(np.int64)
+    if idx.min() < 0 or idx.max() >= store.n_samples:
+        raise IndexError(
+            f"samples must be store positions in [0, {store.n_samples}), "
+            f"got min {idx.min()} and max {idx.max()}"
+        )
+    return idx
+
+
+class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
+    """Masked, tokenized ``(sample, window)`` items of a haplotype store.
+
+    Each item reads its window of both haplotypes of a sample, draws the mask with the
+    :class:`~maskkit.Masker` on the real (unpadded) sites, then pads and tokenizes with
+    :func:`maskkit.collate`. A DataLoader batch is fetched by :meth:`__getitems__`: one
+    HDF5 read per distinct window in the batch (one per batch with a
+    :class:`WindowBatchSampler`).
+
+    Parameters
+    ----------
+    store : path or HaplotypeStore
+        A scikit-allel-layout HDF5 file or an open :class:`maskkit.io.HaplotypeStore`. The
+        h5py handle is (re)opened lazily in each worker process, never shared.
+    masker : Masker
+        The main process's Masker; the dataset keeps a reference, so ``masker.update(metric)``
+        is seen at the next :meth:`set_epoch` / :meth:`sync`.
+    windows : Windows, int, path or array of (start, stop)
+        The windows: a :class:`maskkit.io.Windows`, a window size in sites (``Windows.fixed``),
+        a windows CSV, or ``(n, 2)`` half-open site ranges.
+    samples : sequence of int or str, optional
+        Store positions (e.g. ``split.train``) or names of the samples to serve; default all.
+    frozen : bool, default False
+        Validation mode: masks are the same every epoch (the Masker's :meth:`~maskkit.Masker.
+        frozen` copy at its current rates, unless it already has a ``fixed_epoch``).
+    pad_to, pad_to_multiple_of, replace, n_alleles, dtype
+        Passed to :func:`maskkit.collate`. ``pad_to`` = the window size gives fixed shapes.
+
+    Notes
+    -----
+    Batches are dicts of tensors: ``input_ids``, ``labels``, ``attention_mask``, ``mask``
+    (each ``(batch, ploidy, width)``), and ``index`` (dataset item), ``sample`` (store
+    position), ``window``, ``key`` (the mask key ``sample * n_windows + window``) and
+    ``length`` (real sites), each ``(batch,)`` int64.
+
+    Examples
+    --------
+    >>> import numpy as np, maskkit as mk
+    >>> from maskkit.torch import HaplotypeDataset
+    >>> import pathlib, shutil, tempfile
+    >>> from maskkit import io
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> demo = io.simulate_demo(tmp / "d", n_diploids=6, length=20_000, seed=3, verbose=False)
+    >>> ds = HaplotypeDataset(demo.store, mk.Masker("random", rate=0.15, seed=0), windows=8)
+    >>> item = ds[0]
+    >>> item["input_ids"].shape, int(item["window"]), int(item["sample"])
+    (torch.Size([2, 8]), 0, 0)
+    >>> ds.set_epoch(1)
+    >>> shutil.rmtree(tmp)
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        masker: Masker,
+        windows: Any,
+        samples: Sequence[int] | Sequence[str] | np.ndarray | None = None,
+        frozen: bool = False,
+        *,
+        pad_to: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        replace: tuple[float, float, float] | None = None,
+        n_alleles: int = 2,
+        dtype: Any = np.int64,
+    ) -> None:
+        from .io import HaplotypeStore, open_store
+
+        if not isinstance(masker, Masker):
+            raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
+        self.store = (
+            store if isinstance(store, HaplotypeStore) else open_store(store, verbose=False)
+        )
+        self.bounds = _as_windows(windows, self.store.n_sites)
+        self.bounds.setflags(write=False)
+        self.samples = _as_samples(samples, self.store)
+        self.samples.setflags(write=False)
+        self.frozen = bool(frozen)
+        if self.frozen and masker.fixed_epoch is None:
+            masker = masker.frozen()
+        self.masker = masker
+        self.collate_kwargs: dict[str, Any] = {
+            "pad_to": pad_to,
+            "pad_to_multiple_of": pad_to_multiple_of,
+            "replace": replace,
+            "n_alleles": n_alleles,
+            "dtype": dtype,
+        }
+        # Shared with every DataLoader worker (fork or spawn): (epoch, step, plateau levels).
+        self._shared = torch.zeros(len(masker.sync_fields), dtype=torch.int64).share_memory_()
+        self._applied: tuple[int, ...] | None = None
+        self.sync()
+
+    # ------------------------------------------------------------------ sizes
+
+    @property
+    def n_windows(self) -> int:
+        """Number of windows."""
+        return int(self.bounds.shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples served (``len(samples)``)."""
+        return int(self.samples.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_samples * self.n_windows
+
+    def locate(self, index: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(sample, window, key)`` (int64 arrays) of dataset items ``index``.
+
+        ``sample`` is the store position, ``key = sample * n_windows + window`` keys the mask.
+        """
+        idx = np.asarray(index)
+        if idx.dtype == np.bool_ or not np.issubdtype(idx.dtype, np.integer):
+            raise TypeError(f"dataset indices must be integers, got {idx.dtype}")
+        idx = idx.astype(np.int64).reshape(-1)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(
+                f"dataset index out of range [0, {len(self)}): got min {idx.min()}, "
+                f"max {idx.max()} ({self.n_samples} samples x {self.n_windows} windows)"
+            )
+        window = idx // self.n_samples
+        sample = self.samples[idx % self.n_samples]
+        return sample, window, sample * self.n_windows + window
+
+    # ------------------------------------------------------------------ state
+
+    def sync(self) -> None:
+        """Publish the Masker's epoch, step and plateau levels to the DataLoader workers.
+
+        :meth:`set_epoch` and :meth:`load_state_dict` call it. Call it yourself after
+        ``masker.update(metric)`` or ``masker.step()`` when they happen outside ``set_epoch``.
+        Workers read the values before every batch, so call it before ``iter(loader)``
+        (like ``DistributedSampler.set_epoch``): batches prefetched earlier keep the old state.
+        """
+        vals = self.masker.sync_state()
+        if tuple(self._shared.tolist()) != vals:
+            self._shared.copy_(torch.tensor(vals, dtype=torch.int64))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch of the Masker and of every (persistent) worker's copy.
+
+        Examples
+        --------
+        >>> import numpy as np, maskkit as mk
+        >>> from maskkit.torch import HaplotypeDataset
+        >>> from maskkit.curriculum import Levels
+        >>> import pathlib, shutil, tempfile
+        >>> from maskkit import io
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> demo = io.simulate_demo(tmp / "e", n_diploids=6, length=20_000, seed=3, verbose=False)
+        >>> masker = mk.Masker("smart_balanced", rate=Levels(epochs_per_level=1), seed=0)
+        >>> ds = HaplotypeDataset(demo.store, masker, windows=32)
+        >>> ds.set_epoch(2)
+        >>> masker.epoch, masker.current_rates()
+        (2, (0.5, 0.7))
+        >>> shutil.rmtree(tmp)
+        """
+        self.masker.set_epoch(epoch)
+        self.sync()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the Masker's state (configuration, epoch, step, schedule state; JSON types)."""
+        return {"masker": self.masker.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the Masker's state from :meth:`state_dict` and publish it to the workers."""
+        self.masker.load_state_dict(state["masker"])
+        self.sync()
+
+    def _refresh(self) -> None:
+        if torch.utils.data.get_worker_info() is None:
+            # Main process (num_workers=0): the Masker itself is the truth.
+            self.sync()
+            return
+        vals = tuple(self._shared.tolist())
+        if vals != self._applied:
+            self.masker.apply_sync_state(vals)
+            self._applied = vals
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, sample: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(haps, lengths)`` of store positions ``sample`` in windows ``window``.
+
+        ``haps`` is ``(n, ploidy, max length)`` int8, zero past each row's window (padding the
+        Masker never masks); the store is read once per distinct window.
+        """
+        starts = self.bounds[window, 0]
+        lengths = self.bounds[window, 1] - starts
+        uniq = np.unique(window)
+        if uniq.size == 1:
+            s, e = self.bounds[uniq[0]]
+            return self.store.read(sample, int(s), int(e)), lengths
+        width = int(lengths.max()) if lengths.size else 0
+        haps = np.zeros((sample.size, self.store.ploidy, width), dtype=np.int8)
+        for w in uniq.tolist():
+            rows = np.flatnonzero(window == w)
+            s, e = self.bounds[w]
+            haps[rows, :, : e - s] = self.store.read(sample[rows], int(s), int(e))
+        return haps, lengths
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        """Return the collated batch of dataset items ``indices`` (DataLoader's batched path)."""
+        self._refresh()
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        sample, window, key = self.locate(idx)
+        haps, lengths = self.read(sample, window)
+        arrays = self.masker.batch(haps, lengths, key, **self.collate_kwargs)
+        out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
+        for name, a in zip(_META, (idx, sample, window, key, lengths)):
+            out[name] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+        return out
+
+    def __getitem__(self, index: int) -> Batch:
+        """Return one item: tensors ``(ploidy, width)`` and 0-d ``index``/``sample``/... ."""
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, got {index!r}")
+        return Batch((k, v[0]) for k, v in self.__getitems__([int(index)]).items())
+
+    @property
+    def collate_fn(self) -> Any:
+        """The DataLoader ``collate_fn`` for this dataset: :func:`maskkit.torch.collate_fn`."""
+        return collate_fn
+
+    def __repr__(self) -> str:
+        return (
+            f"HaplotypeDataset({str(self.store.path)!r}, samples={self.n_samples}, "
+            f"windows={self.n_windows}, frozen={self.frozen}, masker={self.masker!r})"
+        )
+
+
+def collate_fn(batch: Any) -> Batch:
+    """Collate :class:`HaplotypeDataset` output for a DataLoader.
+
+    A dict (a batch from :meth:`HaplotypeDataset.__getitems__`) is returned as is; a list of
+    items (from ``dataset[i]``) is padded to the widest item with the padding values of
+    :func:`maskkit.collate` and stacked, which gives the same tensors as the batched path.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from maskkit.torch import collate_fn
+    >>> a = {"input_ids": torch.tensor([[3, 4]]), "labels": torch.tensor([[-100, 1]])}
+    >>> b = {"input_ids": torch.tensor([[3]]), "labels": torch.tensor([[0]])}
+    >>> out = collate_fn([a, b])
+    >>> out["input_ids"].tolist(), out["labels"].tolist()
+    ([[[3, 4]], [[3, 0]]], [[[-100, 1]], [[0, -100]]])
+    """
+    if isinstance(batch, Batch):
+        return batch
+    if isinstance(batch, dict):
+        return Batch(batch)
+    items = list(batch)
+    if not items or not all(isinstance(x, dict) for x in items):
+        raise TypeError(
+            "collate_fn expects a batch dict from HaplotypeDataset.__getitems__ or a non-empty "
+            f"list of item dicts, got {type(batch).__name__}"
+        )
+    out = Batch()
+    for name in items[0]:
+        values = [x[name] for x in items]
+        if name in _PAD_VALUES and values[0].dim() > 0:
+            width = max(int(t.shape[-1]) for t in values)
+            fill = _PAD_VALUES[name]
+            values = [
+                t
+                if t.shape[-1] == width
+                else torch.nn.functional.pad(t, (0, width - int(t.shape[-1])), value=fill)
+                for t in values
+            ]
+        out[name] = torch.stack(values)
+    return out
+
+
+class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches of one window each: one HDF5 read per batch, shuffled, DDP-aware.
+
+    Each epoch the samples of every window are shuffled and cut into batches; the batches of
+    all windows are then shuffled together. The order is a function of ``(seed, epoch)``
+    only (it is not mask randomness: masks do not depend on it). With ``num_replicas > 1`` the
+    batch list is padded by repeating its first batches to a multiple of ``num_replicas`` and
+    rank ``r`` takes batches ``r, r + num_replicas, ...``: every rank gets as many steps.
+
+    Parameters
+    ----------
+    dataset : HaplotypeDataset
+    batch_size : int
+    shuffle : bool, default True
+    seed : int, default 0
+    drop_last : bool, default False
+        Drop each window's last, short batch.
+    num_replicas, rank : int, optional
+        Default: world size and rank from :func:`worker_info`.
+
+    Examples
+    --------
+    >>> import maskkit as mk, torch
+    >>> from maskkit.torch import HaplotypeDataset, WindowBatchSampler
+    >>> import pathlib, shutil, tempfile
+    >>> from maskkit import io
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> demo = io.simulate_demo(tmp / "s", n_diploids=9, length=20_000, seed=3, verbose=False)
+    >>> ds = HaplotypeDataset(demo.store, mk.Masker("random", rate=0.2, seed=0), windows=32)
+    >>> sampler = WindowBatchSampler(ds, batch_size=4, seed=1)
+    >>> loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate_fn)
+    >>> sampler.set_epoch(0)
+    >>> all(len(set(b["window"].tolist())) == 1 for b in loader)
+    True
+    >>> shutil.rmtree(tmp)
+    """
+
+    def __init__(
+        self,
+        dataset: HaplotypeDataset,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"batch_size must be an int, got {batch_size!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        info = worker_info()
+        self.num_replicas = info.world_size if num_replicas is None else int(num_replicas)
+        self.rank = info.rank if rank is None else int(rank)
+        if self.num_replicas < 1 or not 0 <= self.rank < self.num_replicas:
+            raise ValueError(
+                f"need num_replicas >= 1 and 0 <= rank < num_replicas, got "
+                f"num_replicas={self.num_replicas}, rank={self.rank}"
+            )
+        self.n_samples = dataset.n_samples
+        self.n_windows = dataset.n_windows
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.drop_last = bool(drop_last)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch that seeds the order (call each epoch, like DistributedSampler)."""
+        self.epoch = int(epoch)
+
+    def _all_batches(self) -> list[np.ndarray]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        bs, n = self.batch_size, self.n_samples
+        stop = n - n % bs if self.drop_last else n
+        batches = []
+        for w in range(self.n_windows):
+            order = rng.permutation(n) if self.shuffle else np.arange(n)
+            items = w * n + order
+            batches += [items[i : i + bs] for i in range(0, stop, bs)]
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        if self.num_replicas > 1 and batches:
+            extra = -len(batches) % self.num_replicas
+            batches += [batches[i % len(batches)] for i in range(extra)]
+        return batches[self.rank :: self.num_replicas]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for b in self._all_batches():
+            yield b.tolist()
+
+    def __len__(self) -> int:
+        bs, n = self.batch_size, self.n_samples
+        per_window = n // bs if self.drop_last else -(-n // bs)
+        total = per_window * self.n_windows
+        return -(-total // self.num_replicas)
