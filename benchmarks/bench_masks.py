@@ -77,6 +77,41 @@ def np_smart_union(haps3: np.ndarray, seed: int) -> np.ndarray:
     return np.maximum(m[:, 0], m[:, 1])
 
 
+EDGES = [0.01, 0.05]
+AF_TABLE = np.array([[0.5, 0.3, 0.15], [0.9, 0.8, 0.7]])  # (class x MAF bin)
+MEAN_SPAN = 5.0
+
+
+def make_freq(sites: int, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).beta(0.3, 2.0, size=sites)
+
+
+def np_af(haps: np.ndarray, freq: np.ndarray, seed: int) -> np.ndarray:
+    # take of a per-site rate table by MAF bin and class, then rng.random < rates
+    rng = np.random.default_rng(seed)
+    bins = np.searchsorted(EDGES, np.minimum(freq, 1 - freq), side="right")
+    rates = AF_TABLE[(haps > 0).astype(np.intp), bins[None, :]]
+    return (rng.random(haps.shape) < rates) & (haps >= 0)
+
+
+def np_span(haps: np.ndarray, seed: int) -> np.ndarray:
+    # starts at rate p / mean, geometric lengths, fill by a cumulative sum of +1 / -1 events
+    rng = np.random.default_rng(seed)
+    rows, sites = haps.shape
+    starts = rng.random(haps.shape) < RATE / MEAN_SPAN
+    r, c = np.nonzero(starts)
+    ends = np.minimum(c + rng.geometric(1 / MEAN_SPAN, size=c.size), sites)
+    events = np.zeros((rows, sites + 1), dtype=np.int32)
+    np.add.at(events, (r, c), 1)
+    np.add.at(events, (r, ends), -1)
+    return (np.cumsum(events[:, :sites], axis=1) > 0) & (haps >= 0)
+
+
+def np_array(haps: np.ndarray, keep: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (~keep[None, :] | (rng.random(haps.shape) < 0.05)) & (haps >= 0)
+
+
 # ----------------------------------------------------------------------------- baselines (torch)
 
 
@@ -213,6 +248,17 @@ def main() -> None:
             t_s,
             timeit(lambda s: np_smart_union(haps3, s), r),
         )
+        freq = make_freq(size[1])
+        t_a = timeit(lambda s: mk.af_mask(haps, freq, EDGES, AF_TABLE, seed=s, out=out), r)
+        report(
+            "AF-aware vs numpy take/rand<p", size, t_a, timeit(lambda s: np_af(haps, freq, s), r)
+        )
+        t_p = timeit(lambda s: mk.span_mask(haps, RATE, mean_span=MEAN_SPAN, seed=s, out=out), r)
+        report("span vs numpy geometric/cumsum", size, t_p, timeit(lambda s: np_span(haps, s), r))
+        keep = np.arange(size[1]) % 10 == 0
+        t_r = timeit(lambda s: mk.array_mask(haps, keep, kept_rate=0.05, seed=s, out=out), r)
+        report("array vs numpy broadcast/rand<p", size, t_r,
+               timeit(lambda s: np_array(haps, keep, s), r))  # fmt: skip
         width = size[1] + 64
         t_c = timeit(lambda s: mk_collate(haps, s, width), r)
         if torch is not None:

@@ -468,3 +468,210 @@ def collate(
         "attention_mask": attention.reshape(shape),
         "mask": mask_out.reshape(shape),
     }
+
+
+# ----------------------------------------------------------------------------- more rules
+
+STREAM_SPAN = 7
+STREAM_SPAN_ROUND = 8
+
+
+def maf_bins(freq: Any, edges: Any, fold: bool = True) -> np.ndarray:
+    """Bin of each site: how many edges are at or below its (folded) frequency."""
+    f = np.asarray(freq, dtype=np.float64)
+    if fold:
+        f = np.minimum(f, 1.0 - f)
+    e = np.asarray(edges, dtype=np.float64)
+    return (f[..., None] >= e).sum(axis=-1).astype(np.int64)
+
+
+def _fix_group(
+    h: np.ndarray, grp: np.ndarray, length: int, o: np.ndarray, g: int, kid: int, d: int,
+    key_fix: int,
+) -> None:  # fmt: skip
+    """Flip ``|d|`` positions of group ``g`` (``grp`` is -1 at missing calls); like _fix_count."""
+    want = d < 0
+    need = abs(d)
+    cand = [j for j in range(length) if bool(o[j]) == want and grp[j] == g]
+    c = len(cand)
+    gkey = mix64_int(key_fix ^ (((kid + 1) * GOLDEN) & MASK64))
+    if probe_fix_up(need, c):
+        done = t = 0
+        while done < need:
+            j = below_int(bits_int(gkey, t), length)
+            t += 1
+            if bool(o[j]) == want and grp[j] == g:
+                o[j] = not want
+                done += 1
+        return
+    for i in range(need):
+        pick = i + below_int(bits_int(gkey, i), c - i)
+        cand[i], cand[pick] = cand[pick], cand[i]
+        o[cand[i]] = not want
+
+
+def grouped_mask(
+    haps: Any,
+    bins: np.ndarray,
+    split: bool,
+    rates: np.ndarray,
+    *,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+) -> np.ndarray:
+    """Per-site bins x (optionally) allele class: group ``2 bin + class`` or ``bin``.
+
+    ``bins`` has shape (1 or samples, sites) and ``rates`` (1 or samples, groups). Bernoulli:
+    the words of :func:`bernoulli_mask` against the group's threshold. Exact: per group, the
+    stochastically rounded target (round counter and fix-up id ``kid = g`` when split, else
+    ``2 g + 2``), groups in increasing order.
+    """
+    haps = np.asarray(haps)
+    h2, _, batch, ids, hap, lens = _layout(haps, lengths, indices)
+    n_rows, sites = h2.shape
+    out = np.zeros(h2.shape, dtype=bool)
+    for r in range(n_rows):
+        s = int(batch[r])
+        b = bins[0 if bins.shape[0] == 1 else s].astype(np.int64)
+        p = rates[0 if rates.shape[0] == 1 else s]
+        h = h2[r]
+        length = int(lens[r])
+        grp = np.where(h >= 0, 2 * b + (h > 0) if split else b, -1)
+        key = row_key_int(seed, STREAM_MASK, epoch, int(ids[r]), int(hap[r]))
+        thr = np.array([threshold(x) for x in p], dtype=np.int64)
+        w = words(key, sites).astype(np.int64)
+        o = out[r]
+        for j in range(length):
+            o[j] = grp[j] >= 0 and w[j] < thr[grp[j]]
+        if not exact:
+            continue
+        key_round = row_key_int(seed, STREAM_EXACT_ROUND, epoch, int(ids[r]), int(hap[r]))
+        key_fix = row_key_int(seed, STREAM_EXACT_FIX, epoch, int(ids[r]), int(hap[r]))
+        for g in range(len(p)):
+            kid = g if split else 2 * g + 2
+            in_g = grp[:length] == g
+            k = stochastic_round(p[g] * int(in_g.sum()), key_round, kid)
+            m = int((o[:length] & in_g).sum())
+            if m != k:
+                _fix_group(h, grp, length, o, g, kid, k - m, key_fix)
+    return out.reshape(haps.shape)
+
+
+def af_mask(
+    haps: Any,
+    freq: Any,
+    edges: Any,
+    rates: Any,
+    *,
+    scale: Any = 1.0,
+    fold: bool = True,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+    site_rate: bool = False,
+) -> np.ndarray:
+    """Reference of :func:`maskkit.af_mask`: rate ``min(1, scale * rates[class, bin])``."""
+    haps = np.asarray(haps)
+    n, sites = haps.shape[0], haps.shape[-1]
+    table = np.asarray(rates, dtype=np.float64)
+    split = table.ndim == 2
+    flat = table.T.reshape(-1) if split else table
+    sc = np.asarray(scale, dtype=np.float64).reshape(-1)
+    per = np.minimum(sc[:, None] * flat[None, :], 1.0)
+    if site_rate:
+        per = hap_rate_for_site_rate(per, haps.shape[1] if haps.ndim == 3 else 1)
+    bins = maf_bins(freq, edges, fold)
+    bins = bins.reshape(1 if bins.ndim == 1 else n, sites)
+    kw = {"seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths, "exact": exact}
+    assert bins.shape[0] in (1, n)
+    return grouped_mask(haps, bins, split, per, **kw)
+
+
+def array_mask(
+    haps: Any,
+    keep: np.ndarray,
+    rate: Any = 1.0,
+    *,
+    kept_rate: Any = 0.0,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+    site_rate: bool = False,
+) -> np.ndarray:
+    """Reference of :func:`maskkit.array_mask` for a bool ``keep`` of shape (sites,)."""
+    haps = np.asarray(haps)
+    n = haps.shape[0]
+    per = np.stack([per_sample(rate, n), per_sample(kept_rate, n)], axis=1)
+    if site_rate:
+        per = hap_rate_for_site_rate(per, haps.shape[1] if haps.ndim == 3 else 1)
+    bins = np.asarray(keep, dtype=np.int64).reshape(1, -1)
+    kw = {"seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths, "exact": exact}
+    return grouped_mask(haps, bins, False, per, **kw)
+
+
+def span_length(key: int, i: int, mean_span: Any, max_span: Any, span_lengths: Any) -> int:
+    """Length of span ``i``: inversion of the (truncated) geometric CDF, or of the table's."""
+    u = uniform01_int(key, 2 * i)
+    if span_lengths is not None:
+        vals, probs = (np.asarray(x) for x in span_lengths)
+        cdf = np.cumsum(np.asarray(probs, dtype=np.float64)) / np.sum(probs)
+        cdf[-1] = 1.0
+        return int(vals[int(np.argmax(cdf > u))])
+    q = 1.0 / (3.0 if mean_span is None else float(mean_span))
+    top = 2**62 if max_span is None else int(max_span)
+    if q == 1.0:
+        return 1
+    q_log = math.log1p(-q)
+    c = 1.0 if max_span is None else -math.expm1(top * q_log)
+    x = math.floor(math.log1p(-u * c) / q_log)
+    return top if x >= top else 1 + x
+
+
+def span_mask(
+    haps: Any,
+    rate: Any,
+    *,
+    mean_span: Any = None,
+    max_span: Any = None,
+    span_lengths: Any = None,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+    site_rate: bool = False,
+) -> np.ndarray:
+    """Reference of :func:`maskkit.span_mask`, a loop over spans per row."""
+    haps = np.asarray(haps)
+    h2, ploidy, batch, ids, hap, lens = _layout(haps, lengths, indices)
+    p = per_sample(rate, haps.shape[0])[batch]
+    if site_rate:
+        p = hap_rate_for_site_rate(p, ploidy)
+    out = np.zeros(h2.shape, dtype=bool)
+    for r in range(h2.shape[0]):
+        h, o, length = h2[r], out[r], int(lens[r])
+        args = (int(ids[r]), int(hap[r]))
+        key_span = row_key_int(seed, STREAM_SPAN, epoch, *args)
+        n = int((h[:length] >= 0).sum())
+        k = stochastic_round(p[r] * n, row_key_int(seed, STREAM_SPAN_ROUND, epoch, *args), 0)
+        m = i = 0
+        while m < k and i < 64 + 16 * length:
+            span = min(span_length(key_span, i, mean_span, max_span, span_lengths), length)
+            start = below_int(bits_int(key_span, 2 * i + 1), length - span + 1)
+            i += 1
+            for j in range(start, start + span):
+                if h[j] >= 0 and not o[j]:
+                    o[j] = True
+                    m += 1
+                    if exact and m == k:
+                        break
+        if m < k:
+            _fix_count(h, length, o, 2, k - m, row_key_int(seed, STREAM_EXACT_FIX, epoch, *args))
+    return out.reshape(haps.shape)

@@ -156,3 +156,51 @@ def replacements() -> st.SearchStrategy[tuple[float, float, float] | None]:
         return (pm, pr, 1.0 - pm - pr)
 
     return st.one_of(fixed, split())
+
+
+# ----------------------------------------------------------------------------- more rules
+
+
+@st.composite
+def af_tables(draw: st.DrawFn, n: int, sites: int) -> dict[str, Any]:
+    """``af_mask`` rule arguments: freq (shared or per sample), edges, a 1-D or 2-D table, scale."""
+    nb = draw(st.integers(1, 4))
+    edges = sorted(draw(st.sets(st.floats(0.0, 0.6, allow_nan=False), min_size=nb - 1,
+                                max_size=nb - 1)))  # fmt: skip
+    freq_shape = draw(st.sampled_from([(sites,), (n, sites)]))
+    freq = draw(hnp.arrays(np.float64, freq_shape, elements=st.floats(0.0, 1.0)))
+    table_shape = draw(st.sampled_from([(nb,), (2, nb)]))
+    table = draw(hnp.arrays(np.float64, table_shape, elements=rates()))
+    scale = draw(
+        st.one_of(
+            st.just(1.0),
+            st.floats(0.0, 3.0),
+            hnp.arrays(np.float64, (n,), elements=st.floats(0.0, 2.0)),
+        )
+    )
+    return {"freq": freq, "edges": edges, "rates": table, "scale": scale,
+            "fold": draw(st.booleans())}  # fmt: skip
+
+
+def keep_vectors(sites: int) -> st.SearchStrategy[np.ndarray]:
+    """A boolean genotyping-array site vector."""
+    return hnp.arrays(np.bool_, (sites,))
+
+
+def span_distributions() -> st.SearchStrategy[dict[str, Any]]:
+    """``span_mask`` length arguments: geometric (maybe truncated) or an explicit table."""
+    geo = st.fixed_dictionaries(
+        {
+            "mean_span": st.one_of(st.none(), st.floats(1.0, 12.0)),
+            "max_span": st.one_of(st.none(), st.integers(1, 20)),
+        }
+    )
+
+    @st.composite
+    def table(draw: st.DrawFn) -> dict[str, Any]:
+        vals = draw(st.lists(st.integers(1, 30), min_size=1, max_size=5))
+        w = np.array(draw(st.lists(st.floats(0.01, 1.0), min_size=len(vals),
+                                   max_size=len(vals))))  # fmt: skip
+        return {"span_lengths": (np.array(vals), w / w.sum())}
+
+    return st.one_of(geo, table())

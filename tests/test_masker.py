@@ -463,3 +463,109 @@ def test_shared_plateau_updates_once() -> None:
     assert shared.evaluations == 2
     assert masker.current_rates() == (0.5, 0.5)
     assert masker.sync_state() == (0, 0, 1, 1)
+
+
+# ----------------------------------------------------------------------------- more rules
+
+AF_OPTIONS = {"edges": [0.01, 0.05], "rates": [[0.5, 0.4, 0.3], [1.0, 0.9, 0.8]]}
+
+
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize(
+    ("strategy", "options"),
+    [
+        ("af_aware", AF_OPTIONS),
+        ("span", {"mean_span": 4.0, "max_span": 12}),
+        ("span", {"span_lengths": [[1, 3, 6], [0.2, 0.5, 0.3]]}),
+        ("array", {"every": 4, "kept_rate": 0.1}),
+        ("array", {"keep": [0, 5, 17, 40]}),
+    ],
+)
+def test_new_rules_match_their_functions(
+    strategy: str, options: dict[str, Any], exact: bool
+) -> None:
+    """The curriculum rate drives the rule's main rate; epochs and indices key masks as usual."""
+    sched = Levels(LEVELS, epochs_per_level=2)
+    masker = mk.Masker(strategy, rate=sched, seed=77, exact=exact, options=options)
+    haps, lengths, idx = make_haps(), make_lengths(16, 64), np.arange(30, 46)
+    freq = np.linspace(0.0, 0.5, 64)
+    kw = {"seed": 77, "epoch": 5, "indices": idx, "lengths": lengths, "exact": exact}
+    masker.set_epoch(5)
+    r = sched.rate(5)
+    if strategy == "af_aware":
+        got = masker(haps, lengths, idx, freq=freq)
+        want = mk.af_mask(haps, freq, options["edges"], options["rates"], scale=r, **kw)
+    elif strategy == "span":
+        got = masker(haps, lengths, idx)
+        sl = options.get("span_lengths")
+        want = mk.span_mask(
+            haps, r, mean_span=options.get("mean_span"), max_span=options.get("max_span"),
+            span_lengths=None if sl is None else tuple(sl), **kw,
+        )  # fmt: skip
+    else:
+        got = masker(haps, lengths, idx)
+        want = mk.array_mask(haps, options.get("keep"), r, every=options.get("every"),
+                             kept_rate=options.get("kept_rate", 0.0), **kw)  # fmt: skip
+    np.testing.assert_array_equal(got, want)
+    # checkpoint round trip, frozen copy, describe
+    back = mk.Masker.from_state_dict(json.loads(json.dumps(masker.state_dict())))
+    assert back == masker
+    fargs = {"freq": freq} if strategy == "af_aware" else {}
+    np.testing.assert_array_equal(back(haps, lengths, idx, **fargs), got)
+    val = masker.frozen()
+    first = val(haps, lengths, idx, **fargs)
+    val.set_epoch(9)
+    np.testing.assert_array_equal(val(haps, lengths, idx, **fargs), first)
+    text = masker.describe()
+    assert f"Masking Strategy: {strategy}" in text
+    assert "Rule Params:" in text
+    b = masker.batch(haps, lengths, idx, replace=(0.8, 0.1, 0.1), **fargs)
+    width = b["mask"].shape[-1]
+    assert width == lengths.max()
+    np.testing.assert_array_equal(b["mask"], (got & (haps >= 0))[..., :width])
+
+
+def test_new_rules_take_per_sample_rates_and_union() -> None:
+    masker = mk.Masker("span", rate=Uniform(0.2, 0.6), seed=3, exact=True, union=True)
+    haps = np.zeros((8, 2, 100), dtype=np.int8)
+    idx = np.arange(8)
+    r = Uniform(0.2, 0.6).sample_rates(idx, seed=3, epoch=0, slot=0)
+    want = mk.union(mk.span_mask(haps, r, seed=3, exact=True, indices=idx))
+    np.testing.assert_array_equal(masker(haps, indices=idx), want)
+
+
+def test_old_fingerprints_unchanged_by_options() -> None:
+    """Configurations of the first two rules carry no 'options' key (checkpoints stay valid)."""
+    assert "options" not in mk.Masker("random", rate=0.3, seed=1).config()
+    assert mk.Masker("span", rate=0.3, seed=1, options={"mean_span": 2}).config()["options"] == {
+        "mean_span": 2
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"strategy": "span", "alt_rate": 0.5}, "alt_rate is for"),
+        ({"strategy": "span", "options": {"every": 3}}, "not options of"),
+        ({"strategy": "span", "options": {"mean_span": 0.2}}, "mean_span"),
+        ({"strategy": "array", "options": {}}, "exactly one of"),
+        ({"strategy": "array", "options": {"every": 0}}, "every"),
+        ({"strategy": "array", "options": {"every": 2, "kept_rate": 2}}, "kept_rate"),
+        ({"strategy": "af_aware", "options": {"edges": [0.05]}}, "rates"),
+        ({"strategy": "af_aware", "options": {"edges": [0.05], "rates": [0.1]}}, "rates"),
+        ({"strategy": "random", "options": {"every": 2}}, "not options of"),
+    ],
+)
+def test_new_rules_bad_options(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=match):
+        mk.Masker(**{"rate": 0.3, "seed": 0, **kwargs})
+
+
+def test_af_aware_needs_frequencies() -> None:
+    masker = mk.Masker("af_aware", rate=0.5, seed=0, options=AF_OPTIONS)
+    with pytest.raises(ValueError, match="freq"):
+        masker(np.zeros((2, 5), dtype=np.int8))
+    with pytest.raises(ValueError, match="freq is for"):
+        mk.Masker("random", rate=0.5, seed=0)(np.zeros((2, 5), dtype=np.int8), freq=np.zeros(5))
+    fixed = mk.Masker("af_aware", rate=0.5, seed=0, options={**AF_OPTIONS, "freq": [0.01] * 5})
+    assert fixed(np.zeros((2, 5), dtype=np.int8)).shape == (2, 5)

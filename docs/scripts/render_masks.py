@@ -81,6 +81,24 @@ def main() -> None:
     fig.savefig(OUT / "mask_rules.png", dpi=110)
     print(f"wrote {OUT / 'mask_rules.png'}")
 
+    # The rules of docs/rules.md: AF-aware, span and genotyping-array masks.
+    sites = haps.shape[-1]
+    freq = np.random.default_rng(5).beta(0.3, 2.0, size=sites)
+    more = [
+        ("AF-aware: MAF<0.05 ref 0.6 / alt 0.9, common ref 0.1 / alt 0.3",
+         mk.af_mask(haps, freq, [0.05], [[0.6, 0.1], [0.9, 0.3]], **kw)),
+        ("span: rate 0.3, geometric lengths, mean 4 (exact count per row)",
+         mk.span_mask(haps, 0.3, mean_span=4, exact=True, **kw)),
+        ("genotyping array: every 4th site kept visible, kept_rate 0.1",
+         mk.array_mask(haps, every=4, kept_rate=0.1, **kw)),
+    ]  # fmt: skip
+    fig, axes = plt.subplots(len(more), 1, figsize=(9, 2.2 * len(more)), constrained_layout=True)
+    for ax, (title, m) in zip(axes, more):
+        grid(ax, haps, m, lengths, title)
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
+    fig.savefig(OUT / "mask_rules_more.png", dpi=110)
+    print(f"wrote {OUT / 'mask_rules_more.png'}")
+
     # Effective site rate under union, analytic vs realized.
     rng = np.random.default_rng(0)
     big = (rng.random((2000, 2, 500)) < 0.2).astype(np.int8)

@@ -11,11 +11,15 @@ from ._version import __version__
 from .collate import collate, padded_width
 from .masker import Masker
 from .masks import class_rate_mask, haplotype_rate_for_site_rate, random_mask, smart_balanced_mask
+from .rules import af_bins, af_mask, array_mask, span_mask
 from .union import effective_rate, effective_site_rates, mask_stats, union
 
 __all__ = [
     "Masker",
     "__version__",
+    "af_bins",
+    "af_mask",
+    "array_mask",
     "class_rate_mask",
     "collate",
     "curriculum",
@@ -27,6 +31,7 @@ __all__ = [
     "padded_width",
     "random_mask",
     "smart_balanced_mask",
+    "span_mask",
     "tokens",
     "union",
 ]

@@ -25,6 +25,8 @@ from ._rng import (
     STREAM_REPLACE,
     STREAM_REPLACE_ALLELE,
     STREAM_SAMPLE_RATE,
+    STREAM_SPAN,
+    STREAM_SPAN_ROUND,
     below,
     bits,
     mix64,
@@ -413,3 +415,305 @@ def sample_rates(seed, epoch, indices, slot, kind, p0, p1, out):  # type: ignore
             lx = _log_gamma_variate(p0, key)
             ly = _log_gamma_variate(p1, key2)
             out[i] = 1.0 / (1.0 + np.exp(ly - lx))
+
+
+# --------------------------------------------------------------------------- grouped rates
+#
+# A generalisation of the class rates: every site carries a small integer *bin* (a MAF bin, or
+# "on the genotyping array"), and a position's group is ``2 * bin + (allele > 0)`` when rates are
+# split by class (``split``) or ``bin`` otherwise. ``thr`` / ``rates`` hold one entry per group.
+# With a single bin the groups, words, rounding counters and fix-up keys are those of
+# ``bernoulli_mask`` / ``exact_mask``, so the masks are identical.
+
+
+@jit
+def _grouped_bernoulli_row(h, length, bins, split, thr, key, o):  # type: ignore[no-untyped-def]
+    mul = 2 if split else 1
+    sp = 1 if split else 0
+    for q in range(length >> 1):
+        z = bits(key, q)
+        j = 2 * q
+        a0 = h[j]
+        a1 = h[j + 1]
+        g0 = bins[j] * mul + sp * (a0 > 0)
+        g1 = bins[j + 1] * mul + sp * (a1 > 0)
+        o[j] = ((z >> _S32) < thr[g0]) & (a0 >= 0)
+        o[j + 1] = ((z & LOW32) < thr[g1]) & (a1 >= 0)
+    if length & 1:
+        j = length - 1
+        a = h[j]
+        g = bins[j] * mul + sp * (a > 0)
+        o[j] = ((bits(key, j >> 1) >> _S32) < thr[g]) & (a >= 0)
+    for j in range(length, h.shape[0]):
+        o[j] = False
+
+
+@jit
+def _grouped_one(r, haps, ploidy, lengths, indices, bins, split, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
+    s = r // ploidy
+    key = row_key(seed, STREAM_MASK, epoch, _sample_of(s, indices), r % ploidy)
+    _grouped_bernoulli_row(
+        haps[r], lengths[_row(lengths, s)], bins[_row(bins, s)], split, thr[_row(thr, s)], key,
+        out[r],
+    )  # fmt: skip
+
+
+@jit
+def grouped_mask(haps, ploidy, lengths, indices, bins, split, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
+    # Serial driver: spread the group thresholds over the sites once per distinct table (once
+    # per call when bins and rates are shared), then run the class-rate row kernel on them.
+    mul = 2 if split else 1
+    sp = 1 if split else 0
+    sites = haps.shape[1]
+    t_ref = np.empty(sites, dtype=np.uint64)
+    t_alt = np.empty(sites, dtype=np.uint64)
+    shared = bins.shape[0] == 1 and thr.shape[0] == 1
+    for r in range(haps.shape[0]):
+        s = r // ploidy
+        if r == 0 or not shared:
+            b = bins[_row(bins, s)]
+            t = thr[_row(thr, s)]
+            for j in range(sites):
+                t_ref[j] = t[b[j] * mul]
+                t_alt[j] = t[b[j] * mul + sp]
+        key = row_key(seed, STREAM_MASK, epoch, _sample_of(s, indices), r % ploidy)
+        _site_threshold_row(haps[r], lengths[_row(lengths, s)], t_ref, t_alt, key, out[r])
+
+
+@jit
+def _site_threshold_row(h, length, t_ref, t_alt, key, o):  # type: ignore[no-untyped-def]
+    """``_bernoulli_row`` with per-site thresholds (same words, same decisions)."""
+    for q in range(length >> 1):
+        z = bits(key, q)
+        j = 2 * q
+        a0 = h[j]
+        a1 = h[j + 1]
+        t0 = t_alt[j] if a0 > 0 else t_ref[j]
+        t1 = t_alt[j + 1] if a1 > 0 else t_ref[j + 1]
+        o[j] = ((z >> _S32) < t0) & (a0 >= 0)
+        o[j + 1] = ((z & LOW32) < t1) & (a1 >= 0)
+    if length & 1:
+        j = length - 1
+        a = h[j]
+        t = t_alt[j] if a > 0 else t_ref[j]
+        o[j] = ((bits(key, j >> 1) >> _S32) < t) & (a >= 0)
+    for j in range(length, h.shape[0]):
+        o[j] = False
+
+
+@pjit
+def grouped_mask_parallel(haps, ploidy, lengths, indices, bins, split, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
+    for r in prange(haps.shape[0]):
+        _grouped_one(r, haps, ploidy, lengths, indices, bins, split, thr, seed, epoch, out)
+
+
+@jit
+def _fix_group(h, bins, mul, sp, length, o, g, kid, d, c, key, scratch):  # type: ignore[no-untyped-def]
+    """``_fix_count`` for the positions of group ``g``; ``kid`` keys the draws."""
+    want = d < 0
+    need = abs(d)
+    gkey = mix64(key ^ (np.uint64(kid) + ONE) * GOLDEN)
+    if 3 * need <= c:
+        done = 0
+        t = 0
+        while done < need:
+            j = below(bits(gkey, t), length)
+            t += 1
+            a = h[j]
+            if o[j] == want and a >= 0 and bins[j] * mul + sp * (a > 0) == g:
+                o[j] = not want
+                done += 1
+        return
+    n = 0
+    for j in range(length):
+        a = h[j]
+        if o[j] == want and a >= 0 and bins[j] * mul + sp * (a > 0) == g:
+            scratch[n] = j
+            n += 1
+    for i in range(need):
+        pick = i + below(bits(gkey, i), n - i)
+        tmp = scratch[pick]
+        scratch[pick] = scratch[i]
+        scratch[i] = tmp
+        o[tmp] = not want
+
+
+@jit
+def _grouped_exact_row(  # type: ignore[no-untyped-def]
+    h, length, bins, split, rates, key_mask, key_round, key_fix, o, thr, n_cnt, m_cnt, scratch
+):
+    # Bernoulli pass at the group rates that counts per group, then per group the flip to the
+    # stochastically rounded target (see ``_exact_row``).
+    mul = 2 if split else 1
+    sp = 1 if split else 0
+    ng = rates.shape[0]
+    for g in range(ng):
+        thr[g] = _threshold(rates[g])
+        n_cnt[g] = 0
+        m_cnt[g] = 0
+    for j in range(length):
+        a = h[j]
+        g = bins[j] * mul + sp * (a > 0)
+        sel = (u32_at(key_mask, j) < thr[g]) & (a >= 0)
+        o[j] = sel
+        n_cnt[g] += a >= 0
+        m_cnt[g] += sel
+    for j in range(length, h.shape[0]):
+        o[j] = False
+    for g in range(ng):
+        kid = g if split else 2 * g + 2
+        k = _stochastic_round(rates[g] * n_cnt[g], key_round, kid)
+        m = m_cnt[g]
+        if m != k:
+            c = m if m > k else n_cnt[g] - m
+            _fix_group(h, bins, mul, sp, length, o, g, kid, k - m, c, key_fix, scratch)
+
+
+@jit
+def _grouped_exact_one(  # type: ignore[no-untyped-def]
+    r, haps, ploidy, lengths, indices, bins, split, rates, seed, epoch, out, thr, n_cnt, m_cnt,
+    scratch,
+):  # fmt: skip
+    s = r // ploidy
+    sample = _sample_of(s, indices)
+    hap = r % ploidy
+    key_mask = row_key(seed, STREAM_MASK, epoch, sample, hap)
+    key_round = row_key(seed, STREAM_EXACT_ROUND, epoch, sample, hap)
+    key_fix = row_key(seed, STREAM_EXACT_FIX, epoch, sample, hap)
+    _grouped_exact_row(
+        haps[r], lengths[_row(lengths, s)], bins[_row(bins, s)], split, rates[_row(rates, s)],
+        key_mask, key_round, key_fix, out[r], thr, n_cnt, m_cnt, scratch,
+    )  # fmt: skip
+
+
+@jit
+def grouped_exact_mask(haps, ploidy, lengths, indices, bins, split, rates, seed, epoch, out):  # type: ignore[no-untyped-def]
+    ng = rates.shape[1]
+    thr = np.empty(ng, dtype=np.uint64)
+    n_cnt = np.empty(ng, dtype=np.int64)
+    m_cnt = np.empty(ng, dtype=np.int64)
+    scratch = np.empty(haps.shape[1], dtype=np.int64)
+    for r in range(haps.shape[0]):
+        _grouped_exact_one(
+            r, haps, ploidy, lengths, indices, bins, split, rates, seed, epoch, out, thr, n_cnt,
+            m_cnt, scratch,
+        )  # fmt: skip
+
+
+@pjit
+def grouped_exact_mask_parallel(  # type: ignore[no-untyped-def]
+    haps, ploidy, lengths, indices, bins, split, rates, seed, epoch, out
+):
+    ng = rates.shape[1]
+    for r in prange(haps.shape[0]):
+        thr = np.empty(ng, dtype=np.uint64)
+        n_cnt = np.empty(ng, dtype=np.int64)
+        m_cnt = np.empty(ng, dtype=np.int64)
+        scratch = np.empty(haps.shape[1], dtype=np.int64)
+        _grouped_exact_one(
+            r, haps, ploidy, lengths, indices, bins, split, rates, seed, epoch, out, thr, n_cnt,
+            m_cnt, scratch,
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- spans
+#
+# Per row: target k = stochastic rounding of ``rate * eligible`` (key STREAM_SPAN_ROUND, counter
+# 0). Span i draws its length from ``uniform01(key, 2 i)`` and its start uniformly among the
+# starts where it fits in the real part, ``below(bits(key, 2 i + 1), length - L + 1)``; it masks
+# its eligible positions (missing calls stay unmasked, the run goes on). Spans are laid until k
+# positions are masked; in exact mode the last span is cut at k. ``kind`` 0: geometric with
+# ``log1p(-q) = q_log`` truncated to ``max_len`` (``c = 1 - (1 - q) ** max_len``) by inversion;
+# kind 1: the table ``vals`` with cumulative probabilities ``cdf``.
+
+
+@jit
+def _span_length(key, i, kind, q_log, c, max_len, vals, cdf):  # type: ignore[no-untyped-def]
+    u = uniform01(key, 2 * i)
+    if kind == 0:
+        x = np.floor(np.log1p(-u * c) / q_log)  # length - 1, from the inverse of the CDF
+        if not x < max_len:  # also catches inf and nan (rounding at the truncation point)
+            return max_len
+        return 1 + int(x)
+    lo = 0
+    hi = cdf.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cdf[mid] > u:
+            hi = mid
+        else:
+            lo = mid + 1
+    return vals[lo]
+
+
+@jit
+def _span_row(  # type: ignore[no-untyped-def]
+    h, length, rate, key_span, key_round, key_fix, kind, q_log, c, max_len, vals, cdf, exact, o,
+    scratch,
+):  # fmt: skip
+    n = 0
+    for j in range(h.shape[0]):
+        o[j] = False
+    for j in range(length):
+        n += h[j] >= 0
+    k = _stochastic_round(rate * n, key_round, 0)
+    m = 0
+    i = 0
+    cap = 64 + 16 * length  # never reached in practice; keeps the loop finite
+    while m < k and i < cap:
+        span = _span_length(key_span, i, kind, q_log, c, max_len, vals, cdf)
+        if span > length:
+            span = length
+        start = below(bits(key_span, 2 * i + 1), length - span + 1)
+        i += 1
+        for j in range(start, start + span):
+            if h[j] >= 0 and not o[j]:
+                o[j] = True
+                m += 1
+                if exact and m == k:
+                    break
+    if m < k:
+        _fix_count(h, length, o, 2, k - m, n - m, key_fix, scratch)
+
+
+@jit
+def _span_one(  # type: ignore[no-untyped-def]
+    r, haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact, seed,
+    epoch, out, scratch,
+):  # fmt: skip
+    s = r // ploidy
+    sample = _sample_of(s, indices)
+    hap = r % ploidy
+    _span_row(
+        haps[r], lengths[_row(lengths, s)], rates[_row(rates, s)],
+        row_key(seed, STREAM_SPAN, epoch, sample, hap),
+        row_key(seed, STREAM_SPAN_ROUND, epoch, sample, hap),
+        row_key(seed, STREAM_EXACT_FIX, epoch, sample, hap),
+        kind, q_log, c, max_len, vals, cdf, exact, out[r], scratch,
+    )  # fmt: skip
+
+
+@jit
+def span_mask(  # type: ignore[no-untyped-def]
+    haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact, seed, epoch,
+    out,
+):  # fmt: skip
+    scratch = np.empty(haps.shape[1], dtype=np.int64)
+    for r in range(haps.shape[0]):
+        _span_one(
+            r, haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact,
+            seed, epoch, out, scratch,
+        )  # fmt: skip
+
+
+@pjit
+def span_mask_parallel(  # type: ignore[no-untyped-def]
+    haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact, seed, epoch,
+    out,
+):  # fmt: skip
+    for r in prange(haps.shape[0]):
+        scratch = np.empty(haps.shape[1], dtype=np.int64)
+        _span_one(
+            r, haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact,
+            seed, epoch, out, scratch,
+        )  # fmt: skip

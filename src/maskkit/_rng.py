@@ -32,6 +32,8 @@ STREAM_EXACT_FIX = 3
 STREAM_REPLACE = 4
 STREAM_REPLACE_ALLELE = 5
 STREAM_SAMPLE_RATE = 6
+STREAM_SPAN = 7  # span lengths (even counters) and starts (odd counters)
+STREAM_SPAN_ROUND = 8  # a span row's stochastically rounded target
 
 
 @jit

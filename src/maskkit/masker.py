@@ -19,13 +19,27 @@ from . import _validate as v
 from .collate import collate
 from .curriculum import Constant, Distribution, Plateau, Schedule, as_schedule, from_state_dict
 from .masks import class_rate_mask, haplotype_rate_for_site_rate, random_mask
+from .rules import _span_distribution, af_mask, array_mask, span_mask
 from .union import effective_site_rates, mask_stats, union
 
 __all__ = ["STRATEGIES", "Masker"]
 
 #: Masking rules a :class:`Masker` knows.
-STRATEGIES: tuple[str, ...] = ("random", "smart_balanced")
+STRATEGIES: tuple[str, ...] = ("random", "smart_balanced", "af_aware", "span", "array")
+#: Rule options each strategy accepts in ``options=`` (JSON types; see the rule functions).
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "random": (),
+    "smart_balanced": (),
+    "af_aware": ("edges", "rates", "fold", "freq"),
+    "span": ("mean_span", "max_span", "span_lengths"),
+    "array": ("keep", "every", "kept_rate"),
+}
 _FORMAT = "maskkit.Masker/1"
+_RATE_LABELS = {
+    "af_aware": "Rate Scale (x AF table)",
+    "span": "Span Mask Rate (target fraction)",
+    "array": "Off-array Mask Rate",
+}
 _RULE = "=" * 80
 
 
@@ -49,6 +63,52 @@ def _canon(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True))
 
 
+def _plain(obj: Any) -> Any:
+    """Arrays and tuples to lists, numpy scalars to Python numbers (JSON types)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(x) for k, x in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_plain(x) for x in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _check_options(strategy: str, options: Any) -> dict[str, Any]:
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be a dict of rule options, got {type(options).__name__}")
+    allowed = OPTIONS[strategy]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"options {unknown} are not options of strategy={strategy!r}; "
+            f"it accepts {list(allowed) or 'none'}"
+        )
+    opts = _plain(options)
+    probe = np.zeros((1, 1), dtype=np.int8)
+    if strategy == "af_aware":
+        for key in ("edges", "rates"):
+            if key not in opts:
+                raise ValueError(
+                    f"strategy='af_aware' needs options['{key}'] (see maskkit.af_mask)"
+                )
+        af_mask(probe, [0.0], opts["edges"], opts["rates"], fold=opts.get("fold", True), seed=0)
+    elif strategy == "span":
+        lengths = opts.get("span_lengths")
+        _span_distribution(
+            opts.get("mean_span"), opts.get("max_span"), None if lengths is None else tuple(lengths)
+        )
+    elif strategy == "array":
+        if ("keep" in opts) == ("every" in opts):
+            raise ValueError("strategy='array' needs exactly one of options['keep'] and ['every']")
+        v.rate_scalar(opts.get("kept_rate", 0.0), "options['kept_rate']")
+        if "every" in opts:
+            v.int_scalar(opts["every"], "options['every']", low=1, high=2**62)
+    return opts
+
+
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
@@ -63,10 +123,13 @@ class Masker:
 
     Parameters
     ----------
-    strategy : {"random", "smart_balanced"}
+    strategy : {"random", "smart_balanced", "af_aware", "span", "array"}
         ``"random"``: every eligible position at ``rate`` (:func:`maskkit.random_mask`).
         ``"smart_balanced"``: ref positions at ``rate``, alt positions at ``alt_rate``
-        (:func:`maskkit.smart_balanced_mask`).
+        (:func:`maskkit.smart_balanced_mask`). ``"af_aware"``: :func:`maskkit.af_mask`, the
+        table ``options["rates"]`` scaled by ``rate``; pass each batch's site frequencies as
+        ``freq=`` (or a fixed ``options["freq"]``). ``"span"``: :func:`maskkit.span_mask` at
+        ``rate``. ``"array"``: :func:`maskkit.array_mask`, off-array sites at ``rate``.
     rate : float or Schedule
         The rate that follows the curriculum (ref rate for smart balanced). A float is a
         :class:`~maskkit.curriculum.Constant`; a :class:`~maskkit.curriculum.Uniform` or
@@ -88,6 +151,11 @@ class Masker:
         Rates must then be constant or per-sample distributions. See :meth:`frozen`.
     parallel : bool, default False
         Spread rows over numba threads (same masks for any thread count; not configuration).
+    options : dict, optional
+        Rule options of the new strategies (JSON types, part of the configuration):
+        ``af_aware``: ``edges``, ``rates``, ``fold``, ``freq``; ``span``: ``mean_span``,
+        ``max_span``, ``span_lengths`` (``[values, probs]``); ``array``: ``keep`` (bool site
+        list or positions) or ``every``, and ``kept_rate``.
 
     Examples
     --------
@@ -114,16 +182,18 @@ class Masker:
         site_rate: bool = False,
         fixed_epoch: int | None = None,
         parallel: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
         self.strategy = strategy
         self.schedule: Schedule = as_schedule(rate, "rate")
-        if strategy == "random":
+        self.options = _check_options(strategy, options)
+        if strategy != "smart_balanced":
             if alt_rate is not None:
                 raise ValueError(
-                    "alt_rate is for strategy='smart_balanced'; strategy='random' masks every "
-                    f"allele at rate (got alt_rate={alt_rate!r}); drop alt_rate or switch strategy"
+                    f"alt_rate is for strategy='smart_balanced'; strategy={strategy!r} has one "
+                    f"curriculum rate (got alt_rate={alt_rate!r}); drop alt_rate or switch strategy"
                 )
             self.alt_schedule: Schedule | None = None
         else:
@@ -245,8 +315,13 @@ class Masker:
         indices: Any = None,
         *,
         out: np.ndarray | None = None,
+        freq: Any = None,
     ) -> np.ndarray:
-        """Return the per-haplotype mask (before any union), the shape of ``haps``."""
+        """Return the per-haplotype mask (before any union), the shape of ``haps``.
+
+        ``freq`` (strategy ``"af_aware"`` only): the site frequencies of this batch, shape
+        ``(sites,)`` or ``(samples, sites)``; defaults to ``options["freq"]``.
+        """
         shape = np.shape(haps)
         if len(shape) not in (2, 3):
             raise ValueError(
@@ -267,11 +342,37 @@ class Masker:
         }
         if len(shape) == 3:
             self._last_ploidy = int(shape[1])
+        if freq is not None and self.strategy != "af_aware":
+            raise ValueError(f"freq is for strategy='af_aware', not {self.strategy!r}; drop freq")
         if self.strategy == "random":
             return random_mask(haps, ref, **common)
-        return class_rate_mask(haps, ref, alt, **common)
+        if self.strategy == "smart_balanced":
+            return class_rate_mask(haps, ref, alt, **common)
+        o = self.options
+        if self.strategy == "af_aware":
+            f = o.get("freq") if freq is None else freq
+            if f is None:
+                raise ValueError(
+                    "strategy='af_aware' needs the site frequencies: pass freq= with the batch "
+                    "or options['freq'] at construction"
+                )
+            return af_mask(
+                haps, f, o["edges"], o["rates"], scale=ref, fold=o.get("fold", True), **common
+            )
+        if self.strategy == "span":
+            sl = o.get("span_lengths")
+            return span_mask(
+                haps, ref, mean_span=o.get("mean_span"), max_span=o.get("max_span"),
+                span_lengths=None if sl is None else tuple(sl), **common,
+            )  # fmt: skip
+        return array_mask(
+            haps, o.get("keep"), ref, every=o.get("every"), kept_rate=o.get("kept_rate", 0.0),
+            **common,
+        )  # fmt: skip
 
-    def __call__(self, haps: Any, lengths: Any = None, indices: Any = None) -> np.ndarray:
+    def __call__(
+        self, haps: Any, lengths: Any = None, indices: Any = None, *, freq: Any = None
+    ) -> np.ndarray:
         """Return the mask for a batch: per haplotype, or the site mask when ``union=True``.
 
         Parameters
@@ -283,13 +384,15 @@ class Masker:
         indices : int array of shape (samples,), optional
             Global dataset ids of the samples (default ``0..samples-1``). Pass them so a sample's
             mask does not depend on its batch.
+        freq : float array of shape (sites,) or (samples, sites), optional
+            Site allele frequencies of the batch (strategy ``"af_aware"``).
 
         Returns
         -------
         numpy.ndarray of bool
             Ready for :func:`maskkit.collate` with the same ``haps`` and ``lengths``.
         """
-        m = self.haplotype_mask(haps, lengths, indices)
+        m = self.haplotype_mask(haps, lengths, indices, freq=freq)
         if self.union:
             if m.ndim != 3:
                 raise ValueError(
@@ -300,7 +403,13 @@ class Masker:
         return m
 
     def batch(
-        self, haps: Any, lengths: Any = None, indices: Any = None, **collate_kwargs: Any
+        self,
+        haps: Any,
+        lengths: Any = None,
+        indices: Any = None,
+        *,
+        freq: Any = None,
+        **collate_kwargs: Any,
     ) -> dict[str, np.ndarray]:
         """Mask, pad and tokenize a batch: :func:`maskkit.collate` on this Masker's mask.
 
@@ -320,7 +429,7 @@ class Masker:
                 raise TypeError(f"batch() sets {key} from the Masker; do not pass {key}=")
         n = np.shape(haps)[0]
         idx = _indices(indices, n)
-        mask = self(haps, lengths, idx)
+        mask = self(haps, lengths, idx, freq=freq)
         return collate(
             haps, mask, lengths, seed=self.seed, epoch=self.mask_epoch, indices=idx,
             **collate_kwargs,
@@ -374,6 +483,8 @@ class Masker:
         if alt is not None:
             shown: Any = alt.rate(0) if alt.is_constant else repr(alt)
             lines.append(f"Smart Mask Params: {{'alt_mask_rate': {shown}}}")
+        if self.options:
+            lines.append(f"Rule Params: {self.options}")
         if sched.levels is not None:
             lines.append(f"Curriculum Learning Levels: {_level_list(sched.levels)}")
         lines.append(f"Curriculum Schedule: {sched!r}")
@@ -396,7 +507,8 @@ class Masker:
         lines.append(head)
         unit = " per site" if self.site_rate else ""
         if alt is None:
-            lines.append(f"  - Mask Rate (all alleles): {_pct(ref_r)}{unit} ({self._tag(sched)})")
+            label = _RATE_LABELS.get(self.strategy, "Mask Rate (all alleles)")
+            lines.append(f"  - {label}: {_pct(ref_r)}{unit} ({self._tag(sched)})")
         else:
             lines.append(f"  - Ref (0) Mask Rate: {_pct(ref_r)}{unit} ({self._tag(sched)})")
             lines.append(f"  - Alt (>0) Mask Rate: {_pct(alt_r)}{unit} ({self._tag(alt)})")
@@ -456,6 +568,8 @@ class Masker:
             "union": self.union,
             "site_rate": self.site_rate,
             "fixed_epoch": self.fixed_epoch,
+            # only when set: configurations (and fingerprints) of the first rules are unchanged
+            **({"options": self.options} if self.options else {}),
         }
 
     @property
@@ -544,7 +658,7 @@ class Masker:
         masker = cls(
             cfg["strategy"], rate, alt, seed=cfg["seed"], exact=cfg["exact"],
             union=cfg["union"], site_rate=cfg["site_rate"], fixed_epoch=cfg["fixed_epoch"],
-            parallel=parallel,
+            parallel=parallel, options=cfg.get("options"),
         )  # fmt: skip
         masker.load_state_dict(state)
         return masker
@@ -646,17 +760,20 @@ class Masker:
             return Constant(self._rate_of(sched))
 
         alt = pick(alt_rate, self.alt_schedule)
-        if self.strategy == "random" and alt_rate is not None:
+        if self.strategy != "smart_balanced" and alt_rate is not None:
             raise ValueError("alt_rate is for strategy='smart_balanced'; drop it")
         return Masker(
             self.strategy, pick(rate, self.schedule), alt,
             seed=self.seed if seed is None else seed, exact=self.exact, union=self.union,
             site_rate=self.site_rate, fixed_epoch=epoch, parallel=self.parallel,
+            options=self.options or None,
         )  # fmt: skip
 
     def __repr__(self) -> str:
         alt = "" if self.alt_schedule is None else f", alt_rate={self.alt_schedule!r}"
         fixed = "" if self.fixed_epoch is None else f", fixed_epoch={self.fixed_epoch}"
+        if self.options:
+            fixed += f", options={self.options!r}"
         return (
             f"Masker({self.strategy!r}, rate={self.schedule!r}{alt}, seed={self.seed}, "
             f"exact={self.exact}, union={self.union}, site_rate={self.site_rate}{fixed}; "
