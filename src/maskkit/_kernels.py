@@ -36,6 +36,7 @@ from ._rng import (
 )
 
 _TWO32 = 4294967296.0
+_ZERO = np.uint64(0)
 _PAD = tokens.PAD
 _MASK = tokens.MASK
 _MISSING = tokens.MISSING
@@ -154,12 +155,8 @@ def _stochastic_round(x, key, counter):  # type: ignore[no-untyped-def]
 
 @jit
 def _in_group(a, group):  # type: ignore[no-untyped-def]
-    # group 0: ref, 1: alt, 2: any non-missing allele
-    if group == 2:
-        return a >= 0
-    if group == 1:
-        return a > 0
-    return a == 0
+    # group 0: ref, 1: alt, 2: any non-missing allele (without branches: see ``_fix_count``)
+    return (a >= 0) & ((group == 2) | ((a > 0) == (group == 1)))
 
 
 @jit
@@ -176,14 +173,16 @@ def _fix_count(h, length, o, group, d, c, key, scratch):  # type: ignore[no-unty
     if 3 * need <= c:
         # Few flips among many candidates: probe random positions (about length/c probes each);
         # a probe costs about two scanned positions, so this wins unless candidates are scarce.
+        # Branch-free flip: a hit is unpredictable, a mispredicted branch costs more than the
+        # store (same probes, same flips as an ``if``).
         done = 0
         t = 0
         while done < need:
             j = below(bits(gkey, t), length)
             t += 1
-            if o[j] == want and _in_group(h[j], group):
-                o[j] = not want
-                done += 1
+            hit = (o[j] == want) & _in_group(h[j], group)
+            o[j] = o[j] ^ hit
+            done += hit
         return
     n = 0
     for j in range(length):
@@ -482,14 +481,20 @@ def grouped_mask(haps, ploidy, lengths, indices, bins, split, thr, seed, epoch, 
 
 @jit
 def _site_threshold_row(h, length, t_ref, t_alt, key, o):  # type: ignore[no-untyped-def]
-    """``_bernoulli_row`` with per-site thresholds (same words, same decisions)."""
+    """``_bernoulli_row`` with per-site thresholds (same words, same decisions).
+
+    The class select is done with a bit mask, not a conditional: with per-site tables the
+    conditional stops LLVM from vectorising the loop (0.86 -> 0.16 ns/site).
+    """
     for q in range(length >> 1):
         z = bits(key, q)
         j = 2 * q
         a0 = h[j]
         a1 = h[j + 1]
-        t0 = t_alt[j] if a0 > 0 else t_ref[j]
-        t1 = t_alt[j + 1] if a1 > 0 else t_ref[j + 1]
+        r0 = t_ref[j]
+        r1 = t_ref[j + 1]
+        t0 = r0 ^ ((r0 ^ t_alt[j]) & (_ZERO - np.uint64(a0 > 0)))
+        t1 = r1 ^ ((r1 ^ t_alt[j + 1]) & (_ZERO - np.uint64(a1 > 0)))
         o[j] = ((z >> _S32) < t0) & (a0 >= 0)
         o[j + 1] = ((z & LOW32) < t1) & (a1 >= 0)
     if length & 1:
@@ -666,11 +671,18 @@ def _span_row(  # type: ignore[no-untyped-def]
             span = length
         start = below(bits(key_span, 2 * i + 1), length - span + 1)
         i += 1
+        if not exact or m + span <= k:
+            # the span cannot pass k: no cut, so no branch per position
+            for j in range(start, start + span):
+                e = (h[j] >= 0) & (not o[j])
+                o[j] = o[j] | e
+                m += e
+            continue
         for j in range(start, start + span):
             if h[j] >= 0 and not o[j]:
                 o[j] = True
                 m += 1
-                if exact and m == k:
+                if m == k:
                     break
     if m < k:
         _fix_count(h, length, o, 2, k - m, n - m, key_fix, scratch)

@@ -17,8 +17,23 @@ _UNSIGNED_TO_SIGNED = {
 MAX_U64 = 2**64 - 1
 
 
+_FAST_DTYPES = frozenset(np.dtype(t) for t in _KERNEL_DTYPES)  # native byte order only
+_NO_INDICES = np.empty(0, dtype=np.int64)
+_SHARED_LENGTHS: dict[int, np.ndarray] = {}
+
+
 def haps_2d(haps: Any, name: str = "haps") -> tuple[np.ndarray, int, tuple[int, ...]]:
     """Return ``(rows x sites view, ploidy, original shape)`` of an allele array."""
+    if (
+        type(haps) is np.ndarray
+        and haps.dtype in _FAST_DTYPES
+        and haps.flags.c_contiguous
+        and (haps.ndim == 2 or (haps.ndim == 3 and haps.shape[1] >= 1))
+    ):  # fast path (small batches): the checks below would all pass and change nothing
+        shape = haps.shape
+        if len(shape) == 2:
+            return haps, 1, shape
+        return haps.reshape(shape[0] * shape[1], shape[2]), shape[1], shape
     arr = haps if type(haps) is np.ndarray else np.asarray(haps)
     if arr.dtype.kind not in "iu":
         raise TypeError(
@@ -97,8 +112,13 @@ def rates(value: Any, n: int, name: str) -> np.ndarray:
 
 def lengths(value: Any, n: int, sites: int) -> np.ndarray:
     """Return int64 real lengths per sample; ``(1,)`` = ``[sites]`` when not given (shared)."""
-    if value is None:
-        return np.array([sites], dtype=np.int64)
+    if value is None:  # shared and never written by a kernel: keep one per width
+        arr = _SHARED_LENGTHS.get(sites)
+        if arr is None:
+            if len(_SHARED_LENGTHS) > 64:
+                _SHARED_LENGTHS.clear()
+            arr = _SHARED_LENGTHS[sites] = np.array([sites], dtype=np.int64)
+        return arr
     arr = np.asarray(value)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"lengths must be integers (real sites per sample), got dtype {arr.dtype}")
@@ -116,7 +136,7 @@ def lengths(value: Any, n: int, sites: int) -> np.ndarray:
 def indices(value: Any, n: int) -> np.ndarray:
     """Return int64 global sample ids; empty when not given (kernels then use ``0..n-1``)."""
     if value is None:
-        return np.empty(0, dtype=np.int64)
+        return _NO_INDICES
     arr = np.asarray(value)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"indices must be integer sample ids, got dtype {arr.dtype}")

@@ -1,0 +1,482 @@
+"""All of maskkit's speed benchmarks in one command, one table, ratios from the same run.
+
+Run:  python benchmarks/run_all.py [--quick] [--json results.json] [--plot docs/img/benchmarks.png]
+
+Parts (each importable on its own):
+
+* :func:`mask_table` -- every maskkit rule against the numpy idiom, the torch idioms
+  (``rand < p``, MAE's ``argsort`` of noise) and the steps of HF ``DataCollatorForLanguageModeling``
+  (functions and baselines from ``bench_masks.py``);
+* :func:`seqmask_table` -- maskkit against the rules of ``seqmask`` (PyPI) that have an equivalent;
+* :func:`fresh_process` -- ``import maskkit`` and first-call times in fresh processes, with a cold
+  numba cache (a new ``NUMBA_CACHE_DIR``: the first call compiles) and a warm one (same folder);
+* :func:`loader` -- DataLoader throughput over the demo store (``bench_loader.py``).
+
+Single thread on every side: serial numba kernels, ``torch.set_num_threads(1)``. Every repeat
+uses a fresh seed (a fixed seed lets the branch predictor learn the sequence). Times are medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_masks as bm
+
+import maskkit as mk
+
+SIZES = bm.SIZES
+QUICK_SIZES = [(48, 1024), (512, 1024)]
+
+# speed goals (issues 7 and 8): minimum speed-up of a case against its baseline
+GOALS = {
+    "bernoulli vs numpy rand<p": 10.0,
+    "exact vs numpy argpartition": 20.0,
+    "smart+union vs numpy where/max": 15.0,
+    "mask+collate 80/10/10 vs HF torch": 15.0,
+    "AF-aware vs numpy take/rand<p": 5.0,
+    "span vs numpy geometric/cumsum": 5.0,
+    "array vs numpy broadcast/rand<p": 5.0,
+}
+IMPORT_GOAL_S = 0.6
+FIRST_CALL_GOAL_S = 0.2
+
+
+def timeit(fn: Callable[[int], object], repeats: int, budget_s: float = 20.0) -> float:
+    """Median seconds of ``fn(seed)``, a fresh seed per call, after one warm-up call.
+
+    Stops early (after at least 3 calls) once ``budget_s`` is spent: some baselines (seqmask's
+    span loop in Python) take seconds per call at the largest size.
+    """
+    fn(10_000)
+    times: list[float] = []
+    start = time.perf_counter()
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - t0)
+        if i >= 2 and time.perf_counter() - start > budget_s:
+            break
+    return float(np.median(times))
+
+
+def _row(case: str, size: tuple[int, int], t_mk: float, t_base: float) -> dict[str, Any]:
+    n = size[0] * size[1]
+    return {
+        "case": case,
+        "rows": size[0],
+        "sites": size[1],
+        "maskkit_ns_per_site": 1e9 * t_mk / n,
+        "baseline_ns_per_site": 1e9 * t_base / n,
+        "maskkit_us_per_call": 1e6 * t_mk,
+        "speedup": t_base / t_mk,
+        "goal": GOALS.get(case),
+    }
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        print("torch not installed: torch baselines skipped (pip install 'maskkit[bench]')")
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+# ----------------------------------------------------------------------------- mask rules
+
+
+def mask_table(
+    sizes: list[tuple[int, int]], repeats: int, report: Callable[[dict[str, Any]], None]
+) -> list[dict[str, Any]]:
+    """Every maskkit rule against numpy / torch / HF-collator idioms (``bench_masks.py``)."""
+    torch = _torch()
+    rows: list[dict[str, Any]] = []
+
+    def add(case: str, size: tuple[int, int], t_mk: float, t_base: float) -> None:
+        row = _row(case, size, t_mk, t_base)
+        rows.append(row)
+        report(row)
+
+    for size in sizes:
+        r = repeats
+        haps = bm.make_haps(*size)
+        haps3 = haps.reshape(size[0] // 2, 2, size[1])
+        out = np.empty(haps.shape, dtype=bool)
+        t_b = timeit(lambda s: mk.random_mask(haps, bm.RATE, seed=s, out=out), r)
+        add("bernoulli vs numpy rand<p", size, t_b, timeit(lambda s: bm.np_bernoulli(haps, s), r))
+        t_e = timeit(lambda s: mk.random_mask(haps, bm.RATE, seed=s, exact=True, out=out), r)
+        add("exact vs numpy argpartition", size, t_e, timeit(lambda s: bm.np_exact(haps, s), r))
+        t_s = timeit(lambda s: mk.union(mk.smart_balanced_mask(haps3, bm.REF, bm.ALT, seed=s)), r)
+        t_sb = timeit(lambda s: bm.np_smart_union(haps3, s), r)
+        add("smart+union vs numpy where/max", size, t_s, t_sb)
+        freq = bm.make_freq(size[1])
+        t_a = timeit(lambda s: mk.af_mask(haps, freq, bm.EDGES, bm.AF_TABLE, seed=s, out=out), r)
+        add(
+            "AF-aware vs numpy take/rand<p", size, t_a, timeit(lambda s: bm.np_af(haps, freq, s), r)
+        )
+        t_p = timeit(
+            lambda s: mk.span_mask(haps, bm.RATE, mean_span=bm.MEAN_SPAN, seed=s, out=out), r
+        )
+        add("span vs numpy geometric/cumsum", size, t_p, timeit(lambda s: bm.np_span(haps, s), r))
+        keep = np.arange(size[1]) % 10 == 0
+        t_r = timeit(lambda s: mk.array_mask(haps, keep, kept_rate=0.05, seed=s, out=out), r)
+        t_rb = timeit(lambda s: bm.np_array(haps, keep, s), r)
+        add("array vs numpy broadcast/rand<p", size, t_r, t_rb)
+        width = size[1] + 64
+        t_c = timeit(lambda s: bm.mk_collate(haps, s, width), r)
+        if torch is not None:
+            th = torch.from_numpy(haps)
+            add(
+                "bernoulli vs torch rand<p",
+                size,
+                t_b,
+                timeit(lambda s: bm.torch_bernoulli(th, s), r),
+            )
+            add("exact vs torch argsort (MAE)", size, t_e,
+                timeit(lambda s: bm.torch_exact(th, s), r))  # fmt: skip
+            add("mask+collate 80/10/10 vs HF torch", size, t_c,
+                timeit(lambda s: bm.torch_hf_collate(th, s, width), r))  # fmt: skip
+    return rows
+
+
+# ----------------------------------------------------------------------------- seqmask
+
+SEQMASK_CONCENTRATION = 20.0  # seqmask's Beta(p * c, (1 - p) * c) around p = RATE
+
+
+def _import_seqmask() -> Any:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints its backend on import
+            import seqmask
+    except ImportError:
+        print("seqmask not installed: seqmask comparisons skipped (pip install 'maskkit[bench]')")
+        return None
+    return seqmask
+
+
+def seqmask_table(
+    sizes: list[tuple[int, int]], repeats: int, report: Callable[[dict[str, Any]], None]
+) -> list[dict[str, Any]]:
+    """maskkit against the seqmask rules that have an equivalent, on the same tokens and rate.
+
+    seqmask works on token ids: the input is maskkit's tokens of the same haplotypes (allele
+    ``a`` -> ``3 + a``, missing -> ``MISSING``, excluded from masking like a special token) and
+    returns ``(corrupted ids, labels)``; the maskkit side draws the mask from the alleles and
+    makes ids + labels (+ attention, mask) with ``mk.collate``, no padding (width = sites).
+    """
+    seqmask = _import_seqmask()
+    if seqmask is None:
+        return []
+    tk = mk.tokens
+    common = {
+        "mask_token_id": tk.MASK,
+        "valid_token_ids": [tk.ALLELE_OFFSET, tk.ALLELE_OFFSET + 1],
+        "special_token_ids": [tk.PAD, tk.MISSING],
+    }
+    sampler = seqmask.MLMProbabilitySampler([bm.RATE], [0.8], [0.1])
+    categorical = seqmask.CategoricalMasking(sampler, **common)
+    conc = SEQMASK_CONCENTRATION
+    beta = seqmask.BetaDistributionMasking(bm.RATE, conc, 0.8, 0.1, **common)
+    # span share 1 (only spans; shortfall filled by scattered positions), near-fixed rate
+    hybrid = seqmask.HybridSpanMasking(
+        bm.RATE, 1e6, 1.0, 1.0, 1.0 / bm.MEAN_SPAN, 10**6, 0.8, 0.1, **common
+    )
+    diffusion = seqmask.DiffusionMasking(100, tk.MASK, [tk.PAD, tk.MISSING], schedule="linear")
+    t_step = round(100 * bm.RATE)  # linear schedule: rate = t / T
+    mk_beta = mk.curriculum.Beta(bm.RATE * conc, (1 - bm.RATE) * conc)
+    rep = (0.8, 0.1, 0.1)
+    rows: list[dict[str, Any]] = []
+
+    def add(case: str, size: tuple[int, int], t_mk: float, t_base: float) -> None:
+        row = _row(case, size, t_mk, t_base)
+        rows.append(row)
+        report(row)
+
+    for size in sizes:
+        r = repeats
+        haps = bm.make_haps(*size)
+        ids = np.where(haps < 0, tk.MISSING, haps.astype(np.int64) + tk.ALLELE_OFFSET)
+        idx = np.arange(size[0])
+        out = np.empty(haps.shape, dtype=bool)
+
+        def mk_bern(s: int, rep: Any = rep) -> dict[str, np.ndarray]:
+            m = mk.random_mask(haps, bm.RATE, seed=s, out=out)
+            return mk.collate(haps, m, replace=rep, seed=s)
+
+        def mk_beta_rates(s: int) -> dict[str, np.ndarray]:
+            rates = mk_beta.sample_rates(idx, seed=s)
+            m = mk.random_mask(haps, rates, seed=s, indices=idx, out=out)
+            return mk.collate(haps, m, replace=rep, seed=s, indices=idx)
+
+        def mk_span(s: int) -> dict[str, np.ndarray]:
+            m = mk.span_mask(haps, bm.RATE, mean_span=bm.MEAN_SPAN, exact=True, seed=s, out=out)
+            return mk.collate(haps, m, replace=rep, seed=s)
+
+        def sq_diffusion(s: int) -> Any:
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints the mask shape per call
+                return diffusion(ids, t_step, seed=s)
+
+        t_b = timeit(mk_bern, r)
+        add("bern+80/10/10 vs seqmask Categorical", size, t_b,
+            timeit(lambda s: categorical(ids, seed=s), r))  # fmt: skip
+        add("Beta rates+80/10/10 vs seqmask Beta", size, timeit(mk_beta_rates, r),
+            timeit(lambda s: beta(ids, seed=s), r))  # fmt: skip
+        add("exact span+80/10/10 vs seqmask HybridSpan", size, timeit(mk_span, r),
+            timeit(lambda s: hybrid(ids, seed=s), r, budget_s=10.0))  # fmt: skip
+        add("bern mask-only vs seqmask Diffusion", size,
+            timeit(lambda s: mk_bern(s, None), r), timeit(sq_diffusion, r))  # fmt: skip
+    return rows
+
+
+# ----------------------------------------------------------------------------- fresh processes
+
+_FRESH = """
+import time
+t0 = time.perf_counter()
+import maskkit as mk, numpy as np
+t1 = time.perf_counter()
+h = np.zeros((24, 2, 1024), np.int8)
+m = mk.random_mask(h, 0.15, seed=1)
+t2 = time.perf_counter()
+s = mk.union(mk.smart_balanced_mask(h, 0.3, seed=1))
+b = mk.collate(h, s, replace=(0.8, 0.1, 0.1), seed=1)
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def _fresh_run(cache_dir: str) -> tuple[float, float, float]:
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "MASKKIT_NUMBA_CACHE": "1"}
+    res = subprocess.run(
+        [sys.executable, "-c", _FRESH], check=True, capture_output=True, text=True, env=env
+    )
+    a, b, c = (float(x) for x in res.stdout.split())
+    return a, b, c
+
+
+def fresh_process(repeats: int = 5, cold_repeats: int = 2) -> dict[str, float]:
+    """Median import / first-call times in fresh processes, cold and warm numba cache.
+
+    Cold: a new, empty ``NUMBA_CACHE_DIR`` (the first call compiles its kernel, the first batch
+    -- smart balanced + union + collate -- compiles three more). Warm: more processes on the same
+    folder. ``import maskkit`` itself compiles nothing either way.
+    """
+    cold: list[tuple[float, float, float]] = []
+    warm: list[tuple[float, float, float]] = []
+    for _ in range(cold_repeats):
+        with tempfile.TemporaryDirectory(prefix="maskkit-bench-numba-") as d:
+            cold.append(_fresh_run(d))
+            for _ in range(repeats):
+                warm.append(_fresh_run(d))
+
+    def med(xs: list[tuple[float, float, float]], i: int) -> float:
+        return float(np.median([x[i] for x in xs]))
+
+    return {
+        "import_cold_s": med(cold, 0),
+        "first_call_cold_s": med(cold, 1),
+        "first_batch_cold_s": med(cold, 2),
+        "import_warm_s": med(warm, 0),
+        "first_call_warm_s": med(warm, 1),
+        "first_batch_warm_s": med(warm, 2),
+    }
+
+
+# ----------------------------------------------------------------------------- loader
+
+
+def loader(quick: bool) -> dict[str, Any]:
+    """DataLoader windows/s over the demo store, and the numpy/h5py baseline (bench_loader.py)."""
+    import bench_loader as bl
+
+    epochs = 1 if quick else 3
+    samplers = ["window"] if quick else ["window", "random"]
+    res: dict[str, Any] = {"loader": [], "stages": []}
+    for s in samplers:
+        res["loader"].append(bl.loader_rate(s, 24, 2, 1024, epochs))
+        res["stages"].append(bl.stage_breakdown(s, 24, 1024, n_batches=50 if quick else 300))
+    res["baseline_windows_per_s"] = bl.baseline_rate(24, 2, 1024, epochs)
+    return res
+
+
+# ----------------------------------------------------------------------------- plot
+
+
+def plot(rows: list[dict[str, Any]], path: str) -> None:
+    """Dot plot of the speed-ups per case and size (log scale), goals as bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    sizes = list(dict.fromkeys((r["rows"], r["sites"]) for r in rows))
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(cases) + 1.6))
+    markers = "osD^v"
+    for k, size in enumerate(sizes):
+        ys, xs = [], []
+        for i, case in enumerate(cases):
+            for r in rows:
+                if r["case"] == case and (r["rows"], r["sites"]) == size:
+                    ys.append(i + (k - (len(sizes) - 1) / 2) * 0.18)
+                    xs.append(r["speedup"])
+        ax.scatter(xs, ys, marker=markers[k % len(markers)], s=36, zorder=3,
+                   label=f"{size[0]:,} x {size[1]:,}")  # fmt: skip
+    for i, case in enumerate(cases):
+        goal = GOALS.get(case)
+        if goal:
+            ax.plot([goal, goal], [i - 0.4, i + 0.4], color="crimson", lw=2, zorder=2)
+    ax.plot([], [], color="crimson", lw=2, label="goal")
+    ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(cases)))
+    ax.set_yticklabels(cases, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("speed-up of maskkit over the baseline (same run, single thread; log scale)")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _versions() -> dict[str, str]:
+    import numba
+
+    v = {
+        "maskkit": mk.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+    }
+    for name in ("torch", "seqmask"):
+        try:
+            from importlib.metadata import version
+
+            v[name] = version(name)
+        except Exception:  # not installed
+            v[name] = "-"
+    return v
+
+
+HEADER = f"{'case':<42}{'size':>16}{'maskkit':>10}{'baseline':>10}{'speed-up':>10}{'goal':>8}  ok"
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    goal = row["goal"]
+    ok = "" if goal is None else ("yes" if row["speedup"] >= goal else "NO")
+    g = "" if goal is None else f"{goal:.0f}x"
+    print(
+        f"{row['case']:<42}{row['rows']:>7,} x {row['sites']:<7,}"
+        f"{row['maskkit_ns_per_site']:>10.3f}{row['baseline_ns_per_site']:>10.3f}"
+        f"{row['speedup']:>9.1f}x{g:>8}  {ok}",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, few repeats (smoke run)")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per case (default 9)")
+    p.add_argument("--json", default=None, help="write all results here")
+    p.add_argument("--plot", default=None, help="write the speed-up plot (PNG) here")
+    p.add_argument("--no-loader", dest="do_loader", action="store_false")
+    p.add_argument("--no-fresh", dest="do_fresh", action="store_false")
+    args = p.parse_args(argv)
+    sizes = QUICK_SIZES if args.quick else SIZES
+    repeats = args.repeats or (3 if args.quick else 9)
+    versions = _versions()
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    print(", ".join(f"{k} {v}" for k, v in versions.items()) + f"; load average {load:.1f}")
+    print(f"ns per site (lower is better), median of {repeats} calls with a fresh seed each")
+    print(HEADER)
+    print("-" * len(HEADER))
+    rows = mask_table(sizes, repeats, _print_row)
+    rows += seqmask_table(sizes, repeats, _print_row)
+    results: dict[str, Any] = {"versions": versions, "load_average": load, "rows": rows}
+
+    if args.do_fresh:
+        fp = fresh_process(repeats=2 if args.quick else 5, cold_repeats=1 if args.quick else 2)
+        results["fresh_process"] = fp
+        print("\nfresh process (median)            import   first mask call   first batch")
+        for kind in ("cold", "warm"):
+            print(
+                f"  numba cache {kind:<22}{fp[f'import_{kind}_s'] * 1e3:>6.0f} ms"
+                f"{fp[f'first_call_{kind}_s'] * 1e3:>13.0f} ms"
+                f"{fp[f'first_batch_{kind}_s'] * 1e3:>11.0f} ms"
+            )
+        ok_i = fp["import_warm_s"] <= IMPORT_GOAL_S
+        ok_f = fp["first_call_warm_s"] <= FIRST_CALL_GOAL_S
+        print(
+            f"  goals: import <= {IMPORT_GOAL_S * 1e3:.0f} ms: {'yes' if ok_i else 'NO'}; "
+            f"first call (warm cache) <= {FIRST_CALL_GOAL_S * 1e3:.0f} ms: "
+            f"{'yes' if ok_f else 'NO'}"
+        )
+
+    if args.do_loader:
+        ld = loader(args.quick)
+        results["loader"] = ld
+        print("\nloader (demo store, 1,024-site windows, batch 24, 2 workers)")
+        for r, st in zip(ld["loader"], ld["stages"]):
+            us = st["us_per_batch"]
+            print(
+                f"  sampler={r['sampler']:<6} {r['windows_per_s']:>9,.0f} windows/s; per batch "
+                f"read {us['read']:.0f} us, mask {us['mask']:.0f} us, collate "
+                f"{us['collate']:.0f} us, tensor {us['tensor']:.0f} us "
+                f"(masking {100 * st['share']['mask']:.1f}%)"
+            )
+        base = ld["baseline_windows_per_s"]
+        best = max(r["windows_per_s"] for r in ld["loader"])
+        print(
+            f"  baseline (h5py per item, numpy masks, default collate) {base:>9,.0f} windows/s"
+            f" -> {best / base:.1f}x"
+        )
+
+    missed = [r for r in rows if r["goal"] is not None and r["speedup"] < r["goal"]]
+    print(
+        f"\nspeed goals: {sum(r['goal'] is not None for r in rows) - len(missed)} met, "
+        f"{len(missed)} missed"
+        + "".join(
+            f"\n  missed: {r['case']} at {r['rows']} x {r['sites']}: "
+            f"{r['speedup']:.1f}x < {r['goal']:.0f}x"
+            for r in missed
+        )
+    )
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2)
+    if args.plot:
+        plot(rows, args.plot)
+    cmd = " ".join(["python", "benchmarks/run_all.py", *(sys.argv[1:] if argv is None else argv)])
+    print(f"\ncommand: {cmd}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
