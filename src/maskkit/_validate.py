@@ -163,3 +163,28 @@ def out_buffer(
             f"got {out.dtype} {out.shape} (contiguous={out.flags.c_contiguous})"
         )
     return out
+
+
+def bool_mask(mask: Any, name: str = "mask") -> np.ndarray:
+    """Return ``mask`` as a C-contiguous bool array."""
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise TypeError(f"{name} must be a boolean array, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr)
+
+
+def mask_rows(mask: Any, shape: tuple[int, ...], ploidy: int) -> tuple[np.ndarray, int]:
+    """Return ``(mask as rows x sites, rows per mask row)`` for a mask over haps of ``shape``.
+
+    A per-haplotype mask has the shape of the haps (one mask row per haplotype row); for 3-D
+    haps a site mask ``(samples, sites)`` serves the ``ploidy`` rows of its sample.
+    """
+    m = bool_mask(mask)
+    if m.shape == shape:
+        return m.reshape(m.shape[0] * m.shape[1], shape[-1]) if m.ndim == 3 else m, 1
+    if len(shape) == 3 and m.shape == (shape[0], shape[2]):
+        return m, ploidy
+    site_shape = (shape[0], shape[-1]) if len(shape) == 3 else shape
+    raise ValueError(
+        f"mask shape {m.shape} matches neither haps {shape} nor the site shape {site_shape}"
+    )

@@ -11,6 +11,10 @@ from . import _validate as v
 
 __all__ = ["collate", "padded_width"]
 
+# A sanity cap on padded row width (16.7 M sites): larger values are typos, not windows, and
+# would otherwise surface as a many-GB allocation failure.
+MAX_WIDTH = 2**24
+
 
 def padded_width(
     max_length: int, pad_to: int | None = None, pad_to_multiple_of: int | None = None
@@ -24,7 +28,7 @@ def padded_width(
     """
     width = max_length
     if pad_to is not None:
-        pad_to = v.int_scalar(pad_to, "pad_to", high=2**40)
+        pad_to = v.int_scalar(pad_to, "pad_to", high=MAX_WIDTH)
         if pad_to < max_length:
             raise ValueError(
                 f"pad_to={pad_to} is shorter than the longest real row ({max_length} sites); "
@@ -32,7 +36,7 @@ def padded_width(
             )
         width = pad_to
     if pad_to_multiple_of is not None:
-        mult = v.int_scalar(pad_to_multiple_of, "pad_to_multiple_of", low=1, high=2**40)
+        mult = v.int_scalar(pad_to_multiple_of, "pad_to_multiple_of", low=1, high=MAX_WIDTH)
         width = -(-width // mult) * mult
     return width
 
@@ -93,19 +97,7 @@ def collate(
     """
     h2, ploidy, shape = v.haps_2d(haps)
     n = shape[0]
-    m = np.asarray(mask)
-    if m.dtype != np.bool_:
-        raise TypeError(f"mask must be a boolean array, got dtype {m.dtype}")
-    m = np.ascontiguousarray(m)
-    if m.shape == shape:
-        m2, mask_div = m.reshape(h2.shape), 1
-    elif len(shape) == 3 and m.shape == (shape[0], shape[2]):
-        m2, mask_div = m, ploidy
-    else:
-        raise ValueError(
-            f"mask shape {m.shape} matches neither haps {shape} nor its site shape "
-            f"{(shape[0], shape[-1]) if len(shape) == 3 else shape}"
-        )
+    m2, mask_div = v.mask_rows(mask, shape, ploidy)
     lens = v.lengths(lengths, n, shape[-1])
     width = padded_width(int(lens.max()) if n else 0, pad_to, pad_to_multiple_of)
     if replace is None:

@@ -12,13 +12,6 @@ from . import _validate as v
 __all__ = ["effective_rate", "effective_site_rates", "mask_stats", "union"]
 
 
-def _bool_mask(mask: Any, name: str = "mask") -> np.ndarray:
-    arr = np.asarray(mask)
-    if arr.dtype != np.bool_:
-        raise TypeError(f"{name} must be a boolean array, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr)
-
-
 def union(mask: Any, *, out: np.ndarray | None = None) -> np.ndarray:
     """OR a per-haplotype mask over the ploidy axis into a site mask ``(samples, sites)``.
 
@@ -31,7 +24,7 @@ def union(mask: Any, *, out: np.ndarray | None = None) -> np.ndarray:
     >>> mk.union(m).tolist()
     [[True, False, True]]
     """
-    m = _bool_mask(mask)
+    m = v.bool_mask(mask)
     if m.ndim != 3:
         raise ValueError(
             f"mask must be 3-D (samples, ploidy, sites) to take a union, got shape {m.shape}"
@@ -111,18 +104,8 @@ def mask_stats(mask: Any, haps: Any, lengths: Any = None) -> dict[str, float]:
     (0.25, 0.25, 1.0, 1.0)
     """
     h2, ploidy, shape = v.haps_2d(haps)
-    m = _bool_mask(mask)
-    n = shape[0]
-    lens = v.lengths(lengths, n, shape[-1])
-    if m.shape == shape:
-        m2, mask_div = m.reshape(h2.shape), 1
-    elif len(shape) == 3 and m.shape == (shape[0], shape[2]):
-        m2, mask_div = m, ploidy
-    else:
-        raise ValueError(
-            f"mask shape {m.shape} matches neither haps {shape} nor the site shape "
-            f"{(shape[0], shape[-1]) if len(shape) == 3 else shape}"
-        )
+    lens = v.lengths(lengths, shape[0], shape[-1])
+    m2, mask_div = v.mask_rows(mask, shape, ploidy)
     counts = np.zeros(4, dtype=np.int64)
     _kernels.class_counts(h2, ploidy, lens, m2, mask_div, counts)
     n_ref, k_ref, n_alt, k_alt = (int(c) for c in counts)
