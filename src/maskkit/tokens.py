@@ -31,14 +31,26 @@ IGNORE_INDEX = -100
 
 
 def allele_token(allele: int) -> int:
-    """Return the token id of allele index ``allele`` (``0`` = ref)."""
+    """Return the token id of allele index ``allele`` (``0`` = ref).
+
+    Examples
+    --------
+    >>> allele_token(0)
+    3
+    """
     if allele < 0:
         raise ValueError(f"allele must be >= 0 (negative alleles are missing calls), got {allele}")
     return ALLELE_OFFSET + allele
 
 
 def vocab_size(n_alleles: int = 2) -> int:
-    """Return the number of token ids needed for ``n_alleles`` alleles plus PAD/MASK/MISSING."""
+    """Return the number of token ids needed for ``n_alleles`` alleles plus PAD/MASK/MISSING.
+
+    Examples
+    --------
+    >>> vocab_size(2)
+    5
+    """
     if n_alleles < 1:
         raise ValueError(f"n_alleles must be >= 1, got {n_alleles}")
     return ALLELE_OFFSET + n_alleles

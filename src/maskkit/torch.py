@@ -128,7 +128,13 @@ class Batch(dict[str, torch.Tensor]):
 
 
 class WorkerInfo(NamedTuple):
-    """Where this code runs: DDP rank and world size, local rank, DataLoader worker."""
+    """Where this code runs: DDP rank and world size, local rank, DataLoader worker.
+
+    Examples
+    --------
+    >>> WorkerInfo(rank=0, world_size=1, local_rank=0, worker=0, num_workers=0).world_size
+    1
+    """
 
     rank: int
     world_size: int
