@@ -1,0 +1,1 @@
+"""Runnable examples built on maskkit (not part of the installed package)."""

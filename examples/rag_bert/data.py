@@ -1,0 +1,374 @@
+"""Data glue of the reference trainer: the one place that knows about stores, demo data and maskers.
+
+Everything here returns plain numpy so the trainer, the baselines and the imputer share it; stores
+and demo data come from ``maskkit.io``, masks from ``maskkit.Masker``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import maskkit as mk
+from maskkit import curriculum
+
+
+class InputError(ValueError):
+    """Bad user input (missing file, bad window, foreign checkpoint...), worded for users."""
+
+
+@dataclasses.dataclass
+class Split:
+    """Haplotypes of one sample set: ``haps`` is ``(samples, ploidy, sites)`` int8."""
+
+    haps: np.ndarray
+    samples: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.haps.shape[0])
+
+    @property
+    def ploidy(self) -> int:
+        return int(self.haps.shape[1])
+
+
+@dataclasses.dataclass
+class Data:
+    """Training panel (queries *and* retrieval reference), validation targets, sites, windows."""
+
+    train: Split
+    val: Split
+    positions: np.ndarray
+    alt_freq: np.ndarray  # from the training panel
+    windows: np.ndarray  # (n_windows, 2) half-open site ranges
+    source: str
+
+    @property
+    def n_sites(self) -> int:
+        return int(self.positions.shape[0])
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def _need(path: str | os.PathLike[str] | None, what: str) -> Path:
+    if path is None:
+        raise InputError(f"{what} path is required")
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} file not found: {p}")
+    return p
+
+
+def read_store(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(haps (samples, ploidy, sites) int8, positions, sample names)`` of an HDF5 store."""
+    from maskkit import io as mkio
+
+    p = _need(path, "store")
+    try:
+        store = mkio.open_store(p, verbose=False)
+        try:
+            return store.to_numpy(), np.asarray(store.positions), np.asarray(store.samples)
+        finally:
+            store.close()
+    except (ValueError, OSError) as exc:
+        raise InputError(f"cannot read store {p}: {exc}") from exc
+
+
+def write_store(
+    path: str | os.PathLike[str],
+    haps: np.ndarray,
+    positions: np.ndarray,
+    samples: np.ndarray,
+    extra: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Write a scikit-allel-layout store atomically (temp file + rename)."""
+    import h5py
+
+    path = Path(path)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("calldata/GT", data=np.ascontiguousarray(haps.transpose(2, 0, 1)))
+        f.create_dataset("variants/POS", data=np.asarray(positions))
+        f.create_dataset("samples", data=np.asarray(samples).astype("S"))
+        for key, value in (extra or {}).items():
+            f.create_dataset(key, data=value)
+    os.replace(tmp, path)
+
+
+def alt_freq_of(haps: np.ndarray) -> np.ndarray:
+    """Alt-allele frequency per site over non-missing calls (0 where all are missing)."""
+    called = (haps >= 0).sum(axis=(0, 1))
+    alt = (haps > 0).sum(axis=(0, 1))
+    return np.where(called > 0, alt / np.maximum(called, 1), 0.0)
+
+
+def read_freq(path: str | os.PathLike[str], n_sites: int) -> np.ndarray:
+    """Read one alt-allele frequency per site (text, one number a line, or ``.npy``)."""
+    p = _need(path, "frequency")
+    f = np.load(p) if p.suffix == ".npy" else np.loadtxt(p, dtype=np.float64, ndmin=1)
+    f = np.asarray(f, dtype=np.float64).reshape(-1)
+    if f.shape[0] != n_sites:
+        raise InputError(f"frequency file {p} has {f.shape[0]} values, the store {n_sites} sites")
+    if not np.all((f >= 0) & (f <= 1)):
+        raise InputError(f"frequency file {p} holds values outside [0, 1]")
+    return f
+
+
+def make_windows(n_sites: int, size: int) -> np.ndarray:
+    """Tile ``n_sites`` with ``size``-site windows; the last one is shifted to end at the edge."""
+    if size < 1:
+        raise InputError(f"window size must be >= 1, got {size}")
+    size = min(size, n_sites)
+    starts = list(range(0, max(n_sites - size, 0) + 1, size))
+    if starts[-1] + size < n_sites:
+        starts.append(n_sites - size)
+    return np.array([(s, s + size) for s in starts], dtype=np.int64)
+
+
+def read_windows(path: str | os.PathLike[str], n_sites: int) -> np.ndarray:
+    """Read windows (two integers a line: start, stop site index, half-open) and check them."""
+    p = _need(path, "windows")
+    w = np.loadtxt(p, dtype=np.int64, ndmin=2, delimiter=None)
+    return check_windows(w, n_sites, str(p))
+
+
+def check_windows(w: np.ndarray, n_sites: int, where: str = "windows") -> np.ndarray:
+    w = np.asarray(w, dtype=np.int64)
+    if w.ndim != 2 or w.shape[1] != 2 or w.shape[0] == 0:
+        raise InputError(f"{where}: expected rows of (start, stop), got shape {w.shape}")
+    bad = (w[:, 0] < 0) | (w[:, 1] > n_sites) | (w[:, 1] <= w[:, 0])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{where}: window {i} = [{w[i, 0]}, {w[i, 1]}) is empty or beyond the store's "
+            f"{n_sites} sites"
+        )
+    return w
+
+
+# -- demo data --------------------------------------------------------------------------------
+
+
+def simulate(
+    n_train: int, n_val: int, length: float, seed: int, mutation_rate: float = 1.25e-8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate diploids with msprime (constant Ne=10^4, r=1e-8); return ``(haps, positions)``."""
+    import msprime
+
+    ts = msprime.sim_ancestry(
+        samples=n_train + n_val,
+        population_size=10_000,
+        sequence_length=length,
+        recombination_rate=1e-8,
+        random_seed=seed,
+    )
+    ts = msprime.sim_mutations(
+        ts, rate=mutation_rate, model=msprime.BinaryMutationModel(), random_seed=seed + 1
+    )
+    g = ts.genotype_matrix().astype(np.int8)  # (sites, 2n)
+    pos = np.array([int(s.position) + 1 for s in ts.sites()], dtype=np.int64)
+    keep = np.r_[True, np.diff(pos) > 0]
+    haps = g[keep].T.reshape(n_train + n_val, 2, -1)
+    return np.ascontiguousarray(haps), pos[keep]
+
+
+def demo_data(
+    *,
+    n_train: int = 300,
+    n_val: int = 60,
+    length: float = 1.0e6,
+    window: int = 256,
+    seed: int = 42,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Data:
+    """Built-in simulated demo data (cached as ``.npz`` in ``cache_dir`` when given).
+
+    The validation samples come from the same simulation, so they share the panel's ancestry.
+    Sites monomorphic in the training panel are dropped (nothing to impute there).
+    """
+    key = f"demo_{n_train}_{n_val}_{int(length)}_{seed}.npz"
+    path = Path(cache_dir) / key if cache_dir is not None else None
+    if path is not None and path.exists():
+        z = np.load(path)
+        haps, pos = z["haps"], z["pos"]
+    else:
+        haps, pos = simulate(n_train, n_val, length, seed)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
+            np.savez_compressed(tmp, haps=haps, pos=pos)
+            os.replace(tmp, path)
+    train, val = haps[:n_train], haps[n_train:]
+    freq = alt_freq_of(train)
+    poly = (freq > 0) & (freq < 1)
+    train, val, pos, freq = train[..., poly], val[..., poly], pos[poly], freq[poly]
+    names = np.array([f"tsk_{i}" for i in range(n_train + n_val)])
+    return Data(
+        train=Split(np.ascontiguousarray(train), names[:n_train]),
+        val=Split(np.ascontiguousarray(val), names[n_train:]),
+        positions=pos,
+        alt_freq=freq,
+        windows=make_windows(pos.shape[0], window),
+        source=f"demo (msprime, {n_train}+{n_val} diploids, {length / 1e6:g} Mb, seed {seed})",
+    )
+
+
+def ooa_demo_data(
+    *,
+    n_train: int,
+    n_val: int,
+    length: float,
+    window: int,
+    seed: int,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Data:
+    """Demo data from ``maskkit.io.simulate_demo`` (Out-of-Africa model, population-stratified
+    train/val split, training-only frequencies); sites monomorphic in training are dropped."""
+    import tempfile
+
+    from maskkit import io as mkio
+
+    n = n_train + n_val
+    root = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir())
+    outdir = root / f"rag_bert_ooa_{n}_{int(length)}_{seed}"
+    if (outdir / "haplotypes.h5").exists():
+        demo = mkio.DemoData(outdir)
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        demo = mkio.simulate_demo(
+            outdir, n_diploids=n, length=int(length), seed=seed, val_fraction=n_val / n,
+            window_size=min(window, 512), verbose=False,
+        )  # fmt: skip
+    store = mkio.open_store(demo.store, verbose=False)
+    try:
+        haps, pos, names = store.to_numpy(), np.asarray(store.positions), store.samples
+    finally:
+        store.close()
+    split = mkio.read_split(demo.split, samples=names)
+    freq = mkio.load_frequencies(demo.freq, haps.shape[-1])
+    poly = (freq > 0) & (freq < 1)
+    tr = np.ascontiguousarray(haps[split.train][..., poly])
+    va = np.ascontiguousarray(haps[split.val][..., poly])
+    return Data(
+        train=Split(tr, np.asarray(names)[split.train]),
+        val=Split(va, np.asarray(names)[split.val]),
+        positions=pos[poly],
+        alt_freq=freq[poly],
+        windows=make_windows(int(poly.sum()), window),
+        source=f"demo (maskkit.io Out-of-Africa, {tr.shape[0]}+{va.shape[0]} diploids, "
+        f"{length / 1e6:g} Mb, seed {seed})",
+    )
+
+
+def load_data(args: Any) -> Data:
+    """Load from ``--train``/``--val`` stores (+ optional freq/windows/panel) or the demo data."""
+    if args.train is None:
+        if args.val is not None:
+            raise InputError("--val needs --train (or give neither for the demo data)")
+        make = ooa_demo_data if args.demo_model == "ooa" else demo_data
+        return make(
+            n_train=args.demo_train,
+            n_val=args.demo_val,
+            length=args.demo_length,
+            window=args.window,
+            seed=args.data_seed,
+            cache_dir=args.cache_dir,
+        )
+    if args.val is None:
+        raise InputError("--train needs --val (the validation store)")
+    tr, pos, tr_names = read_store(args.train)
+    va, vpos, va_names = read_store(args.val)
+    if not np.array_equal(pos, vpos):
+        raise InputError(
+            f"--train and --val stores have different sites ({args.train}, {args.val})"
+        )
+    if tr.shape[1] != va.shape[1]:
+        raise InputError("--train and --val stores have different ploidy")
+    tr, tr_names = _panel_filter(args.train_panel, tr, tr_names)
+    va, va_names = _panel_filter(args.val_panel, va, va_names)
+    freq = read_freq(args.freq, tr.shape[-1]) if args.freq else alt_freq_of(tr)
+    windows = (
+        read_windows(args.windows, tr.shape[-1])
+        if args.windows
+        else make_windows(tr.shape[-1], args.window)
+    )
+    return Data(
+        Split(tr, tr_names), Split(va, va_names), pos, freq, windows, f"{args.train} / {args.val}"
+    )
+
+
+def _panel_filter(
+    panel: str | None, haps: np.ndarray, names: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the samples listed in a panel file (first column; a ``sample`` header is allowed)."""
+    if panel is None:
+        return haps, names
+    p = _need(panel, "panel")
+    wanted = [ln.split()[0] for ln in p.read_text().splitlines() if ln.strip()]
+    keep = np.isin(names, [w for w in wanted if w.lower() != "sample"])
+    if not keep.any():
+        raise InputError(f"panel {p} names none of the store's samples")
+    return np.ascontiguousarray(haps[keep]), names[keep]
+
+
+# -- masking ---------------------------------------------------------------------------------
+
+
+def make_schedule(
+    levels: list[float],
+    epochs_per_level: int,
+    dynamic: bool,
+    kind: str = "levels",
+    epochs: int = 1,
+) -> Any:
+    """The curriculum: ``dynamic`` advances a level when validation rare F1 stalls (Plateau);
+    otherwise ``kind`` = levels (step every ``epochs_per_level``), linear / cosine (ramp from the
+    first to the last level over ``epochs``) or constant (the first level)."""
+    if dynamic:
+        return curriculum.Plateau(levels, patience=1, min_delta=0.002, mode="max")
+    if kind == "levels":
+        return curriculum.Levels(levels, epochs_per_level=epochs_per_level)
+    if kind == "constant":
+        return curriculum.Constant(levels[0])
+    ramp = {"linear": curriculum.Linear, "cosine": curriculum.Cosine}.get(kind)
+    if ramp is None:
+        raise InputError(f"unknown --schedule {kind!r}")
+    return ramp(levels[0], levels[-1], epochs=max(epochs - 1, 1))
+
+
+def make_masker(
+    strategy: str, schedule: Any, alt_rate: float, seed: int, exact: bool = False
+) -> mk.Masker:
+    """The training Masker: per-haplotype masks (the trainer takes the union itself)."""
+    if strategy not in ("random", "smart_balanced"):
+        raise InputError(f"unknown masking strategy {strategy!r}")
+    alt = alt_rate if strategy == "smart_balanced" else None
+    return mk.Masker(strategy, rate=schedule, alt_rate=alt, seed=seed, exact=exact)
+
+
+def val_site_mask(
+    haps: np.ndarray, rule: str, rate: float, unit: str, alt_rate: float, seed: int, window_id: int
+) -> np.ndarray:
+    """Frozen validation mask ``(samples, sites)`` for one window (epoch 0, fixed seed).
+
+    ``unit="site"``: ``rate`` is the share of masked genotypes (per-haplotype rate solved so the
+    union hits it); ``"haplotype"``: ``rate`` per haplotype, then the union.
+    """
+    n = haps.shape[0]
+    idx = np.arange(n, dtype=np.int64) + np.int64(window_id) * 1_000_003
+    site = unit == "site"
+    if unit not in ("site", "haplotype"):
+        raise InputError(f"--val-mask-unit must be 'site' or 'haplotype', got {unit!r}")
+    if rule == "random":
+        m = mk.random_mask(haps, rate, seed=seed, indices=idx, site_rate=site)
+    elif rule == "smart_balanced":
+        m = mk.smart_balanced_mask(haps, rate, alt_rate, seed=seed, indices=idx, site_rate=site)
+    else:
+        raise InputError(f"--val-mask-rule must be 'random' or 'smart_balanced', got {rule!r}")
+    return mk.union(m)

@@ -1,0 +1,609 @@
+"""Train the reference RAG-BERT model: ``python -m examples.rag_bert.train [--help]``.
+
+Without paths it trains on the built-in simulated demo data (small model, CPU, a few minutes);
+with ``--train/--val`` stores it runs the original script's configuration (``--dims 384`` on GPU).
+Writes ``metrics.csv``, ``metrics.json``, ``trainer_loss.png``, ``trainer_f1.png`` and an
+atomically replaced ``checkpoint.pt`` (every epoch) under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import maskkit as mk
+from maskkit import metrics as mm
+
+from . import calls
+from . import data as dt
+from .data import InputError
+from .retrieval import PanelIndex, nearest_copy, query_keys
+
+BINS = mm.bin_labels()
+CONFIG_KEYS = (
+    "dims", "layers", "heads", "window", "k_retrieve", "key", "no_af", "strategy", "alt_rate",
+    "levels", "epochs_per_level", "dynamic", "schedule", "seed", "exact", "batch_size", "lr",
+)  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m examples.rag_bert.train", description=__doc__)
+    g = p.add_argument_group("data (demo data when --train is not given)")
+    g.add_argument("--train", help="training store (HDF5, scikit-allel layout); also the panel")
+    g.add_argument("--val", help="validation store (same sites)")
+    g.add_argument("--train-panel", help="sample list selecting training samples")
+    g.add_argument("--val-panel", help="sample list selecting validation samples")
+    g.add_argument("--freq", help="alt-allele frequency per site (default: from --train)")
+    g.add_argument("--windows", help="window file: 'start stop' site indices per line")
+    g.add_argument("--window", type=int, default=128, help="window size when no --windows")
+    g.add_argument("--demo-train", type=int, default=200, help="demo: training diploids")
+    g.add_argument("--demo-val", type=int, default=50, help="demo: validation diploids")
+    g.add_argument("--demo-length", type=float, default=5.0e5, help="demo: sequence length (bp)")
+    g.add_argument("--data-seed", type=int, default=42)
+    g.add_argument(
+        "--demo-model", choices=["ooa", "constant"], default="ooa",
+        help="demo: maskkit.io Out-of-Africa simulation or a constant-size population",
+    )  # fmt: skip
+    g.add_argument("--cache-dir", default=None, help="cache simulated demo data here")
+    g = p.add_argument_group("model and retrieval")
+    g.add_argument("--dims", type=int, default=64)
+    g.add_argument("--layers", type=int, default=2)
+    g.add_argument("--heads", type=int, default=4)
+    g.add_argument("--no-af", action="store_true", help="no allele-frequency embedding")
+    g.add_argument("--k-retrieve", type=int, default=16)
+    g.add_argument("--key", choices=["similarity", "learned"], default="similarity")
+    g.add_argument("--rebuild-every", type=int, default=1, help="learned key: epochs per rebuild")
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=4)
+    g.add_argument("--batch-size", type=int, default=16, help="diploid samples per step")
+    g.add_argument("--lr", type=float, default=2e-3)
+    g.add_argument("--strategy", choices=["random", "smart_balanced"], default="smart_balanced")
+    g.add_argument("--alt-rate", type=float, default=0.7)
+    g.add_argument("--levels", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    g.add_argument("--epochs-per-level", type=int, default=1)
+    g.add_argument("--dynamic", action="store_true", help="advance level when val rare F1 stalls")
+    g.add_argument(
+        "--schedule", choices=["levels", "linear", "cosine", "constant"], default="levels",
+        help="curriculum shape over --levels (ignored with --dynamic)",
+    )  # fmt: skip
+    g.add_argument("--exact", action="store_true", help="exact-count masks")
+    g.add_argument("--seed", type=int, default=1234)
+    g.add_argument("--max-steps", type=int, default=0, help="cap steps per epoch (0: all)")
+    g.add_argument("--threads", type=int, default=0, help="torch threads (0: min(2, cores))")
+    g = p.add_argument_group("validation masks (frozen)")
+    g.add_argument("--val-mask-rule", choices=["random", "smart_balanced"], default="random")
+    g.add_argument("--val-mask-rate", type=float, default=0.3)
+    g.add_argument("--val-mask-unit", choices=["site", "haplotype"], default="site")
+    g.add_argument("--val-seed", type=int, default=999)
+    g.add_argument(
+        "--calib-samples", type=int, default=64,
+        help="training samples used to fit per-MAF-bin call thresholds (0: argmax calls)",
+    )  # fmt: skip
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default="runs/rag_bert")
+    g.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    g.add_argument("--no-plots", action="store_true")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+# -- distributed / device ---------------------------------------------------------------------
+
+
+def dist_info() -> tuple[int, int]:
+    """``(rank, world_size)`` from torchrun's environment."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def config_of(args: argparse.Namespace, data: dt.Data) -> dict[str, Any]:
+    cfg = {k: getattr(args, k) for k in CONFIG_KEYS}
+    cfg["n_sites"] = data.n_sites
+    cfg["windows_sha"] = hashlib.sha1(data.windows.tobytes()).hexdigest()[:12]
+    return cfg
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write atomically: temp file in the same folder, then ``os.replace``."""
+    import torch
+
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    if not path.exists():
+        raise InputError(f"--resume: no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # corrupt or foreign file
+        raise InputError(f"cannot read checkpoint {path}: {exc}") from exc
+    old = state.get("config", {})
+    diff = {k: (old.get(k), v) for k, v in cfg.items() if old.get(k) != v}
+    if diff:
+        lines = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        raise InputError(f"checkpoint {path} was made with another configuration ({lines})")
+    return state
+
+
+# -- one pass ---------------------------------------------------------------------------------
+
+
+class Trainer:
+    def __init__(self, args: argparse.Namespace, data: dt.Data) -> None:
+        import torch
+
+        from .model import RagBert
+
+        self.torch = torch
+        self.args, self.data = args, data
+        self.rank, self.world = dist_info()
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend)
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+                torch.cuda.set_device(self.device)
+        torch.manual_seed(args.seed)
+        self.index = PanelIndex(data.train.haps, data.windows, args.k_retrieve)
+        self.max_len = int((data.windows[:, 1] - data.windows[:, 0]).max())
+        self.model = RagBert(
+            dims=args.dims, layers=args.layers, heads=args.heads, max_len=max(self.max_len, 8),
+            use_af=not args.no_af, learned_key=args.key == "learned",
+        ).to(self.device)  # fmt: skip
+        self.net: Any = self.model
+        if self.world > 1:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, find_unused_parameters=False
+            )
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=0.01)
+        self.schedule = dt.make_schedule(
+            args.levels, args.epochs_per_level, args.dynamic, args.schedule, args.epochs
+        )
+        self.masker = dt.make_masker(
+            args.strategy, self.schedule, args.alt_rate, args.seed, args.exact
+        )
+        self.af = torch.as_tensor(data.alt_freq, dtype=torch.float32, device=self.device)
+        self.val_masks = [
+            dt.val_site_mask(
+                data.val.haps[:, :, s:e], args.val_mask_rule, args.val_mask_rate,
+                args.val_mask_unit, args.alt_rate, args.val_seed, w,
+            )
+            for w, (s, e) in enumerate(data.windows)
+        ]  # fmt: skip
+        # each site is scored in the first window that holds it (windows may overlap)
+        covered = np.zeros(data.n_sites, dtype=bool)
+        self.score_cols: list[np.ndarray] = []
+        for s, e in data.windows:
+            cols = np.flatnonzero(~covered[s:e])
+            covered[s:e] = True
+            self.score_cols.append(cols)
+        self.autocast = self.device.type == "cuda"
+
+    # -- helpers --------------------------------------------------------------------------
+    def _retrieve(
+        self, w: int, rows: np.ndarray, hidden: np.ndarray, ids_tok: Any, own: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Return (qkey, ref alleles (R, k, W), ref ids)."""
+        qkey = query_keys(rows, hidden)
+        if self.args.key == "learned" and self.index.learned_indexes is not None:
+            with self.torch.no_grad():
+                q = self.model.encode_key(ids_tok).float().cpu().numpy()
+            ids, _ = self.index.search(w, q, own, learned=True)
+        else:
+            ids, _ = self.index.search(w, qkey, own)
+        return qkey, self.index.alleles(w, ids), ids
+
+    def _forward(self, w: int, haps: np.ndarray, site_mask: np.ndarray, own: Any) -> tuple:
+        torch = self.torch
+        s, e = self.data.windows[w]
+        batch = mk.collate(haps, site_mask)
+        ids_np = batch["input_ids"].reshape(-1, haps.shape[-1])
+        labels = torch.as_tensor(batch["labels"].reshape(-1, haps.shape[-1]), device=self.device)
+        rows = haps.reshape(-1, haps.shape[-1])
+        hidden = np.repeat(site_mask, haps.shape[1], axis=0)
+        tok = torch.as_tensor(ids_np, device=self.device)
+        qkey, ref, _ = self._retrieve(w, rows, hidden, tok, own)
+        ref_t = torch.as_tensor(ref, device=self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.net(
+                tok,
+                torch.as_tensor(qkey, device=self.device),
+                ref_t,
+                self.af[s:e],
+                learned_key=self.args.key == "learned",
+            )
+        logits = logits.float()
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+        )
+        return loss, logits
+
+    def rebuild_learned_index(self) -> float:
+        torch = self.torch
+        embs = []
+        self.model.eval()
+        with torch.no_grad():
+            for s, e in self.data.windows:
+                rows = self.index.panel_rows[:, s:e]
+                tok = np.where(rows >= 0, rows.astype(np.int64) + mk.tokens.ALLELE_OFFSET, 2)
+                parts = [
+                    self.model.encode_key(torch.as_tensor(tok[i : i + 512], device=self.device))
+                    for i in range(0, tok.shape[0], 512)
+                ]
+                embs.append(torch.cat(parts).float().cpu().numpy())
+        return self.index.set_embeddings(embs)
+
+    # -- epochs ---------------------------------------------------------------------------
+    def batches(self, epoch: int) -> list[tuple[int, np.ndarray]]:
+        n, bs = self.data.train.n, self.args.batch_size
+        rng = np.random.default_rng([self.args.seed, epoch])
+        out = []
+        for w in range(len(self.data.windows)):
+            perm = rng.permutation(n)
+            out += [(w, np.sort(perm[i : i + bs])) for i in range(0, n, bs)]
+        order = rng.permutation(len(out))
+        out = [out[i] for i in order]
+        if self.args.max_steps:
+            out = out[: self.args.max_steps * self.world]
+        # every rank takes the same number of steps (DDP all-reduces each backward)
+        out = out[: max(len(out) // self.world, 1) * self.world]
+        return out[self.rank :: self.world]
+
+    def train_epoch(self, epoch: int, bar: Any) -> dict[str, Any]:
+        torch = self.torch
+        self.masker.set_epoch(epoch)
+        self.net.train()
+        digest = hashlib.sha1()
+        tot_loss, n_steps = 0.0, 0
+        counts = np.zeros(6)
+        n_train = self.data.train.n
+        for w, samples in bar(self.batches(epoch)):
+            s, e = self.data.windows[w]
+            haps = self.data.train.haps[samples, :, s:e]
+            m = self.masker(haps, indices=samples + w * n_train)
+            site = mk.union(m)
+            digest.update(np.packbits(m).tobytes())
+            st = mk.mask_stats(m, haps)
+            counts += [
+                st["n_ref"], st["n_ref"] * np.nan_to_num(st["ref_rate"]),
+                st["n_alt"], st["n_alt"] * np.nan_to_num(st["alt_rate"]),
+                site.sum(), site.size,
+            ]  # fmt: skip
+            loss, _ = self._forward(w, haps, site, np.repeat(samples, haps.shape[1]))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.opt.step()
+            tot_loss += float(loss.detach())
+            n_steps += 1
+        stats = np.array([tot_loss, n_steps, *counts], dtype=np.float64)
+        if self.world > 1:
+            t = torch.as_tensor(stats, device=self.device)
+            torch.distributed.all_reduce(t)
+            stats = t.cpu().numpy()
+        return {
+            "train_loss": stats[0] / max(stats[1], 1),
+            "mask_ref_rate": stats[3] / max(stats[2], 1),
+            "mask_alt_rate": stats[5] / max(stats[4], 1),
+            "mask_site_rate": stats[6] / max(stats[7], 1),
+            "mask_digest": digest.hexdigest()[:16],
+        }
+
+    def calibrate(self, bar: Any) -> np.ndarray:
+        """Fit per-MAF-bin minor-allele thresholds on training samples (validation-like masks,
+        own haplotypes excluded from retrieval); no validation labels are used."""
+        torch = self.torch
+        self.net.eval()
+        fitter = calls.ThresholdFitter()
+        rng = np.random.default_rng([self.args.val_seed, 7])
+        n = self.data.train.n
+        pick = np.sort(rng.choice(n, size=min(n, self.args.calib_samples), replace=False))
+        bs = max(self.args.batch_size * 2, 32)
+        work = [
+            (w, pick[i : i + bs])
+            for w in range(len(self.data.windows))
+            for i in range(0, pick.size, bs)
+        ][self.rank :: self.world]
+        with torch.no_grad():
+            for w, samples in bar(work):
+                s, e = self.data.windows[w]
+                haps = self.data.train.haps[samples, :, s:e]
+                site = dt.val_site_mask(
+                    haps, self.args.val_mask_rule, self.args.val_mask_rate,
+                    self.args.val_mask_unit, self.args.alt_rate, self.args.val_seed + 1,
+                    w + 10_000,
+                )  # fmt: skip
+                _, logits = self._forward(w, haps, site, np.repeat(samples, haps.shape[1]))
+                alt_p = (1.0 - torch.softmax(logits.float(), -1)[..., 0]).cpu().numpy()
+                alt_p = alt_p.reshape(haps.shape)
+                freq = self.data.alt_freq[s:e]
+                minor = mm.minor_allele(freq)
+                sel = np.broadcast_to(site[:, None, :], haps.shape) & (haps >= 0)
+                bins = np.broadcast_to(calls.site_bins(freq), haps.shape)[sel]
+                pm = calls.minor_prob(alt_p, minor)[sel]
+                truth = ((haps > 0) == (minor == 1))[sel]
+                fitter.update(pm, truth, bins)
+        if self.world > 1:
+            t = torch.as_tensor(fitter.counts, device=self.device)
+            torch.distributed.all_reduce(t)
+            fitter.counts = t.cpu().numpy()
+        return fitter.fit()
+
+    def validate(self, bar: Any, thresholds: np.ndarray | None = None) -> dict[str, Any]:
+        torch = self.torch
+        self.net.eval()
+        scorer = mm.MinorAlleleScorer(self.data.alt_freq)
+        scorer_argmax = mm.MinorAlleleScorer(self.data.alt_freq)
+        tot, n = 0.0, 0
+        val = self.data.val.haps
+        bs = max(self.args.batch_size * 2, 32)
+        work = [
+            (w, np.arange(i, min(i + bs, val.shape[0])))
+            for w in range(len(self.data.windows))
+            for i in range(0, val.shape[0], bs)
+        ][self.rank :: self.world]
+        with torch.no_grad():
+            for w, samples in bar(work):
+                s, e = self.data.windows[w]
+                haps = val[samples, :, s:e]
+                site = self.val_masks[w][samples]
+                loss, logits = self._forward(w, haps, site, None)
+                if not math.isnan(float(loss)):
+                    tot += float(loss)
+                    n += 1
+                prob = torch.softmax(logits, -1)
+                alt_p = (1.0 - prob[..., 0]).cpu().numpy().reshape(haps.shape)
+                cols = self.score_cols[w]
+                for sc, th in ((scorer, thresholds), (scorer_argmax, None)):
+                    pred = calls.call(alt_p, self.data.alt_freq[s:e], th)
+                    sc.update(
+                        haps[..., cols], pred[..., cols], site[:, cols],
+                        alt_prob=alt_p[..., cols], sites=s + cols,
+                    )  # fmt: skip
+        size = scorer.counts.size
+        state = np.concatenate([scorer.state().ravel(), scorer_argmax.state().ravel(), [tot, n]])
+        if self.world > 1:
+            t = torch.as_tensor(state, device=self.device)
+            torch.distributed.all_reduce(t)
+            state = t.cpu().numpy()
+        scorer.counts[...] = state[:size].reshape(scorer.counts.shape)
+        scorer_argmax.counts[...] = state[size : 2 * size].reshape(scorer.counts.shape)
+        return {
+            "val_loss": state[-2] / max(state[-1], 1),
+            "val": scorer.result(),
+            "val_argmax": scorer_argmax.result(),
+        }
+
+
+# -- baselines --------------------------------------------------------------------------------
+
+
+def baselines(
+    data: dt.Data, index: PanelIndex, val_masks: list[np.ndarray], score_cols: list[np.ndarray]
+) -> dict[str, Any]:
+    """Major allele and nearest-haplotype copy (k=1, Hamming on visible sites) on the val masks."""
+    major_sc = mm.MinorAlleleScorer(data.alt_freq)
+    nn_sc = mm.MinorAlleleScorer(data.alt_freq)
+    major = (data.alt_freq > 0.5).astype(np.int8)
+    val = data.val.haps
+    for w, (s, e) in enumerate(data.windows):
+        haps = val[:, :, s:e]
+        site = val_masks[w]
+        cols = score_cols[w]
+        pred_major = np.broadcast_to(major[s:e], haps.shape)
+        major_sc.update(haps[..., cols], pred_major[..., cols], site[:, cols], sites=s + cols)
+        rows = haps.reshape(-1, e - s)
+        hidden = np.repeat(site, haps.shape[1], axis=0)
+        copy = nearest_copy(index, w, rows, hidden, None).reshape(haps.shape)
+        nn_sc.update(haps[..., cols], copy[..., cols], site[:, cols], sites=s + cols)
+    return {"major_allele": major_sc.result(), "nearest_copy": nn_sc.result()}
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def flat_row(epoch_log: dict[str, Any]) -> dict[str, Any]:
+    row = {k: v for k, v in epoch_log.items() if k not in ("val", "val_argmax", "thresholds")}
+    row["thresholds"] = " ".join(f"{t:g}" for t in epoch_log.get("thresholds") or [])
+    for b in [*BINS, "rare", "all"]:
+        for m in ("f1", "precision", "recall", "r2", "concordance"):
+            row[f"val_{b}_{m}"] = epoch_log["val"][b][m]
+        if "val_argmax" in epoch_log:
+            row[f"val_argmax_{b}_f1"] = epoch_log["val_argmax"][b]["f1"]
+    return row
+
+
+def write_metrics(out: Path, history: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    rows = [flat_row(h) for h in history]
+    tmp = out / "metrics.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, out / "metrics.csv")
+    tmp = out / "metrics.json.tmp"
+    tmp.write_text(json.dumps({**summary, "history": history}, indent=1, default=float))
+    os.replace(tmp, out / "metrics.json")
+
+
+def plot(out: Path, history: list[dict[str, Any]], base: dict[str, Any]) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [h["epoch"] + 1 for h in history]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
+    ax.plot(ep, [h["val_loss"] for h in history], "s-", label="val (frozen masks)")
+    ax.set(xlabel="epoch", ylabel="cross-entropy at masked sites", title="RAG-BERT loss")
+    ax.set_xticks(ep)
+    ax.legend()
+    fig.tight_layout()
+    p1 = out / "trainer_loss.png"
+    fig.savefig(p1, dpi=110)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, b in enumerate(BINS):
+        color = f"C{i}"
+        ax.plot(ep, [h["val"][b]["f1"] for h in history], "o-", color=color, label=f"model {b}")
+        ax.axhline(base["nearest_copy"][b]["f1"], color=color, ls="--", lw=1)
+    ax.plot([], [], "k--", lw=1, label="nearest-haplotype copy")
+    ax.set(xlabel="epoch", ylabel="minor-allele F1 (masked genotypes)", ylim=(0, 1.02))
+    ax.set_xticks(ep)
+    ax.set_title("validation F1 by MAF bin")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    p2 = out / "trainer_f1.png"
+    fig.savefig(p2, dpi=110)
+    plt.close(fig)
+    return [p1, p2]
+
+
+def _fmt_bins(res: dict[str, Any]) -> str:
+    return "  ".join(f"{b}: F1 {res[b]['f1']:.3f} r2 {res[b]['r2']:.3f}" for b in BINS)
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    threads = args.threads or min(2, os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    out = Path(args.out)
+    ckpt = out / "checkpoint.pt"
+    t_start = time.perf_counter()
+    data = dt.load_data(args)
+    if args.window > 512 and args.windows is None:
+        raise InputError("--window must be <= 512 sites")
+    cfg = config_of(args, data)
+    state = load_checkpoint(ckpt, cfg) if args.resume else None
+    tr = Trainer(args, data)
+    rank0 = tr.rank == 0
+    log = print if rank0 else (lambda *a, **k: None)
+    out.mkdir(parents=True, exist_ok=True)
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    if state is not None:
+        try:
+            tr.model.load_state_dict(state["model"])
+            tr.opt.load_state_dict(state["optimizer"])
+            tr.masker.load_state_dict(state["masker"])
+            tr.schedule.load_state_dict(state["schedule"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            raise InputError(f"checkpoint {ckpt} does not fit this configuration: {exc}") from exc
+        torch.set_rng_state(state["torch_rng"])
+        history, start_epoch = state["history"], int(state["epoch"])
+        log(f"resumed from {ckpt} at epoch {start_epoch}")
+    log(f"data: {data.source}; train {data.train.n} x {data.train.ploidy}, val {data.val.n}, "
+        f"{data.n_sites} sites, {len(data.windows)} windows")  # fmt: skip
+    build_ms = tr.index.build_seconds * 1e3
+    log(f"retrieval: FAISS IndexFlatIP, key={args.key}, k={args.k_retrieve}, "
+        f"index build {build_ms:.1f} ms for {len(data.windows)} windows")  # fmt: skip
+    tr.masker.set_epoch(start_epoch)
+    log("masker: " + tr.masker.describe())
+    nparams = sum(p.numel() for p in tr.model.parameters())
+    log(f"model: RagBert dims={args.dims} layers={args.layers} params={nparams:,} on {tr.device}")
+    t0 = time.perf_counter()
+    base = baselines(data, tr.index, tr.val_masks, tr.score_cols)
+    log(f"baselines ({time.perf_counter() - t0:.1f} s) on the frozen val masks "
+        f"({args.val_mask_rule} {args.val_mask_rate} per {args.val_mask_unit}):")  # fmt: skip
+    for name, res in base.items():
+        log(f"  {name:14s} {_fmt_bins(res)}")
+
+    def bar(it: Any) -> Any:
+        if args.quiet or not rank0:
+            return it
+        from tqdm import tqdm
+
+        return tqdm(it, leave=False, dynamic_ncols=True)
+
+    summary: dict[str, Any] = {"config": cfg, "baselines": base, "data": data.source}
+    for epoch in range(start_epoch, args.epochs):
+        te = time.perf_counter()
+        build = None
+        if args.key == "learned" and epoch % args.rebuild_every == 0:
+            build = tr.rebuild_learned_index()
+        level = tr.schedule.level(epoch) if hasattr(tr.schedule, "level") else None
+        rate = float(tr.schedule.rate(epoch))
+        tr_log = tr.train_epoch(epoch, bar)
+        thresholds = tr.calibrate(bar) if args.calib_samples else None
+        va_log = tr.validate(bar, thresholds)
+        entry = {"epoch": epoch, "level": level, "ref_rate": rate, **tr_log, **va_log}
+        entry["thresholds"] = None if thresholds is None else thresholds.tolist()
+        entry["index_build_s"] = build if build is not None else tr.index.build_seconds
+        entry["epoch_s"] = time.perf_counter() - te
+        if args.dynamic:
+            metric = float(np.nan_to_num(va_log["val"]["rare"]["f1"]))
+            upd = getattr(tr.masker, "update", None)
+            (upd or tr.schedule.update)(metric)
+        history.append(entry)
+        v = va_log["val"]
+        log(f"epoch {epoch + 1}/{args.epochs} level {level} rate {rate:.2f} | train loss "
+            f"{tr_log['train_loss']:.4f} val loss {va_log['val_loss']:.4f} | rare F1 "
+            f"{v['rare']['f1']:.3f} (<0.01 {v[BINS[0]]['f1']:.3f}) "
+            f"common F1 {v[BINS[-1]]['f1']:.3f} "
+            f"r2 {v['all']['r2']:.3f} conc {v['all']['concordance']:.4f} | masked ref "
+            f"{tr_log['mask_ref_rate']:.2f} alt {tr_log['mask_alt_rate']:.2f} site "
+            f"{tr_log['mask_site_rate']:.2f} | {entry['epoch_s']:.0f} s")  # fmt: skip
+        if rank0:
+            tr.masker.set_epoch(epoch + 1)
+            save_checkpoint(ckpt, {
+                "config": cfg, "model": tr.model.state_dict(), "model_config": tr.model.config,
+                "optimizer": tr.opt.state_dict(), "masker": tr.masker.state_dict(),
+                "schedule": tr.schedule.state_dict(), "epoch": epoch + 1, "history": history,
+                "torch_rng": torch.get_rng_state(), "windows": data.windows,
+                "alt_freq": data.alt_freq, "positions": data.positions,
+                "panel": data.train.haps, "thresholds": entry["thresholds"],
+            })  # fmt: skip
+            summary["wall_s"] = time.perf_counter() - t_start
+            write_metrics(out, history, summary)
+    paths: list[Path] = []
+    if rank0 and history and not args.no_plots:
+        paths = plot(out, history, base)
+    if rank0 and history:
+        v = history[-1]["val"]
+        log(f"final ({len(history)} epochs, {time.perf_counter() - t_start:.0f} s):")
+        log(f"  {'model':14s} {_fmt_bins(v)}")
+        for name, res in base.items():
+            log(f"  {name:14s} {_fmt_bins(res)}")
+        log(f"metrics: {out / 'metrics.csv'}, {out / 'metrics.json'}")
+        if paths:
+            log("plots: " + ", ".join(str(p) for p in paths))
+        log(f"checkpoint: {ckpt}")
+    summary["history"] = history
+    summary["plots"] = [str(p) for p in paths]
+    if tr.world > 1 and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

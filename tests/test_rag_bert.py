@@ -1,0 +1,254 @@
+"""Reference RAG-BERT trainer: retrieval without leakage, smoke training, resume, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import maskkit as mk
+
+# examples/ is not an installed package; pytest `pythonpath = ["."]` makes it importable.
+from examples.rag_bert import data as dt
+from examples.rag_bert import impute, train
+from examples.rag_bert.model import RagBert, match_features
+from examples.rag_bert.retrieval import PanelIndex, nearest_copy, query_keys
+
+TINY = [
+    "--demo-train", "24", "--demo-val", "6", "--demo-length", "6e4", "--window", "32",
+    "--dims", "16", "--layers", "1", "--heads", "2", "--k-retrieve", "4", "--batch-size", "6",
+    "--lr", "5e-3", "--quiet", "--no-plots", "--threads", "1", "--data-seed", "3",
+]  # fmt: skip
+
+
+def _panel(rng: np.random.Generator, n: int = 10, sites: int = 40) -> np.ndarray:
+    return (rng.random((n, 2, sites)) < 0.3).astype(np.int8)
+
+
+def test_query_key_ignores_masked_sites():
+    rng = np.random.default_rng(0)
+    rows = (rng.random((6, 40)) < 0.4).astype(np.int8)
+    hidden = rng.random((6, 40)) < 0.5
+    flipped = np.where(hidden, 1 - rows, rows).astype(np.int8)
+    a, b = query_keys(rows, hidden), query_keys(flipped, hidden)
+    np.testing.assert_array_equal(a, b)
+    assert (a[hidden] == 0).all()
+    assert (np.abs(a[~hidden]) == 1).all()
+    # and so retrieval does not change either
+    index = PanelIndex(_panel(rng), np.array([[0, 40]]), k=5)
+    ids_a, _ = index.search(0, a, None)
+    ids_b, _ = index.search(0, b, None)
+    np.testing.assert_array_equal(ids_a, ids_b)
+
+
+def test_similarity_is_agreements_minus_disagreements():
+    rng = np.random.default_rng(1)
+    panel = _panel(rng, n=5)
+    index = PanelIndex(panel, np.array([[0, 40]]), k=3)
+    q = panel[2, 0][None].copy()
+    hidden = np.zeros((1, 40), bool)
+    hidden[0, :10] = True
+    ids, scores = index.search(0, query_keys(q, hidden), None, k=10)
+    rows = panel.reshape(10, 40)
+    vis = ~hidden[0]
+    expect = (rows[:, vis] == q[0, vis]).sum(1) - (rows[:, vis] != q[0, vis]).sum(1)
+    np.testing.assert_allclose(scores[0], expect[ids[0]])
+    assert ids[0, 0] == 4  # itself (sample 2, haplotype 0) when nothing is excluded
+
+
+def test_retrieval_excludes_own_haplotypes():
+    rng = np.random.default_rng(2)
+    panel = _panel(rng, n=8)
+    panel[3, 1] = panel[3, 0]  # own haplotypes are the two best matches
+    index = PanelIndex(panel, np.array([[0, 40]]), k=4)
+    rows = panel[[3, 3]].reshape(-1, 40)[:2]
+    keys = query_keys(rows, np.zeros_like(rows, bool))
+    leak, _ = index.search(0, keys, None)
+    assert set(leak[:, :2].ravel()) <= {6, 7}  # would leak without exclusion
+    ids, _ = index.search(0, keys, np.array([3, 3]))
+    assert ids.shape == (2, 4)
+    assert not np.isin(ids, [6, 7]).any()
+    copy = nearest_copy(index, 0, rows, np.zeros_like(rows, bool), np.array([3, 3]))
+    assert not (copy == rows).all(axis=1).all()
+
+
+def test_k_larger_than_panel_is_clear_error():
+    rng = np.random.default_rng(3)
+    with pytest.raises(dt.InputError, match="too large"):
+        PanelIndex(_panel(rng, n=3), np.array([[0, 40]]), k=5)
+
+
+def test_model_output_independent_of_hidden_alleles():
+    rng = np.random.default_rng(4)
+    torch.manual_seed(0)
+    model = RagBert(dims=16, layers=1, heads=2, max_len=40).eval()
+    haps = (rng.random((3, 2, 40)) < 0.4).astype(np.int8)
+    site = rng.random((3, 40)) < 0.3
+    flipped = np.where(site[:, None, :], 1 - haps, haps).astype(np.int8)
+    ref = torch.as_tensor((rng.random((6, 4, 40)) < 0.4).astype(np.int8))
+    af = torch.full((40,), 0.3)
+    outs = []
+    for h in (haps, flipped):
+        b = mk.collate(h, site)
+        tok = torch.as_tensor(b["input_ids"].reshape(6, 40))
+        qkey = torch.as_tensor(query_keys(h.reshape(6, 40), np.repeat(site, 2, axis=0)))
+        with torch.no_grad():
+            outs.append(model(tok, qkey, ref, af))
+    torch.testing.assert_close(outs[0], outs[1])
+    feats = match_features(qkey, ref)
+    assert feats.shape == (6, 4, 40, feats.shape[-1])
+    assert torch.isfinite(feats).all()
+
+
+def test_smoke_train_resume_and_outputs(tmp_path):
+    common = [*TINY, "--levels", "0.3", "--cache-dir", str(tmp_path / "cache")]
+    full = tmp_path / "full"
+    rc = train.main([*common, "--epochs", "2", "--out", str(full)])
+    assert rc == 0
+    hist = json.loads((full / "metrics.json").read_text())["history"]
+    assert len(hist) == 2
+    assert hist[1]["val_loss"] < hist[0]["val_loss"]
+    assert hist[1]["train_loss"] < hist[0]["train_loss"]
+    assert (full / "metrics.csv").read_text().count("\n") == 3
+    assert (full / "checkpoint.pt").exists()
+    assert "rare" in hist[0]["val"]
+    # resume: one epoch, then continue to two -> same masks and the same numbers
+    part = tmp_path / "part"
+    assert train.main([*common, "--epochs", "1", "--out", str(part)]) == 0
+    assert train.main([*common, "--epochs", "2", "--out", str(part), "--resume"]) == 0
+    hist2 = json.loads((part / "metrics.json").read_text())["history"]
+    assert hist2[1]["mask_digest"] == hist[1]["mask_digest"]
+    assert hist2[0]["mask_digest"] != hist2[1]["mask_digest"]
+    assert hist2[1]["train_loss"] == pytest.approx(hist[1]["train_loss"], rel=1e-5)
+    assert hist2[1]["val_loss"] == pytest.approx(hist[1]["val_loss"], rel=1e-5)
+    # a checkpoint from another config: clear message, checkpoint untouched
+    before = (part / "checkpoint.pt").read_bytes()
+    rc = train.main([*common, "--epochs", "3", "--out", str(part), "--resume", "--k-retrieve", "3"])
+    assert rc == 2
+    assert (part / "checkpoint.pt").read_bytes() == before
+    _check_impute(tmp_path, part / "checkpoint.pt")
+
+
+def _check_impute(tmp_path, ckpt):
+    import h5py
+
+    d = dt.ooa_demo_data(
+        n_train=24, n_val=6, length=6e4, window=32, seed=3, cache_dir=tmp_path / "cache"
+    )
+    names = d.val.samples
+    truth = tmp_path / "truth.h5"
+    dt.write_store(truth, d.val.haps, d.positions, names)
+    rng = np.random.default_rng(0)
+    hide = rng.random((d.val.n, d.n_sites)) < 0.3
+    target = np.where(hide[:, None, :], -1, d.val.haps).astype(np.int8)
+    tpath, opath = tmp_path / "target.h5", tmp_path / "imputed.h5"
+    dt.write_store(tpath, target, d.positions, names)
+    args = ["--checkpoint", str(ckpt), "--store", str(tpath), "--out", str(opath)]
+    assert impute.main([*args, "--truth", str(truth), "--threads", "1"]) == 0
+    with h5py.File(opath, "r") as f:
+        gt = np.asarray(f["calldata/GT"]).transpose(1, 2, 0)
+        ds = np.asarray(f["calldata/DS"]).T
+        imp = np.asarray(f["calldata/IMPUTED"]).transpose(1, 2, 0)
+    np.testing.assert_array_equal(imp, target < 0)
+    np.testing.assert_array_equal(gt[target >= 0], target[target >= 0])
+    assert set(np.unique(gt[target < 0])) <= {0, 1}
+    assert ds.shape == hide.shape
+    assert (ds >= 0).all()
+    assert (ds <= 2).all()
+    np.testing.assert_allclose(ds[~hide], (d.val.haps > 0).sum(1)[~hide])
+    report = json.loads((tmp_path / "imputed.h5.json").read_text())
+    assert report["imputed_calls"] == int((target < 0).sum())
+    assert report["scores"]["all"]["n_genotypes"] == hide.sum()
+    # a store with other sites is refused with a clear message
+    dt.write_store(tpath, target, d.positions + 1, names)
+    assert impute.main(args) == 2
+
+
+def test_plots_written(tmp_path):
+    out = tmp_path / "p"
+    args = [a for a in TINY if a != "--no-plots"]
+    rc = train.main([*args, "--epochs", "1", "--max-steps", "2", "--out", str(out)])
+    assert rc == 0
+    for name in ("trainer_loss.png", "trainer_f1.png"):
+        assert (out / name).stat().st_size > 1000
+
+
+def test_bad_input_messages(tmp_path, capsys):
+    assert train.main(["--train", str(tmp_path / "nope.h5"), "--val", "x", "--quiet"]) == 2
+    assert "not found" in capsys.readouterr().err
+    rng = np.random.default_rng(5)
+    haps = (rng.random((6, 2, 50)) < 0.3).astype(np.int8)
+    pos = np.arange(1, 51) * 10
+    store = tmp_path / "s.h5"
+    dt.write_store(store, haps, pos, np.array([f"s{i}" for i in range(6)]))
+    win = tmp_path / "w.txt"
+    win.write_text("0 30\n30 60\n")
+    base = ["--train", str(store), "--val", str(store), "--quiet", "--out", str(tmp_path / "o")]
+    assert train.main([*base, "--windows", str(win)]) == 2
+    assert "beyond" in capsys.readouterr().err
+    assert train.main([*base, "--window", "25", "--k-retrieve", "20"]) == 2
+    assert "too large" in capsys.readouterr().err
+
+
+def test_learned_key_sees_only_visible_sites_and_gets_gradients():
+    rng = np.random.default_rng(6)
+    torch.manual_seed(0)
+    model = RagBert(dims=16, layers=1, heads=2, max_len=40, learned_key=True)
+    haps = (rng.random((2, 2, 40)) < 0.4).astype(np.int8)
+    site = rng.random((2, 40)) < 0.3
+    flipped = np.where(site[:, None, :], 1 - haps, haps).astype(np.int8)
+    keys = []
+    for h in (haps, flipped):
+        tok = torch.as_tensor(mk.collate(h, site)["input_ids"].reshape(4, 40))
+        keys.append(model.key_encoder(tok))
+    torch.testing.assert_close(keys[0], keys[1])
+    ref = torch.as_tensor((rng.random((4, 3, 40)) < 0.4).astype(np.int64)) + 3
+    bias = model.key_bias(tok, ref)
+    bias.sum().backward()
+    grad = model.key_encoder.tok.weight.grad
+    assert grad is not None
+    assert float(grad.abs().sum()) > 0
+
+
+def test_learned_key_training_runs(tmp_path):
+    out = tmp_path / "learned"
+    args = [*TINY, "--key", "learned", "--epochs", "1", "--max-steps", "3", "--out", str(out)]
+    assert train.main(args) == 0
+    hist = json.loads((out / "metrics.json").read_text())["history"]
+    assert hist[0]["index_build_s"] >= 0
+
+
+def test_threshold_fit_and_calls():
+    from examples.rag_bert import calls
+
+    fitter = calls.ThresholdFitter(n_bins=3)
+    # bin 0: minor alleles have p = 0.2, majors p = 0.01 -> best threshold in (0.01, 0.2]
+    p = np.array([0.2, 0.2, 0.01, 0.01, 0.01])
+    y = np.array([True, True, False, False, False])
+    fitter.update(p, y, np.zeros(5, int))
+    th = fitter.fit()
+    assert th[0] == 0.2
+    assert th[1] == 0.5  # no data: argmax
+    freq = np.array([0.005, 0.995, 0.3])  # alt minor, ref minor, common
+    alt_p = np.array([[0.25, 0.75, 0.4]])
+    np.testing.assert_array_equal(calls.call(alt_p, freq, None), [[0, 1, 0]])
+    # P(minor) = 0.25 at site 0 and 0.25 at site 1 (ref minor) -> both called minor
+    np.testing.assert_array_equal(calls.call(alt_p, freq, np.array([0.2, 0.5, 0.5])), [[1, 0, 0]])
+
+
+def test_beagle_vcf_round_trip(tmp_path):
+    from examples.rag_bert.beagle_bench import read_vcf_gt, write_vcf
+
+    rng = np.random.default_rng(7)
+    haps = (rng.random((3, 2, 5)) < 0.4).astype(np.int8)
+    hide = np.zeros((3, 5), bool)
+    hide[1, 2] = True
+    write_vcf(tmp_path / "t.vcf.gz", haps, np.arange(1, 6), np.array(["a", "b", "c"]), hide)
+    write_vcf(tmp_path / "r.vcf.gz", haps, np.arange(1, 6), np.array(["a", "b", "c"]), None)
+    np.testing.assert_array_equal(read_vcf_gt(tmp_path / "r.vcf.gz", 3, 5), haps)
+    with gzip.open(tmp_path / "t.vcf.gz", "rt") as f:
+        text = f.read()
+    assert text.count("./.") == 1
