@@ -241,7 +241,7 @@ def main() -> None:
         report("bernoulli vs numpy rand<p", size, t_b, timeit(lambda s: np_bernoulli(haps, s), r))
         t_e = timeit(lambda s: mk.random_mask(haps, RATE, seed=s, exact=True, out=out), r)
         report("exact vs numpy argpartition", size, t_e, timeit(lambda s: np_exact(haps, s), r))
-        t_s = timeit(lambda s: mk.union(mk.smart_balanced_mask(haps3, REF, ALT, seed=s)), r)
+        t_s = timeit(lambda s: mk.smart_balanced_mask(haps3, REF, ALT, seed=s, union=True), r)
         report(
             "smart+union vs numpy where/max",
             size,

@@ -630,8 +630,15 @@ def span_length(key: int, i: int, mean_span: Any, max_span: Any, span_lengths: A
         return 1
     q_log = math.log1p(-q)
     c = 1.0 if max_span is None else -math.expm1(top * q_log)
+    # the first lengths by a CDF table (all but ~2**-20 of the mass, at most 4,096 lengths)
+    size = min(top, 4096, max(1, math.ceil(-14.0 / q_log)))
+    for length in range(1, size + 1):
+        cdf = 1.0 if length == top else -math.expm1(length * q_log) / c
+        if cdf > u:
+            return length
+    # past the table: the inversion formula, at least one past the table
     x = math.floor(math.log1p(-u * c) / q_log)
-    return top if x >= top else 1 + x
+    return top if x >= top else max(1 + x, size + 1)
 
 
 def span_mask(

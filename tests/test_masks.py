@@ -167,6 +167,44 @@ def test_out_buffer_is_filled_and_returned(
     np.testing.assert_array_equal(out, mk.random_mask(haps, rate, seed=seed, exact=exact))
 
 
+@given(
+    case=mask_cases(ndim=3, max_ploidy=4),
+    exact=st.booleans(),
+    site_rate=st.booleans(),
+    parallel=st.booleans(),
+    with_out=st.booleans(),
+)
+def test_union_option_is_union_of_the_mask(
+    case: MaskCase, exact: bool, site_rate: bool, parallel: bool, with_out: bool
+) -> None:
+    """``union=True`` (fused) == ``mk.union`` of the haplotype mask, for every rule and option."""
+    kw = {**case.kwargs, "exact": exact, "site_rate": site_rate, "parallel": parallel}
+    n, sites = case.haps.shape[0], case.haps.shape[-1]
+    calls = [
+        lambda **o: mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, **kw, **o),
+        lambda **o: mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, **kw, **o),
+        lambda **o: mk.random_mask(case.haps, case.ref_rate, **kw, **o),
+    ]
+    for call in calls:
+        want = mk.union(call())
+        out = np.ones((n, sites), dtype=bool) if with_out else None
+        got = call(union=True, out=out)
+        assert got.shape == (n, sites)
+        assert got.dtype == np.bool_
+        if with_out:
+            assert got is out
+        np.testing.assert_array_equal(got, want)
+
+
+def test_union_option_needs_3d_haps_and_a_site_shaped_out() -> None:
+    h = np.zeros((2, 8), dtype=np.int8)
+    with pytest.raises(ValueError, match="union=True needs 3-D haps"):
+        mk.smart_balanced_mask(h, 0.3, seed=0, union=True)
+    h3 = np.zeros((2, 2, 8), dtype=np.int8)
+    with pytest.raises(ValueError, match="out"):
+        mk.smart_balanced_mask(h3, 0.3, seed=0, union=True, out=np.zeros(h3.shape, bool))
+
+
 def test_unsigned_and_list_inputs_accepted() -> None:
     h = np.array([[0, 1, 2, 0, 1, 0, 0, 1]], dtype=np.uint8)
     want = mk.random_mask(h.astype(np.int16), 0.5, seed=3)

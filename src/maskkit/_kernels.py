@@ -45,6 +45,21 @@ _IGNORE = tokens.IGNORE_INDEX
 
 
 @jit
+def stream_key(seed: np.uint64, stream: int, epoch: int) -> np.uint64:
+    """Return the part of ``row_key`` shared by every row of a call (hoisted out of row loops)."""
+    k = mix64(seed + GOLDEN)
+    k = mix64(k ^ (np.uint64(stream) * GOLDEN + ONE))
+    return mix64(k ^ (np.uint64(epoch) * GOLDEN + ONE))
+
+
+@jit
+def sample_key(skey: np.uint64, sample: int, hap: int) -> np.uint64:
+    """Return ``row_key(seed, stream, epoch, sample, hap)`` from ``skey = stream_key(...)``."""
+    k = mix64(skey ^ (np.uint64(sample) * GOLDEN + ONE))
+    return mix64(k ^ (np.uint64(hap) * GOLDEN + ONE))
+
+
+@jit
 def _threshold(p: float) -> np.uint64:
     return np.uint64(p * _TWO32 + 0.5)
 
@@ -53,28 +68,81 @@ def _threshold(p: float) -> np.uint64:
 
 
 @jit
-def _bernoulli_row(h, length, key, t_ref, t_alt, o):  # type: ignore[no-untyped-def]
+def _bernoulli_row(h, r, length, key, t_ref, t_alt, o, i):  # type: ignore[no-untyped-def]
+    # Haplotype row ``r`` of ``h`` into row ``i`` of ``o``. Rows are indexed in the 2-D arrays
+    # (``h[r, j]``), not taken as views (``h[r]``): a view costs numba two reference-count
+    # updates, ~17 ns a row (a tenth of a 48 x 1,024 call).
     npair = length >> 1
     for q in range(npair):
         z = bits(key, q)
         j = 2 * q
-        a0 = h[j]
-        a1 = h[j + 1]
+        a0 = h[r, j]
+        a1 = h[r, j + 1]
         t0 = t_alt if a0 > 0 else t_ref
         t1 = t_alt if a1 > 0 else t_ref
-        o[j] = ((z >> _S32) < t0) & (a0 >= 0)
-        o[j + 1] = ((z & LOW32) < t1) & (a1 >= 0)
+        o[i, j] = ((z >> _S32) < t0) & (a0 >= 0)
+        o[i, j + 1] = ((z & LOW32) < t1) & (a1 >= 0)
     if length & 1:
         j = length - 1
-        a = h[j]
+        a = h[r, j]
         t = t_alt if a > 0 else t_ref
-        o[j] = ((bits(key, j >> 1) >> _S32) < t) & (a >= 0)
-    for j in range(length, h.shape[0]):
-        o[j] = False
+        o[i, j] = ((bits(key, j >> 1) >> _S32) < t) & (a >= 0)
+    for j in range(length, h.shape[1]):
+        o[i, j] = False
 
 
 @jit
-def _bernoulli_row_counted(h, length, key, t_ref, t_alt, o):  # type: ignore[no-untyped-def]
+def _bernoulli_row_or(h, r, length, key, t_ref, t_alt, o, i):  # type: ignore[no-untyped-def]
+    """``_bernoulli_row`` OR-ed into row ``i`` of a site mask (its padding is already False)."""
+    for q in range(length >> 1):
+        z = bits(key, q)
+        j = 2 * q
+        a0 = h[r, j]
+        a1 = h[r, j + 1]
+        t0 = t_alt if a0 > 0 else t_ref
+        t1 = t_alt if a1 > 0 else t_ref
+        o[i, j] = o[i, j] | (((z >> _S32) < t0) & (a0 >= 0))
+        o[i, j + 1] = o[i, j + 1] | (((z & LOW32) < t1) & (a1 >= 0))
+    if length & 1:
+        j = length - 1
+        a = h[r, j]
+        t = t_alt if a > 0 else t_ref
+        o[i, j] = o[i, j] | (((bits(key, j >> 1) >> _S32) < t) & (a >= 0))
+
+
+@jit
+def _bernoulli_pair_or(h, r, length, key0, key1, t_ref, t_alt, o, i):  # type: ignore[no-untyped-def]
+    """Rows ``r`` and ``r + 1`` (a diploid sample) OR-ed into row ``i`` of a site mask.
+
+    The same words and decisions as two ``_bernoulli_row`` calls, in one pass over the sites.
+    """
+    for q in range(length >> 1):
+        z = bits(key0, q)
+        y = bits(key1, q)
+        j = 2 * q
+        a0 = h[r, j]
+        a1 = h[r, j + 1]
+        b0 = h[r + 1, j]
+        b1 = h[r + 1, j + 1]
+        s0 = ((z >> _S32) < (t_alt if a0 > 0 else t_ref)) & (a0 >= 0)
+        s1 = ((z & LOW32) < (t_alt if a1 > 0 else t_ref)) & (a1 >= 0)
+        u0 = ((y >> _S32) < (t_alt if b0 > 0 else t_ref)) & (b0 >= 0)
+        u1 = ((y & LOW32) < (t_alt if b1 > 0 else t_ref)) & (b1 >= 0)
+        o[i, j] = s0 | u0
+        o[i, j + 1] = s1 | u1
+    if length & 1:
+        j = length - 1
+        a = h[r, j]
+        b = h[r + 1, j]
+        s0 = ((bits(key0, j >> 1) >> _S32) < (t_alt if a > 0 else t_ref)) & (a >= 0)
+        u0 = ((bits(key1, j >> 1) >> _S32) < (t_alt if b > 0 else t_ref)) & (b >= 0)
+        o[i, j] = s0 | u0
+    for j in range(length, h.shape[1]):
+        o[i, j] = False
+
+
+@jit
+def _bernoulli_row_counted(h, r, length, key, t_ref, t_alt, o):  # type: ignore[no-untyped-def]
     """``_bernoulli_row`` that also returns (eligible ref, eligible alt, chosen ref, chosen alt)."""
     n_alt = 0
     n_elig = 0
@@ -83,30 +151,30 @@ def _bernoulli_row_counted(h, length, key, t_ref, t_alt, o):  # type: ignore[no-
     for q in range(length >> 1):
         z = bits(key, q)
         j = 2 * q
-        a0 = h[j]
-        a1 = h[j + 1]
+        a0 = h[r, j]
+        a1 = h[r, j + 1]
         alt0 = a0 > 0
         alt1 = a1 > 0
         s0 = ((z >> _S32) < (t_alt if alt0 else t_ref)) & (a0 >= 0)
         s1 = ((z & LOW32) < (t_alt if alt1 else t_ref)) & (a1 >= 0)
-        o[j] = s0
-        o[j + 1] = s1
+        o[r, j] = s0
+        o[r, j + 1] = s1
         n_alt += np.int64(alt0) + np.int64(alt1)
         n_elig += np.int64(a0 >= 0) + np.int64(a1 >= 0)
         m_alt += np.int64(s0 & alt0) + np.int64(s1 & alt1)
         m_all += np.int64(s0) + np.int64(s1)
     if length & 1:
         j = length - 1
-        a = h[j]
+        a = h[r, j]
         alt = a > 0
         sel = ((bits(key, j >> 1) >> _S32) < (t_alt if alt else t_ref)) & (a >= 0)
-        o[j] = sel
+        o[r, j] = sel
         n_alt += np.int64(alt)
         n_elig += np.int64(a >= 0)
         m_alt += np.int64(sel & alt)
         m_all += np.int64(sel)
-    for j in range(length, h.shape[0]):
-        o[j] = False
+    for j in range(length, h.shape[1]):
+        o[r, j] = False
     return n_elig - n_alt, n_alt, m_all - m_alt, m_alt
 
 
@@ -123,23 +191,79 @@ def _row(table, s):  # type: ignore[no-untyped-def]
 
 
 @jit
-def _bernoulli_one(r, haps, ploidy, lengths, indices, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
+def _bernoulli_one(r, haps, ploidy, lengths, indices, thr, skey, out):  # type: ignore[no-untyped-def]
     s = r // ploidy
-    key = row_key(seed, STREAM_MASK, epoch, _sample_of(s, indices), r % ploidy)
+    key = sample_key(skey, _sample_of(s, indices), r % ploidy)
     t = _row(thr, s)
-    _bernoulli_row(haps[r], lengths[_row(lengths, s)], key, thr[t, 0], thr[t, 1], out[r])
+    _bernoulli_row(haps, r, lengths[_row(lengths, s)], key, thr[t, 0], thr[t, 1], out, r)
 
 
 @jit
 def bernoulli_mask(haps, ploidy, lengths, indices, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
+    # Serial drivers index the small tables here rather than through ``_bernoulli_one``: a call
+    # that takes arrays costs numba reference-count updates, ~20 ns a row.
+    skey = stream_key(seed, STREAM_MASK, epoch)
+    n_len = lengths.shape[0]
+    n_idx = indices.shape[0]
+    n_thr = thr.shape[0]
     for r in range(haps.shape[0]):
-        _bernoulli_one(r, haps, ploidy, lengths, indices, thr, seed, epoch, out)
+        s = r // ploidy
+        key = sample_key(skey, s if n_idx == 0 else indices[s], r % ploidy)
+        t = 0 if n_thr == 1 else s
+        length = lengths[0 if n_len == 1 else s]
+        _bernoulli_row(haps, r, length, key, thr[t, 0], thr[t, 1], out, r)
 
 
 @pjit
 def bernoulli_mask_parallel(haps, ploidy, lengths, indices, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
+    skey = stream_key(seed, STREAM_MASK, epoch)
     for r in prange(haps.shape[0]):
-        _bernoulli_one(r, haps, ploidy, lengths, indices, thr, seed, epoch, out)
+        _bernoulli_one(r, haps, ploidy, lengths, indices, thr, skey, out)
+
+
+@jit
+def _bernoulli_union_one(p, haps, ploidy, lengths, indices, thr, skey, out):  # type: ignore[no-untyped-def]
+    i = np.int64(p)  # a prange index may be unsigned: keep ``_row``'s branches one type
+    key0 = sample_key(skey, _sample_of(i, indices), 0)
+    t = _row(thr, i)
+    length = lengths[_row(lengths, i)]
+    r = i * ploidy
+    _bernoulli_row(haps, r, length, key0, thr[t, 0], thr[t, 1], out, i)
+    for hap in range(1, ploidy):
+        key = sample_key(skey, _sample_of(i, indices), hap)
+        _bernoulli_row_or(haps, r + hap, length, key, thr[t, 0], thr[t, 1], out, i)
+
+
+@jit
+def bernoulli_union_mask(haps, ploidy, lengths, indices, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
+    """``bernoulli_mask`` OR-ed over each sample's ``ploidy`` rows into ``out`` (samples, sites)."""
+    skey = stream_key(seed, STREAM_MASK, epoch)
+    n_len = lengths.shape[0]
+    n_idx = indices.shape[0]
+    n_thr = thr.shape[0]
+    for i in range(out.shape[0]):
+        sample = i if n_idx == 0 else indices[i]
+        t = 0 if n_thr == 1 else i
+        length = lengths[0 if n_len == 1 else i]
+        t_ref = thr[t, 0]
+        t_alt = thr[t, 1]
+        r = i * ploidy
+        key0 = sample_key(skey, sample, 0)
+        if ploidy == 2:
+            key1 = sample_key(skey, sample, 1)
+            _bernoulli_pair_or(haps, r, length, key0, key1, t_ref, t_alt, out, i)
+            continue
+        _bernoulli_row(haps, r, length, key0, t_ref, t_alt, out, i)
+        for hap in range(1, ploidy):
+            key = sample_key(skey, sample, hap)
+            _bernoulli_row_or(haps, r + hap, length, key, t_ref, t_alt, out, i)
+
+
+@pjit
+def bernoulli_union_mask_parallel(haps, ploidy, lengths, indices, thr, seed, epoch, out):  # type: ignore[no-untyped-def]
+    skey = stream_key(seed, STREAM_MASK, epoch)
+    for i in prange(out.shape[0]):
+        _bernoulli_union_one(i, haps, ploidy, lengths, indices, thr, skey, out)
 
 
 # --------------------------------------------------------------------------- exact counts
@@ -160,7 +284,7 @@ def _in_group(a, group):  # type: ignore[no-untyped-def]
 
 
 @jit
-def _fix_count(h, length, o, group, d, c, key, scratch):  # type: ignore[no-untyped-def]
+def _fix_count(h, r, length, o, group, d, c, key, scratch):  # type: ignore[no-untyped-def]
     """Flip ``|d|`` of the ``c`` candidates of ``group``, chosen uniformly without replacement.
 
     Candidates are the selected positions when removing (d < 0), the unselected eligible ones
@@ -180,13 +304,13 @@ def _fix_count(h, length, o, group, d, c, key, scratch):  # type: ignore[no-unty
         while done < need:
             j = below(bits(gkey, t), length)
             t += 1
-            hit = (o[j] == want) & _in_group(h[j], group)
-            o[j] = o[j] ^ hit
+            hit = (o[r, j] == want) & _in_group(h[r, j], group)
+            o[r, j] = o[r, j] ^ hit
             done += hit
         return
     n = 0
     for j in range(length):
-        if o[j] == want and _in_group(h[j], group):
+        if o[r, j] == want and _in_group(h[r, j], group):
             scratch[n] = j
             n += 1
     for i in range(need):
@@ -194,61 +318,79 @@ def _fix_count(h, length, o, group, d, c, key, scratch):  # type: ignore[no-unty
         tmp = scratch[pick]
         scratch[pick] = scratch[i]
         scratch[i] = tmp
-        o[tmp] = not want
+        o[r, tmp] = not want
 
 
 @jit
-def _exact_row(h, length, key_mask, key_round, key_fix, p_ref, p_alt, split, o, scratch):  # type: ignore[no-untyped-def]
+def _exact_row(h, r, length, key_mask, key_round, key_fix, p_ref, p_alt, split, o, scratch):  # type: ignore[no-untyped-def]
     # One Bernoulli pass at the target rates that also counts; then flip the difference to the
     # stochastically rounded target at uniformly chosen positions. Conditioned on its size a
     # Bernoulli set is a uniform subset, so the result is a uniform k-subset.
     n_ref, n_alt, m_ref, m_alt = _bernoulli_row_counted(
-        h, length, key_mask, _threshold(p_ref), _threshold(p_alt), o
+        h, r, length, key_mask, _threshold(p_ref), _threshold(p_alt), o
     )
     if split:
         k_ref = _stochastic_round(p_ref * n_ref, key_round, 0)
         k_alt = _stochastic_round(p_alt * n_alt, key_round, 1)
         if m_ref != k_ref:
             c = m_ref if m_ref > k_ref else n_ref - m_ref
-            _fix_count(h, length, o, 0, k_ref - m_ref, c, key_fix, scratch)
+            _fix_count(h, r, length, o, 0, k_ref - m_ref, c, key_fix, scratch)
         if m_alt != k_alt:
             c = m_alt if m_alt > k_alt else n_alt - m_alt
-            _fix_count(h, length, o, 1, k_alt - m_alt, c, key_fix, scratch)
+            _fix_count(h, r, length, o, 1, k_alt - m_alt, c, key_fix, scratch)
     else:
         n = n_ref + n_alt
         m = m_ref + m_alt
         k = _stochastic_round(p_ref * n, key_round, 2)
         if m != k:
-            _fix_count(h, length, o, 2, k - m, m if m > k else n - m, key_fix, scratch)
+            _fix_count(h, r, length, o, 2, k - m, m if m > k else n - m, key_fix, scratch)
 
 
 @jit
-def _exact_one(r, haps, ploidy, lengths, indices, rates, split, seed, epoch, out, scratch):  # type: ignore[no-untyped-def]
+def _stream_keys(seed, s0, s1, s2, epoch):  # type: ignore[no-untyped-def]
+    return (stream_key(seed, s0, epoch), stream_key(seed, s1, epoch), stream_key(seed, s2, epoch))
+
+
+@jit
+def _exact_one(r, haps, ploidy, lengths, indices, rates, split, skeys, out, scratch):  # type: ignore[no-untyped-def]
     s = r // ploidy
     sample = _sample_of(s, indices)
     hap = r % ploidy
-    key_mask = row_key(seed, STREAM_MASK, epoch, sample, hap)
-    key_round = row_key(seed, STREAM_EXACT_ROUND, epoch, sample, hap)
-    key_fix = row_key(seed, STREAM_EXACT_FIX, epoch, sample, hap)
     t = _row(rates, s)
     _exact_row(
-        haps[r], lengths[_row(lengths, s)], key_mask, key_round, key_fix,
-        rates[t, 0], rates[t, 1], split, out[r], scratch,
+        haps, r, lengths[_row(lengths, s)], sample_key(skeys[0], sample, hap),
+        sample_key(skeys[1], sample, hap), sample_key(skeys[2], sample, hap),
+        rates[t, 0], rates[t, 1], split, out, scratch,
     )  # fmt: skip
 
 
 @jit
 def exact_mask(haps, ploidy, lengths, indices, rates, split, seed, epoch, out):  # type: ignore[no-untyped-def]
+    k_mask, k_round, k_fix = _stream_keys(
+        seed, STREAM_MASK, STREAM_EXACT_ROUND, STREAM_EXACT_FIX, epoch
+    )
     scratch = np.empty(haps.shape[1], dtype=np.int64)
-    for r in range(haps.shape[0]):
-        _exact_one(r, haps, ploidy, lengths, indices, rates, split, seed, epoch, out, scratch)
+    n_len = lengths.shape[0]
+    n_idx = indices.shape[0]
+    n_rates = rates.shape[0]
+    for r in range(haps.shape[0]):  # tables indexed here: see ``bernoulli_mask``
+        s = r // ploidy
+        sample = s if n_idx == 0 else indices[s]
+        hap = r % ploidy
+        t = 0 if n_rates == 1 else s
+        _exact_row(
+            haps, r, lengths[0 if n_len == 1 else s], sample_key(k_mask, sample, hap),
+            sample_key(k_round, sample, hap), sample_key(k_fix, sample, hap),
+            rates[t, 0], rates[t, 1], split, out, scratch,
+        )  # fmt: skip
 
 
 @pjit
 def exact_mask_parallel(haps, ploidy, lengths, indices, rates, split, seed, epoch, out):  # type: ignore[no-untyped-def]
+    skeys = _stream_keys(seed, STREAM_MASK, STREAM_EXACT_ROUND, STREAM_EXACT_FIX, epoch)
     for r in prange(haps.shape[0]):
         scratch = np.empty(haps.shape[1], dtype=np.int64)
-        _exact_one(r, haps, ploidy, lengths, indices, rates, split, seed, epoch, out, scratch)
+        _exact_one(r, haps, ploidy, lengths, indices, rates, split, skeys, out, scratch)
 
 
 # --------------------------------------------------------------------------- union
@@ -624,22 +766,35 @@ def grouped_exact_mask_parallel(  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- spans
 #
 # Per row: target k = stochastic rounding of ``rate * eligible`` (key STREAM_SPAN_ROUND, counter
-# 0). Span i draws its length from ``uniform01(key, 2 i)`` and its start uniformly among the
+# 0). Span i draws its length from ``u = uniform01(key, 2 i)`` and its start uniformly among the
 # starts where it fits in the real part, ``below(bits(key, 2 i + 1), length - L + 1)``; it masks
 # its eligible positions (missing calls stay unmasked, the run goes on). Spans are laid until k
-# positions are masked; in exact mode the last span is cut at k. ``kind`` 0: geometric with
-# ``log1p(-q) = q_log`` truncated to ``max_len`` (``c = 1 - (1 - q) ** max_len``) by inversion;
-# kind 1: the table ``vals`` with cumulative probabilities ``cdf``.
+# positions are masked; in exact mode the last span is cut at k.
+#
+# The length is the inverse of a CDF table at ``u``: the smallest ``l`` with ``cdf[l] > u`` gives
+# ``vals[l]`` (kind 1) or ``l + 1`` (kind 0). Kind 0 is geometric with ``log1p(-q) = q_log``
+# truncated to ``max_len`` (``c = 1 - (1 - q) ** max_len``): ``cdf[l] = -expm1((l + 1) q_log) / c``
+# for the first lengths (see ``maskkit.rules._geometric_table``), and ``vals`` is a guide table,
+# ``vals[g]`` = the smallest ``l`` with ``cdf[l] > g / G``, so the search starts at
+# ``vals[int(u G)]`` and takes about one step (a ``log1p`` costs ~10 ns a span). A ``u`` past
+# the table (probability below 2**-20) falls back to the inversion formula
+# ``1 + floor(log1p(-u c) / q_log)``, at least one past the table.
 
 
 @jit
 def _span_length(key, i, kind, q_log, c, max_len, vals, cdf):  # type: ignore[no-untyped-def]
     u = uniform01(key, 2 * i)
     if kind == 0:
+        size = cdf.shape[0]
+        lo = vals[int(u * vals.shape[0])]
+        while lo < size and cdf[lo] <= u:
+            lo += 1
+        if lo < size:
+            return lo + 1
         x = np.floor(np.log1p(-u * c) / q_log)  # length - 1, from the inverse of the CDF
         if not x < max_len:  # also catches inf and nan (rounding at the truncation point)
             return max_len
-        return 1 + int(x)
+        return max(1 + int(x), size + 1)
     lo = 0
     hi = cdf.shape[0] - 1
     while lo < hi:
@@ -653,14 +808,14 @@ def _span_length(key, i, kind, q_log, c, max_len, vals, cdf):  # type: ignore[no
 
 @jit
 def _span_row(  # type: ignore[no-untyped-def]
-    h, length, rate, key_span, key_round, key_fix, kind, q_log, c, max_len, vals, cdf, exact, o,
+    h, r, length, rate, key_span, key_round, key_fix, kind, q_log, c, max_len, vals, cdf, exact, o,
     scratch,
 ):  # fmt: skip
     n = 0
-    for j in range(h.shape[0]):
-        o[j] = False
+    for j in range(h.shape[1]):
+        o[r, j] = False
     for j in range(length):
-        n += h[j] >= 0
+        n += h[r, j] >= 0
     k = _stochastic_round(rate * n, key_round, 0)
     m = 0
     i = 0
@@ -674,34 +829,33 @@ def _span_row(  # type: ignore[no-untyped-def]
         if not exact or m + span <= k:
             # the span cannot pass k: no cut, so no branch per position
             for j in range(start, start + span):
-                e = (h[j] >= 0) & (not o[j])
-                o[j] = o[j] | e
+                e = (h[r, j] >= 0) & (not o[r, j])
+                o[r, j] = o[r, j] | e
                 m += e
             continue
         for j in range(start, start + span):
-            if h[j] >= 0 and not o[j]:
-                o[j] = True
+            if h[r, j] >= 0 and not o[r, j]:
+                o[r, j] = True
                 m += 1
                 if m == k:
                     break
     if m < k:
-        _fix_count(h, length, o, 2, k - m, n - m, key_fix, scratch)
+        _fix_count(h, r, length, o, 2, k - m, n - m, key_fix, scratch)
 
 
 @jit
 def _span_one(  # type: ignore[no-untyped-def]
-    r, haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact, seed,
-    epoch, out, scratch,
+    r, haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact, skeys,
+    out, scratch,
 ):  # fmt: skip
     s = r // ploidy
     sample = _sample_of(s, indices)
     hap = r % ploidy
     _span_row(
-        haps[r], lengths[_row(lengths, s)], rates[_row(rates, s)],
-        row_key(seed, STREAM_SPAN, epoch, sample, hap),
-        row_key(seed, STREAM_SPAN_ROUND, epoch, sample, hap),
-        row_key(seed, STREAM_EXACT_FIX, epoch, sample, hap),
-        kind, q_log, c, max_len, vals, cdf, exact, out[r], scratch,
+        haps, r, lengths[_row(lengths, s)], rates[_row(rates, s)],
+        sample_key(skeys[0], sample, hap), sample_key(skeys[1], sample, hap),
+        sample_key(skeys[2], sample, hap), kind, q_log, c, max_len, vals, cdf, exact, out,
+        scratch,
     )  # fmt: skip
 
 
@@ -710,11 +864,22 @@ def span_mask(  # type: ignore[no-untyped-def]
     haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact, seed, epoch,
     out,
 ):  # fmt: skip
+    k_span, k_round, k_fix = _stream_keys(
+        seed, STREAM_SPAN, STREAM_SPAN_ROUND, STREAM_EXACT_FIX, epoch
+    )
     scratch = np.empty(haps.shape[1], dtype=np.int64)
-    for r in range(haps.shape[0]):
-        _span_one(
-            r, haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact,
-            seed, epoch, out, scratch,
+    n_len = lengths.shape[0]
+    n_idx = indices.shape[0]
+    n_rates = rates.shape[0]
+    for r in range(haps.shape[0]):  # tables indexed here: see ``bernoulli_mask``
+        s = r // ploidy
+        sample = s if n_idx == 0 else indices[s]
+        hap = r % ploidy
+        _span_row(
+            haps, r, lengths[0 if n_len == 1 else s], rates[0 if n_rates == 1 else s],
+            sample_key(k_span, sample, hap), sample_key(k_round, sample, hap),
+            sample_key(k_fix, sample, hap), kind, q_log, c, max_len, vals, cdf, exact, out,
+            scratch,
         )  # fmt: skip
 
 
@@ -723,9 +888,10 @@ def span_mask_parallel(  # type: ignore[no-untyped-def]
     haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact, seed, epoch,
     out,
 ):  # fmt: skip
+    skeys = _stream_keys(seed, STREAM_SPAN, STREAM_SPAN_ROUND, STREAM_EXACT_FIX, epoch)
     for r in prange(haps.shape[0]):
         scratch = np.empty(haps.shape[1], dtype=np.int64)
         _span_one(
             r, haps, ploidy, lengths, indices, rates, kind, q_log, c, max_len, vals, cdf, exact,
-            seed, epoch, out, scratch,
+            skeys, out, scratch,
         )  # fmt: skip

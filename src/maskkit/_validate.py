@@ -19,6 +19,7 @@ MAX_U64 = 2**64 - 1
 
 _FAST_DTYPES = frozenset(np.dtype(t) for t in _KERNEL_DTYPES)  # native byte order only
 _NO_INDICES = np.empty(0, dtype=np.int64)
+_BOOL = np.dtype(np.bool_)
 _SHARED_LENGTHS: dict[int, np.ndarray] = {}
 
 
@@ -155,6 +156,14 @@ def out_buffer(
     """Return ``out`` after checking it, or a new array."""
     if out is None:
         return np.empty(shape, dtype=dtype)
+    if (
+        type(out) is np.ndarray
+        and out.dtype is _BOOL
+        and dtype is np.bool_
+        and out.shape == shape
+        and out.flags.c_contiguous
+    ):  # fast path: a fitting bool buffer (builtin dtypes are singletons)
+        return out
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
     if out.shape != tuple(shape) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:

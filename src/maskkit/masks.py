@@ -72,6 +72,7 @@ def _run(
     lengths: Any,
     exact: bool,
     site_rate: bool,
+    union: bool,
     out: Any,
     parallel: bool,
     ref_name: str,
@@ -81,6 +82,15 @@ def _run(
     n = shape[0]
     seed_ = np.uint64(v.int_scalar(seed, "seed"))
     epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
+    if union:
+        if len(shape) != 3:
+            raise ValueError(
+                f"union=True needs 3-D haps (samples, ploidy, sites) to take the union over the "
+                f"ploidy axis, got shape {shape}"
+            )
+        out_shape: tuple[int, ...] = (n, shape[2])
+    else:
+        out_shape = shape
     if not exact and not site_rate and type(ref_rate) is float and type(alt_rate) is float:
         # fast path for shared float rates (small batches pay mostly for the wrapper)
         thr = _shared_thresholds(
@@ -88,10 +98,9 @@ def _run(
         )
         lens = v.lengths(lengths, n, shape[-1])
         idx = v.indices(indices, n)
-        result = v.out_buffer(out, shape)
+        result = v.out_buffer(out, out_shape)
         if h2.size:
-            kernel = _kernels.bernoulli_mask_parallel if parallel else _kernels.bernoulli_mask
-            kernel(h2, ploidy, lens, idx, thr, seed_, epoch_, result.reshape(h2.shape))
+            _bernoulli(h2, ploidy, lens, idx, thr, seed_, epoch_, result, union, parallel)
         return result
     r_ref = v.rates(ref_rate, n, ref_name)
     r_alt = v.rates(alt_rate, n, alt_name)
@@ -100,8 +109,7 @@ def _run(
         r_alt = haplotype_rate_for_site_rate(r_alt, ploidy)
     lens = v.lengths(lengths, n, shape[-1])
     idx = v.indices(indices, n)
-    result = v.out_buffer(out, shape)
-    o2 = result.reshape(h2.shape)
+    result = v.out_buffer(out, out_shape)
     if h2.size == 0:
         return result
     if r_ref.shape != r_alt.shape:
@@ -111,13 +119,40 @@ def _run(
             table = np.array([[r_ref[0], r_alt[0]]], dtype=np.float64)
         else:
             table = np.ascontiguousarray(np.stack([r_ref, r_alt], axis=1))
+        o2 = np.empty(h2.shape, dtype=np.bool_) if union else result.reshape(h2.shape)
         kernel = _kernels.exact_mask_parallel if parallel else _kernels.exact_mask
         kernel(h2, ploidy, lens, idx, table, split, seed_, epoch_, o2)
+        if union:
+            _kernels.union(o2.reshape(shape), result)
     else:
         thr = _thresholds(r_ref, r_alt)
-        kernel = _kernels.bernoulli_mask_parallel if parallel else _kernels.bernoulli_mask
-        kernel(h2, ploidy, lens, idx, thr, seed_, epoch_, o2)
+        _bernoulli(h2, ploidy, lens, idx, thr, seed_, epoch_, result, union, parallel)
     return result
+
+
+def _bernoulli(
+    h2: np.ndarray,
+    ploidy: int,
+    lens: np.ndarray,
+    idx: np.ndarray,
+    thr: np.ndarray,
+    seed: np.uint64,
+    epoch: int,
+    result: np.ndarray,
+    union: bool,
+    parallel: bool,
+) -> None:
+    if union:  # one pass: each sample's haplotype rows OR-ed straight into its site row
+        if parallel:
+            _kernels.bernoulli_union_mask_parallel(h2, ploidy, lens, idx, thr, seed, epoch, result)
+        else:
+            _kernels.bernoulli_union_mask(h2, ploidy, lens, idx, thr, seed, epoch, result)
+        return
+    o2 = result if result.ndim == 2 else result.reshape(h2.shape)
+    if parallel:
+        _kernels.bernoulli_mask_parallel(h2, ploidy, lens, idx, thr, seed, epoch, o2)
+    else:
+        _kernels.bernoulli_mask(h2, ploidy, lens, idx, thr, seed, epoch, o2)
 
 
 def random_mask(
@@ -130,6 +165,7 @@ def random_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
+    union: bool = False,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
@@ -157,14 +193,19 @@ def random_mask(
     site_rate : bool, default False
         Read ``rate`` as the wanted *site* rate after :func:`maskkit.union` over the ploidy axis
         and use the per-haplotype rate that achieves it (see :func:`haplotype_rate_for_site_rate`).
+    union : bool, default False
+        Return the site mask ``(samples, sites)``, the union over the ploidy axis, instead of the
+        per-haplotype mask: equal to ``maskkit.union(...)`` of the mask without it, in one pass
+        (Bernoulli mode) and without the intermediate array. Needs 3-D ``haps``.
     out : bool array, optional
-        Output buffer of the same shape as ``haps``.
+        Output buffer of the shape of the result: that of ``haps``, or ``(samples, sites)`` with
+        ``union=True``.
     parallel : bool, default False
         Spread rows over numba threads. Results are identical for any thread count.
 
     Returns
     -------
-    numpy.ndarray of bool, the shape of ``haps``
+    numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
 
     Examples
     --------
@@ -173,10 +214,13 @@ def random_mask(
     >>> m = mk.random_mask(haps, 0.3, seed=7, exact=True)
     >>> m.sum(axis=-1).tolist()
     [[3, 3], [3, 3]]
+    >>> site = mk.random_mask(haps, 0.3, seed=7, union=True)  # fused union over the ploidy axis
+    >>> site.shape, bool((site == mk.union(mk.random_mask(haps, 0.3, seed=7))).all())
+    ((2, 10), True)
     """
     return _run(
         haps, rate, rate, split=False, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
-        exact=exact, site_rate=site_rate, out=out, parallel=parallel,
+        exact=exact, site_rate=site_rate, union=union, out=out, parallel=parallel,
         ref_name="rate", alt_name="rate",
     )  # fmt: skip
 
@@ -192,6 +236,7 @@ def class_rate_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
+    union: bool = False,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
@@ -211,8 +256,8 @@ def class_rate_mask(
     """
     return _run(
         haps, ref_rate, alt_rate, split=True, seed=seed, epoch=epoch, indices=indices,
-        lengths=lengths, exact=exact, site_rate=site_rate, out=out, parallel=parallel,
-        ref_name="ref_rate", alt_name="alt_rate",
+        lengths=lengths, exact=exact, site_rate=site_rate, union=union, out=out,
+        parallel=parallel, ref_name="ref_rate", alt_name="alt_rate",
     )  # fmt: skip
 
 
@@ -227,15 +272,17 @@ def smart_balanced_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
+    union: bool = False,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
     """Smart balanced masking: alt sites at a fixed high rate, ref sites at the curriculum rate.
 
     The rule of the RAG-BERT trainer: rare alt alleles carry most of the signal, so they are
-    masked at ``alt_rate`` (0.7 by default) while ``ref_rate`` follows the curriculum. Apply
-    :func:`maskkit.union` afterwards for a site mask; the union raises the effective site rate
-    (see :func:`maskkit.effective_site_rates`). Parameters are those of :func:`class_rate_mask`.
+    masked at ``alt_rate`` (0.7 by default) while ``ref_rate`` follows the curriculum. For a site
+    mask pass ``union=True`` (one fused pass, equal to :func:`maskkit.union` of the haplotype
+    mask); the union raises the effective site rate (see :func:`maskkit.effective_site_rates`).
+    Parameters are those of :func:`class_rate_mask`.
 
     Examples
     --------
@@ -244,8 +291,11 @@ def smart_balanced_mask(
     >>> m = mk.smart_balanced_mask(haps, 0.3, seed=1234)
     >>> m.shape, bool(m[0, 1, 3])  # missing calls are never masked
     ((1, 2, 4), False)
+    >>> site = mk.smart_balanced_mask(haps, 0.3, seed=1234, union=True)
+    >>> site.shape, bool((site == mk.union(m)).all())
+    ((1, 4), True)
     """
     return class_rate_mask(
         haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
-        exact=exact, site_rate=site_rate, out=out, parallel=parallel,
+        exact=exact, site_rate=site_rate, union=union, out=out, parallel=parallel,
     )  # fmt: skip

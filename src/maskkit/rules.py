@@ -22,6 +22,8 @@ from . import _validate as v
 __all__ = ["af_bins", "af_mask", "array_mask", "span_length_probabilities", "span_mask"]
 
 _NO_MAX = 2**62
+_EMPTY_I = np.zeros(1, dtype=np.int64)
+_EMPTY_F = np.ones(1, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------- argument checks
@@ -375,8 +377,8 @@ def _span_distribution(
     mean_span: Any, max_span: Any, span_lengths: Any
 ) -> tuple[int, float, float, int, np.ndarray, np.ndarray]:
     """Return kernel arguments ``(kind, q_log, c, max_len, vals, cdf)``."""
-    empty_i = np.zeros(1, dtype=np.int64)
-    empty_f = np.ones(1, dtype=np.float64)
+    empty_i = _EMPTY_I  # placeholders of the geometric kind: kernels only read them
+    empty_f = _EMPTY_F
     if span_lengths is not None:
         if mean_span is not None or max_span is not None:
             raise ValueError(
@@ -416,6 +418,38 @@ def _span_distribution(
     q_log = math.log1p(-q) if q < 1.0 else -math.inf
     c = 1.0 if max_span is None else -math.expm1(top * q_log) if q < 1.0 else 1.0
     return 0, q_log, c, top, empty_i, empty_f
+
+
+_GEOMETRIC_TABLES: dict[tuple[float, float, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _geometric_table(q_log: float, c: float, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(guide, cdf)``: the geometric length CDF over its first lengths, and a guide.
+
+    ``cdf[l] = P(length <= l + 1)`` for ``l < size``, where ``size`` covers all but about 2**-20
+    of the probability (at most 4,096 lengths; all of them when ``max_span`` is smaller, the last
+    then exactly 1). ``guide[g]`` is the smallest ``l`` with ``cdf[l] > g / G`` (``size`` when
+    none), so the kernel's search from ``guide[int(u G)]`` finds the smallest ``l`` with
+    ``cdf[l] > u`` in about one step. Cached per distribution: kernels only read the arrays.
+    """
+    key = (q_log, c, top)
+    table = _GEOMETRIC_TABLES.get(key)
+    if table is None:
+        size = min(top, 4096, max(1, math.ceil(-14.0 / q_log)))
+        # math, not numpy: numpy's SIMD expm1 may differ from libm in the last bit
+        cdf = np.array([-math.expm1(n * q_log) / c for n in range(1, size + 1)], dtype=np.float64)
+        if size == top:
+            cdf[-1] = 1.0
+        n_guide = 64
+        while n_guide < 4 * size and n_guide < 4096:
+            n_guide *= 2
+        bounds = np.arange(n_guide, dtype=np.float64) / n_guide
+        # first l with cdf[l] > g / G (a running maximum keeps that exact were cdf not monotone)
+        guide = np.searchsorted(np.maximum.accumulate(cdf), bounds, side="right")
+        if len(_GEOMETRIC_TABLES) > 64:
+            _GEOMETRIC_TABLES.clear()
+        table = _GEOMETRIC_TABLES[key] = (guide.astype(np.int64), cdf)
+    return table
 
 
 def span_length_probabilities(
@@ -518,6 +552,8 @@ def span_mask(
         haps, seed, epoch, indices, lengths, out
     )
     kind, q_log, c, top, vals, cdf = _span_distribution(mean_span, max_span, span_lengths)
+    if kind == 0:
+        vals, cdf = _geometric_table(q_log, c, top)
     r = v.rates(rate, shape[0], "rate")
     if site_rate:
         r = _site_rate(r, ploidy)
