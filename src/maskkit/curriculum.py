@@ -245,7 +245,23 @@ class Constant(Schedule):
         return f"Constant({_fmt(self.p)})"
 
 
-class Levels(Schedule):
+class _Leveled(Schedule):
+    """A schedule that moves through a list of rate levels."""
+
+    _levels: tuple[float, ...]
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The rate levels."""
+        return self._levels
+
+    @property
+    def is_constant(self) -> bool:
+        """True when every level holds the same rate."""
+        return len(set(self._levels)) == 1
+
+
+class Levels(_Leveled):
     """Step schedule over a list of rate levels; stays at the last level.
 
     Parameters
@@ -297,16 +313,6 @@ class Levels(Schedule):
             epl = 1 if epochs_per_level is None else epochs_per_level
             self.epochs_per_level = _count_arg(epl, "epochs_per_level", 1)
             self.boundaries = None
-
-    @property
-    def levels(self) -> tuple[float, ...]:
-        """The rate levels."""
-        return self._levels
-
-    @property
-    def is_constant(self) -> bool:
-        """True when every level holds the same rate."""
-        return len(set(self._levels)) == 1
 
     def level(self, epoch: int, step: int | None = None) -> int:
         """Return the level index in use at ``epoch``."""
@@ -456,7 +462,7 @@ class Cosine(_Ramp):
         return 0.5 * (1.0 - math.cos(math.pi * f))
 
 
-class Plateau(Schedule):
+class Plateau(_Leveled):
     """Dynamic curriculum: advance one level when a validation metric stops improving.
 
     Call :meth:`update` with the metric after each evaluation. A value *improves* when it beats
@@ -522,16 +528,6 @@ class Plateau(Schedule):
         self.num_bad = 0
         self.cooldown_left = 0
         self.evaluations = 0
-
-    @property
-    def levels(self) -> tuple[float, ...]:
-        """The rate levels."""
-        return self._levels
-
-    @property
-    def is_constant(self) -> bool:
-        """True when every level holds the same rate."""
-        return len(set(self._levels)) == 1
 
     def level(self, epoch: int | None = None, step: int | None = None) -> int:
         """Return the current level index (the epoch does not matter)."""
