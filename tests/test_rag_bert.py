@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import numpy as np
@@ -167,6 +166,61 @@ def _check_impute(tmp_path, ckpt):
     assert impute.main(args) == 2
 
 
+def test_training_batches_come_from_the_torch_adapter(tmp_path, monkeypatch):
+    from maskkit.torch import HaplotypeDataset, WindowBatchSampler
+
+    argv = [*TINY, "--levels", "0.3", "0.6", "--max-steps", "5", "--out", str(tmp_path / "o")]
+    args = train.build_parser().parse_args([*argv, "--cache-dir", str(tmp_path / "cache")])
+    data = dt.load_data(args)
+    tr = train.Trainer(args, data)
+    try:
+        assert isinstance(tr.dataset, HaplotypeDataset)
+        assert tr.dataset.masker is tr.masker
+        assert isinstance(tr.loader.batch_sampler, WindowBatchSampler)
+        assert tr.loader.collate_fn is tr.dataset.collate_fn
+        seen = []
+        forward = tr._forward
+
+        def spy(w, haps, site, own):
+            seen.append((w, haps.copy(), site.copy(), own.copy()))
+            return forward(w, haps, site, own)
+
+        monkeypatch.setattr(tr, "_forward", spy)
+        tr.train_epoch(1, lambda it: it)
+        assert tr.masker.epoch == 1  # train_epoch set the epoch (dataset.set_epoch)
+    finally:
+        tr.close()
+    assert len(seen) == 5
+    n_windows = len(data.windows)
+    for w, haps, site, own in seen:
+        s, e = data.windows[w]
+        samples = own[::2]
+        np.testing.assert_array_equal(own, np.repeat(samples, 2))  # self-exclusion ids
+        np.testing.assert_array_equal(haps, data.train.haps[samples, :, s:e])
+        # the adapter's key and the level of epoch 1, from the core function alone
+        m = mk.smart_balanced_mask(
+            haps, 0.6, 0.7, seed=args.seed, epoch=1, indices=samples * n_windows + w
+        )
+        np.testing.assert_array_equal(site, mk.union(m))
+
+
+def test_set_epoch_reaches_loader_workers(tmp_path):
+    # levels 0.2 -> 0.8: a worker that missed set_epoch would keep masking ref sites at 0.2
+    argv = [*TINY, "--levels", "0.2", "0.8", "--epochs", "2", "--max-steps", "4"]
+    argv += ["--calib-samples", "0", "--cache-dir", str(tmp_path / "cache")]
+    hists = []
+    for workers in ("1", "0"):
+        out = tmp_path / f"w{workers}"
+        assert train.main([*argv, "--num-workers", workers, "--out", str(out)]) == 0
+        hists.append(json.loads((out / "metrics.json").read_text())["history"])
+    h1, h0 = hists
+    assert h1[0]["mask_ref_rate"] == pytest.approx(0.2, abs=0.05)
+    assert h1[1]["mask_ref_rate"] == pytest.approx(0.8, abs=0.05)
+    for a, b in zip(h1, h0):  # masks never depend on the worker count
+        assert a["mask_digest"] == b["mask_digest"]
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+
+
 def test_plots_written(tmp_path):
     out = tmp_path / "p"
     args = [a for a in TINY if a != "--no-plots"]
@@ -237,18 +291,3 @@ def test_threshold_fit_and_calls():
     np.testing.assert_array_equal(calls.call(alt_p, freq, None), [[0, 1, 0]])
     # P(minor) = 0.25 at site 0 and 0.25 at site 1 (ref minor) -> both called minor
     np.testing.assert_array_equal(calls.call(alt_p, freq, np.array([0.2, 0.5, 0.5])), [[1, 0, 0]])
-
-
-def test_beagle_vcf_round_trip(tmp_path):
-    from examples.rag_bert.beagle_bench import read_vcf_gt, write_vcf
-
-    rng = np.random.default_rng(7)
-    haps = (rng.random((3, 2, 5)) < 0.4).astype(np.int8)
-    hide = np.zeros((3, 5), bool)
-    hide[1, 2] = True
-    write_vcf(tmp_path / "t.vcf.gz", haps, np.arange(1, 6), np.array(["a", "b", "c"]), hide)
-    write_vcf(tmp_path / "r.vcf.gz", haps, np.arange(1, 6), np.array(["a", "b", "c"]), None)
-    np.testing.assert_array_equal(read_vcf_gt(tmp_path / "r.vcf.gz", 3, 5), haps)
-    with gzip.open(tmp_path / "t.vcf.gz", "rt") as f:
-        text = f.read()
-    assert text.count("./.") == 1

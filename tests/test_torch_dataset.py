@@ -300,3 +300,30 @@ def test_worker_info_reads_environment(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert worker_info() == (3, 4, 1, 0, 1)
+
+
+def test_haplotypes_field(data):
+    path, haps = data
+    items = [27, 3, 20, 26]
+    plain = make(path, 0.4, pad_to_multiple_of=8).__getitems__(items)
+    ds = make(path, 0.4, pad_to_multiple_of=8, haplotypes=True)
+    got = ds.__getitems__(items)
+    assert "haplotypes" not in plain
+    assert set(got) == set(plain) | {"haplotypes"}
+    for k in plain:
+        assert torch.equal(got[k], plain[k]), k  # the field changes nothing else
+    h = got["haplotypes"].numpy()
+    assert h.dtype == np.int8
+    assert h.shape == got["mask"].shape
+    bounds = Windows.fixed(N_SITES, WINDOW).bounds
+    for r in range(len(items)):
+        s, w, n = int(got["sample"][r]), int(got["window"][r]), int(got["length"][r])
+        np.testing.assert_array_equal(h[r, :, :n], haps[s, :, bounds[w, 0] : bounds[w, 1]])
+        assert (h[r, :, n:] == 0).all()
+    # labels are the true alleles at masked positions
+    m = got["mask"].numpy()
+    np.testing.assert_array_equal(got["labels"].numpy()[m], h[m])
+    # the list-of-items path pads it like the batched path
+    listed = collate_fn([ds[i] for i in items])
+    for k in got:
+        assert torch.equal(listed[k], got[k]), k

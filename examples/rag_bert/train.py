@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=1234)
     g.add_argument("--max-steps", type=int, default=0, help="cap steps per epoch (0: all)")
     g.add_argument("--threads", type=int, default=0, help="torch threads (0: min(2, cores))")
+    g.add_argument(
+        "--num-workers", type=int, default=0,
+        help="DataLoader workers for training batches (0: in the main process)",
+    )  # fmt: skip
     g = p.add_argument_group("validation masks (frozen)")
     g.add_argument("--val-mask-rule", choices=["random", "smart_balanced"], default="random")
     g.add_argument("--val-mask-rate", type=float, default=0.3)
@@ -177,6 +182,7 @@ class Trainer:
             args.strategy, self.schedule, args.alt_rate, args.seed, args.exact
         )
         self.af = torch.as_tensor(data.alt_freq, dtype=torch.float32, device=self.device)
+        self._make_loader()
         self.val_masks = [
             dt.val_site_mask(
                 data.val.haps[:, :, s:e], args.val_mask_rule, args.val_mask_rate,
@@ -192,6 +198,45 @@ class Trainer:
             covered[s:e] = True
             self.score_cols.append(cols)
         self.autocast = self.device.type == "cuda"
+
+    def _make_loader(self) -> None:
+        """Training batches from ``maskkit.torch``: a HaplotypeDataset over the training split
+        (written once as a store in a temporary folder; served from memory), one window per
+        batch (WindowBatchSampler: shuffled, split across torchrun ranks) and a DataLoader."""
+        from maskkit.io import HaplotypeStore
+        from maskkit.torch import HaplotypeDataset, WindowBatchSampler
+
+        torch, args, data = self.torch, self.args, self.data
+        if args.num_workers < 0:
+            raise InputError(f"--num-workers must be >= 0, got {args.num_workers}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="rag_bert_")
+        path = Path(self._tmp.name) / "train.h5"
+        dt.write_store(path, data.train.haps, data.positions, data.train.samples)
+        store = HaplotypeStore(path, in_memory=True, verbose=False)
+        # masks are keyed by (seed, epoch, sample * n_windows + window); the dataset shares
+        # self.masker, so set_epoch / load_state_dict / update reach it (and its workers)
+        self.dataset = HaplotypeDataset(store, self.masker, data.windows, haplotypes=True)
+        self.sampler = WindowBatchSampler(
+            self.dataset, args.batch_size, shuffle=True, seed=args.seed,
+            num_replicas=self.world, rank=self.rank,
+        )  # fmt: skip
+        self.loader = torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=self.sampler, collate_fn=self.dataset.collate_fn,
+            num_workers=args.num_workers, persistent_workers=args.num_workers > 0,
+            # its own generator: creating iterators must not draw from the global torch RNG
+            # (dropout), or the model's random stream would depend on --num-workers
+            generator=torch.Generator().manual_seed(args.seed),
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Stop the DataLoader workers and remove the temporary training store."""
+        self.loader = None
+        self._tmp.cleanup()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Masker epoch (and curriculum level) for the dataset and its workers; batch order."""
+        self.dataset.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
 
     # -- helpers --------------------------------------------------------------------------
     def _retrieve(
@@ -248,34 +293,24 @@ class Trainer:
         return self.index.set_embeddings(embs)
 
     # -- epochs ---------------------------------------------------------------------------
-    def batches(self, epoch: int) -> list[tuple[int, np.ndarray]]:
-        n, bs = self.data.train.n, self.args.batch_size
-        rng = np.random.default_rng([self.args.seed, epoch])
-        out = []
-        for w in range(len(self.data.windows)):
-            perm = rng.permutation(n)
-            out += [(w, np.sort(perm[i : i + bs])) for i in range(0, n, bs)]
-        order = rng.permutation(len(out))
-        out = [out[i] for i in order]
-        if self.args.max_steps:
-            out = out[: self.args.max_steps * self.world]
-        # every rank takes the same number of steps (DDP all-reduces each backward)
-        out = out[: max(len(out) // self.world, 1) * self.world]
-        return out[self.rank :: self.world]
-
     def train_epoch(self, epoch: int, bar: Any) -> dict[str, Any]:
         torch = self.torch
-        self.masker.set_epoch(epoch)
+        self.set_epoch(epoch)
         self.net.train()
         digest = hashlib.sha1()
         tot_loss, n_steps = 0.0, 0
         counts = np.zeros(6)
-        n_train = self.data.train.n
-        for w, samples in bar(self.batches(epoch)):
-            s, e = self.data.windows[w]
-            haps = self.data.train.haps[samples, :, s:e]
-            m = self.masker(haps, indices=samples + w * n_train)
-            site = mk.union(m)
+        steps = len(self.sampler)
+        if self.args.max_steps:
+            steps = min(steps, self.args.max_steps)  # the same on every rank
+        it = iter(self.loader)
+        for _ in bar(range(steps)):
+            batch = next(it)
+            w = int(batch["window"][0])  # WindowBatchSampler: one window per batch
+            samples = batch["sample"].numpy()
+            haps = batch["haplotypes"].numpy()  # whole window: all rows have its length
+            m = batch["mask"].numpy()  # per-haplotype masks from the trainer's Masker
+            site = mk.union(m)  # the trainer masks whole genotypes (union over haplotypes)
             digest.update(np.packbits(m).tobytes())
             st = mk.mask_stats(m, haps)
             counts += [
@@ -495,6 +530,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cfg = config_of(args, data)
     state = load_checkpoint(ckpt, cfg) if args.resume else None
     tr = Trainer(args, data)
+    try:
+        return _train(args, tr, data, cfg, state, t_start)
+    finally:
+        tr.close()
+
+
+def _train(
+    args: argparse.Namespace,
+    tr: Trainer,
+    data: dt.Data,
+    cfg: dict[str, Any],
+    state: dict[str, Any] | None,
+    t_start: float,
+) -> dict[str, Any]:
+    import torch
+
+    out = Path(args.out)
+    ckpt = out / "checkpoint.pt"
     rank0 = tr.rank == 0
     log = print if rank0 else (lambda *a, **k: None)
     out.mkdir(parents=True, exist_ok=True)
@@ -504,7 +557,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             tr.model.load_state_dict(state["model"])
             tr.opt.load_state_dict(state["optimizer"])
-            tr.masker.load_state_dict(state["masker"])
+            tr.dataset.load_state_dict({"masker": state["masker"]})  # + its workers
             tr.schedule.load_state_dict(state["schedule"])
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise InputError(f"checkpoint {ckpt} does not fit this configuration: {exc}") from exc
@@ -553,6 +606,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             metric = float(np.nan_to_num(va_log["val"]["rare"]["f1"]))
             upd = getattr(tr.masker, "update", None)
             (upd or tr.schedule.update)(metric)
+            tr.dataset.sync()  # (set_epoch publishes it too) the new level reaches workers
         history.append(entry)
         v = va_log["val"]
         log(f"epoch {epoch + 1}/{args.epochs} level {level} rate {rate:.2f} | train loss "

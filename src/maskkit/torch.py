@@ -64,6 +64,7 @@ _PAD_VALUES: dict[str, int | bool] = {
     "labels": tokens.IGNORE_INDEX,
     "attention_mask": 0,
     "mask": False,
+    "haplotypes": 0,
 }
 # Per-item integers carried next to the collated arrays.
 _META = ("index", "sample", "window", "key", "length")
@@ -242,13 +243,19 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         frozen` copy at its current rates, unless it already has a ``fixed_epoch``).
     pad_to, pad_to_multiple_of, replace, n_alleles, dtype
         Passed to :func:`maskkit.collate`. ``pad_to`` = the window size gives fixed shapes.
+    haplotypes : bool, default False
+        Also return the unmasked alleles as ``haplotypes`` (``(batch, ploidy, width)`` int8, zero
+        past each row's ``length`` like :meth:`read`), for trainers that need the true alleles
+        next to the mask (e.g. to re-tokenize with their own site mask, or to build retrieval
+        queries from the visible sites).
 
     Notes
     -----
     Batches are dicts of tensors: ``input_ids``, ``labels``, ``attention_mask``, ``mask``
     (each ``(batch, ploidy, width)``), and ``index`` (dataset item), ``sample`` (store
     position), ``window``, ``key`` (the mask key ``sample * n_windows + window``) and
-    ``length`` (real sites), each ``(batch,)`` int64.
+    ``length`` (real sites), each ``(batch,)`` int64; with ``haplotypes=True`` also
+    ``haplotypes``.
 
     Examples
     --------
@@ -279,6 +286,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         replace: tuple[float, float, float] | None = None,
         n_alleles: int = 2,
         dtype: Any = np.int64,
+        haplotypes: bool = False,
     ) -> None:
         from .io import HaplotypeStore, open_store
 
@@ -302,6 +310,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
             "n_alleles": n_alleles,
             "dtype": dtype,
         }
+        self.haplotypes = bool(haplotypes)
         # Shared with every DataLoader worker (fork or spawn): (epoch, step, plateau levels).
         self._shared = torch.zeros(len(masker.sync_fields), dtype=torch.int64).share_memory_()
         self._applied: tuple[int, ...] | None = None
@@ -425,6 +434,11 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         haps, lengths = self.read(sample, window)
         arrays = self.masker.batch(haps, lengths, key, **self.collate_kwargs)
         out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
+        if self.haplotypes:
+            shape = arrays["mask"].shape
+            full = np.zeros(shape, dtype=np.int8)
+            full[..., : haps.shape[-1]] = haps
+            out["haplotypes"] = torch.from_numpy(full)
         for name, a in zip(_META, (idx, sample, window, key, lengths)):
             out[name] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
         return out
