@@ -61,7 +61,9 @@ def _rate_arg(value: Any, name: str) -> float:
         )
     r = float(value)
     if math.isnan(r) or not 0.0 <= r <= 1.0:
-        hint = f"; rates are fractions: pass {r / 100:g} for {r:g}%" if 1.0 < r <= 100.0 else ""
+        hint = ""
+        if 1.0 < r <= 100.0 and r.is_integer():  # looks like a percentage: 30 for 0.3
+            hint = f"; rates are fractions: pass {r / 100:g} for {r:g}%"
         raise ValueError(f"{name} must be in [0, 1], got {r!r}{hint}")
     return r
 
