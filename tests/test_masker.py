@@ -523,6 +523,11 @@ def test_new_rules_match_their_functions(
     width = b["mask"].shape[-1]
     assert width == lengths.max()
     np.testing.assert_array_equal(b["mask"], (got & (haps >= 0))[..., :width])
+    # stats: realized rates plus the schedule's value under its own name, no per-class targets
+    stats = masker.stats(got, haps, lengths)
+    assert stats["schedule_rate"] == r
+    assert "target_ref_rate" not in stats
+    assert stats["rate"] == mk.mask_stats(got, haps, lengths)["rate"]
 
 
 def test_new_rules_take_per_sample_rates_and_union() -> None:

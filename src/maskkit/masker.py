@@ -528,7 +528,9 @@ class Masker:
         Returns :func:`maskkit.mask_stats` (per haplotype ``ref_rate``, ``alt_rate``, ``rate``;
         for 3-D ``haps`` the site rates after the union, ``site_rate_alt{k}``) plus ``epoch``,
         ``target_ref_rate``, ``target_alt_rate`` (per haplotype) and, for 3-D ``haps``,
-        ``expected_site_rate_alt{k}``. Pass the per-haplotype mask
+        ``expected_site_rate_alt{k}``. For ``"af_aware"``, ``"span"`` and ``"array"`` the
+        schedule sets a scale, a span fraction or the off-array rate, so ``schedule_rate``
+        replaces the per-class targets. Pass the per-haplotype mask
         (:meth:`haplotype_mask`) for the rates before the union; a site mask (``union=True``)
         counts for each haplotype of its site.
 
@@ -542,10 +544,15 @@ class Masker:
         (0.3, 0.3, 0.51)
         """
         out: dict[str, float] = dict(mask_stats(mask, haps, lengths))
+        out["epoch"] = self._epoch
+        if self.strategy in _RATE_LABELS:
+            # The schedule drives a scale (af_aware), a span fraction or the off-array rate: no
+            # single per-class target exists, so report the schedule's value under its own name.
+            out["schedule_rate"] = self.current_rates()[0]
+            return out
         shape = np.shape(haps)
         p = int(shape[1]) if len(shape) == 3 else 1
         hr, ha = self._haplotype_rates(*self.current_rates(), p)
-        out["epoch"] = self._epoch
         out["target_ref_rate"] = hr
         out["target_alt_rate"] = ha
         if len(shape) == 3:
