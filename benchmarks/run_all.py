@@ -75,6 +75,19 @@ def timeit(fn: Callable[[int], object], repeats: int, budget_s: float = 20.0) ->
     return float(np.median(times))
 
 
+def _collector(
+    rows: list[dict[str, Any]], report: Callable[[dict[str, Any]], None]
+) -> Callable[[str, tuple[int, int], float, float], None]:
+    """Return ``add(case, size, t_mk, t_base)``: build a result row, keep it and report it."""
+
+    def add(case: str, size: tuple[int, int], t_mk: float, t_base: float) -> None:
+        row = _row(case, size, t_mk, t_base)
+        rows.append(row)
+        report(row)
+
+    return add
+
+
 def _row(case: str, size: tuple[int, int], t_mk: float, t_base: float) -> dict[str, Any]:
     n = size[0] * size[1]
     return {
@@ -109,10 +122,7 @@ def mask_table(
     torch = _torch()
     rows: list[dict[str, Any]] = []
 
-    def add(case: str, size: tuple[int, int], t_mk: float, t_base: float) -> None:
-        row = _row(case, size, t_mk, t_base)
-        rows.append(row)
-        report(row)
+    add = _collector(rows, report)
 
     for size in sizes:
         r = repeats
@@ -204,10 +214,7 @@ def seqmask_table(
     rep = (0.8, 0.1, 0.1)
     rows: list[dict[str, Any]] = []
 
-    def add(case: str, size: tuple[int, int], t_mk: float, t_base: float) -> None:
-        row = _row(case, size, t_mk, t_base)
-        rows.append(row)
-        report(row)
+    add = _collector(rows, report)
 
     for size in sizes:
         r = repeats
