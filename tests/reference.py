@@ -208,6 +208,19 @@ def probe_fix_up(need: int, candidates: int) -> bool:
     return 3 * need <= candidates
 
 
+def pass_rate(p: float, length: int) -> float:
+    """The rate of an exact mask's Bernoulli pass (a tuning choice of the kernel; any works).
+
+    ``z = min(2, 4 |0.5 - p|)`` standard deviations of a row of ``length`` sites toward the side
+    whose fix-up is cheap: below ``p`` when ``p <= 0.5`` (adding is cheap), above otherwise.
+    """
+    if length == 0:
+        return p
+    z = min(2.0, 4.0 * abs(0.5 - p))
+    s = z * math.sqrt(p * (1.0 - p) / length)
+    return max(0.0, p - s) if p <= 0.5 else min(1.0, p + s)
+
+
 def _fix_count(h: np.ndarray, length: int, o: np.ndarray, group: int, d: int, key_fix: int) -> None:
     """Flip ``|d|`` positions of ``group`` (0 ref, 1 alt, 2 any) uniformly; mirrors the kernel."""
 
@@ -224,7 +237,7 @@ def _fix_count(h: np.ndarray, length: int, o: np.ndarray, group: int, d: int, ke
         # rejection sampling over the row: uniform among the remaining candidates
         done = t = 0
         while done < need:
-            j = below_int(bits_int(gkey, t), length)
+            j = (word_int(gkey, t) * length) >> 32  # probe t: 32-bit word t
             t += 1
             if bool(o[j]) == want and in_group(int(h[j])):
                 o[j] = not want
@@ -255,7 +268,8 @@ def exact_mask(
 ) -> np.ndarray:
     """Exact-count mask, as documented in ``maskkit._kernels``.
 
-    Per row: a Bernoulli pass at the class rates (the same words as :func:`bernoulli_mask`);
+    Per row: a Bernoulli pass at :func:`pass_rate` of the class rates (the words of
+    :func:`bernoulli_mask`);
     targets ``k`` by stochastic rounding of ``rate * n`` per class (``split``) or over all
     eligible positions; the difference is then flipped at uniformly chosen positions.
     """
@@ -264,12 +278,14 @@ def exact_mask(
     n = haps.shape[0]
     p_ref = per_sample(ref_rate, n)[batch]
     p_alt = per_sample(alt_rate, n)[batch]
-    out = bernoulli_mask(
-        haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths
-    ).reshape(h2.shape)
+    out = np.zeros(h2.shape, dtype=bool)
     for r in range(h2.shape[0]):
         h, o, length = h2[r], out[r], int(lens[r])
         args = (int(ids[r]), int(hap[r]))
+        w = words(row_key_int(seed, STREAM_MASK, epoch, *args), length).astype(np.int64)
+        t_ref = threshold(pass_rate(float(p_ref[r]), length))
+        t_alt = threshold(pass_rate(float(p_alt[r]), length))
+        o[:length] = (w < np.where(h[:length] > 0, t_alt, t_ref)) & (h[:length] >= 0)
         key_round = row_key_int(seed, STREAM_EXACT_ROUND, epoch, *args)
         key_fix = row_key_int(seed, STREAM_EXACT_FIX, epoch, *args)
         seg, sel = h[:length], o[:length]
@@ -498,7 +514,7 @@ def _fix_group(
     if probe_fix_up(need, c):
         done = t = 0
         while done < need:
-            j = below_int(bits_int(gkey, t), length)
+            j = (word_int(gkey, t) * length) >> 32  # probe t: 32-bit word t
             t += 1
             if bool(o[j]) == want and grp[j] == g:
                 o[j] = not want
@@ -541,7 +557,8 @@ def grouped_mask(
         length = int(lens[r])
         grp = np.where(h >= 0, 2 * b + (h > 0) if split else b, -1)
         key = row_key_int(seed, STREAM_MASK, epoch, int(ids[r]), int(hap[r]))
-        thr = np.array([threshold(x) for x in p], dtype=np.int64)
+        rate = [pass_rate(float(x), length) for x in p] if exact else p
+        thr = np.array([threshold(x) for x in rate], dtype=np.int64)
         w = words(key, sites).astype(np.int64)
         o = out[r]
         for j in range(length):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import tokens
-from ._numba import jit, pjit, prange
+from ._numba import ijit, jit, pjit, prange
 from ._rng import (
     _S32,
     GOLDEN,
@@ -278,39 +278,110 @@ def _stochastic_round(x, key, counter):  # type: ignore[no-untyped-def]
 
 
 @jit
-def _in_group(a, group):  # type: ignore[no-untyped-def]
-    # group 0: ref, 1: alt, 2: any non-missing allele (without branches: see ``_fix_count``)
-    return (a >= 0) & ((group == 2) | ((a > 0) == (group == 1)))
+def _pass_threshold(p, length):  # type: ignore[no-untyped-def]
+    """Threshold of the Bernoulli pass of an exact mask at rate ``p`` over ``length`` sites.
+
+    Any pass rate gives the same (uniform, exact) result; only the fix-up cost changes. Adding
+    a position costs about ``1 / (1 - p)`` probes, removing one ``1 / p``, so the pass runs
+    ``z`` standard deviations toward the cheap side, ``z = min(2, 4 |0.5 - p|)`` (near the
+    optimum ``z = Phi^-1(1 - p)``; 0.2 -> 0.1 us a row at p = 0.02 and 1,024 sites). A tuning
+    choice, mirrored in ``tests/reference.py``.
+    """
+    if length == 0:
+        return _threshold(p)
+    z = min(2.0, 4.0 * abs(0.5 - p))
+    s = z * np.sqrt(p * (1.0 - p) / length)
+    q = max(0.0, p - s) if p <= 0.5 else min(1.0, p + s)
+    return _threshold(q)
 
 
 @jit
-def _fix_count(h, r, length, o, group, d, c, key, scratch):  # type: ignore[no-untyped-def]
-    """Flip ``|d|`` of the ``c`` candidates of ``group``, chosen uniformly without replacement.
+def _bernoulli_row_counted2(h, r, length, key, t, o):  # type: ignore[no-untyped-def]
+    """``_bernoulli_row`` at one rate that returns (eligible, chosen): two sums, not four."""
+    n_elig = 0
+    m_all = 0
+    for q in range(length >> 1):
+        z = bits(key, q)
+        j = 2 * q
+        a0 = h[r, j]
+        a1 = h[r, j + 1]
+        s0 = ((z >> _S32) < t) & (a0 >= 0)
+        s1 = ((z & LOW32) < t) & (a1 >= 0)
+        o[r, j] = s0
+        o[r, j + 1] = s1
+        n_elig += np.int64(a0 >= 0) + np.int64(a1 >= 0)
+        m_all += np.int64(s0) + np.int64(s1)
+    if length & 1:
+        j = length - 1
+        a = h[r, j]
+        sel = ((bits(key, j >> 1) >> _S32) < t) & (a >= 0)
+        o[r, j] = sel
+        n_elig += np.int64(a >= 0)
+        m_all += np.int64(sel)
+    for j in range(length, h.shape[1]):
+        o[r, j] = False
+    return n_elig, m_all
 
-    Candidates are the selected positions when removing (d < 0), the unselected eligible ones
-    when adding (d > 0). Each flip is a uniform draw among the remaining candidates, so the
-    flipped set is a uniform subset.
+
+_NO_BINS = np.zeros(0, dtype=np.int64)
+
+
+@ijit
+def _probe(h, r, o, sp, g, want, j):  # type: ignore[no-untyped-def]
+    # Flip position j when it is a candidate; returns 1 on a flip. Branch-free: a hit is
+    # unpredictable, and a mispredicted branch costs more than the store.
+    a = h[r, j]
+    hit = (o[r, j] == want) & (a >= 0) & (sp * np.int64(a > 0) == g)
+    o[r, j] = o[r, j] ^ hit
+    return np.int64(hit)
+
+
+@ijit
+def _fix(h, r, length, o, bins, mul, sp, g, kid, d, c, key, scratch):  # type: ignore[no-untyped-def]
+    """Flip ``|d|`` of the ``c`` candidates of group ``g`` in row ``r``, uniformly, no replacement.
+
+    A position's group is ``bins[j] * mul + sp * (allele > 0)`` (``bins`` empty: all 0), so
+    ``mul = 1, sp = 0, g = 0`` is "any eligible allele" and ``mul = 2, sp = 1`` splits ref (g = 0)
+    and alt (g = 1). Candidates are the chosen positions when removing (d < 0), the unchosen
+    eligible ones when adding (d > 0). Each flip is a uniform draw among the remaining
+    candidates, so the flipped set is a uniform subset. ``kid`` keys the draws.
     """
     want = d < 0
     need = abs(d)
-    gkey = mix64(key ^ (np.uint64(group) + ONE) * GOLDEN)
+    gkey = mix64(key ^ (np.uint64(kid) + ONE) * GOLDEN)
     if 3 * need <= c:
-        # Few flips among many candidates: probe random positions (about length/c probes each);
-        # a probe costs about two scanned positions, so this wins unless candidates are scarce.
-        # Branch-free flip: a hit is unpredictable, a mispredicted branch costs more than the
-        # store (same probes, same flips as an ``if``).
+        # Few flips among many candidates: probe random positions (about length / c probes
+        # each), two per hash: probe t uses the 32-bit word t of the key (as ``u32_at``).
+        span = np.uint64(length)
         done = 0
+        if bins.shape[0] == 0:  # the core's groups: branch-free probes, unrolled by two
+            q = 0
+            while True:
+                z = bits(gkey, q)
+                q += 1
+                done += _probe(h, r, o, sp, g, want, int(((z >> _S32) * span) >> _S32))
+                if done == need:
+                    return
+                done += _probe(h, r, o, sp, g, want, int(((z & LOW32) * span) >> _S32))
+                if done == need:
+                    return
+        # bins: a group is a few percent of the row and most probes miss, so a branch is cheaper
         t = 0
         while done < need:
-            j = below(bits(gkey, t), length)
+            z = bits(gkey, t >> 1)
+            w = (z >> _S32) if (t & 1) == 0 else (z & LOW32)
+            j = int((w * span) >> _S32)
             t += 1
-            hit = (o[r, j] == want) & _in_group(h[r, j], group)
-            o[r, j] = o[r, j] ^ hit
-            done += hit
+            a = h[r, j]
+            if o[r, j] == want and a >= 0 and bins[j] * mul + sp * (a > 0) == g:
+                o[r, j] = not want
+                done += 1
         return
     n = 0
     for j in range(length):
-        if o[r, j] == want and _in_group(h[r, j], group):
+        a = h[r, j]
+        b = 0 if bins.shape[0] == 0 else bins[j]
+        if o[r, j] == want and a >= 0 and b * mul + sp * (a > 0) == g:
             scratch[n] = j
             n += 1
     for i in range(need):
@@ -323,27 +394,41 @@ def _fix_count(h, r, length, o, group, d, c, key, scratch):  # type: ignore[no-u
 
 @jit
 def _exact_row(h, r, length, key_mask, key_round, key_fix, p_ref, p_alt, split, o, scratch):  # type: ignore[no-untyped-def]
-    # One Bernoulli pass at the target rates that also counts; then flip the difference to the
-    # stochastically rounded target at uniformly chosen positions. Conditioned on its size a
-    # Bernoulli set is a uniform subset, so the result is a uniform k-subset.
-    n_ref, n_alt, m_ref, m_alt = _bernoulli_row_counted(
-        h, r, length, key_mask, _threshold(p_ref), _threshold(p_alt), o
-    )
+    # One Bernoulli pass that also counts; then flip the difference to the stochastically
+    # rounded target at uniformly chosen positions. Conditioned on its size a Bernoulli set is
+    # a uniform subset, so the result is a uniform k-subset.
     if split:
+        n_ref, n_alt, m_ref, m_alt = _bernoulli_row_counted(
+            h, r, length, key_mask, _pass_threshold(p_ref, length),
+            _pass_threshold(p_alt, length), o,
+        )  # fmt: skip
         k_ref = _stochastic_round(p_ref * n_ref, key_round, 0)
         k_alt = _stochastic_round(p_alt * n_alt, key_round, 1)
         if m_ref != k_ref:
             c = m_ref if m_ref > k_ref else n_ref - m_ref
-            _fix_count(h, r, length, o, 0, k_ref - m_ref, c, key_fix, scratch)
+            _fix(h, r, length, o, _NO_BINS, 2, 1, 0, 0, k_ref - m_ref, c, key_fix, scratch)
         if m_alt != k_alt:
             c = m_alt if m_alt > k_alt else n_alt - m_alt
-            _fix_count(h, r, length, o, 1, k_alt - m_alt, c, key_fix, scratch)
+            _fix(h, r, length, o, _NO_BINS, 2, 1, 1, 1, k_alt - m_alt, c, key_fix, scratch)
     else:
-        n = n_ref + n_alt
-        m = m_ref + m_alt
+        n, m = _bernoulli_row_counted2(h, r, length, key_mask, _pass_threshold(p_ref, length), o)
         k = _stochastic_round(p_ref * n, key_round, 2)
         if m != k:
-            _fix_count(h, r, length, o, 2, k - m, m if m > k else n - m, key_fix, scratch)
+            _fix(
+                h,
+                r,
+                length,
+                o,
+                _NO_BINS,
+                1,
+                0,
+                0,
+                2,
+                k - m,
+                m if m > k else n - m,
+                key_fix,
+                scratch,
+            )
 
 
 @jit
@@ -655,39 +740,8 @@ def grouped_mask_parallel(haps, ploidy, lengths, indices, bins, split, thr, seed
 
 
 @jit
-def _fix_group(h, bins, mul, sp, length, o, g, kid, d, c, key, scratch):  # type: ignore[no-untyped-def]
-    """``_fix_count`` for the positions of group ``g``; ``kid`` keys the draws."""
-    want = d < 0
-    need = abs(d)
-    gkey = mix64(key ^ (np.uint64(kid) + ONE) * GOLDEN)
-    if 3 * need <= c:
-        done = 0
-        t = 0
-        while done < need:
-            j = below(bits(gkey, t), length)
-            t += 1
-            a = h[j]
-            if o[j] == want and a >= 0 and bins[j] * mul + sp * (a > 0) == g:
-                o[j] = not want
-                done += 1
-        return
-    n = 0
-    for j in range(length):
-        a = h[j]
-        if o[j] == want and a >= 0 and bins[j] * mul + sp * (a > 0) == g:
-            scratch[n] = j
-            n += 1
-    for i in range(need):
-        pick = i + below(bits(gkey, i), n - i)
-        tmp = scratch[pick]
-        scratch[pick] = scratch[i]
-        scratch[i] = tmp
-        o[tmp] = not want
-
-
-@jit
 def _grouped_exact_row(  # type: ignore[no-untyped-def]
-    h, length, bins, split, rates, key_mask, key_round, key_fix, o, thr, n_cnt, m_cnt, scratch
+    h, r, length, bins, split, rates, key_mask, key_round, key_fix, o, thr, n_cnt, m_cnt, scratch
 ):
     # Bernoulli pass at the group rates that counts per group, then per group the flip to the
     # stochastically rounded target (see ``_exact_row``).
@@ -695,25 +749,27 @@ def _grouped_exact_row(  # type: ignore[no-untyped-def]
     sp = 1 if split else 0
     ng = rates.shape[0]
     for g in range(ng):
-        thr[g] = _threshold(rates[g])
+        thr[g] = _pass_threshold(rates[g], length)
         n_cnt[g] = 0
         m_cnt[g] = 0
+    hr = h[r]
+    orow = o[r]
     for j in range(length):
-        a = h[j]
+        a = hr[j]
         g = bins[j] * mul + sp * (a > 0)
         sel = (u32_at(key_mask, j) < thr[g]) & (a >= 0)
-        o[j] = sel
+        orow[j] = sel
         n_cnt[g] += a >= 0
         m_cnt[g] += sel
-    for j in range(length, h.shape[0]):
-        o[j] = False
+    for j in range(length, h.shape[1]):
+        orow[j] = False
     for g in range(ng):
         kid = g if split else 2 * g + 2
         k = _stochastic_round(rates[g] * n_cnt[g], key_round, kid)
         m = m_cnt[g]
         if m != k:
             c = m if m > k else n_cnt[g] - m
-            _fix_group(h, bins, mul, sp, length, o, g, kid, k - m, c, key_fix, scratch)
+            _fix(h, r, length, o, bins, mul, sp, g, kid, k - m, c, key_fix, scratch)
 
 
 @jit
@@ -728,8 +784,8 @@ def _grouped_exact_one(  # type: ignore[no-untyped-def]
     key_round = row_key(seed, STREAM_EXACT_ROUND, epoch, sample, hap)
     key_fix = row_key(seed, STREAM_EXACT_FIX, epoch, sample, hap)
     _grouped_exact_row(
-        haps[r], lengths[_row(lengths, s)], bins[_row(bins, s)], split, rates[_row(rates, s)],
-        key_mask, key_round, key_fix, out[r], thr, n_cnt, m_cnt, scratch,
+        haps, r, lengths[_row(lengths, s)], bins[_row(bins, s)], split, rates[_row(rates, s)],
+        key_mask, key_round, key_fix, out, thr, n_cnt, m_cnt, scratch,
     )  # fmt: skip
 
 
@@ -840,7 +896,7 @@ def _span_row(  # type: ignore[no-untyped-def]
                 if m == k:
                     break
     if m < k:
-        _fix_count(h, r, length, o, 2, k - m, n - m, key_fix, scratch)
+        _fix(h, r, length, o, _NO_BINS, 1, 0, 0, 2, k - m, n - m, key_fix, scratch)
 
 
 @jit

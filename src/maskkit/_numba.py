@@ -62,6 +62,11 @@ CACHE: bool = CACHE_DIR is not None
 # nogil lets DataLoader threads and user thread pools run kernels side by side;
 # error_model="numpy" keeps division free of Python-style zero checks in hot loops.
 jit: Callable[..., Any] = partial(numba.njit, cache=CACHE, nogil=True, error_model="numpy")
+# Small helpers that take arrays and run per random probe: inlined in numba's IR, so a call
+# costs no reference counting (which costs more than the helper's work).
+ijit: Callable[..., Any] = partial(
+    numba.njit, cache=CACHE, nogil=True, error_model="numpy", inline="always"
+)
 # Parallel drivers are opt-in: DataLoader workers usually own the cores already.
 pjit: Callable[..., Any] = partial(
     numba.njit, cache=CACHE, nogil=True, error_model="numpy", parallel=True

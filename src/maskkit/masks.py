@@ -38,25 +38,31 @@ def haplotype_rate_for_site_rate(site_rate: Any, ploidy: int = 2) -> Any:
     return 1.0 - (1.0 - arr) ** (1.0 / ploidy)
 
 
-_SHARED_THR: dict[tuple[float, float], np.ndarray] = {}
+_THRESHOLDS = 0  # (1, 2) uint64 table of 32-bit thresholds (Bernoulli kernels)
+_RATES = 1  # (1, 2) float64 table of rates (exact kernels)
+_SHARED: dict[tuple[float, float, int], np.ndarray] = {}
 
 
-def _shared_thresholds(p_ref: float, p_alt: float) -> np.ndarray:
+def _shared_table(p_ref: float, p_alt: float, kind: int) -> np.ndarray:
     # One (1, 2) table per pair of shared rates, kept (kernels only read it): building it costs
     # about a microsecond, a tenth of a whole 48 x 1,024 call.
-    thr = _SHARED_THR.get((p_ref, p_alt))
-    if thr is None:
-        if len(_SHARED_THR) > 256:
-            _SHARED_THR.clear()
-        thr = np.array([[int(p_ref * 2.0**32 + 0.5), int(p_alt * 2.0**32 + 0.5)]], np.uint64)
-        _SHARED_THR[(p_ref, p_alt)] = thr
-    return thr
+    table = _SHARED.get((p_ref, p_alt, kind))
+    if table is None:
+        if len(_SHARED) > 256:
+            _SHARED.clear()
+        if kind == _THRESHOLDS:
+            row = [int(p_ref * 2.0**32 + 0.5), int(p_alt * 2.0**32 + 0.5)]
+            table = np.array([row], dtype=np.uint64)
+        else:
+            table = np.array([[p_ref, p_alt]], dtype=np.float64)
+        _SHARED[(p_ref, p_alt, kind)] = table
+    return table
 
 
 def _thresholds(r_ref: np.ndarray, r_alt: np.ndarray) -> np.ndarray:
     # 32-bit thresholds: the realized probability differs from the rate by < 2**-33.
     if r_ref.shape[0] == 1:  # shared rates: plain float math is ~10x cheaper than array ops
-        return _shared_thresholds(float(r_ref[0]), float(r_alt[0]))
+        return _shared_table(float(r_ref[0]), float(r_alt[0]), _THRESHOLDS)
     return np.floor(np.stack([r_ref, r_alt], axis=1) * 2.0**32 + 0.5).astype(np.uint64)
 
 
@@ -91,15 +97,22 @@ def _run(
         out_shape: tuple[int, ...] = (n, shape[2])
     else:
         out_shape = shape
-    if not exact and not site_rate and type(ref_rate) is float and type(alt_rate) is float:
+    if not site_rate and type(ref_rate) is float and type(alt_rate) is float:
         # fast path for shared float rates (small batches pay mostly for the wrapper)
-        thr = _shared_thresholds(
-            v.rate_scalar(ref_rate, ref_name), v.rate_scalar(alt_rate, alt_name)
-        )
+        p_ref = v.rate_scalar(ref_rate, ref_name)
+        p_alt = v.rate_scalar(alt_rate, alt_name)
         lens = v.lengths(lengths, n, shape[-1])
         idx = v.indices(indices, n)
         result = v.out_buffer(out, out_shape)
-        if h2.size:
+        if h2.size == 0:
+            return result
+        if exact:
+            table = _shared_table(p_ref, p_alt, _RATES)
+            _exact(
+                h2, ploidy, shape, lens, idx, table, split, seed_, epoch_, result, union, parallel
+            )
+        else:
+            thr = _shared_table(p_ref, p_alt, _THRESHOLDS)
             _bernoulli(h2, ploidy, lens, idx, thr, seed_, epoch_, result, union, parallel)
         return result
     r_ref = v.rates(ref_rate, n, ref_name)
@@ -115,19 +128,33 @@ def _run(
     if r_ref.shape != r_alt.shape:
         r_ref, r_alt = np.broadcast_arrays(r_ref, r_alt)
     if exact:
-        if r_ref.shape[0] == 1:  # shared rates: plain float math is cheaper than np.stack
-            table = np.array([[r_ref[0], r_alt[0]]], dtype=np.float64)
-        else:
-            table = np.ascontiguousarray(np.stack([r_ref, r_alt], axis=1))
-        o2 = np.empty(h2.shape, dtype=np.bool_) if union else result.reshape(h2.shape)
-        kernel = _kernels.exact_mask_parallel if parallel else _kernels.exact_mask
-        kernel(h2, ploidy, lens, idx, table, split, seed_, epoch_, o2)
-        if union:
-            _kernels.union(o2.reshape(shape), result)
+        table = np.ascontiguousarray(np.stack([r_ref, r_alt], axis=1), dtype=np.float64)
+        _exact(h2, ploidy, shape, lens, idx, table, split, seed_, epoch_, result, union, parallel)
     else:
         thr = _thresholds(r_ref, r_alt)
         _bernoulli(h2, ploidy, lens, idx, thr, seed_, epoch_, result, union, parallel)
     return result
+
+
+def _exact(
+    h2: np.ndarray,
+    ploidy: int,
+    shape: tuple[int, ...],
+    lens: np.ndarray,
+    idx: np.ndarray,
+    table: np.ndarray,
+    split: bool,
+    seed: np.uint64,
+    epoch: int,
+    result: np.ndarray,
+    union: bool,
+    parallel: bool,
+) -> None:
+    o2 = np.empty(h2.shape, dtype=np.bool_) if union else result.reshape(h2.shape)
+    kernel = _kernels.exact_mask_parallel if parallel else _kernels.exact_mask
+    kernel(h2, ploidy, lens, idx, table, split, seed, epoch, o2)
+    if union:
+        _kernels.union(o2.reshape(shape), result)
 
 
 def _bernoulli(
