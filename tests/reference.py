@@ -5,8 +5,8 @@ the stream ids or the token ids in the library makes the bit-for-bit tests fail.
 
 Randomness (``maskkit._rng``): splitmix64 finaliser ``mix64``; a row key is a chain of ``mix64``
 over ``(seed, stream, epoch, sample, haplotype)``; ``bits(key, c) = mix64(key + (c + 1) * GOLDEN)``;
-position ``j`` decides with the 32-bit word ``hi(bits(key, j // 2))`` when ``j`` is even and
-``lo(bits(key, j // 2))`` when odd; a rate ``p`` becomes the threshold ``floor(p * 2**32 + 0.5)``
+position ``j`` decides with the 32-bit word ``lo(bits(key, j // 2))`` when ``j`` is even and
+``hi(bits(key, j // 2))`` when odd; a rate ``p`` becomes the threshold ``floor(p * 2**32 + 0.5)``
 and a position is chosen when its word is below it.
 
 Row layout: a 2-D ``(rows, sites)`` array is ``rows`` samples of ploidy 1; a 3-D array
@@ -62,7 +62,7 @@ def bits_int(key: int, counter: int) -> int:
 def word_int(key: int, j: int) -> int:
     """The 32-bit decision word of position ``j``."""
     h = bits_int(key, j >> 1)
-    return h & 0xFFFFFFFF if j & 1 else h >> 32
+    return h >> 32 if j & 1 else h & 0xFFFFFFFF
 
 
 def uniform01_int(key: int, counter: int) -> float:
@@ -124,11 +124,11 @@ def bits(keys: Any, counters: Any) -> np.ndarray:
 
 
 def words(keys: Any, sites: int) -> np.ndarray:
-    """32-bit decision words, shape ``keys.shape + (sites,)``: hi half even, lo half odd."""
+    """32-bit decision words, shape ``keys.shape + (sites,)``: lo half even, hi half odd."""
     keys = np.asarray(keys, dtype=_U)[..., None]
     j = np.arange(sites, dtype=np.int64)
     h = bits(keys, j >> 1)
-    return np.where(j & 1 == 1, h & _U(0xFFFFFFFF), h >> _U(32))
+    return np.where(j & 1 == 1, h >> _U(32), h & _U(0xFFFFFFFF))
 
 
 def below(h: np.ndarray, n: int) -> np.ndarray:

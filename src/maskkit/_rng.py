@@ -5,7 +5,9 @@ haplotype)`` and a counter (the position). There is no generator state to carry,
 not depend on batch composition, batch order, worker or thread count.
 
 The mixer is the splitmix64 finaliser. One 64-bit hash gives two 32-bit decisions: position ``j``
-uses the high half of ``hash(key, j // 2)`` when ``j`` is even and the low half when odd.
+uses the low half of ``hash(key, j // 2)`` when ``j`` is even and the high half when odd:
+the 32-bit words of the hashes in little-endian memory order, so a row's words can be
+written as 64-bit hashes and read as 32-bit words.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ def u32_at(key: np.uint64, j: int) -> np.uint64:
     """Return the 32-bit decision word of position ``j`` (same word the row kernels use)."""
     h = bits(key, j >> 1)
     if j & 1:
-        return h & LOW32
-    return h >> _S32
+        return h >> _S32
+    return h & LOW32
 
 
 @jit
