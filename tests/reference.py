@@ -211,12 +211,12 @@ def probe_fix_up(need: int, candidates: int) -> bool:
 def pass_rate(p: float, length: int) -> float:
     """The rate of an exact mask's Bernoulli pass (a tuning choice of the kernel; any works).
 
-    ``z = min(2, 4 |0.5 - p|)`` standard deviations of a row of ``length`` sites toward the side
+    ``z = min(2, 3 |0.5 - p|)`` standard deviations of a row of ``length`` sites toward the side
     whose fix-up is cheap: below ``p`` when ``p <= 0.5`` (adding is cheap), above otherwise.
     """
     if length == 0:
         return p
-    z = min(2.0, 4.0 * abs(0.5 - p))
+    z = min(2.0, 3.0 * abs(0.5 - p))
     s = z * math.sqrt(p * (1.0 - p) / length)
     return max(0.0, p - s) if p <= 0.5 else min(1.0, p + s)
 

@@ -322,44 +322,32 @@ def _pass_threshold(p, length):  # type: ignore[no-untyped-def]
 
     Any pass rate gives the same (uniform, exact) result; only the fix-up cost changes. Adding
     a position costs about ``1 / (1 - p)`` probes, removing one ``1 / p``, so the pass runs
-    ``z`` standard deviations toward the cheap side, ``z = min(2, 4 |0.5 - p|)`` (near the
-    optimum ``z = Phi^-1(1 - p)``; 0.2 -> 0.1 us a row at p = 0.02 and 1,024 sites). A tuning
-    choice, mirrored in ``tests/reference.py``.
+    ``z`` standard deviations toward the cheap side, ``z = min(2, 3 |0.5 - p|)`` (near the
+    optimum ``z = Phi^-1(1 - p)`` for mid rates; 0.2 -> 0.1 us a row at p = 0.02 and 1,024
+    sites). A tuning choice, mirrored in ``tests/reference.py``.
     """
     if length == 0:
         return _threshold(p)
-    z = min(2.0, 4.0 * abs(0.5 - p))
+    z = min(2.0, 3.0 * abs(0.5 - p))
     s = z * np.sqrt(p * (1.0 - p) / length)
     q = max(0.0, p - s) if p <= 0.5 else min(1.0, p + s)
     return _threshold(q)
 
 
 @jit
-def _bernoulli_row_counted2(h, r, length, key, t, o):  # type: ignore[no-untyped-def]
-    """``_bernoulli_row`` at one rate that returns (eligible, chosen): two sums, not four."""
-    n_elig = 0
-    m_all = 0
-    for q in range(length >> 1):
-        z = bits(key, q)
-        j = 2 * q
-        a0 = h[r, j]
-        a1 = h[r, j + 1]
-        s0 = ((z & LOW32) < t) & (a0 >= 0)
-        s1 = ((z >> _S32) < t) & (a1 >= 0)
-        o[r, j] = s0
-        o[r, j + 1] = s1
-        n_elig += np.int64(a0 >= 0) + np.int64(a1 >= 0)
-        m_all += np.int64(s0) + np.int64(s1)
-    if length & 1:
-        j = length - 1
-        a = h[r, j]
-        sel = ((bits(key, j >> 1) & LOW32) < t) & (a >= 0)
-        o[r, j] = sel
-        n_elig += np.int64(a >= 0)
-        m_all += np.int64(sel)
-    for j in range(length, h.shape[1]):
-        o[r, j] = False
-    return n_elig, m_all
+def _bernoulli_row_counted2(h, r, length, key, t, o, w, w32):  # type: ignore[no-untyped-def]
+    """``_uniform_row`` that returns (eligible, chosen).
+
+    The sums run in their own loop after the decisions, in 32-bit (rows hold < 2**31 sites):
+    inside the decision loop they slowed it more than a second pass over the row costs.
+    """
+    _uniform_row(h, r, length, key, t, o, w, w32)
+    n_elig = np.int32(0)
+    m_all = np.int32(0)
+    for j in range(length):
+        n_elig += np.int32(h[r, j] >= 0)
+        m_all += np.int32(o[r, j])
+    return np.int64(n_elig), np.int64(m_all)
 
 
 _NO_BINS = np.zeros(0, dtype=np.int64)
@@ -393,17 +381,21 @@ def _fix(h, r, length, o, bins, mul, sp, g, kid, d, c, key, scratch):  # type: i
         # each), two per hash: probe t uses the 32-bit word t of the key (as ``u32_at``).
         span = np.uint64(length)
         done = 0
-        if bins.shape[0] == 0:  # the core's groups: branch-free probes, unrolled by two
+        if bins.shape[0] == 0:  # the core's groups: branch-free probes, two per hash
             q = 0
-            while True:
+            while need - done >= 2:  # both probes of a hash are needed: no check between
+                z = bits(gkey, q)
+                q += 1
+                done += _probe(h, r, o, sp, g, want, int(((z & LOW32) * span) >> _S32))
+                done += _probe(h, r, o, sp, g, want, int(((z >> _S32) * span) >> _S32))
+            while done < need:
                 z = bits(gkey, q)
                 q += 1
                 done += _probe(h, r, o, sp, g, want, int(((z & LOW32) * span) >> _S32))
                 if done == need:
                     return
                 done += _probe(h, r, o, sp, g, want, int(((z >> _S32) * span) >> _S32))
-                if done == need:
-                    return
+            return
         # bins: a group is a few percent of the row and most probes miss, so a branch is cheaper
         t = 0
         while done < need:
@@ -432,15 +424,19 @@ def _fix(h, r, length, o, bins, mul, sp, g, kid, d, c, key, scratch):  # type: i
 
 
 @jit
-def _exact_row(h, r, length, key_mask, key_round, key_fix, p_ref, p_alt, split, o, scratch):  # type: ignore[no-untyped-def]
+def _exact_row(  # type: ignore[no-untyped-def]
+    h, r, length, key_mask, key_round, key_fix, p_ref, p_alt, tp_ref, tp_alt, split, o, scratch, w,
+    w32,
+):  # fmt: skip
+    # ``tp_*``: the pass thresholds (``_pass_threshold``), computed once per call when lengths
+    # and rates are shared (a square root and a division, ~10 ns a row).
     # One Bernoulli pass that also counts; then flip the difference to the stochastically
     # rounded target at uniformly chosen positions. Conditioned on its size a Bernoulli set is
     # a uniform subset, so the result is a uniform k-subset.
     if split:
         n_ref, n_alt, m_ref, m_alt = _bernoulli_row_counted(
-            h, r, length, key_mask, _pass_threshold(p_ref, length),
-            _pass_threshold(p_alt, length), o,
-        )  # fmt: skip
+            h, r, length, key_mask, tp_ref, tp_alt, o
+        )
         k_ref = _stochastic_round(p_ref * n_ref, key_round, 0)
         k_alt = _stochastic_round(p_alt * n_alt, key_round, 1)
         if m_ref != k_ref:
@@ -450,7 +446,7 @@ def _exact_row(h, r, length, key_mask, key_round, key_fix, p_ref, p_alt, split, 
             c = m_alt if m_alt > k_alt else n_alt - m_alt
             _fix(h, r, length, o, _NO_BINS, 2, 1, 1, 1, k_alt - m_alt, c, key_fix, scratch)
     else:
-        n, m = _bernoulli_row_counted2(h, r, length, key_mask, _pass_threshold(p_ref, length), o)
+        n, m = _bernoulli_row_counted2(h, r, length, key_mask, tp_ref, o, w, w32)
         k = _stochastic_round(p_ref * n, key_round, 2)
         if m != k:
             _fix(
@@ -477,14 +473,18 @@ def _stream_keys(seed, s0, s1, s2, epoch):  # type: ignore[no-untyped-def]
 
 @jit
 def _exact_one(r, haps, ploidy, lengths, indices, rates, split, skeys, out, scratch):  # type: ignore[no-untyped-def]
+    w, w32 = _scratch(haps.shape[1])
     s = r // ploidy
     sample = _sample_of(s, indices)
     hap = r % ploidy
     t = _row(rates, s)
+    length = lengths[_row(lengths, s)]
+    p_ref = rates[t, 0]
+    p_alt = rates[t, 1]
     _exact_row(
-        haps, r, lengths[_row(lengths, s)], sample_key(skeys[0], sample, hap),
-        sample_key(skeys[1], sample, hap), sample_key(skeys[2], sample, hap),
-        rates[t, 0], rates[t, 1], split, out, scratch,
+        haps, r, length, sample_key(skeys[0], sample, hap), sample_key(skeys[1], sample, hap),
+        sample_key(skeys[2], sample, hap), p_ref, p_alt, _pass_threshold(p_ref, length),
+        _pass_threshold(p_alt, length), split, out, scratch, w, w32,
     )  # fmt: skip
 
 
@@ -494,18 +494,26 @@ def exact_mask(haps, ploidy, lengths, indices, rates, split, seed, epoch, out): 
         seed, STREAM_MASK, STREAM_EXACT_ROUND, STREAM_EXACT_FIX, epoch
     )
     scratch = np.empty(haps.shape[1], dtype=np.int64)
+    w, w32 = _scratch(haps.shape[1])
     n_len = lengths.shape[0]
     n_idx = indices.shape[0]
     n_rates = rates.shape[0]
+    shared = n_len == 1 and n_rates == 1
+    tp_ref = _pass_threshold(rates[0, 0], lengths[0])
+    tp_alt = _pass_threshold(rates[0, 1], lengths[0])
     for r in range(haps.shape[0]):  # tables indexed here: see ``bernoulli_mask``
         s = r // ploidy
         sample = s if n_idx == 0 else indices[s]
         hap = r % ploidy
         t = 0 if n_rates == 1 else s
+        length = lengths[0 if n_len == 1 else s]
+        if not shared:
+            tp_ref = _pass_threshold(rates[t, 0], length)
+            tp_alt = _pass_threshold(rates[t, 1], length)
         _exact_row(
-            haps, r, lengths[0 if n_len == 1 else s], sample_key(k_mask, sample, hap),
-            sample_key(k_round, sample, hap), sample_key(k_fix, sample, hap),
-            rates[t, 0], rates[t, 1], split, out, scratch,
+            haps, r, length, sample_key(k_mask, sample, hap), sample_key(k_round, sample, hap),
+            sample_key(k_fix, sample, hap), rates[t, 0], rates[t, 1], tp_ref, tp_alt, split, out,
+            scratch, w, w32,
         )  # fmt: skip
 
 
