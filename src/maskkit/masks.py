@@ -97,42 +97,33 @@ def _run(
         out_shape: tuple[int, ...] = (n, shape[2])
     else:
         out_shape = shape
-    if not site_rate and type(ref_rate) is float and type(alt_rate) is float:
-        # fast path for shared float rates (small batches pay mostly for the wrapper)
+    # shared float rates skip the per-sample arrays (small batches pay mostly for the wrapper)
+    shared = not site_rate and type(ref_rate) is float and type(alt_rate) is float
+    if shared:
         p_ref = v.rate_scalar(ref_rate, ref_name)
         p_alt = v.rate_scalar(alt_rate, alt_name)
-        lens = v.lengths(lengths, n, shape[-1])
-        idx = v.indices(indices, n)
-        result = v.out_buffer(out, out_shape)
-        if h2.size == 0:
-            return result
-        if exact:
-            table = _shared_table(p_ref, p_alt, _RATES)
-            _exact(
-                h2, ploidy, shape, lens, idx, table, split, seed_, epoch_, result, union, parallel
-            )
-        else:
-            thr = _shared_table(p_ref, p_alt, _THRESHOLDS)
-            _bernoulli(h2, ploidy, lens, idx, thr, seed_, epoch_, result, union, parallel)
-        return result
-    r_ref = v.rates(ref_rate, n, ref_name)
-    r_alt = v.rates(alt_rate, n, alt_name)
-    if site_rate:
-        r_ref = haplotype_rate_for_site_rate(r_ref, ploidy)
-        r_alt = haplotype_rate_for_site_rate(r_alt, ploidy)
+    else:
+        r_ref = v.rates(ref_rate, n, ref_name)
+        r_alt = v.rates(alt_rate, n, alt_name)
+        if site_rate:
+            r_ref = haplotype_rate_for_site_rate(r_ref, ploidy)
+            r_alt = haplotype_rate_for_site_rate(r_alt, ploidy)
     lens = v.lengths(lengths, n, shape[-1])
     idx = v.indices(indices, n)
     result = v.out_buffer(out, out_shape)
     if h2.size == 0:
         return result
-    if r_ref.shape != r_alt.shape:
+    if shared:
+        table = _shared_table(p_ref, p_alt, _RATES if exact else _THRESHOLDS)
+    elif exact:
         r_ref, r_alt = np.broadcast_arrays(r_ref, r_alt)
-    if exact:
         table = np.ascontiguousarray(np.stack([r_ref, r_alt], axis=1), dtype=np.float64)
+    else:
+        table = _thresholds(*np.broadcast_arrays(r_ref, r_alt))
+    if exact:
         _exact(h2, ploidy, shape, lens, idx, table, split, seed_, epoch_, result, union, parallel)
     else:
-        thr = _thresholds(r_ref, r_alt)
-        _bernoulli(h2, ploidy, lens, idx, thr, seed_, epoch_, result, union, parallel)
+        _bernoulli(h2, ploidy, lens, idx, table, seed_, epoch_, result, union, parallel)
     return result
 
 
