@@ -399,9 +399,7 @@ def _fix(h, r, length, o, bins, mul, sp, g, kid, d, c, key, scratch):  # type: i
         # bins: a group is a few percent of the row and most probes miss, so a branch is cheaper
         t = 0
         while done < need:
-            z = bits(gkey, t >> 1)
-            w = (z & LOW32) if (t & 1) == 0 else (z >> _S32)
-            j = int((w * span) >> _S32)
+            j = int((u32_at(gkey, t) * span) >> _S32)
             t += 1
             a = h[r, j]
             if o[r, j] == want and a >= 0 and bins[j] * mul + sp * (a > 0) == g:
@@ -425,18 +423,16 @@ def _fix(h, r, length, o, bins, mul, sp, g, kid, d, c, key, scratch):  # type: i
 
 @jit
 def _exact_row(  # type: ignore[no-untyped-def]
-    h, r, length, key_mask, key_round, key_fix, p_ref, p_alt, tp_ref, tp_alt, split, o, scratch, w,
-    w32,
-):  # fmt: skip
-    # ``tp_*``: the pass thresholds (``_pass_threshold``), computed once per call when lengths
-    # and rates are shared (a square root and a division, ~10 ns a row).
+    h, r, length, key_mask, key_round, key_fix, p_ref, p_alt, split, o, scratch, w, w32
+):
     # One Bernoulli pass that also counts; then flip the difference to the stochastically
     # rounded target at uniformly chosen positions. Conditioned on its size a Bernoulli set is
     # a uniform subset, so the result is a uniform k-subset.
     if split:
         n_ref, n_alt, m_ref, m_alt = _bernoulli_row_counted(
-            h, r, length, key_mask, tp_ref, tp_alt, o
-        )
+            h, r, length, key_mask, _pass_threshold(p_ref, length),
+            _pass_threshold(p_alt, length), o,
+        )  # fmt: skip
         k_ref = _stochastic_round(p_ref * n_ref, key_round, 0)
         k_alt = _stochastic_round(p_alt * n_alt, key_round, 1)
         if m_ref != k_ref:
@@ -446,24 +442,12 @@ def _exact_row(  # type: ignore[no-untyped-def]
             c = m_alt if m_alt > k_alt else n_alt - m_alt
             _fix(h, r, length, o, _NO_BINS, 2, 1, 1, 1, k_alt - m_alt, c, key_fix, scratch)
     else:
-        n, m = _bernoulli_row_counted2(h, r, length, key_mask, tp_ref, o, w, w32)
+        t = _pass_threshold(p_ref, length)
+        n, m = _bernoulli_row_counted2(h, r, length, key_mask, t, o, w, w32)
         k = _stochastic_round(p_ref * n, key_round, 2)
         if m != k:
-            _fix(
-                h,
-                r,
-                length,
-                o,
-                _NO_BINS,
-                1,
-                0,
-                0,
-                2,
-                k - m,
-                m if m > k else n - m,
-                key_fix,
-                scratch,
-            )
+            c = m if m > k else n - m
+            _fix(h, r, length, o, _NO_BINS, 1, 0, 0, 2, k - m, c, key_fix, scratch)
 
 
 @jit
@@ -478,13 +462,10 @@ def _exact_one(r, haps, ploidy, lengths, indices, rates, split, skeys, out, scra
     sample = _sample_of(s, indices)
     hap = r % ploidy
     t = _row(rates, s)
-    length = lengths[_row(lengths, s)]
-    p_ref = rates[t, 0]
-    p_alt = rates[t, 1]
     _exact_row(
-        haps, r, length, sample_key(skeys[0], sample, hap), sample_key(skeys[1], sample, hap),
-        sample_key(skeys[2], sample, hap), p_ref, p_alt, _pass_threshold(p_ref, length),
-        _pass_threshold(p_alt, length), split, out, scratch, w, w32,
+        haps, r, lengths[_row(lengths, s)], sample_key(skeys[0], sample, hap),
+        sample_key(skeys[1], sample, hap), sample_key(skeys[2], sample, hap),
+        rates[t, 0], rates[t, 1], split, out, scratch, w, w32,
     )  # fmt: skip
 
 
@@ -498,22 +479,15 @@ def exact_mask(haps, ploidy, lengths, indices, rates, split, seed, epoch, out): 
     n_len = lengths.shape[0]
     n_idx = indices.shape[0]
     n_rates = rates.shape[0]
-    shared = n_len == 1 and n_rates == 1
-    tp_ref = _pass_threshold(rates[0, 0], lengths[0])
-    tp_alt = _pass_threshold(rates[0, 1], lengths[0])
     for r in range(haps.shape[0]):  # tables indexed here: see ``bernoulli_mask``
         s = r // ploidy
         sample = s if n_idx == 0 else indices[s]
         hap = r % ploidy
         t = 0 if n_rates == 1 else s
-        length = lengths[0 if n_len == 1 else s]
-        if not shared:
-            tp_ref = _pass_threshold(rates[t, 0], length)
-            tp_alt = _pass_threshold(rates[t, 1], length)
         _exact_row(
-            haps, r, length, sample_key(k_mask, sample, hap), sample_key(k_round, sample, hap),
-            sample_key(k_fix, sample, hap), rates[t, 0], rates[t, 1], tp_ref, tp_alt, split, out,
-            scratch, w, w32,
+            haps, r, lengths[0 if n_len == 1 else s], sample_key(k_mask, sample, hap),
+            sample_key(k_round, sample, hap), sample_key(k_fix, sample, hap),
+            rates[t, 0], rates[t, 1], split, out, scratch, w, w32,
         )  # fmt: skip
 
 
