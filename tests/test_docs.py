@@ -10,7 +10,6 @@ import pytest
 MODULES = [
     "maskkit",
     "maskkit.curriculum",
-    "maskkit.rules",
     "maskkit.masker",
     "maskkit.metrics",
     "maskkit.tokens",

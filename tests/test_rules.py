@@ -26,7 +26,7 @@ from strategies import (
 import maskkit as mk
 from maskkit import _rng
 from maskkit.curriculum import Uniform
-from maskkit.rules import span_length_probabilities
+from maskkit.masks import span_length_probabilities
 
 # ----------------------------------------------------------------------------- bit for bit
 

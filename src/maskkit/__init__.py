@@ -10,8 +10,16 @@ from . import curriculum, metrics, tokens
 from ._version import __version__
 from .collate import collate, padded_width
 from .masker import Masker
-from .masks import class_rate_mask, haplotype_rate_for_site_rate, random_mask, smart_balanced_mask
-from .rules import af_bins, af_mask, array_mask, span_mask
+from .masks import (
+    af_bins,
+    af_mask,
+    array_mask,
+    class_rate_mask,
+    haplotype_rate_for_site_rate,
+    random_mask,
+    smart_balanced_mask,
+    span_mask,
+)
 from .union import effective_rate, effective_site_rates, mask_stats, union
 
 __all__ = [

@@ -851,7 +851,7 @@ def grouped_exact_mask_parallel(  # type: ignore[no-untyped-def]
 # The length is the inverse of a CDF table at ``u``: the smallest ``l`` with ``cdf[l] > u`` gives
 # ``vals[l]`` (kind 1) or ``l + 1`` (kind 0). Kind 0 is geometric with ``log1p(-q) = q_log``
 # truncated to ``max_len`` (``c = 1 - (1 - q) ** max_len``): ``cdf[l] = -expm1((l + 1) q_log) / c``
-# for the first lengths (see ``maskkit.rules._geometric_table``), and ``vals`` is a guide table,
+# for the first lengths (see ``maskkit.masks._geometric_table``), and ``vals`` is a guide table,
 # ``vals[g]`` = the smallest ``l`` with ``cdf[l] > g / G``, so the search starts at
 # ``vals[int(u G)]`` and takes about one step (a ``log1p`` costs ~10 ns a span). A ``u`` past
 # the table (probability below 2**-20) falls back to the inversion formula

@@ -18,8 +18,15 @@ import numpy as np
 from . import _validate as v
 from .collate import collate
 from .curriculum import Constant, Distribution, Plateau, Schedule, as_schedule, from_state_dict
-from .masks import class_rate_mask, haplotype_rate_for_site_rate, random_mask
-from .rules import _span_distribution, af_mask, array_mask, span_mask
+from .masks import (
+    _span_distribution,
+    af_mask,
+    array_mask,
+    class_rate_mask,
+    haplotype_rate_for_site_rate,
+    random_mask,
+    span_mask,
+)
 from .union import effective_site_rates, mask_stats, union
 
 __all__ = ["STRATEGIES", "Masker"]

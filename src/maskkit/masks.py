@@ -1,4 +1,7 @@
-"""Mask rules: random and class-rate (smart balanced) masks, Bernoulli or exact-count.
+"""Mask functions: random, class-rate (smart balanced), allele-frequency, array and span masks.
+
+Random and class-rate masks are Bernoulli or exact-count; allele-frequency-aware rates, spans
+(blocks) and genotyping-array masks follow the same contract.
 
 A mask is a pure function of ``(seed, epoch, global sample index, haplotype, position)``, the
 rule and, in exact mode, which positions of the row are eligible. Eligible positions are real
@@ -7,6 +10,8 @@ rule and, in exact mode, which positions of the row are eligible. Eligible posit
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -14,7 +19,17 @@ import numpy as np
 from . import _kernels
 from . import _validate as v
 
-__all__ = ["class_rate_mask", "haplotype_rate_for_site_rate", "random_mask", "smart_balanced_mask"]
+__all__ = [
+    "af_bins",
+    "af_mask",
+    "array_mask",
+    "class_rate_mask",
+    "haplotype_rate_for_site_rate",
+    "random_mask",
+    "smart_balanced_mask",
+    "span_length_probabilities",
+    "span_mask",
+]
 
 
 def haplotype_rate_for_site_rate(site_rate: Any, ploidy: int = 2) -> Any:
@@ -317,3 +332,549 @@ def smart_balanced_mask(
         haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
         exact=exact, site_rate=site_rate, union=union, out=out, parallel=parallel,
     )  # fmt: skip
+
+
+_NO_MAX = 2**62
+_EMPTY_I = np.zeros(1, dtype=np.int64)
+_EMPTY_F = np.ones(1, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+def _float_array(value: Any, name: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def _in_unit(arr: np.ndarray, name: str) -> None:
+    bad = ~((arr >= 0.0) & (arr <= 1.0))
+    if bad.any():
+        raise ValueError(f"{name} must be in [0, 1] (no NaN), got {arr[bad].ravel()[0]}")
+
+
+def _scale(value: Any, n: int) -> np.ndarray:
+    """Per-sample non-negative multipliers: ``(1,)`` for a scalar, else ``(n,)``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"scale must be a number or an array of numbers, got {value!r}")
+    arr = _float_array(value, "scale")
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    elif arr.shape != (n,):
+        raise ValueError(
+            f"scale must be a scalar or have shape ({n},) (one per sample), got {arr.shape}"
+        )
+    bad = ~((arr >= 0.0) & np.isfinite(arr))
+    if bad.any():
+        raise ValueError(f"scale must be finite and >= 0, got {arr[bad][0]}")
+    return arr
+
+
+def _site_rate(rates: np.ndarray, ploidy: int) -> np.ndarray:
+    return np.asarray(1.0 - (1.0 - rates) ** (1.0 / ploidy), dtype=np.float64)
+
+
+def _rate_thresholds(rates: np.ndarray) -> np.ndarray:
+    # same rounding as maskkit.masks: floor(p * 2**32 + 0.5)
+    return np.floor(rates * 2.0**32 + 0.5).astype(np.uint64)
+
+
+def _common(
+    haps: Any, seed: Any, epoch: Any, indices: Any, lengths: Any, out: Any
+) -> tuple[np.ndarray, int, tuple[int, ...], np.uint64, int, np.ndarray, np.ndarray, np.ndarray]:
+    h2, ploidy, shape = v.haps_2d(haps)
+    n = shape[0]
+    seed_ = np.uint64(v.int_scalar(seed, "seed"))
+    epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
+    lens = v.lengths(lengths, n, shape[-1])
+    idx = v.indices(indices, n)
+    result = v.out_buffer(out, shape)
+    return h2, ploidy, shape, seed_, epoch_, lens, idx, result
+
+
+def _grouped(
+    h2: np.ndarray,
+    ploidy: int,
+    lens: np.ndarray,
+    idx: np.ndarray,
+    bins: np.ndarray,
+    split: bool,
+    rates: np.ndarray,
+    seed: np.uint64,
+    epoch: int,
+    exact: bool,
+    parallel: bool,
+    o2: np.ndarray,
+) -> None:
+    """Run the grouped kernel: ``bins`` (1 or samples, sites), ``rates`` (1 or samples, groups)."""
+    if h2.size == 0:
+        return
+    if exact:
+        kernel = _kernels.grouped_exact_mask_parallel if parallel else _kernels.grouped_exact_mask
+        kernel(h2, ploidy, lens, idx, bins, split, np.ascontiguousarray(rates), seed, epoch, o2)
+    else:
+        kernel = _kernels.grouped_mask_parallel if parallel else _kernels.grouped_mask
+        kernel(h2, ploidy, lens, idx, bins, split, _rate_thresholds(rates), seed, epoch, o2)
+
+
+# ----------------------------------------------------------------------------- allele frequency
+
+
+def af_bins(freq: Any, edges: Any, *, fold: bool = True) -> np.ndarray:
+    """Return the frequency bin of each site: the number of ``edges`` at or below its MAF.
+
+    Parameters
+    ----------
+    freq : array of float in [0, 1], shape (sites,) or (samples, sites)
+        Allele frequency per site (per sample for windows from different regions).
+    edges : array of float, shape (bins - 1,)
+        Strictly increasing inner bin edges; bin ``b`` is ``edges[b-1] <= maf < edges[b]``.
+    fold : bool, default True
+        Bin the minor allele frequency ``min(f, 1 - f)`` (pass alt allele frequencies); ``False``
+        bins ``freq`` as given.
+
+    Returns
+    -------
+    numpy.ndarray of int32, the shape of ``freq``
+
+    Examples
+    --------
+    >>> import maskkit as mk
+    >>> mk.af_bins([0.001, 0.02, 0.3, 0.999], [0.01, 0.05]).tolist()  # 0.999: MAF 0.001
+    [0, 1, 2, 0]
+    """
+    f = _float_array(freq, "freq")
+    if f.ndim not in (1, 2):
+        raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {f.shape}")
+    _in_unit(f, "freq")
+    e = _edges(edges)
+    if fold:
+        f = np.minimum(f, 1.0 - f)
+    return np.searchsorted(e, f, side="right").astype(np.int32)
+
+
+def _edges(edges: Any) -> np.ndarray:
+    e = _float_array(edges, "edges")
+    if e.ndim != 1:
+        raise ValueError(f"edges must be 1-D (inner bin edges), got shape {e.shape}")
+    if not np.isfinite(e).all():
+        raise ValueError("edges must be finite")
+    if e.size > 1 and not (np.diff(e) > 0).all():
+        raise ValueError(f"edges must be strictly increasing, got {e.tolist()}")
+    if e.size >= 2**15:
+        raise ValueError(f"edges holds {e.size} edges; use fewer than 32768 bins")
+    return e
+
+
+def af_mask(
+    haps: Any,
+    freq: Any,
+    edges: Any,
+    rates: Any,
+    *,
+    scale: Any = 1.0,
+    fold: bool = True,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+    site_rate: bool = False,
+    out: np.ndarray | None = None,
+    parallel: bool = False,
+) -> np.ndarray:
+    """Mask each position at a rate set by its site's allele-frequency bin (and its allele class).
+
+    The rate of a position is ``min(1, scale * rates[class, bin])`` where ``bin`` is its site's
+    MAF bin (:func:`af_bins`) and ``class`` is 0 for ref, 1 for alt. Use it to mask rare sites
+    more often than common ones, alone or on top of smart balanced class rates.
+
+    Parameters
+    ----------
+    haps : array of int, shape (rows, sites) or (samples, ploidy, sites)
+        Alleles: ``0`` ref, ``>= 1`` alt, negative missing.
+    freq : array of float in [0, 1], shape (sites,) or (samples, sites)
+        Allele frequency of each site (per sample for windows of different regions).
+    edges : array of float, shape (bins - 1,)
+        Strictly increasing inner MAF bin edges, e.g. ``[0.01, 0.05]`` (three bins).
+    rates : array of float in [0, 1], shape (bins,) or (2, bins)
+        One rate per bin for every allele, or a (class x bin) table: row 0 ref, row 1 alt.
+    scale : float or array of shape (samples,), default 1.0
+        Non-negative multiplier of the table, one per sample with an array (per-sample rates,
+        e.g. from :class:`maskkit.curriculum.Uniform`); products above 1 are clipped to 1.
+    fold : bool, default True
+        Bin the minor allele frequency ``min(f, 1 - f)``.
+    seed, epoch, indices, lengths, out, parallel
+        As for :func:`maskkit.random_mask`.
+    exact : bool, default False
+        ``True``: per row, the count in each (class, bin) group (each bin for a 1-D table) is
+        ``floor`` or ``ceil`` of rate x eligible positions of the group, expectation exact.
+    site_rate : bool, default False
+        Read the rates as site rates after the union over the ploidy axis.
+
+    Returns
+    -------
+    numpy.ndarray of bool, the shape of ``haps``
+
+    Notes
+    -----
+    With a single bin (``edges=[]``) the result equals :func:`maskkit.class_rate_mask` (2-row
+    table) or :func:`maskkit.random_mask` (1-row table) bit for bit, in both modes.
+
+    Examples
+    --------
+    >>> import numpy as np, maskkit as mk
+    >>> haps = np.zeros((1, 2, 8), dtype=np.int8)
+    >>> freq = np.array([0.001, 0.002, 0.003, 0.004, 0.2, 0.3, 0.4, 0.5])
+    >>> m = mk.af_mask(haps, freq, [0.05], [1.0, 0.0], seed=1)  # rare sites only
+    >>> m[0, 0].astype(int).tolist()
+    [1, 1, 1, 1, 0, 0, 0, 0]
+    """
+    h2, ploidy, shape, seed_, epoch_, lens, idx, result = _common(
+        haps, seed, epoch, indices, lengths, out
+    )
+    n, sites = shape[0], shape[-1]
+    bins = af_bins(freq, edges, fold=fold)
+    nb = _edges(edges).size + 1
+    if bins.shape[-1] != sites or (bins.ndim == 2 and bins.shape[0] != n):
+        raise ValueError(
+            f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "
+            f"got {bins.shape}"
+        )
+    table = _float_array(rates, "rates")
+    if table.shape not in ((nb,), (2, nb)):
+        raise ValueError(
+            f"rates must have shape ({nb},) (one rate per bin) or (2, {nb}) (ref row, alt row) "
+            f"for {nb - 1} edges, got {table.shape}"
+        )
+    _in_unit(table, "rates")
+    split = table.ndim == 2
+    sc = _scale(scale, n)
+    # groups: 2 * bin + class when split, else bin
+    flat = table.T.reshape(-1) if split else table
+    per = np.minimum(sc[:, None] * flat[None, :], 1.0)
+    if site_rate:
+        per = _site_rate(per, ploidy)
+    bins2 = np.ascontiguousarray(bins.reshape(1 if bins.ndim == 1 else n, sites))
+    _grouped(
+        h2, ploidy, lens, idx, bins2, split, per, seed_, epoch_, exact, parallel,
+        result.reshape(h2.shape),
+    )  # fmt: skip
+    return result
+
+
+# ----------------------------------------------------------------------------- genotyping array
+
+
+def _keep_sites(keep: Any, every: Any, n: int, sites: int) -> np.ndarray:
+    """Return int32 keep flags, shape (1 or n, sites): 1 = on the array (kept visible)."""
+    if (keep is None) == (every is None):
+        raise ValueError(
+            "give exactly one of keep (a bool site vector or a list of site positions) and "
+            f"every (keep every n-th site), got keep={'None' if keep is None else '...'} and "
+            f"every={every!r}"
+        )
+    if every is not None:
+        step = v.int_scalar(every, "every", low=1, high=2**62)
+        flags = (np.arange(sites) % step == 0).astype(np.int32)
+        return flags.reshape(1, sites)
+    arr = np.asarray(keep)
+    if arr.dtype == np.bool_:
+        if arr.shape == (sites,):
+            return arr.astype(np.int32).reshape(1, sites)
+        if arr.shape == (n, sites):
+            return np.ascontiguousarray(arr.astype(np.int32))
+        raise ValueError(
+            f"keep as a bool array must have shape ({sites},) or ({n}, {sites}), got {arr.shape}"
+        )
+    if arr.size == 0:
+        return np.zeros((1, sites), dtype=np.int32)
+    if not np.issubdtype(arr.dtype, np.integer) or arr.ndim != 1:
+        raise TypeError(
+            "keep must be a bool site vector or a 1-D list of integer site positions, "
+            f"got dtype {arr.dtype} and shape {arr.shape}"
+        )
+    if arr.min() < 0 or arr.max() >= sites:
+        raise ValueError(
+            f"keep positions must be in [0, {sites}) (sites of haps), "
+            f"got min {arr.min()} and max {arr.max()}"
+        )
+    flags = np.zeros((1, sites), dtype=np.int32)
+    flags[0, arr] = 1
+    return flags
+
+
+def array_mask(
+    haps: Any,
+    keep: Any = None,
+    rate: Any = 1.0,
+    *,
+    every: int | None = None,
+    kept_rate: Any = 0.0,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+    site_rate: bool = False,
+    out: np.ndarray | None = None,
+    parallel: bool = False,
+) -> np.ndarray:
+    """Genotyping-array masking: keep the array's sites visible and mask the others.
+
+    The imputation task itself: the model sees the sites on a genotyping array and predicts the
+    rest. Sites off the array are masked at ``rate`` (1.0: all of them), sites on the array at
+    ``kept_rate`` (0.0: never).
+
+    Parameters
+    ----------
+    haps : array of int, shape (rows, sites) or (samples, ploidy, sites)
+        Alleles: ``0`` ref, ``>= 1`` alt, negative missing.
+    keep : bool array of shape (sites,) or (samples, sites), or 1-D int array of positions
+        The sites on the array. Give ``keep`` or ``every``, not both.
+    rate : float or array of shape (samples,), default 1.0
+        Rate of the sites off the array (the curriculum rate in a :class:`maskkit.Masker`).
+    every : int, optional
+        Keep sites ``0, every, 2 * every, ...``.
+    kept_rate : float or array of shape (samples,), default 0.0
+        Rate of the sites on the array (partial masking of the kept sites).
+    seed, epoch, indices, lengths, out, parallel
+        As for :func:`maskkit.random_mask`.
+    exact : bool, default False
+        ``True``: per row, exact counts (stochastic rounding) among the sites off the array and
+        among the sites on it, separately.
+    site_rate : bool, default False
+        Read both rates as site rates after the union over the ploidy axis.
+
+    Returns
+    -------
+    numpy.ndarray of bool, the shape of ``haps``
+
+    Examples
+    --------
+    >>> import numpy as np, maskkit as mk
+    >>> haps = np.array([[0, 1, 0, 0, 1, -1, 0, 0]], dtype=np.int8)
+    >>> mk.array_mask(haps, every=3, seed=0).astype(int).tolist()  # missing stays unmasked
+    [[0, 1, 1, 0, 1, 0, 0, 1]]
+    """
+    h2, ploidy, shape, seed_, epoch_, lens, idx, result = _common(
+        haps, seed, epoch, indices, lengths, out
+    )
+    n, sites = shape[0], shape[-1]
+    flags = _keep_sites(keep, every, n, sites)
+    off = v.rates(rate, n, "rate")
+    on = v.rates(kept_rate, n, "kept_rate")
+    # group 0: off the array, group 1: on it (plain indexing: np.broadcast_arrays and np.stack
+    # cost microseconds, a fifth of a 48 x 1,024 call)
+    if off.shape[0] == 1 and on.shape[0] == 1:
+        per = np.array([[off[0], on[0]]], dtype=np.float64)
+    else:
+        per = np.empty((n, 2), dtype=np.float64)
+        per[:, 0] = off
+        per[:, 1] = on
+    if site_rate:
+        per = _site_rate(per, ploidy)
+    _grouped(
+        h2, ploidy, lens, idx, flags, False, per, seed_, epoch_, exact, parallel,
+        result.reshape(h2.shape),
+    )  # fmt: skip
+    return result
+
+
+# ----------------------------------------------------------------------------- spans
+
+
+def _span_distribution(
+    mean_span: Any, max_span: Any, span_lengths: Any
+) -> tuple[int, float, float, int, np.ndarray, np.ndarray]:
+    """Return kernel arguments ``(kind, q_log, c, max_len, vals, cdf)``."""
+    empty_i = _EMPTY_I  # placeholders of the geometric kind: kernels only read them
+    empty_f = _EMPTY_F
+    if span_lengths is not None:
+        if mean_span is not None or max_span is not None:
+            raise ValueError(
+                "span_lengths gives the whole length distribution; drop mean_span and max_span"
+            )
+        if not isinstance(span_lengths, (tuple, list)) or len(span_lengths) != 2:
+            raise TypeError(
+                "span_lengths must be a pair (values, probs), e.g. ([1, 2, 3], [0.5, 0.3, 0.2])"
+            )
+        vals = np.asarray(span_lengths[0])
+        if vals.dtype == np.bool_ or not np.issubdtype(vals.dtype, np.integer) or vals.ndim != 1:
+            raise TypeError(
+                f"span_lengths values must be a 1-D integer array, got dtype {vals.dtype} "
+                f"shape {vals.shape}"
+            )
+        probs = _float_array(span_lengths[1], "span_lengths probs")
+        if vals.size == 0 or probs.shape != vals.shape:
+            raise ValueError(
+                "span_lengths values and probs must be non-empty and of the same length, "
+                f"got {vals.shape} and {probs.shape}"
+            )
+        if vals.min() < 1:
+            raise ValueError(f"span_lengths values must be >= 1, got {vals.min()}")
+        if not (np.isfinite(probs).all() and (probs >= 0).all()) or abs(probs.sum() - 1) > 1e-6:
+            raise ValueError(f"span_lengths probs must be >= 0 and sum to 1, got sum {probs.sum()}")
+        cdf = np.cumsum(probs) / probs.sum()
+        cdf[-1] = 1.0
+        return 1, -1.0, 1.0, 0, vals.astype(np.int64), cdf
+    mean = 3.0 if mean_span is None else mean_span
+    if isinstance(mean, (bool, np.bool_)) or not isinstance(mean, numbers.Real):
+        raise TypeError(f"mean_span must be a number >= 1, got {mean!r}")
+    mean = float(mean)
+    if not (math.isfinite(mean) and mean >= 1.0):
+        raise ValueError(f"mean_span must be a finite number >= 1, got {mean}")
+    top = _NO_MAX if max_span is None else v.int_scalar(max_span, "max_span", low=1, high=_NO_MAX)
+    q = 1.0 / mean
+    q_log = math.log1p(-q) if q < 1.0 else -math.inf
+    c = 1.0 if max_span is None else -math.expm1(top * q_log) if q < 1.0 else 1.0
+    return 0, q_log, c, top, empty_i, empty_f
+
+
+_GEOMETRIC_TABLES: dict[tuple[float, float, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _geometric_table(q_log: float, c: float, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(guide, cdf)``: the geometric length CDF over its first lengths, and a guide.
+
+    ``cdf[l] = P(length <= l + 1)`` for ``l < size``, where ``size`` covers all but about 2**-20
+    of the probability (at most 4,096 lengths; all of them when ``max_span`` is smaller, the last
+    then exactly 1). ``guide[g]`` is the smallest ``l`` with ``cdf[l] > g / G`` (``size`` when
+    none), so the kernel's search from ``guide[int(u G)]`` finds the smallest ``l`` with
+    ``cdf[l] > u`` in about one step. Cached per distribution: kernels only read the arrays.
+    """
+    key = (q_log, c, top)
+    table = _GEOMETRIC_TABLES.get(key)
+    if table is None:
+        size = min(top, 4096, max(1, math.ceil(-14.0 / q_log)))
+        # math, not numpy: numpy's SIMD expm1 may differ from libm in the last bit
+        cdf = np.array([-math.expm1(n * q_log) / c for n in range(1, size + 1)], dtype=np.float64)
+        if size == top:
+            cdf[-1] = 1.0
+        n_guide = 64
+        while n_guide < 4 * size and n_guide < 4096:
+            n_guide *= 2
+        bounds = np.arange(n_guide, dtype=np.float64) / n_guide
+        # first l with cdf[l] > g / G (a running maximum keeps that exact were cdf not monotone)
+        guide = np.searchsorted(np.maximum.accumulate(cdf), bounds, side="right")
+        if len(_GEOMETRIC_TABLES) > 64:
+            _GEOMETRIC_TABLES.clear()
+        table = _GEOMETRIC_TABLES[key] = (guide.astype(np.int64), cdf)
+    return table
+
+
+def span_length_probabilities(
+    mean_span: float | None = None,
+    max_span: int | None = None,
+    span_lengths: Any = None,
+    *,
+    upto: int = 64,
+) -> np.ndarray:
+    """Return ``P(length = l)`` for ``l = 0..upto`` under :func:`span_mask`'s length arguments.
+
+    Examples
+    --------
+    >>> from maskkit.masks import span_length_probabilities
+    >>> span_length_probabilities(2.0, upto=3).round(3).tolist()
+    [0.0, 0.5, 0.25, 0.125]
+    """
+    kind, q_log, c, top, vals, cdf = _span_distribution(mean_span, max_span, span_lengths)
+    out = np.zeros(upto + 1)
+    if kind == 1:
+        probs = np.diff(np.concatenate([[0.0], cdf]))
+        for val, p in zip(vals, probs):
+            if val <= upto:
+                out[val] += p
+        return out
+    lens = np.arange(1, upto + 1)
+    if q_log == -math.inf:
+        out[1] = 1.0
+        return out
+    q = -math.expm1(q_log)
+    pmf = q * np.exp((lens - 1) * q_log) / c
+    out[1:] = np.where(lens <= top, pmf, 0.0)
+    return out
+
+
+def span_mask(
+    haps: Any,
+    rate: Any,
+    *,
+    mean_span: float | None = None,
+    max_span: int | None = None,
+    span_lengths: Any = None,
+    seed: int,
+    epoch: int = 0,
+    indices: Any = None,
+    lengths: Any = None,
+    exact: bool = False,
+    site_rate: bool = False,
+    out: np.ndarray | None = None,
+    parallel: bool = False,
+) -> np.ndarray:
+    """Span (block) masking: contiguous runs of sites until a fraction of each row is masked.
+
+    Per haplotype row with ``n`` eligible positions the target is ``k``, ``floor`` or ``ceil``
+    of ``rate * n`` (stochastic rounding, expectation ``rate * n``). Spans are drawn one after
+    another: a length ``L`` from the length distribution, then a start uniform among the starts
+    where the span fits inside the real part of the row (spans never reach padding; a span
+    longer than the row covers the row). A span masks its eligible positions; missing calls
+    inside it stay unmasked and the run goes on over them. Spans may overlap. Spans are laid
+    until ``k`` positions are masked.
+
+    Parameters
+    ----------
+    haps : array of int, shape (rows, sites) or (samples, ploidy, sites)
+        Alleles: ``0`` ref, ``>= 1`` alt, negative missing.
+    rate : float or array of shape (samples,)
+        Target fraction of the eligible positions of each row.
+    mean_span : float, default 3.0
+        Mean of the geometric length distribution ``P(L = l) = q (1 - q) ** (l - 1)``,
+        ``q = 1 / mean_span`` (so ``mean_span >= 1``).
+    max_span : int, optional
+        Truncate the geometric distribution at ``max_span`` (renormalized, as SpanBERT does);
+        the mean is then below ``mean_span``.
+    span_lengths : (values, probs), optional
+        Any length distribution instead of the geometric one: positive integer lengths and their
+        probabilities (summing to 1).
+    seed, epoch, indices, lengths, out, parallel
+        As for :func:`maskkit.random_mask`.
+    exact : bool, default False
+        ``False``: the last span is laid whole, so a row's count is in ``[k, k + L - 1]``: within
+        one span of the target (the fraction is on average above ``rate`` by less than a span
+        per row). ``True``: the last span is cut at ``k``, so every row has exactly ``k``.
+    site_rate : bool, default False
+        Read ``rate`` as the site rate after the union over the ploidy axis (exact for the
+        expected fraction when haplotypes are masked independently).
+
+    Returns
+    -------
+    numpy.ndarray of bool, the shape of ``haps``
+
+    Examples
+    --------
+    >>> import numpy as np, maskkit as mk
+    >>> haps = np.zeros((2, 100), dtype=np.int8)
+    >>> m = mk.span_mask(haps, 0.2, mean_span=4, seed=3, exact=True)
+    >>> m.sum(axis=1).tolist()
+    [20, 20]
+    """
+    h2, ploidy, shape, seed_, epoch_, lens, idx, result = _common(
+        haps, seed, epoch, indices, lengths, out
+    )
+    kind, q_log, c, top, vals, cdf = _span_distribution(mean_span, max_span, span_lengths)
+    if kind == 0:
+        vals, cdf = _geometric_table(q_log, c, top)
+    r = v.rates(rate, shape[0], "rate")
+    if site_rate:
+        r = _site_rate(r, ploidy)
+    if h2.size == 0:
+        return result
+    kernel = _kernels.span_mask_parallel if parallel else _kernels.span_mask
+    kernel(
+        h2, ploidy, lens, idx, r, kind, q_log, c, top, vals, cdf, bool(exact), seed_, epoch_,
+        result.reshape(h2.shape),
+    )  # fmt: skip
+    return result
