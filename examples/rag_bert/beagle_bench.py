@@ -195,22 +195,14 @@ def read_vcf(
 def val_masks(
     data: dt.Data, args: argparse.Namespace
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """The trainer's frozen validation masks: per-window masks, scored columns per window (first
-    window holding a site) and the global ``(val samples, sites)`` mask of scored genotypes."""
-    masks, cols_of = [], []
-    site = np.zeros((data.val.n, data.n_sites), dtype=bool)
-    covered = np.zeros(data.n_sites, dtype=bool)
-    for w, (s, e) in enumerate(data.windows):
-        m = dt.val_site_mask(
-            data.val.haps[:, :, s:e], args.val_mask_rule, args.val_mask_rate,
-            args.val_mask_unit, args.alt_rate, args.val_seed, w,
-        )  # fmt: skip
-        cols = np.flatnonzero(~covered[s:e])
-        covered[s:e] = True
-        site[:, s + cols] = m[:, cols]
-        masks.append(m)
-        cols_of.append(cols)
-    return masks, cols_of, site
+    """The trainer's frozen validation masks: per-window masks, scored columns per window and
+    the global ``(val samples, sites)`` mask of scored genotypes (see ``train.Trainer``)."""
+    site = dt.val_genotype_mask(
+        data.val.haps, dt.make_windows(data.n_sites, args.val_mask_window), args.val_mask_rule,
+        args.val_mask_rate, args.val_mask_unit, args.alt_rate, args.val_seed,
+    )  # fmt: skip
+    masks = [site[:, s:e] for s, e in data.windows]
+    return masks, dt.score_windows(data.windows, data.n_sites), site
 
 
 # -- Beagle -----------------------------------------------------------------------------------

@@ -80,25 +80,39 @@ def read_store(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np
         raise InputError(f"cannot read store {p}: {exc}") from exc
 
 
+def store_phased(path: str | os.PathLike[str]) -> bool | None:
+    """The store's ``phased`` attribute (None when not recorded, e.g. scikit-allel files)."""
+    from maskkit import io as mkio
+
+    store = mkio.open_store(_need(path, "store"), verbose=False)
+    try:
+        return store.phased
+    finally:
+        store.close()
+
+
 def write_store(
     path: str | os.PathLike[str],
     haps: np.ndarray,
     positions: np.ndarray,
     samples: np.ndarray,
     extra: dict[str, np.ndarray] | None = None,
+    phased: bool | None = None,
 ) -> None:
-    """Write a scikit-allel-layout store atomically (temp file + rename)."""
+    """Write a scikit-allel-layout store atomically (temp file + rename); ``phased`` sets the
+    root attribute that ``maskkit convert`` records (left out when None)."""
     import h5py
 
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with h5py.File(tmp, "w") as f:
+    from maskkit.io._atomic import atomic_file
+
+    with atomic_file(path, overwrite=True) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("calldata/GT", data=np.ascontiguousarray(haps.transpose(2, 0, 1)))
         f.create_dataset("variants/POS", data=np.asarray(positions))
         f.create_dataset("samples", data=np.asarray(samples).astype("S"))
         for key, value in (extra or {}).items():
             f.create_dataset(key, data=value)
-    os.replace(tmp, path)
+        if phased is not None:
+            f.attrs["phased"] = bool(phased)
 
 
 def alt_freq_of(haps: np.ndarray) -> np.ndarray:
@@ -343,13 +357,77 @@ def make_schedule(
 
 
 def make_masker(
-    strategy: str, schedule: Any, alt_rate: float, seed: int, exact: bool = False
+    strategy: str,
+    schedule: Any,
+    alt_rate: float,
+    seed: int,
+    exact: bool = False,
+    af_rates: list[float] | None = None,
 ) -> mk.Masker:
-    """The training Masker: per-haplotype masks (the trainer takes the union itself)."""
+    """The training Masker: per-haplotype masks (the trainer takes the union itself).
+
+    ``af_aware`` masks both alleles of a site at ``rate * af_rates[bin]`` for the MAF bins
+    ``< 0.01``, ``0.01-0.05``, ``>= 0.05`` (capped at 1). maskkit's table must lie in [0, 1], so
+    it holds ``af_rates / max(af_rates)`` and the trainer draws with
+    ``scale = rate * max(af_rates)`` (:func:`af_scale`) and each window's frequencies.
+    """
+    if strategy == "af_aware":
+        table = np.asarray(af_rates or [1.6, 1.3, 1.0], dtype=np.float64)
+        if table.shape != (3,) or (table <= 0).any():
+            raise InputError(f"--af-rates needs 3 positive numbers, got {af_rates}")
+        opts = {"edges": list(AF_EDGES), "rates": (table / table.max()).tolist(), "fold": True}
+        return mk.Masker("af_aware", rate=schedule, seed=seed, exact=exact, options=opts)
     if strategy not in ("random", "smart_balanced"):
         raise InputError(f"unknown masking strategy {strategy!r}")
     alt = alt_rate if strategy == "smart_balanced" else None
     return mk.Masker(strategy, rate=schedule, alt_rate=alt, seed=seed, exact=exact)
+
+
+AF_EDGES = (0.01, 0.05)
+
+
+def af_scale(masker: mk.Masker, af_rates: list[float]) -> float:
+    """The af_aware table's multiplier now: the curriculum rate times ``max(af_rates)``."""
+    return float(np.mean(masker.current_rates()[0])) * float(max(af_rates))
+
+
+def af_aware_mask(
+    masker: mk.Masker, af_rates: list[float], haps: np.ndarray, freq: np.ndarray, key: np.ndarray
+) -> np.ndarray:
+    """Per-haplotype af_aware mask of a window batch, keyed like the dataset's masks."""
+    o = masker.options
+    return mk.af_mask(
+        haps, freq, o["edges"], o["rates"], scale=af_scale(masker, af_rates), fold=o["fold"],
+        seed=masker.seed, epoch=masker.mask_epoch, indices=key, exact=masker.exact,
+    )  # fmt: skip
+
+
+def class_log_odds(
+    ref_rate: float, alt_rate: float, alt_freq: np.ndarray, ploidy: int = 2
+) -> np.ndarray:
+    """Per site ``log P(site masked | alt) - log P(site masked | ref)`` of a haplotype.
+
+    The trainer masks the union of its haplotypes' masks, so a haplotype's site is masked when
+    its own draw (at its class rate) or another haplotype's draw hits; the other haplotypes are
+    alt with the site's frequency ``f``: ``P(masked | x) = 1 - (1 - r_x) q^(ploidy - 1)`` with
+    ``q = f (1 - r_alt) + (1 - f) (1 - r_ref)``. Masks that hide positions regardless of their
+    allele (validation, real missing data) have log odds 0, so subtracting this from the alt
+    logit removes the prior shift that class-rate masking teaches.
+    """
+    f = np.asarray(alt_freq, dtype=np.float64)
+    q = f * (1.0 - alt_rate) + (1.0 - f) * (1.0 - ref_rate)
+    rest = q ** (ploidy - 1)
+    p_alt = 1.0 - (1.0 - alt_rate) * rest
+    p_ref = 1.0 - (1.0 - ref_rate) * rest
+    return np.log(np.maximum(p_alt, 1e-9)) - np.log(np.maximum(p_ref, 1e-9))
+
+
+def training_class_rates(masker: mk.Masker) -> tuple[float, float] | None:
+    """``(ref, alt)`` per-haplotype rates of a class-rate Masker now; None when class-blind."""
+    if masker.strategy != "smart_balanced":
+        return None  # random and af_aware (one rate per site for both alleles): no shift
+    ref, alt = masker.current_rates()
+    return float(np.mean(ref)), float(np.mean(alt))
 
 
 def val_site_mask(
@@ -372,3 +450,50 @@ def val_site_mask(
     else:
         raise InputError(f"--val-mask-rule must be 'random' or 'smart_balanced', got {rule!r}")
     return mk.union(m)
+
+
+def val_genotype_mask(
+    haps: np.ndarray,
+    windows: np.ndarray,
+    rule: str,
+    rate: float,
+    unit: str,
+    alt_rate: float,
+    seed: int,
+) -> np.ndarray:
+    """Frozen validation mask of genotypes ``(samples, sites)``, drawn window by window with
+    :func:`val_site_mask`; a site takes the mask of the first window that holds it.
+
+    The trainer draws it on ``--val-mask-window`` tiles (128 sites by default), whatever the
+    model's window, so models with other windows are scored on the same genotypes.
+    """
+    site = np.zeros((haps.shape[0], haps.shape[-1]), dtype=bool)
+    covered = np.zeros(haps.shape[-1], dtype=bool)
+    for w, (s, e) in enumerate(windows):
+        m = val_site_mask(haps[:, :, s:e], rule, rate, unit, alt_rate, seed, w)
+        cols = np.flatnonzero(~covered[s:e])
+        covered[s:e] = True
+        site[:, s + cols] = m[:, cols]
+    return site
+
+
+def score_windows(windows: np.ndarray, n_sites: int, centre: bool = False) -> list[np.ndarray]:
+    """Columns each window scores: a site is scored once, in the first window that holds it,
+    or with ``centre=True`` in the window whose centre is nearest (the first on ties), so
+    overlapping windows (``--stride``) score their middles."""
+    if not centre:
+        covered = np.zeros(n_sites, dtype=bool)
+        out = []
+        for s, e in windows:
+            out.append(np.flatnonzero(~covered[s:e]))
+            covered[s:e] = True
+        return out
+    centre_of = (windows[:, 0] + windows[:, 1] - 1) / 2.0
+    best = np.full(n_sites, -1, dtype=np.int64)
+    dist = np.full(n_sites, np.inf)
+    for w, (s, e) in enumerate(windows):
+        d = np.abs(np.arange(s, e) - centre_of[w])
+        better = d < dist[s:e]
+        best[s:e][better] = w
+        dist[s:e][better] = d[better]
+    return [np.flatnonzero(best[s:e] == w) for w, (s, e) in enumerate(windows)]

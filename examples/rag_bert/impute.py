@@ -25,6 +25,7 @@ from maskkit import tokens as tk
 from . import calls
 from . import data as dt
 from .data import InputError
+from .phase import phase_window
 from .retrieval import PanelIndex, query_keys
 
 
@@ -35,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output store (written atomically)")
     p.add_argument("--truth", help="store with the true calls, to score the imputed positions")
     p.add_argument("--batch-size", type=int, default=64, help="haplotypes per step")
+    p.add_argument(
+        "--phase", choices=["auto", "phased", "unphased"], default="auto",
+        help="read the target calls as phased haplotypes or as unphased genotypes (phased "
+        "against the panel first); auto: the store's 'phased' attribute, phased if not recorded",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=0)
     return p
 
@@ -57,11 +63,18 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
 
 
 def impute(
-    model: Any, state: dict[str, Any], haps: np.ndarray, batch_size: int = 64
+    model: Any,
+    state: dict[str, Any],
+    haps: np.ndarray,
+    batch_size: int = 64,
+    unphased: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(filled haps, P(alt) per haplotype call, imputed mask)`` for ``haps``.
 
     Observed calls have P(alt) 0 or 1; the alt dosage of a genotype is the sum over ploidy.
+    ``unphased=True`` reads ``haps`` as genotypes: in each window the observed genotypes are
+    phased against the panel (:func:`.phase.phase_window`) before the model imputes the missing
+    calls of the two haplotypes; observed calls are returned in their original order.
     """
     import torch
 
@@ -90,6 +103,9 @@ def impute(
         cols = np.flatnonzero(~done[s:e])
         done[s:e] = True
         need = np.flatnonzero(miss_all[:, s:e][:, cols].any(axis=1))
+        if unphased and need.size:
+            rows_all = haps.reshape(n * ploidy, n_sites).copy()
+            rows_all[:, s:e] = phase_window(index, w, haps[:, :, s:e]).reshape(n * ploidy, -1)
         for i in range(0, need.size, batch_size):
             r = need[i : i + batch_size]
             rows = rows_all[r, s:e]
@@ -102,7 +118,12 @@ def impute(
                 ids, _ = index.search(w, key, None, learned=learned)
                 ref = torch.as_tensor(index.alleles(w, ids))
                 logits = model(tok_t, torch.as_tensor(qkey), ref, af[s:e], learned_key=learned)
-                prob = torch.softmax(logits.float(), -1).numpy()
+                logits = logits.float()
+                rates = state.get("prior_rates")
+                if rates:  # the trainer's --prior-correction (class-rate masks' log odds)
+                    shift = dt.class_log_odds(rates[0], rates[1], af[s:e].numpy(), ploidy)
+                    logits[..., 1] -= torch.as_tensor(shift, dtype=logits.dtype)
+                prob = torch.softmax(logits, -1).numpy()
             p_alt = 1.0 - prob[..., 0]
             th = state.get("thresholds")
             pred = calls.call(
@@ -132,14 +153,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"({len(state['positions'])}); impute on the training panel's sites"
         )
     t0 = time.perf_counter()
-    filled, alt_p, imputed = impute(model, state, haps, args.batch_size)
+    recorded = dt.store_phased(args.store)
+    unphased = args.phase == "unphased" or (args.phase == "auto" and recorded is False)
+    how = " (store attribute)" if args.phase == "auto" and recorded is not None else ""
+    print(f"targets read as {'unphased genotypes' if unphased else 'phased haplotypes'}{how}")
+    filled, alt_p, imputed = impute(model, state, haps, args.batch_size, unphased)
     dosage = alt_p.sum(axis=1).astype(np.float32)
     elapsed = time.perf_counter() - t0
     dt.write_store(
         args.out, filled, pos, samples,
         extra={"calldata/DS": dosage.T, "calldata/IMPUTED": imputed.transpose(2, 0, 1)},
     )  # fmt: skip
-    report: dict[str, Any] = {"imputed_calls": int(imputed.sum()), "seconds": elapsed}
+    report: dict[str, Any] = {
+        "imputed_calls": int(imputed.sum()),
+        "seconds": elapsed,
+        "phase": "unphased" if unphased else "phased",
+    }
     print(f"imputed {report['imputed_calls']} calls in {elapsed:.1f} s -> {args.out}")
     if args.truth:
         truth, tpos, _ = dt.read_store(args.truth)

@@ -12,6 +12,14 @@ retrieved allele carries match features computed only from visible query sites: 
 at several radii and the identical-by-state run length to the left and right of the site (a
 Li-Stephens-like "who copies here" signal). A transformer encoder then mixes sites, and a second
 fusion precedes the allele head.
+
+**Copy path.** The allele head does not start from nothing: a per-site copying prior in the style
+of Li and Stephens (each retrieved haplotype weighted by a softmax over its identical-by-state
+run length around the site, plus a learned term; ``p(alt)`` is the weighted vote, smoothed by
+``COPY_EPS``) is added to the head's alt-minus-ref logit with a learned gain that starts at 1,
+and the head's own weights start at zero. An untrained model therefore predicts the copy of its
+best-matching retrieved haplotypes, and training learns corrections to it. The prior and the
+rank-1 (nearest) haplotype's allele are also input features of every site.
 """
 
 from __future__ import annotations
@@ -25,7 +33,10 @@ from torch import nn
 from maskkit import tokens as tk
 
 RADII = (2, 8, 32, 128)
-N_FEAT = len(RADII) + 4
+N_FEAT = len(RADII) + 5
+COPY_EPS = 0.01
+# index of log1p(left + right) / 5 in match_features: the IBS run length through the site
+IBS_FEAT = len(RADII) + 3
 
 
 def _window_sum(x: torch.Tensor, r: int) -> torch.Tensor:
@@ -66,7 +77,34 @@ def match_features(qkey: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         torch.log1p(torch.minimum(left, right)) / 5.0,
         torch.log1p(left + right) / 5.0,
     ]
+    k = ref.shape[1]
+    rank = torch.arange(k, device=ref.device, dtype=qkey.dtype) / max(k, 1)
+    feats.append(rank[None, :, None].expand_as(agree))
     return torch.stack(feats, dim=-1)
+
+
+class CopyPrior(nn.Module):
+    """Per-site copying prior ``(R, W)`` log odds of alt from the retrieved alleles.
+
+    Weights over the ``k`` retrieved haplotypes: softmax of ``beta * IBS run length feature`` plus
+    a small learned term (zero at start), i.e. the haplotype the query shares the longest
+    identical-by-state run with at this site dominates. Missing retrieved alleles get no weight.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.beta = nn.Parameter(torch.tensor(20.0))
+        self.mlp = nn.Sequential(nn.Linear(N_FEAT, 16), nn.GELU(), nn.Linear(16, 1))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, feats: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        score = self.beta * feats[..., IBS_FEAT] + self.mlp(feats).squeeze(-1)  # (R, k, W)
+        score = score.masked_fill(ref < 0, -1e4)
+        w = torch.softmax(score, dim=1)
+        p = (w * (ref > 0).to(w.dtype)).sum(1)
+        p = COPY_EPS + (1 - 2 * COPY_EPS) * p
+        return torch.log(p) - torch.log1p(-p)
 
 
 class SiteFusion(nn.Module):
@@ -140,11 +178,13 @@ class RagBert(nn.Module):
         use_af: bool = True,
         learned_key: bool = False,
         dropout: float = 0.1,
+        copy_prior: bool = True,
     ) -> None:
         super().__init__()
         self.config: dict[str, Any] = dict(
             dims=dims, layers=layers, heads=heads, max_len=max_len, n_alleles=n_alleles,
             use_af=use_af, learned_key=learned_key, dropout=dropout,
+            copy_prior=copy_prior,
         )  # fmt: skip
         n_tokens = tk.vocab_size(n_alleles)
         self.n_tokens = n_tokens
@@ -159,6 +199,14 @@ class RagBert(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dims)
         self.head = nn.Linear(dims, n_alleles)
+        self.copy: CopyPrior | None = None
+        if copy_prior:
+            # copy path: the head starts at zero, so the first prediction is the copying prior
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+            self.copy = CopyPrior()
+            self.copy_in = nn.Linear(2, dims)
+            self.copy_gain = nn.Parameter(torch.tensor(1.0))
         self.key_encoder = KeyEncoder(dims, n_tokens, max_len) if learned_key else None
         self.key_temp = nn.Parameter(torch.tensor(5.0)) if learned_key else None
 
@@ -189,13 +237,24 @@ class RagBert(nn.Module):
         if self.af is not None and af is not None:
             h = h + self.af(self._af_features(af.to(h.dtype)))
         feats = match_features(qkey.to(h.dtype), ref)
+        prior = None
+        if self.copy is not None:
+            prior = self.copy(feats, ref)  # (R, W) log odds of alt
+            nearest = torch.where(ref[:, 0] > 0, 1.0, torch.where(ref[:, 0] == 0, -1.0, 0.0))
+            h = h + self.copy_in(torch.stack([prior / 5.0, nearest.to(h.dtype)], -1))
         ref_tokens = torch.where(ref >= 0, ref.long() + tk.ALLELE_OFFSET, tk.MISSING)
         if learned_key and self.key_encoder is not None:
             key_bias = self.key_bias(tokens, ref_tokens)
         h = h + self.fuse_in(h, ref_tokens, feats, key_bias)
         h = self.encoder(h)
         h = h + self.fuse_out(h, ref_tokens, feats, key_bias)
-        return self.head(self.norm(h))
+        logits = self.head(self.norm(h))
+        if prior is None:
+            return logits
+        # the alt-minus-ref log odds start from the prior (allele 1 is the first alt allele)
+        shift = torch.zeros_like(logits)
+        shift[..., 1] = self.copy_gain * prior
+        return logits + shift
 
     def encode_key(self, tokens: torch.Tensor) -> torch.Tensor:
         """Learned retrieval key ``(R, key_dims)`` of token rows (masked sites are MASK)."""

@@ -28,12 +28,14 @@ from maskkit import metrics as mm
 from . import calls
 from . import data as dt
 from .data import InputError
+from .phase import phase_window
 from .retrieval import PanelIndex, nearest_copy, query_keys
 
 BINS = mm.bin_labels()
 CONFIG_KEYS = (
     "dims", "layers", "heads", "window", "k_retrieve", "key", "no_af", "strategy", "alt_rate",
     "levels", "epochs_per_level", "dynamic", "schedule", "seed", "exact", "batch_size", "lr",
+    "no_copy_prior", "prior_correction",
 )  # fmt: skip
 
 
@@ -64,12 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--k-retrieve", type=int, default=16)
     g.add_argument("--key", choices=["similarity", "learned"], default="similarity")
     g.add_argument("--rebuild-every", type=int, default=1, help="learned key: epochs per rebuild")
+    g.add_argument(
+        "--no-copy-prior", action="store_true",
+        help="no copying prior: the head starts from scratch instead of the retrieved copy",
+    )  # fmt: skip
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=4)
     g.add_argument("--batch-size", type=int, default=16, help="diploid samples per step")
     g.add_argument("--lr", type=float, default=2e-3)
-    g.add_argument("--strategy", choices=["random", "smart_balanced"], default="smart_balanced")
+    g.add_argument(
+        "--strategy", choices=["random", "smart_balanced", "af_aware"], default="smart_balanced",
+        help="af_aware: rates x --af-rates per MAF bin (< 0.01, 0.01-0.05, >= 0.05), both alleles",
+    )  # fmt: skip
     g.add_argument("--alt-rate", type=float, default=0.7)
+    g.add_argument("--af-rates", type=float, nargs=3, default=[1.6, 1.3, 1.0])
+    g.add_argument(
+        "--prior-correction", action="store_true",
+        help="at evaluation, subtract the training masks' log odds log(P(masked|alt) / "
+        "P(masked|ref)) from the alt logit (class-rate masking shifts the prior otherwise)",
+    )  # fmt: skip
     g.add_argument("--levels", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     g.add_argument("--epochs-per-level", type=int, default=1)
     g.add_argument("--dynamic", action="store_true", help="advance level when val rare F1 stalls")
@@ -90,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--val-mask-rate", type=float, default=0.3)
     g.add_argument("--val-mask-unit", choices=["site", "haplotype"], default="site")
     g.add_argument("--val-seed", type=int, default=999)
+    g.add_argument(
+        "--val-mask-window", type=int, default=128,
+        help="tile size the validation masks are drawn on (independent of --window)",
+    )  # fmt: skip
+    g.add_argument(
+        "--val-unphased", action="store_true",
+        help="validate (and calibrate) on genotypes: phase is dropped, the visible genotypes are "
+        "phased against the panel, calls are scored per genotype",
+    )  # fmt: skip
     g.add_argument(
         "--calib-samples", type=int, default=64,
         help="training samples used to fit per-MAF-bin call thresholds (0: argmax calls)",
@@ -179,24 +203,20 @@ class Trainer:
             args.levels, args.epochs_per_level, args.dynamic, args.schedule, args.epochs
         )
         self.masker = dt.make_masker(
-            args.strategy, self.schedule, args.alt_rate, args.seed, args.exact
+            args.strategy, self.schedule, args.alt_rate, args.seed, args.exact, args.af_rates
         )
+        self.correct_prior = bool(args.prior_correction)
         self.af = torch.as_tensor(data.alt_freq, dtype=torch.float32, device=self.device)
         self._make_loader()
-        self.val_masks = [
-            dt.val_site_mask(
-                data.val.haps[:, :, s:e], args.val_mask_rule, args.val_mask_rate,
-                args.val_mask_unit, args.alt_rate, args.val_seed, w,
-            )
-            for w, (s, e) in enumerate(data.windows)
-        ]  # fmt: skip
-        # each site is scored in the first window that holds it (windows may overlap)
-        covered = np.zeros(data.n_sites, dtype=bool)
-        self.score_cols: list[np.ndarray] = []
-        for s, e in data.windows:
-            cols = np.flatnonzero(~covered[s:e])
-            covered[s:e] = True
-            self.score_cols.append(cols)
+        # frozen validation masks on --val-mask-window tiles (the same genotypes for any model
+        # window); each site is scored in the window whose centre is nearest
+        mask_windows = dt.make_windows(data.n_sites, args.val_mask_window)
+        self.val_site = dt.val_genotype_mask(
+            data.val.haps, mask_windows, args.val_mask_rule, args.val_mask_rate,
+            args.val_mask_unit, args.alt_rate, args.val_seed,
+        )  # fmt: skip
+        self.val_masks = [self.val_site[:, s:e] for s, e in data.windows]
+        self.score_cols = dt.score_windows(data.windows, data.n_sites)
         self.autocast = self.device.type == "cuda"
 
     def _make_loader(self) -> None:
@@ -215,7 +235,13 @@ class Trainer:
         store = HaplotypeStore(path, in_memory=True, verbose=False)
         # masks are keyed by (seed, epoch, sample * n_windows + window); the dataset shares
         # self.masker, so set_epoch / load_state_dict / update reach it (and its workers)
-        self.dataset = HaplotypeDataset(store, self.masker, data.windows, haplotypes=True)
+        # maskkit.torch does not hand site frequencies to the Masker, so for af_aware the dataset
+        # holds a random Masker on the same schedule (its masks are unused) and train_epoch
+        # draws the af_aware masks itself with the same key
+        ds_masker = self.masker
+        if args.strategy == "af_aware":
+            ds_masker = dt.make_masker("random", self.schedule, 0.0, args.seed, args.exact)
+        self.dataset = HaplotypeDataset(store, ds_masker, data.windows, haplotypes=True)
         self.sampler = WindowBatchSampler(
             self.dataset, args.batch_size, shuffle=True, seed=args.seed,
             num_replicas=self.world, rank=self.rank,
@@ -237,6 +263,7 @@ class Trainer:
         """Masker epoch (and curriculum level) for the dataset and its workers; batch order."""
         self.dataset.set_epoch(epoch)
         self.sampler.set_epoch(epoch)
+        self.masker.set_epoch(epoch)
 
     # -- helpers --------------------------------------------------------------------------
     def _retrieve(
@@ -272,6 +299,11 @@ class Trainer:
                 learned_key=self.args.key == "learned",
             )
         logits = logits.float()
+        if self.correct_prior and not self.net.training:
+            rates = dt.training_class_rates(self.masker)
+            if rates is not None:
+                shift = dt.class_log_odds(*rates, self.data.alt_freq[s:e], haps.shape[1])
+                logits[..., 1] -= torch.as_tensor(shift, dtype=logits.dtype, device=self.device)
         loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
         )
@@ -310,6 +342,12 @@ class Trainer:
             samples = batch["sample"].numpy()
             haps = batch["haplotypes"].numpy()  # whole window: all rows have its length
             m = batch["mask"].numpy()  # per-haplotype masks from the trainer's Masker
+            if self.args.strategy == "af_aware":
+                s, e = self.data.windows[w]
+                key = samples * len(self.data.windows) + w
+                m = dt.af_aware_mask(
+                    self.masker, self.args.af_rates, haps, self.data.alt_freq[s:e], key
+                )
             site = mk.union(m)  # the trainer masks whole genotypes (union over haplotypes)
             digest.update(np.packbits(m).tobytes())
             st = mk.mask_stats(m, haps)
@@ -362,9 +400,12 @@ class Trainer:
                     self.args.val_mask_unit, self.args.alt_rate, self.args.val_seed + 1,
                     w + 10_000,
                 )  # fmt: skip
-                _, logits = self._forward(w, haps, site, np.repeat(samples, haps.shape[1]))
+                own = np.repeat(samples, haps.shape[1])
+                inp = self._unphase(w, haps, site, samples)
+                _, logits = self._forward(w, inp, site, own)
                 alt_p = (1.0 - torch.softmax(logits.float(), -1)[..., 0]).cpu().numpy()
                 alt_p = alt_p.reshape(haps.shape)
+                haps = self._truth_for(haps, inp, site, alt_p)
                 freq = self.data.alt_freq[s:e]
                 minor = mm.minor_allele(freq)
                 sel = np.broadcast_to(site[:, None, :], haps.shape) & (haps >= 0)
@@ -377,6 +418,43 @@ class Trainer:
             torch.distributed.all_reduce(t)
             fitter.counts = t.cpu().numpy()
         return fitter.fit()
+
+    def _unphase(
+        self, w: int, haps: np.ndarray, site: np.ndarray, own: np.ndarray | None
+    ) -> np.ndarray:
+        """``--val-unphased``: the model's input haplotypes from the genotypes alone.
+
+        The visible genotypes are phased against the panel (:mod:`.phase`, own sample excluded
+        for training targets); masked sites get the true genotype in a fixed order (alt first),
+        which only feeds the per-haplotype loss that validation replaces by the genotype loss.
+        """
+        if not self.args.val_unphased:
+            return haps
+        hidden = np.broadcast_to(site[:, None, :], haps.shape)
+        phased = phase_window(self.index, w, np.where(hidden, -1, haps).astype(haps.dtype), own)
+        dose = (haps > 0).sum(axis=1, keepdims=True)
+        canon = (np.arange(haps.shape[1])[None, :, None] < dose).astype(haps.dtype)
+        canon = np.where(haps < 0, haps, canon)
+        return np.where(hidden, canon, phased).astype(haps.dtype)
+
+    def _truth_for(
+        self, haps: np.ndarray, inp: np.ndarray, site: np.ndarray, alt_p: np.ndarray
+    ) -> np.ndarray:
+        """Truth in the phase of the input: at masked sites of unphased targets the alt alleles of
+        the genotype go to the haplotypes with the higher predicted P(alt), so per-haplotype
+        counts equal per-genotype counts (TP = min(true, predicted minor dosage))."""
+        if not self.args.val_unphased:
+            return haps
+        out = inp.copy()
+        order = np.argsort(-alt_p, axis=1, kind="stable")  # haplotypes by P(alt), high first
+        dose = (haps > 0).sum(axis=1)
+        ranks = np.empty_like(order)
+        np.put_along_axis(ranks, order, np.arange(haps.shape[1])[None, :, None], axis=1)
+        sorted_truth = (ranks < dose[:, None, :]).astype(haps.dtype)
+        called = (haps >= 0).all(axis=1, keepdims=True)
+        hidden = np.broadcast_to(site[:, None, :] & called, haps.shape)
+        out[hidden] = sorted_truth[hidden]
+        return out
 
     def validate(self, bar: Any, thresholds: np.ndarray | None = None) -> dict[str, Any]:
         torch = self.torch
@@ -396,12 +474,16 @@ class Trainer:
                 s, e = self.data.windows[w]
                 haps = val[samples, :, s:e]
                 site = self.val_masks[w][samples]
-                loss, logits = self._forward(w, haps, site, None)
+                inp = self._unphase(w, haps, site, None)
+                loss, logits = self._forward(w, inp, site, None)
+                prob = torch.softmax(logits, -1)
+                alt_p = (1.0 - prob[..., 0]).cpu().numpy().reshape(haps.shape)
+                if self.args.val_unphased:
+                    loss = genotype_nll(haps, site, alt_p)
+                    haps = self._truth_for(haps, inp, site, alt_p)
                 if not math.isnan(float(loss)):
                     tot += float(loss)
                     n += 1
-                prob = torch.softmax(logits, -1)
-                alt_p = (1.0 - prob[..., 0]).cpu().numpy().reshape(haps.shape)
                 cols = self.score_cols[w]
                 for sc, th in ((scorer, thresholds), (scorer_argmax, None)):
                     pred = calls.call(alt_p, self.data.alt_freq[s:e], th)
@@ -424,11 +506,27 @@ class Trainer:
         }
 
 
+def genotype_nll(haps: np.ndarray, site: np.ndarray, alt_p: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true alt dosage of masked diploid genotypes, with
+    the haplotypes' P(alt) taken as independent (phase-free)."""
+    sel = site & (haps >= 0).all(axis=1)
+    if not sel.any():
+        return float("nan")
+    p0, p1 = alt_p[:, 0][sel], alt_p[:, 1][sel]
+    probs = np.stack([(1 - p0) * (1 - p1), p0 * (1 - p1) + (1 - p0) * p1, p0 * p1], -1)
+    dose = (haps > 0).sum(axis=1)[sel]
+    return float(-np.log(np.maximum(probs[np.arange(dose.size), dose], 1e-12)).mean())
+
+
 # -- baselines --------------------------------------------------------------------------------
 
 
 def baselines(
-    data: dt.Data, index: PanelIndex, val_masks: list[np.ndarray], score_cols: list[np.ndarray]
+    data: dt.Data,
+    index: PanelIndex,
+    val_masks: list[np.ndarray],
+    score_cols: list[np.ndarray],
+    unphased: bool = False,
 ) -> dict[str, Any]:
     """Major allele and nearest-haplotype copy (k=1, Hamming on visible sites) on the val masks."""
     major_sc = mm.MinorAlleleScorer(data.alt_freq)
@@ -441,7 +539,11 @@ def baselines(
         cols = score_cols[w]
         pred_major = np.broadcast_to(major[s:e], haps.shape)
         major_sc.update(haps[..., cols], pred_major[..., cols], site[:, cols], sites=s + cols)
-        rows = haps.reshape(-1, e - s)
+        inp = haps
+        if unphased:  # the copy works on haplotypes phased from the visible genotypes
+            vis = np.where(site[:, None, :], -1, haps).astype(haps.dtype)
+            inp = phase_window(index, w, vis)
+        rows = inp.reshape(-1, e - s)
         hidden = np.repeat(site, haps.shape[1], axis=0)
         copy = nearest_copy(index, w, rows, hidden, None).reshape(haps.shape)
         nn_sc.update(haps[..., cols], copy[..., cols], site[:, cols], sites=s + cols)
@@ -452,7 +554,9 @@ def baselines(
 
 
 def flat_row(epoch_log: dict[str, Any]) -> dict[str, Any]:
-    row = {k: v for k, v in epoch_log.items() if k not in ("val", "val_argmax", "thresholds")}
+    skip = ("val", "val_argmax", "thresholds", "prior_rates", "val_uncorrected")
+    skip += ("val_loss_uncorrected",)  # last epoch only; kept in metrics.json
+    row = {k: v for k, v in epoch_log.items() if k not in skip}
     row["thresholds"] = " ".join(f"{t:g}" for t in epoch_log.get("thresholds") or [])
     for b in [*BINS, "rare", "all"]:
         for m in ("f1", "precision", "recall", "r2", "concordance"):
@@ -574,7 +678,7 @@ def _train(
     nparams = sum(p.numel() for p in tr.model.parameters())
     log(f"model: RagBert dims={args.dims} layers={args.layers} params={nparams:,} on {tr.device}")
     t0 = time.perf_counter()
-    base = baselines(data, tr.index, tr.val_masks, tr.score_cols)
+    base = baselines(data, tr.index, tr.val_masks, tr.score_cols, args.val_unphased)
     log(f"baselines ({time.perf_counter() - t0:.1f} s) on the frozen val masks "
         f"({args.val_mask_rule} {args.val_mask_rate} per {args.val_mask_unit}):")  # fmt: skip
     for name, res in base.items():
@@ -602,6 +706,16 @@ def _train(
         entry["thresholds"] = None if thresholds is None else thresholds.tolist()
         entry["index_build_s"] = build if build is not None else tr.index.build_seconds
         entry["epoch_s"] = time.perf_counter() - te
+        rates = dt.training_class_rates(tr.masker) if args.prior_correction else None
+        entry["prior_rates"] = None if rates is None else list(rates)
+        if rates is not None and epoch == args.epochs - 1:
+            # the same model scored without the correction (ablation: corrected vs not)
+            tr.correct_prior = False
+            th_u = tr.calibrate(bar) if args.calib_samples else None
+            va_u = tr.validate(bar, th_u)
+            tr.correct_prior = True
+            entry["val_uncorrected"] = va_u["val"]
+            entry["val_loss_uncorrected"] = va_u["val_loss"]
         if args.dynamic:
             metric = float(np.nan_to_num(va_log["val"]["rare"]["f1"]))
             upd = getattr(tr.masker, "update", None)
@@ -625,6 +739,7 @@ def _train(
                 "torch_rng": torch.get_rng_state(), "windows": data.windows,
                 "alt_freq": data.alt_freq, "positions": data.positions,
                 "panel": data.train.haps, "thresholds": entry["thresholds"],
+                "prior_rates": entry["prior_rates"],
             })  # fmt: skip
             summary["wall_s"] = time.perf_counter() - t_start
             write_metrics(out, history, summary)
