@@ -110,39 +110,30 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"arms": {}, "train_flags": rest, "seeds": args.seeds}
-    extra: dict[str, list[dict[str, Any]]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
     try:
-        for arm, flags in ARMS.items():
-            runs = []
-            for seed in args.seeds:
+        for seed in args.seeds:  # seeds outside: a cut-short run still has every arm
+            for arm, flags in ARMS.items():
                 targs = train.build_parser().parse_args(
-                    [
-                        *rest,
-                        *flags,
-                        "--seed",
-                        str(seed),
-                        "--out",
-                        str(out / f"{arm}_s{seed}"),
-                        "--quiet",
-                        "--no-plots",
-                    ]
-                )
+                    [*rest, *flags, "--seed", str(seed), "--out", str(out / f"{arm}_s{seed}"),
+                     "--quiet", "--no-plots"]
+                )  # fmt: skip
                 summary = train.run(targs)
                 last = summary["history"][-1]
-                runs.append({"seed": seed, "val": last["val"], "val_loss": last["val_loss"]})
-                if "val_uncorrected" in last:
-                    extra.setdefault(arm, []).append(
+                done = {"seed": seed, "val": last["val"], "val_loss": last["val_loss"]}
+                if "val_uncorrected" in last:  # as trained, then the same model corrected
+                    runs.setdefault(arm, []).append(
                         {"seed": seed, "val": last["val_uncorrected"],
                          "val_loss": last["val_loss_uncorrected"]}
                     )  # fmt: skip
+                    runs.setdefault(arm + "_corrected", []).append(done)
+                else:
+                    runs.setdefault(arm, []).append(done)
                 results["baselines"] = summary["baselines"]
+                results["arms"] = runs
+                (out / "ablation.json").write_text(json.dumps(results, indent=1, default=float))
                 print(f"{arm} seed {seed}: rare F1 {last['val']['rare']['f1']:.4f} "
-                      f"common F1 {last['val'][BINS[-1]]['f1']:.4f}")  # fmt: skip
-            if arm in extra:  # as trained first, then the same models corrected
-                results["arms"][arm] = extra[arm]
-                results["arms"][arm + "_corrected"] = runs
-            else:
-                results["arms"][arm] = runs
+                      f"common F1 {last['val'][BINS[-1]]['f1']:.4f}", flush=True)  # fmt: skip
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
