@@ -1,6 +1,7 @@
 """VCF Zarr stores written by bio2zarr against maskkit's own VCF -> HDF5 conversion."""
 
 import pickle
+import subprocess
 import sys
 
 import numpy as np
@@ -340,3 +341,13 @@ def test_vcz_and_hdf5_give_identical_batches(demo, workers):
         assert a.keys() == b.keys()
         for key in a:
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_maskkit_io_imports_zarr_only_when_a_vcz_store_opens(one):
+    _, vcz, _ = one
+    probe = (
+        "import sys; from maskkit import io; assert 'zarr' not in sys.modules; "
+        f"io.open_store({str(vcz)!r}); assert 'zarr' in sys.modules"
+    )
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
