@@ -6,6 +6,10 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from strategies import haplotypes
 
 from maskkit import cli, io
 
@@ -136,6 +140,17 @@ def test_zip_store_and_file_url(one, tmp_path):
     np.testing.assert_array_equal(url.to_numpy(), expected)
 
 
+def test_zarr_format_3_store(one, tmp_path):
+    vcf, _, h5 = one
+    vcz = tmp_path / "v3.vcz"
+    b2z_vcf.convert([vcf], vcz, variants_chunk_size=2, samples_chunk_size=3, zarr_format=3)
+    assert (vcz / "zarr.json").is_file()
+    store = io.open_store(vcz)
+    np.testing.assert_array_equal(store.to_numpy(), io.open_store(h5).to_numpy())
+    np.testing.assert_array_equal(store.read([4, 0], 1, 6), io.open_store(h5).read([4, 0], 1, 6))
+    assert store.samples.tolist() == SAMPLES
+
+
 def test_contigs(tmp_path):
     vcf = _write(tmp_path / "two.vcf", VCF_TWO)
     # bio2zarr reads an unindexed VCF only if it holds one contig: one file per contig.
@@ -186,6 +201,36 @@ def test_mask_and_fill_values_read_as_missing(tmp_path):
     assert store.ref_alt() is None
     in_memory = io.open_store(tmp_path / "t.vcz", in_memory=True, verbose=False)
     np.testing.assert_array_equal(in_memory.to_numpy(), expected.transpose(1, 2, 0))
+
+
+@given(
+    haps=haplotypes(dtype=np.int16, ndim=3, min_sites=1, max_sites=30, max_allele=127).filter(
+        lambda h: h.shape[0] > 0
+    ),
+    data=st.data(),
+)
+def test_chunked_reads_equal_numpy_for_any_chunking(tmp_path_factory, haps, data):
+    n, ploidy, sites = haps.shape
+    gt = haps.transpose(2, 0, 1)
+    mask = data.draw(hnp.arrays(bool, gt.shape))
+    chunks = (data.draw(st.integers(1, sites)), data.draw(st.integers(1, n)), ploidy)
+    path = tmp_path_factory.mktemp("p") / "p.vcz"
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    root.create_array("call_genotype", data=gt, chunks=chunks)
+    root.create_array("call_genotype_mask", data=mask, chunks=chunks)
+    root.create_array("variant_position", data=np.arange(1, sites + 1))
+    expected = np.where(mask | (gt < 0), -1, gt).transpose(1, 2, 0).astype(np.int8)
+    mb = data.draw(st.sampled_from([0.0, 0.0002, 64.0]))  # cache: none, a chunk or two, all
+    store = io.VcfZarrStore(path, cache_mb=mb)
+    for _ in range(3):
+        idx = data.draw(st.lists(st.integers(0, n - 1), max_size=2 * n))
+        start = data.draw(st.integers(0, sites))
+        stop = data.draw(st.integers(start, sites))
+        got = store.read(idx, start, stop)
+        np.testing.assert_array_equal(
+            got, expected[np.array(idx, dtype=np.int64)][:, :, start:stop]
+        )
+    np.testing.assert_array_equal(store.to_numpy(), expected)
 
 
 def test_wide_dtypes_are_read_only_when_they_fit(tmp_path):
