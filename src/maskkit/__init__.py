@@ -7,6 +7,7 @@ lazily.
 from __future__ import annotations
 
 from . import curriculum, metrics, tokens
+from ._sync import WorkerSyncWarning
 from ._version import __version__
 from .collate import collate, padded_width
 from .masker import Masker
@@ -24,6 +25,7 @@ from .union import effective_rate, effective_site_rates, mask_stats, union
 
 __all__ = [
     "Masker",
+    "WorkerSyncWarning",
     "__version__",
     "af_bins",
     "af_mask",
