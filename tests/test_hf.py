@@ -77,3 +77,24 @@ def test_missing_transformers_gives_install_hint():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "maskkit[hf]"' in out.stdout
+
+
+def test_trainer_default_column_removal_names_the_fix(tmp_path):
+    from examples.integrations.hf_trainer import Haplotypes
+
+    masker = mk.Masker("random", rate=0.2, seed=0)
+    collator = HaplotypeDataCollator(masker)
+    config = transformers.BertConfig(
+        vocab_size=collator.vocab_size, hidden_size=8, num_hidden_layers=1,
+        num_attention_heads=1, intermediate_size=8, max_position_embeddings=16,
+    )  # fmt: skip
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path), max_steps=1, report_to=[], use_cpu=True, disable_tqdm=True,
+        save_strategy="no",
+    )  # fmt: skip
+    trainer = transformers.Trainer(
+        model=transformers.BertForMaskedLM(config), args=args, data_collator=collator,
+        train_dataset=Haplotypes(np.zeros((4, 2, 16), dtype=np.int8)),
+    )  # fmt: skip
+    with pytest.raises(KeyError, match="remove_unused_columns=False"):
+        trainer.train()

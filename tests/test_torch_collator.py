@@ -149,3 +149,19 @@ def test_array_store_checks():
         ArrayStore(HAPS, lengths=np.full(60, 151))
     with pytest.raises(ValueError, match="distinct names"):
         ArrayStore(HAPS, samples=["a"] * 60)
+
+
+def test_collator_reaches_spawned_persistent_workers():
+    items = [{"haps": HAPS[i], "index": i} for i in range(len(HAPS))]
+    collate = MaskingCollator(masker())
+    loader = DataLoader(
+        items, batch_size=30, num_workers=1, persistent_workers=True, collate_fn=collate,
+        multiprocessing_context="spawn",
+    )  # fmt: skip
+    ref = masker()
+    for e in (0, 2):
+        collate.masker.set_epoch(e)
+        ref.set_epoch(e)
+        for b in loader:
+            want = ref(HAPS[b["index"].numpy()], indices=b["index"].numpy())
+            np.testing.assert_array_equal(b["mask"].numpy(), want)

@@ -42,7 +42,7 @@ import torch
 from . import tokens
 from .curriculum import Plateau
 from .masker import Masker
-from .torch import MaskingCollator
+from .torch import Batch, MaskingCollator
 
 __all__ = ["CurriculumCallback", "HaplotypeDataCollator"]
 
@@ -123,24 +123,32 @@ class HaplotypeDataCollator(MaskingCollator):
     def _missing_hint(self) -> str:
         return _STRIPPED
 
-    def __call__(self, items: Sequence[Any]) -> dict[str, torch.Tensor]:  # type: ignore[override]
+    def __call__(self, items: Sequence[Any]) -> Batch:
         """Return ``input_ids``, ``attention_mask``, ``labels`` (+ ``return_keys``)."""
         b = super().__call__(items)
-        ids = self._lut[b["input_ids"].long()]
         lab = b["labels"].long()
-        labels = torch.where(lab >= 0, self._allele_lut[lab.clamp(min=0)], tokens.IGNORE_INDEX)
-        out = {"input_ids": ids, "attention_mask": b["attention_mask"].long(), "labels": labels}
+        out = Batch(
+            input_ids=self._lut[b["input_ids"].long()],
+            attention_mask=b["attention_mask"].long(),
+            labels=torch.where(lab >= 0, self._allele_lut[lab.clamp(min=0)], tokens.IGNORE_INDEX),
+        )
         for key in self.return_keys:
             if key not in b:
                 raise KeyError(f"return_keys has {key!r}; the batch has {sorted(b)}")
             out[key] = b[key]
-        if self.flatten_ploidy and ids.dim() == 3:
-            ploidy = ids.shape[1]
-            for key, t in out.items():
-                if t.dim() >= 2 and t.shape[1] == ploidy and key in b and b[key].dim() == 3:
-                    out[key] = t.reshape(-1, t.shape[-1])
-                elif t.dim() == 1:
-                    out[key] = t.repeat_interleave(ploidy)
+        if not self.flatten_ploidy or b["input_ids"].dim() != 3:
+            return out
+        n, ploidy = b["input_ids"].shape[:2]
+        for key, t in out.items():
+            if t.dim() >= 2 and tuple(t.shape[:2]) == (n, ploidy):
+                out[key] = t.reshape(n * ploidy, *t.shape[2:])
+            elif t.dim() >= 1 and t.shape[0] == n:
+                out[key] = t.repeat_interleave(ploidy, dim=0)  # per item: one per row
+            else:
+                raise ValueError(
+                    f"return_keys {key!r} has shape {tuple(t.shape)}, neither per item ({n}, ...)"
+                    f" nor per haplotype ({n}, {ploidy}, ...); pass flatten_ploidy=False"
+                )
         return out
 
 
