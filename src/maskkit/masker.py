@@ -779,8 +779,7 @@ class Masker:
                 "channel must have publish(values) and read() methods (see maskkit.torch.share), "
                 f"got {type(channel).__name__}"
             )
-        self._sync.channel = channel
-        self._sync.applied = None
+        self._sync.attach(channel)
         self._publish()
 
     def _publish(self) -> None:
