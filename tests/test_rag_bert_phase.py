@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from bounds import assert_binomial
 
+import maskkit as mk
 from examples.rag_bert import data as dt
 from examples.rag_bert import impute, train
 from examples.rag_bert.phase import best_pairs, genotype_key, phase_window
@@ -135,3 +137,25 @@ def test_impute_unphased_store_reads_genotypes(tmp_path):
     argv = ["--checkpoint", str(ckpt), "--store", str(path), "--out", str(tmp_path / "c.h5")]
     assert impute.main([*argv, "--phase", "phased", "--threads", "1"]) == 0
     assert json.loads((tmp_path / "c.h5.json").read_text())["phase"] == "phased"
+
+
+def test_class_log_odds_matches_the_union_of_smart_balanced_masks():
+    # haplotypes drawn independently at frequency f per site, as the formula assumes
+    rng = np.random.default_rng(11)
+    freq = np.array([0.05, 0.3, 0.8])
+    n = 20_000
+    haps = (rng.random((n, 2, freq.size)) < freq).astype(np.int8)
+    r, a = 0.3, 0.7
+    site = mk.union(mk.smart_balanced_mask(haps, r, a, seed=5))
+    q = freq * (1 - a) + (1 - freq) * (1 - r)
+    shift = dt.class_log_odds(r, a, freq)
+    for j in range(freq.size):
+        for allele, rate in ((1, a), (0, r)):
+            own = haps[:, 0, j] == allele
+            p = 1 - (1 - rate) * q[j]  # P(site masked | haplotype 0 holds allele)
+            assert_binomial(int(site[own, j].sum()), int(own.sum()), p, what=f"site {j}")
+        np.testing.assert_allclose(
+            shift[j], np.log(1 - (1 - a) * q[j]) - np.log(1 - (1 - r) * q[j])
+        )
+    assert (shift > 0).all()  # alt is masked more often: the correction lowers P(alt)
+    np.testing.assert_allclose(dt.class_log_odds(0.4, 0.4, freq), 0.0, atol=1e-12)

@@ -99,27 +99,29 @@ def write_store(
     extra: dict[str, np.ndarray] | None = None,
     phased: bool | None = None,
 ) -> None:
-    """Write a scikit-allel-layout store atomically (temp file + rename); ``phased`` sets the
-    root attribute that ``maskkit convert`` records (left out when None)."""
+    """Write a scikit-allel-layout store with :func:`maskkit.io.write_store`, plus ``extra``
+    datasets (imputed dosages...), atomically: readers never see a half-written file."""
     import h5py
 
+    from maskkit import io as mkio
     from maskkit.io._atomic import atomic_file
 
-    with atomic_file(path, overwrite=True) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("calldata/GT", data=np.ascontiguousarray(haps.transpose(2, 0, 1)))
-        f.create_dataset("variants/POS", data=np.asarray(positions))
-        f.create_dataset("samples", data=np.asarray(samples).astype("S"))
-        for key, value in (extra or {}).items():
-            f.create_dataset(key, data=value)
-        if phased is not None:
-            f.attrs["phased"] = bool(phased)
+    with atomic_file(path, overwrite=True) as tmp:
+        names = [str(s) for s in np.asarray(samples)]
+        mkio.write_store(
+            tmp, haps, positions=positions, samples=names, phased=phased, overwrite=True
+        )
+        if extra:
+            with h5py.File(tmp, "a") as f:
+                for key, value in extra.items():
+                    f.create_dataset(key, data=value)
 
 
 def alt_freq_of(haps: np.ndarray) -> np.ndarray:
     """Alt-allele frequency per site over non-missing calls (0 where all are missing)."""
-    called = (haps >= 0).sum(axis=(0, 1))
-    alt = (haps > 0).sum(axis=(0, 1))
-    return np.where(called > 0, alt / np.maximum(called, 1), 0.0)
+    from maskkit import io as mkio
+
+    return np.nan_to_num(mkio.alt_allele_frequency(haps), nan=0.0)
 
 
 def read_freq(path: str | os.PathLike[str], n_sites: int) -> np.ndarray:
