@@ -106,14 +106,26 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m examples.rag_bert.ablation", description=__doc__)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    p.add_argument(
+        "--merge", nargs="+", metavar="JSON",
+        help="only combine the ablation.json files of runs split by --arms into one table",
+    )  # fmt: skip
     args, rest = p.parse_known_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"arms": {}, "train_flags": rest, "seeds": args.seeds}
     runs: dict[str, list[dict[str, Any]]] = {}
+    if args.merge:
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        results = {**parts[0], "arms": {}}
+        for part in parts:
+            results["arms"].update(part["arms"])
+        args.seeds = []  # nothing to train
     try:
         for seed in args.seeds:  # seeds outside: a cut-short run still has every arm
-            for arm, flags in ARMS.items():
+            for arm in args.arms:
+                flags = ARMS[arm]
                 targs = train.build_parser().parse_args(
                     [*rest, *flags, "--seed", str(seed), "--out", str(out / f"{arm}_s{seed}"),
                      "--quiet", "--no-plots"]
