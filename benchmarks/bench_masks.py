@@ -212,7 +212,8 @@ def hash_floor(out: np.ndarray, seed: int) -> np.ndarray:
     each, no eligibility checks, no row keys beyond an add: what the Bernoulli and smart
     kernels are measured against (``out``: bool, an even number of sites).
     """
-    _hash_floor(out, np.uint64(seed) * GOLDEN, np.uint64(RATE * 2**32))
+    key = np.uint64((seed * int(GOLDEN) + 1) % 2**64)
+    _hash_floor(out, key, np.uint64(RATE * 2**32))
     return out
 
 

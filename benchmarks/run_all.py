@@ -575,10 +575,13 @@ def _print_row(row: dict[str, Any]) -> None:
     goal = row["goal"]
     ok = "" if goal is None else ("yes" if row["speedup"] >= goal else "NO")
     g = "" if goal is None else f"{goal:.0f}x"
+    if row["case"].startswith("hash floor"):  # no baseline: the floor itself
+        base = sp = ""
+    else:
+        base, sp = f"{row['baseline_ns_per_site']:.3f}", f"{row['speedup']:.1f}x"
     print(
         f"{row['case']:<42}{row['rows']:>7,} x {row['sites']:<7,}"
-        f"{row['maskkit_ns_per_site']:>10.3f}{row['baseline_ns_per_site']:>10.3f}"
-        f"{row['speedup']:>9.1f}x{g:>8}  {ok}",
+        f"{row['maskkit_ns_per_site']:>10.3f}{base:>10}{sp:>10}{g:>8}  {ok}",
         flush=True,
     )
 
