@@ -175,6 +175,13 @@ class VcfZarrStore(HaplotypeStore):
 
     def _read_metadata(self) -> None:
         root = self._handle()
+        try:
+            self._read_arrays(root)
+        except BaseException:
+            self.close()  # an open zip store would outlive the failed constructor
+            raise
+
+    def _read_arrays(self, root: Any) -> None:
         for name in (_GT, _POS):
             if name not in root:
                 raise StoreFormatError(
