@@ -136,8 +136,13 @@ def test_zip_store_and_file_url(one, tmp_path):
     np.testing.assert_array_equal(z.to_numpy(), expected)
     z.close()
     np.testing.assert_array_equal(z.read([1], 0, 7), expected[[1]])  # re-opens after close
-    url = io.open_store(vcz.resolve().as_uri())
+    url = io.open_store(vcz.resolve().as_uri(), storage_options={"auto_mkdir": False})
     np.testing.assert_array_equal(url.to_numpy(), expected)
+    clone = pickle.loads(pickle.dumps(url))
+    assert clone.storage_options == {"auto_mkdir": False}
+    np.testing.assert_array_equal(clone.read([2], 1, 4), expected[[2], :, 1:4])
+    with pytest.raises(ValueError, match="storage_options apply to URLs"):
+        io.open_store(vcz, storage_options={"anon": True})
 
 
 def test_zarr_format_3_store(one, tmp_path):
@@ -173,7 +178,7 @@ def test_contigs(tmp_path):
         np.testing.assert_array_equal(store.read([3, 0], 1, store.n_sites), expected[[3, 0], :, 1:])
     with pytest.raises(ValueError, match=r"contig='3' is not in .*\['1', '2'\]"):
         io.open_store(vcz, contig="3")
-    with pytest.raises(ValueError, match="applies to VCF Zarr"):
+    with pytest.raises(ValueError, match="apply to VCF Zarr"):
         io.open_store(tmp_path / "x.h5", contig="1")
 
 
