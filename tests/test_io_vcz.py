@@ -270,6 +270,13 @@ def test_bad_stores_raise_store_format_error(tmp_path):
     (tmp_path / "text.zip").write_text("not a zip")
     with pytest.raises(io.StoreFormatError, match="not a zip file"):
         io.open_store(tmp_path / "text.zip")
+    zarr.create_array(tmp_path / "array.zarr", data=np.zeros(3), zarr_format=2)
+    with pytest.raises(io.StoreFormatError, match="not a zarr group"):
+        io.open_store(tmp_path / "array.zarr")
+    (tmp_path / "broken.vcz").mkdir()
+    (tmp_path / "broken.vcz" / ".zgroup").write_text('{"zarr_format": 2')  # cut short
+    with pytest.raises(io.StoreFormatError, match="not a zarr group"):
+        io.open_store(tmp_path / "broken.vcz")
     root = zarr.open_group(tmp_path / "nogt.vcz", mode="w", zarr_format=2)
     root.create_array("variant_position", data=np.arange(1, 4))
     with pytest.raises(io.StoreFormatError, match="no array 'call_genotype'"):

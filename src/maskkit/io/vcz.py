@@ -168,7 +168,8 @@ class VcfZarrStore(HaplotypeStore):
         options = {} if self.storage_options is None else {"storage_options": self.storage_options}
         try:
             return zarr.open_group(target, mode="r", **options)
-        except Exception as exc:  # zarr raises several types for "no group here"
+        except (zarr.errors.BaseZarrError, ValueError, KeyError) as exc:  # no group, bad metadata
+            # (network and permission errors of a URL pass through as they are)
             raise StoreFormatError(
                 f"{self.source} is not a zarr group ({type(exc).__name__}: {exc}); {_HOW_TO_CREATE}"
             ) from exc
