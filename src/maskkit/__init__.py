@@ -22,6 +22,7 @@ from .masks import (
     span_mask,
 )
 from .union import effective_rate, effective_site_rates, mask_stats, union
+from .vocab import mask_tokens
 
 __all__ = [
     "Masker",
@@ -37,6 +38,7 @@ __all__ = [
     "effective_site_rates",
     "haplotype_rate_for_site_rate",
     "mask_stats",
+    "mask_tokens",
     "metrics",
     "padded_width",
     "random_mask",

@@ -37,6 +37,7 @@ from .freq import (
     maf_spectrum,
     save_frequencies,
 )
+from .memory import ArrayStore
 from .panel import Panel, read_panel, write_panel
 from .simulate import DemoData, demo_data, out_of_africa_demography, simulate_demo
 from .split import Split, read_split, split_by_population
@@ -48,6 +49,7 @@ from .writer import write_store
 
 __all__ = [
     "DEFAULT_MAF_EDGES",
+    "ArrayStore",
     "ConvertStats",
     "DataError",
     "DemoData",
