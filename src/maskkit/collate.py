@@ -59,6 +59,20 @@ def _check_alleles(h2: np.ndarray, ploidy: int, lens: np.ndarray, n_al: int, dt:
                 f"haps holds allele {hi} but n_alleles={n_al}: labels and tokens would name a "
                 f"class the model does not have; pass n_alleles={hi + 1} or recode the alleles"
             )
+def replace_thresholds(replace: Any) -> tuple[np.uint64, np.uint64, float]:
+    """Return ``(t_mask, t_keep_from, p_random)`` of a ``(p_mask, p_random, p_keep)`` split.
+
+    A masked position whose 32-bit word ``u`` is below ``t_mask`` gets the mask token, at or
+    above ``t_keep_from`` keeps its token, else a random one.
+    """
+    if np.ndim(replace) != 1 or len(replace) != 3:
+        raise ValueError(f"replace must be (p_mask, p_random, p_keep), got {replace!r}")
+    pm, pr, pk = (v.rate_scalar(p, f"replace[{i}]") for i, p in enumerate(replace))
+    if abs(pm + pr + pk - 1.0) > 1e-9:
+        raise ValueError(f"replace probabilities must sum to 1, got {pm + pr + pk}")
+    t_mask = np.uint64(np.floor(pm * 2.0**32 + 0.5))
+    t_keep = np.uint64(np.floor((pm + pr) * 2.0**32 + 0.5))
+    return t_mask, t_keep, pr
 
 
 def collate(
@@ -123,13 +137,7 @@ def collate(
     if replace is None:
         t_mask = t_keep = np.uint64(2**32)
     else:
-        if np.ndim(replace) != 1 or len(replace) != 3:
-            raise ValueError(f"replace must be (p_mask, p_random, p_keep), got {replace!r}")
-        pm, pr, pk = (v.rate_scalar(p, f"replace[{i}]") for i, p in enumerate(replace))
-        if abs(pm + pr + pk - 1.0) > 1e-9:
-            raise ValueError(f"replace probabilities must sum to 1, got {pm + pr + pk}")
-        t_mask = np.uint64(np.floor(pm * 2.0**32 + 0.5))
-        t_keep = np.uint64(np.floor((pm + pr) * 2.0**32 + 0.5))
+        t_mask, t_keep, _ = replace_thresholds(replace)
     n_al = v.int_scalar(n_alleles, "n_alleles", low=1, high=2**31)
     seed_ = np.uint64(v.int_scalar(seed, "seed"))
     epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)

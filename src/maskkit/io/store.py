@@ -1,5 +1,8 @@
 """Haplotype store: scikit-allel-layout HDF5 files read as ``(samples, ploidy, sites)`` int8.
 
+:class:`HaplotypeStore` is also the interface of every store: :class:`maskkit.io.VcfZarrStore`
+(module ``vcz``) reads VCF Zarr through it, and :func:`open_store` picks the class from the path.
+
 Layout (what ``allel.vcf_to_hdf5`` writes, so users' files open as is)::
 
     calldata/GT    int8  (variants, samples, ploidy)   negative = missing
@@ -463,10 +466,33 @@ class HaplotypeStore:
         )
 
 
+_FORMATS = ("hdf5", "vcz")
+
+
 def open_store(
-    path: str | os.PathLike[str], *, in_memory: bool = False, verbose: bool = True
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    contig: str | None = None,
+    in_memory: bool = False,
+    verbose: bool = True,
 ) -> HaplotypeStore:
-    """Open a scikit-allel-layout HDF5 file as a :class:`HaplotypeStore`.
+    """Open a haplotype store: an HDF5 file (scikit-allel layout) or a VCF Zarr store.
+
+    Both give the :class:`HaplotypeStore` interface. The format is ``format`` when given,
+    else ``"vcz"`` (:class:`VcfZarrStore`) for a directory, a ``.vcz`` / ``.zarr`` / ``.zip``
+    path or a URL, else ``"hdf5"``.
+
+    Parameters
+    ----------
+    path
+        The store.
+    format
+        ``"hdf5"`` or ``"vcz"``; default: from ``path``.
+    contig
+        VCF Zarr only: the contig to serve, when the store holds several.
+    in_memory, verbose
+        See :class:`HaplotypeStore`.
 
     Examples
     --------
@@ -478,4 +504,19 @@ def open_store(
     6
     >>> shutil.rmtree(tmp)
     """
+    from .vcz import VcfZarrStore, is_vcz
+
+    if format is None:
+        format = "vcz" if is_vcz(path) else "hdf5"
+    if format not in _FORMATS:
+        raise ValueError(
+            f"format must be one of {_FORMATS} or None (from the path), got {format!r}"
+        )
+    if format == "vcz":
+        return VcfZarrStore(path, contig=contig, in_memory=in_memory, verbose=verbose)
+    if contig is not None:
+        raise ValueError(
+            f"contig={contig!r} applies to VCF Zarr stores; an HDF5 store holds one contig "
+            "(open it without contig)"
+        )
     return HaplotypeStore(path, in_memory=in_memory, verbose=verbose)
