@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _kernels
 from . import _validate as v
+from .tokens import ALLELE_OFFSET
 
 __all__ = ["collate", "padded_width"]
 
@@ -41,6 +42,23 @@ def padded_width(
     return width
 
 
+def _check_alleles(h2: np.ndarray, ploidy: int, lens: np.ndarray, n_al: int, dt: Any) -> None:
+    """Refuse real alleles (within ``lens``) >= ``n_al`` and token ids ``dt`` cannot hold."""
+    top = ALLELE_OFFSET + n_al - 1
+    if top > np.iinfo(dt).max:
+        raise ValueError(
+            f"dtype {dt} cannot hold token ids up to {top} (n_alleles={n_al}); "
+            "pass a wider dtype such as np.int16 or np.int64"
+        )
+    if h2.size and h2.max() >= n_al:  # padding beyond lengths may hold anything: look closer
+        row_lens = np.repeat(np.broadcast_to(lens, (h2.shape[0] // ploidy,)), ploidy)
+        real = np.arange(h2.shape[1]) < row_lens[:, None]
+        hi = int(h2[real].max(initial=-1))
+        if hi >= n_al:
+            raise ValueError(
+                f"haps holds allele {hi} but n_alleles={n_al}: labels and tokens would name a "
+                f"class the model does not have; pass n_alleles={hi + 1} or recode the alleles"
+            )
 def replace_thresholds(replace: Any) -> tuple[np.uint64, np.uint64, float]:
     """Return ``(t_mask, t_keep_from, p_random)`` of a ``(p_mask, p_random, p_keep)`` split.
 
@@ -127,6 +145,7 @@ def collate(
     dt = np.dtype(dtype)
     if not np.issubdtype(dt, np.signedinteger):
         raise TypeError(f"dtype must be a signed integer dtype (labels hold -100), got {dt}")
+    _check_alleles(h2, ploidy, lens, n_al, dt)
     out_shape = (*shape[:-1], width)
     rows = h2.shape[0]
     ids = np.empty((rows, width), dtype=dt)

@@ -478,6 +478,12 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the Masker's state from :meth:`state_dict` and publish it to the workers."""
+        if not isinstance(state, dict) or "masker" not in state:
+            raise ValueError(
+                "state must be the dict HaplotypeDataset.state_dict() returned, with key "
+                f"'masker'; got {type(state).__name__}"
+                + (f" with keys {sorted(state)}" if isinstance(state, dict) else "")
+            )
         self.masker.load_state_dict(state["masker"])
 
     # ------------------------------------------------------------------ reading
