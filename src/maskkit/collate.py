@@ -59,6 +59,8 @@ def _check_alleles(h2: np.ndarray, ploidy: int, lens: np.ndarray, n_al: int, dt:
                 f"haps holds allele {hi} but n_alleles={n_al}: labels and tokens would name a "
                 f"class the model does not have; pass n_alleles={hi + 1} or recode the alleles"
             )
+
+
 def replace_thresholds(replace: Any) -> tuple[np.uint64, np.uint64, float]:
     """Return ``(t_mask, t_keep_from, p_random)`` of a ``(p_mask, p_random, p_keep)`` split.
 
