@@ -38,7 +38,7 @@ def test_one_set_of_labels() -> None:
 
 def test_nan_policy_for_masks_is_a_named_error() -> None:
     haps = np.zeros((1, 3), dtype=np.int8)
-    with pytest.raises(ValueError, match="freq.*NaN"):
+    with pytest.raises(ValueError, match=r"freq.*NaN"):
         mk.af_mask(haps, [0.1, float("nan"), 0.2], [0.05], [0.5, 0.5], seed=0)
 
 

@@ -154,7 +154,7 @@ def test_scorer_state_dict_rejects_other_bins():
 
 
 def test_nan_frequency_is_an_error_naming_alt_freq():
-    with pytest.raises(ValueError, match="alt_freq.*NaN"):
+    with pytest.raises(ValueError, match=r"alt_freq.*NaN"):
         metrics.MinorAlleleScorer([0.1, float("nan")])
 
 

@@ -24,7 +24,7 @@ __all__ = [
     "save_frequencies",
 ]
 
-#: MAF bin edges (:data:`maskkit.freq.DEFAULT_EDGES`): ``[0, 0.01)``, ``[0.01, 0.05)``, ``[0.05, 0.5]``.
+#: MAF bin edges ``(0.01, 0.05)`` (:data:`maskkit.freq.DEFAULT_EDGES`).
 DEFAULT_MAF_EDGES: tuple[float, ...] = _freq.DEFAULT_EDGES
 
 
