@@ -169,10 +169,10 @@ def stage_breakdown(sampler: str, batch_size: int, window: int, n_batches: int =
         sample, win, key = ds.locate(b)
         haps, lengths = ds.read(sample, win)
         t1 = time.perf_counter()
-        mask = masker(haps, lengths, key)
+        mask = masker(haps, lengths=lengths, indices=key)
         t2 = time.perf_counter()
         arr = mk.collate(
-            haps, mask, lengths, seed=masker.seed, epoch=masker.mask_epoch, indices=key,
+            haps, mask, lengths=lengths, seed=masker.seed, epoch=masker.mask_epoch, indices=key,
             **ds.collate_kwargs,
         )  # fmt: skip
         t3 = time.perf_counter()

@@ -6,7 +6,7 @@ lazily.
 
 from __future__ import annotations
 
-from . import curriculum, metrics, tokens
+from . import curriculum, freq, metrics, report, rules, tokens
 from ._version import __version__
 from .collate import collate, padded_width
 from .masker import Masker
@@ -18,12 +18,31 @@ from .masks import (
     haplotype_rate_for_site_rate,
     random_mask,
     smart_balanced_mask,
+    span_length_probabilities,
     span_mask,
+)
+from .rules import (
+    AlleleFrequency,
+    Array,
+    ClassRates,
+    PerPosition,
+    Random,
+    Rule,
+    SmartBalanced,
+    Span,
 )
 from .union import effective_rate, effective_site_rates, mask_stats, union
 
 __all__ = [
+    "AlleleFrequency",
+    "Array",
+    "ClassRates",
     "Masker",
+    "PerPosition",
+    "Random",
+    "Rule",
+    "SmartBalanced",
+    "Span",
     "__version__",
     "af_bins",
     "af_mask",
@@ -33,12 +52,16 @@ __all__ = [
     "curriculum",
     "effective_rate",
     "effective_site_rates",
+    "freq",
     "haplotype_rate_for_site_rate",
     "mask_stats",
     "metrics",
     "padded_width",
     "random_mask",
+    "report",
+    "rules",
     "smart_balanced_mask",
+    "span_length_probabilities",
     "span_mask",
     "tokens",
     "union",
