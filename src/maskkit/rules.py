@@ -95,7 +95,8 @@ def register(cls: R) -> R:
     kind = getattr(cls, "kind", "")
     if not isinstance(cls, type) or not issubclass(cls, Rule):
         raise TypeError(f"register takes a subclass of maskkit.rules.Rule, got {cls!r}")
-    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+    params = cls.__dict__.get("__dataclass_params__")  # set on cls itself by @dataclass
+    if params is None or not params.frozen:
         raise TypeError(f"{cls.__name__} must be a frozen dataclass: @dataclass(frozen=True)")
     if not isinstance(kind, str) or not kind:
         raise ValueError(f"{cls.__name__} needs a non-empty class attribute kind = '...'")
@@ -414,7 +415,7 @@ class Rule:
         inputs: dict[str, Any],
     ) -> np.ndarray:
         """Draw from :meth:`site_rates`: positions grouped by equal rate, one af_mask call."""
-        site = np.asarray(self.site_rates(haps, rates=rates, **inputs), dtype=np.float64)
+        site = self._site_rates(haps, rates, inputs)
         shape = np.shape(haps)
         want = [(shape[-1],), (shape[0], shape[-1])]
         if site.shape not in want:
@@ -438,8 +439,12 @@ class Rule:
             out,
         )
 
+    def _site_rates(self, haps: Any, rates: dict[str, Any], inputs: dict[str, Any]) -> np.ndarray:
+        site = np.asarray(self.site_rates(haps, rates=rates, **inputs), dtype=np.float64)
+        return site[0] if site.ndim == 2 and site.shape[0] == 1 else site
+
     def site_rates(self, haps: Any, *, rates: Mapping[str, Any], **inputs: Any) -> np.ndarray:
-        """Return each site's masking rate, shape ``(sites,)`` or ``(samples, sites)``.
+        """Return each site's masking rate, shape ``(sites,)``, ``(1, sites)`` or ``(samples, sites)``.
 
         Implement this in a rule of your own: the base class then draws (Bernoulli, or exact
         counts per group of sites with equal rate) and gives :meth:`probabilities`. ``rates``
@@ -453,7 +458,7 @@ class Rule:
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
         """Per-position rates before the site-rate conversion (broadcastable to ``h``)."""
-        site = np.asarray(self.site_rates(h, rates=rates, **inputs), dtype=np.float64)
+        site = self._site_rates(h, rates, inputs)
         return site[:, None, :] if h.ndim == 3 and site.ndim == 2 else site
 
     def probabilities(
@@ -691,7 +696,7 @@ class Span(Rule):
         ms = self.mean_span
         if isinstance(ms, numbers.Real) and not isinstance(ms, (bool, np.bool_)):
             object.__setattr__(self, "mean_span", float(ms))
-        span_length_probabilities(self.mean_span, self.max_span, sl, upto=0)  # checks all three
+        span_length_probabilities(self.mean_span, self.max_span, sl, upto=1)  # checks all three
         if self.max_span is not None:
             object.__setattr__(self, "max_span", int(self.max_span))
         object.__setattr__(self, "span_lengths", sl)
