@@ -125,7 +125,7 @@ def test_equal_parameters_compare_equal_whatever_container() -> None:
 
 
 def test_config_errors() -> None:
-    with pytest.raises(ValueError, match="unknown rule kind 'nope'.*register"):
+    with pytest.raises(ValueError, match=r"unknown rule kind 'nope'.*register"):
         rules.from_config({"kind": "nope"})
     with pytest.raises(
         ValueError, match=r"\['alt_rate'\] are not parameters of rule kind='random'"
@@ -246,7 +246,8 @@ def test_eligible_protects_special_tokens_of_a_sequence_model() -> None:
     eligible[:, 0] = False  # CLS
     eligible[np.arange(64), lengths - 1] = False  # SEP
     m = rules.Random(0.5).draw(ids, seed=0, lengths=lengths, eligible=eligible, exact=True)
-    assert not m[:, 0].any() and not m[np.arange(64), lengths - 1].any()
+    assert not m[:, 0].any()
+    assert not m[np.arange(64), lengths - 1].any()
     n = lengths - 2  # eligible positions per row: exact counts are floor or ceil of 0.5 n
     assert ((m.sum(axis=1) == n // 2) | (m.sum(axis=1) == (n + 1) // 2)).all()
     with pytest.raises(ValueError, match="eligible must have one of the shapes"):
@@ -294,8 +295,10 @@ def test_probabilities_are_the_marginals_of_draws(
     if inputs:
         inputs = {"freq": rng.random(16) * 0.2}
     p = rule.probabilities(haps, lengths=lengths, **inputs)
-    assert p.shape == haps.shape and p.dtype == np.float64
-    assert (p[0, 0, :3] == 0).all() and (p[1, :, 12:] == 0).all()
+    assert p.shape == haps.shape
+    assert p.dtype == np.float64
+    assert (p[0, 0, :3] == 0).all()
+    assert (p[1, :, 12:] == 0).all()
     epochs = 400
     counts = np.zeros(haps.shape, dtype=np.int64)
     for e in range(epochs):
@@ -352,7 +355,8 @@ def test_masker_with_rule_object_is_masker_with_string(
 def test_masker_schedules_drive_the_rule_rates() -> None:
     sched = Levels([0.2, 0.4], epochs_per_level=1)
     masker = mk.Masker(rules.SmartBalanced(alt_rate=0.9), rate=sched, seed=1)
-    assert masker.alt_schedule is not None and masker.alt_schedule.rate(0) == 0.9
+    assert masker.alt_schedule is not None
+    assert masker.alt_schedule.rate(0) == 0.9
     assert masker.rule == rules.SmartBalanced(0.2, 0.9)
     masker.set_epoch(1)
     haps = make_haps()
@@ -411,9 +415,11 @@ def test_user_rule_through_the_masker() -> None:
     assert not masker(haps).any()
     masker.set_epoch(1)
     m = masker(haps)
-    assert m[..., ::2].all() and not m[..., 1::2].any()
+    assert m[..., ::2].all()
+    assert not m[..., 1::2].any()
     back = mk.Masker.from_state_dict(json.loads(json.dumps(masker.state_dict())))
-    assert back == masker and back.rule == masker.rule
+    assert back == masker
+    assert back.rule == masker.rule
     np.testing.assert_array_equal(back(haps), m)
     assert "Masking Strategy: test_every_other" in masker.describe()
     assert mk.Masker("test_every_other", rate=1.0, seed=2, exact=True) == mk.Masker(

@@ -444,7 +444,7 @@ class Rule:
         return site[0] if site.ndim == 2 and site.shape[0] == 1 else site
 
     def site_rates(self, haps: Any, *, rates: Mapping[str, Any], **inputs: Any) -> np.ndarray:
-        """Return each site's masking rate, shape ``(sites,)``, ``(1, sites)`` or ``(samples, sites)``.
+        """Return each site's rate, shape ``(sites,)``, ``(1, sites)`` or ``(samples, sites)``.
 
         Implement this in a rule of your own: the base class then draws (Bernoulli, or exact
         counts per group of sites with equal rate) and gives :meth:`probabilities`. ``rates``
