@@ -7,6 +7,7 @@ lazily.
 from __future__ import annotations
 
 from . import curriculum, freq, metrics, report, rules, tokens
+from ._sync import WorkerSyncWarning
 from ._version import __version__
 from .collate import collate, padded_width
 from .masker import Masker
@@ -43,6 +44,7 @@ __all__ = [
     "Rule",
     "SmartBalanced",
     "Span",
+    "WorkerSyncWarning",
     "__version__",
     "af_bins",
     "af_mask",

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _validate as v
 from . import report
+from ._sync import SyncChannel, SyncLink
 from .collate import collate
 from .curriculum import Constant, Distribution, Plateau, Schedule, as_schedule, from_state_dict
 from .rules import Rule, rule_class
@@ -239,6 +240,7 @@ class Masker:
                     )
         self._epoch = 0
         self._step = 0
+        self._sync = SyncLink()
 
     @property
     def strategy(self) -> str:
@@ -277,14 +279,17 @@ class Masker:
     def set_epoch(self, epoch: int) -> None:
         """Set the current epoch (call at the start of each epoch, like a sampler's)."""
         self._epoch = v.int_scalar(epoch, "epoch", high=2**63 - 1)
+        self._publish()
 
     def set_step(self, step: int) -> None:
         """Set the global step counter (for step-based schedules)."""
         self._step = v.int_scalar(step, "step", high=2**63 - 1)
+        self._publish()
 
     def step(self, n: int = 1) -> int:
         """Advance the global step counter by ``n`` and return it."""
         self._step += v.int_scalar(n, "n", high=2**62)
+        self._publish()
         return self._step
 
     def update(self, metric: float) -> bool:
@@ -300,6 +305,7 @@ class Masker:
                 f"(rate={self.schedule!r}); use rate=Plateau(...) for a dynamic curriculum"
             )
         advanced = [p.update(metric) for p in plateaus]
+        self._publish()
         return any(advanced)
 
     # ------------------------------------------------------------------ rates
@@ -356,6 +362,7 @@ class Masker:
         eligible: Any = None,
         inputs: dict[str, Any],
     ) -> np.ndarray:
+        self._pull()
         shape = np.shape(haps)
         if len(shape) not in (2, 3):
             raise ValueError(
@@ -570,6 +577,7 @@ class Masker:
         self.set_step(state["step"])
         for name, s in self._schedules():
             s.load_state_dict(state["schedules"][name])
+        self._publish()
 
     def _same_config(self, state: dict[str, Any]) -> bool:
         """Whether the checkpoint's configuration builds this one (e.g. options at defaults)."""
@@ -667,6 +675,56 @@ class Masker:
         plateaus = [s for _, s in self._schedules() if isinstance(s, Plateau)]
         for p, level in zip(plateaus, vals[2:]):
             p.set_level(level)
+        self._publish()
+
+    @property
+    def sync_channel(self) -> SyncChannel | None:
+        """The channel that carries :meth:`sync_state` to copies in DataLoader workers.
+
+        Set it with :meth:`set_sync_channel` (``maskkit.torch.share(masker)`` does).
+        """
+        return self._sync.channel
+
+    def set_sync_channel(self, channel: SyncChannel | None) -> None:
+        """Attach a sync channel (see :mod:`maskkit._sync`) and publish the state into it.
+
+        From then on every change in this process (:meth:`set_epoch`, :meth:`set_step`,
+        :meth:`step`, :meth:`update`, :meth:`load_state_dict`, :meth:`apply_sync_state`)
+        is published, and a copy of this Masker in a DataLoader worker reads the channel before
+        each mask. Without a channel, a copy masking in a worker warns once
+        (:class:`maskkit.WorkerSyncWarning`). Masks of a ``fixed_epoch`` Masker need no sync.
+
+        Examples
+        --------
+        >>> import maskkit as mk
+        >>> class Box:  # any object with publish() and read(); maskkit.torch.share makes one
+        ...     values = ()
+        ...     def publish(self, values): self.values = values
+        ...     def read(self): return self.values
+        >>> masker, box = mk.Masker("random", rate=0.15, seed=0), Box()
+        >>> masker.set_sync_channel(box)
+        >>> masker.set_epoch(3)
+        >>> box.values
+        (3, 0)
+        """
+        if channel is not None and not isinstance(channel, SyncChannel):
+            raise TypeError(
+                "channel must have publish(values) and read() methods (see maskkit.torch.share), "
+                f"got {type(channel).__name__}"
+            )
+        self._sync.channel = channel
+        self._sync.applied = None
+        self._publish()
+
+    def _publish(self) -> None:
+        self._sync.publish(self.sync_state())
+
+    def _pull(self) -> None:
+        if self.fixed_epoch is not None:
+            return  # masks of a fixed epoch at fixed rates: no dynamic state to follow
+        values = self._sync.pull()
+        if values is not None:
+            self.apply_sync_state(values)
 
     # ------------------------------------------------------------------ validation copy
 

@@ -52,9 +52,11 @@ from .masker import Masker
 __all__ = [
     "Batch",
     "HaplotypeDataset",
+    "SharedChannel",
     "WindowBatchSampler",
     "WorkerInfo",
     "collate_fn",
+    "share",
     "worker_info",
 ]
 
@@ -126,6 +128,84 @@ class Batch(dict[str, torch.Tensor]):
                 "collate_fn=dataset.collate_fn to the DataLoader)"
             )
         raise KeyError(f"{key!r}: a Batch has keys {sorted(self)}{hint}")
+
+
+class SharedChannel:
+    """A :class:`~maskkit.Masker`'s sync state in shared memory, for DataLoader workers.
+
+    An int64 tensor in shared memory (``share_memory_``), which stays shared when the
+    DataLoader forks its workers or pickles the dataset and ``collate_fn`` into spawned ones.
+    Slot 0 is a version counter, odd while a write is under way (a seqlock), so a worker never
+    reads half of an update. Build it with :func:`share`.
+
+    Examples
+    --------
+    >>> from maskkit.torch import SharedChannel
+    >>> ch = SharedChannel(3)
+    >>> ch.publish((4, 120, 1))
+    >>> ch.read()
+    (4, 120, 1)
+    """
+
+    def __init__(self, size: int) -> None:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"size must be an int >= 1 (len(masker.sync_fields)), got {size!r}")
+        self.buffer = torch.zeros(int(size) + 1, dtype=torch.int64).share_memory_()
+
+    def publish(self, values: tuple[int, ...]) -> None:
+        """Write ``values`` (``len == size``); workers see them at their next mask."""
+        vals = torch.tensor(values, dtype=torch.int64)
+        if vals.shape != (self.buffer.numel() - 1,):
+            raise ValueError(
+                f"values must hold {self.buffer.numel() - 1} ints, got {len(values)}; a channel "
+                "belongs to Maskers of one configuration"
+            )
+        version = int(self.buffer[0])
+        self.buffer[0] = version + 1
+        self.buffer[1:] = vals
+        self.buffer[0] = version + 2
+
+    def read(self) -> tuple[int, ...]:
+        """Return the last published values."""
+        while True:
+            snap = self.buffer.tolist()
+            if snap[0] % 2 == 0 and int(self.buffer[0]) == snap[0]:
+                return tuple(snap[1:])
+
+    def __repr__(self) -> str:
+        return f"SharedChannel({self.read()})"
+
+
+def share(masker: Masker) -> SharedChannel:
+    """Make ``masker``'s curriculum reach its copies in DataLoader workers; return the channel.
+
+    Attaches a :class:`SharedChannel` (or returns the one already attached): every
+    ``set_epoch``, ``set_step``, ``step``, ``update`` and ``load_state_dict`` in this process
+    is published, and a copy in a worker (persistent or not, fork or spawn) reads it before
+    each mask. Call it before building the DataLoader, and call ``set_epoch`` before
+    ``iter(loader)`` (batches prefetched earlier keep the old state). :class:`MaskingCollator`
+    and :class:`HaplotypeDataset` call it for you; call it yourself when your own Dataset holds
+    the Masker.
+
+    Examples
+    --------
+    >>> import maskkit as mk
+    >>> from maskkit.curriculum import Levels
+    >>> from maskkit.torch import share
+    >>> masker = mk.Masker("random", rate=Levels([0.2, 0.4], epochs_per_level=1), seed=0)
+    >>> channel = share(masker)
+    >>> masker.set_epoch(1)
+    >>> channel.read(), share(masker) is channel
+    ((1, 0), True)
+    """
+    if not isinstance(masker, Masker):
+        raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
+    channel = masker.sync_channel
+    if isinstance(channel, SharedChannel):
+        return channel
+    channel = SharedChannel(len(masker.sync_fields))
+    masker.set_sync_channel(channel)
+    return channel
 
 
 class WorkerInfo(NamedTuple):
@@ -312,9 +392,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         }
         self.haplotypes = bool(haplotypes)
         # Shared with every DataLoader worker (fork or spawn): (epoch, step, plateau levels).
-        self._shared = torch.zeros(len(masker.sync_fields), dtype=torch.int64).share_memory_()
-        self._applied: tuple[int, ...] | None = None
-        self.sync()
+        self.channel = share(masker)
 
     # ------------------------------------------------------------------ sizes
 
@@ -354,14 +432,13 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
     def sync(self) -> None:
         """Publish the Masker's epoch, step and plateau levels to the DataLoader workers.
 
-        :meth:`set_epoch` and :meth:`load_state_dict` call it. Call it yourself after
-        ``masker.update(metric)`` or ``masker.step()`` when they happen outside ``set_epoch``.
-        Workers read the values before every batch, so call it before ``iter(loader)``
-        (like ``DistributedSampler.set_epoch``): batches prefetched earlier keep the old state.
+        The Masker publishes by itself on ``set_epoch``, ``step``, ``update`` and
+        ``load_state_dict`` (see :func:`share`); call this after changing a schedule object
+        directly (e.g. ``masker.schedule.set_level(2)``). Workers read the values before
+        every batch, so change the state before ``iter(loader)`` (like
+        ``DistributedSampler.set_epoch``): batches prefetched earlier keep the old state.
         """
-        vals = self.masker.sync_state()
-        if tuple(self._shared.tolist()) != vals:
-            self._shared.copy_(torch.tensor(vals, dtype=torch.int64))
+        self.channel.publish(self.masker.sync_state())
 
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch of the Masker and of every (persistent) worker's copy.
@@ -383,7 +460,6 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         >>> shutil.rmtree(tmp)
         """
         self.masker.set_epoch(epoch)
-        self.sync()
 
     def state_dict(self) -> dict[str, Any]:
         """Return the Masker's state (configuration, epoch, step, schedule state; JSON types)."""
@@ -392,17 +468,6 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the Masker's state from :meth:`state_dict` and publish it to the workers."""
         self.masker.load_state_dict(state["masker"])
-        self.sync()
-
-    def _refresh(self) -> None:
-        if torch.utils.data.get_worker_info() is None:
-            # Main process (num_workers=0): the Masker itself is the truth.
-            self.sync()
-            return
-        vals = tuple(self._shared.tolist())
-        if vals != self._applied:
-            self.masker.apply_sync_state(vals)
-            self._applied = vals
 
     # ------------------------------------------------------------------ reading
 
@@ -428,7 +493,6 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         """Return the collated batch of dataset items ``indices`` (DataLoader's batched path)."""
-        self._refresh()
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         sample, window, key = self.locate(idx)
         haps, lengths = self.read(sample, window)
