@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -370,7 +371,7 @@ def test_masker_schedules_drive_the_rule_rates() -> None:
         mk.Masker(rules.Random(), alt_rate=0.5, seed=1)
 
 
-def test_old_style_config_with_default_options_still_loads() -> None:
+def test_config_with_options_at_their_defaults_loads() -> None:
     masker = mk.Masker("span", rate=0.2, seed=3)
     state = masker.state_dict()
     state["config"]["options"] = {"mean_span": None, "max_span": None}  # explicit defaults
@@ -478,3 +479,18 @@ def test_register_errors() -> None:
 
     with pytest.raises(NotImplementedError, match="site_rates"):
         NoDraw().draw(np.zeros((1, 3), np.int8), seed=0)
+
+
+def test_docs_recipe_for_a_rule_of_your_own_runs() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "rules.md").read_text()
+    block = text[text.index("## A rule of your own") :].split("```python\n")[1].split("```")[0]
+    scope: dict[str, Any] = {
+        "haps": np.zeros((4, 2, 30), np.int8),
+        "idx": np.arange(4),
+        "__name__": __name__,  # dataclasses look the module up in sys.modules
+    }
+    exec(compile(block, "docs/rules.md", "exec"), scope)  # the repository's own docs
+    masker = scope["masker"]
+    assert mk.Masker.from_state_dict(scope["state"]) == masker
+    p = masker.rule.probabilities(scope["haps"])
+    np.testing.assert_array_equal(p[0, 0, [0, 3, 4, 25, 26, 29]], [0.3, 0.3, 0.1, 0.1, 0.3, 0.3])

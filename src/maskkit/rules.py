@@ -69,6 +69,7 @@ __all__ = [
     "from_config",
     "kinds",
     "register",
+    "rule_class",
 ]
 
 _REGISTRY: dict[str, type[Rule]] = {}
@@ -130,7 +131,14 @@ def kinds() -> tuple[str, ...]:
 
 
 def rule_class(kind: str) -> type[Rule]:
-    """Return the rule class registered under ``kind`` (a clear error for unknown kinds)."""
+    """Return the rule class registered under ``kind`` (a clear error for unknown kinds).
+
+    Examples
+    --------
+    >>> from maskkit import rules
+    >>> rules.rule_class("af_aware").__name__
+    'AlleleFrequency'
+    """
     cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValueError(

@@ -86,7 +86,7 @@ class HaplotypeStore:
         *,
         in_memory: bool = False,
         cache_mb: float = 64.0,
-        verbose: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.path = Path(path)
         self.in_memory = bool(in_memory)
@@ -401,7 +401,7 @@ class HaplotypeStore:
 
 
 def open_store(
-    path: str | os.PathLike[str], *, in_memory: bool = False, verbose: bool = True
+    path: str | os.PathLike[str], *, in_memory: bool = False, verbose: bool = False
 ) -> HaplotypeStore:
     """Open a scikit-allel-layout HDF5 file as a :class:`HaplotypeStore`.
 
