@@ -115,6 +115,39 @@ def test_json_round_trip_pickle_equality_and_hash(rule: rules.Rule) -> None:
     assert repr(rule).startswith(type(rule).__name__ + "(")
 
 
+@st.composite
+def any_rule(draw: st.DrawFn) -> rules.Rule:
+    """A built-in rule with drawn parameters."""
+    rate = draw(st.floats(0, 1))
+    kind = draw(st.sampled_from(["random", "smart", "af", "span", "array", "per_position"]))
+    if kind == "random":
+        return rules.Random(rate)
+    if kind == "smart":
+        return rules.SmartBalanced(rate, draw(st.floats(0, 1)))
+    if kind == "af":
+        t = draw(af_tables(2, 5))
+        scale = min(float(t["scale"]), 1.0) if np.ndim(t["scale"]) == 0 else 1.0
+        return rules.AlleleFrequency(t["edges"], t["rates"], scale=scale, fold=t["fold"])
+    if kind == "span":
+        return rules.Span(rate, **draw(span_distributions()))
+    if kind == "array":
+        if draw(st.booleans()):
+            return rules.Array(every=draw(st.integers(1, 50)), rate=rate)
+        keep = draw(st.lists(st.integers(0, 100), max_size=8))
+        return rules.Array(keep=keep, kept_rate=rate)
+    return rules.PerPosition(draw(st.lists(st.floats(0, 1), max_size=8)), scale=rate)
+
+
+@given(any_rule())
+def test_any_rule_round_trips_through_json_and_pickle(rule: rules.Rule) -> None:
+    back = rules.from_config(json.loads(json.dumps(rule.config())))
+    assert back == rule
+    assert hash(back) == hash(rule)
+    assert pickle.loads(pickle.dumps(rule)) == rule
+    masker = mk.Masker(rule, seed=1)
+    assert mk.Masker.from_state_dict(json.loads(json.dumps(masker.state_dict()))) == masker
+
+
 def test_equal_parameters_compare_equal_whatever_container() -> None:
     assert (
         rules.Array(keep=[0, 4]) == rules.Array(keep=(0, 4)) == rules.Array(keep=np.array([0, 4]))
@@ -367,6 +400,8 @@ def test_masker_schedules_drive_the_rule_rates() -> None:
         mk.Masker(rules.Random(), seed=1, options={"every": 2})
     with pytest.raises(TypeError, match="needs rate="):
         mk.Masker("random", seed=1)
+    with pytest.raises(ValueError, match=r"PerPosition.scale \(the Masker's rate\)"):
+        mk.Masker(rules.PerPosition([0.5], scale=2.0), seed=1)  # a schedule's rate is in [0, 1]
     with pytest.raises(ValueError, match="alt_rate is for rules with an alt rate"):
         mk.Masker(rules.Random(), alt_rate=0.5, seed=1)
 

@@ -204,7 +204,10 @@ class Masker:
                     "a rule object brings its own"
                 )
             rate = getattr(rule, rule.driven)
-        self.schedule: Schedule = as_schedule(rate, "rate")
+            name = f"{type(rule).__name__}.{rule.driven} (the Masker's rate)"
+        else:
+            name = "rate"
+        self.schedule: Schedule = as_schedule(rate, name)
         self.alt_schedule: Schedule | None = None
         if "alt_rate" in _scheduled(type(rule)):
             alt = getattr(rule, "alt_rate") if alt_rate is None else alt_rate  # noqa: B009
