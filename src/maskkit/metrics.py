@@ -289,6 +289,17 @@ class MinorAlleleScorer:
             "counts": self.counts.tolist(),
         }
 
+    def state(self) -> np.ndarray:
+        """Return the raw sums (bins x fields) as an array, e.g. for ``all_reduce`` of ranks."""
+        return self.counts.copy()
+
+    def add_state(self, counts: Any) -> None:
+        """Add raw sums from :meth:`state` of another scorer with the same bins."""
+        c = np.asarray(counts, dtype=np.float64)
+        if c.shape != self.counts.shape:
+            raise ValueError(f"counts must have shape {self.counts.shape}, got {c.shape}")
+        self.counts += c
+
     def _counts_of(self, state: Any) -> np.ndarray:
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise TypeError(
