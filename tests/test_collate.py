@@ -36,6 +36,11 @@ def collate_cases(draw: st.DrawFn) -> dict:
     if haps.ndim == 3 and draw(st.booleans()):
         mask = ref.union(mask)  # a site mask (samples, sites), broadcast over haplotypes
     lens_max = sites if lengths is None else int(np.max(lengths, initial=0))
+    lens = np.full(n, sites) if lengths is None else lengths
+    real = np.arange(sites) < lens[:, None]
+    if haps.ndim == 3:
+        real = np.broadcast_to(real[:, None, :], haps.shape)
+    top = int(haps[real].max(initial=0))  # collate refuses alleles >= n_alleles
     return {
         "haps": haps,
         "mask": mask,
@@ -43,7 +48,7 @@ def collate_cases(draw: st.DrawFn) -> dict:
         "pad_to": draw(st.none() | st.integers(lens_max, lens_max + 9)),
         "pad_to_multiple_of": draw(st.none() | st.integers(1, 16)),
         "replace": draw(replacements()),
-        "n_alleles": draw(st.integers(1, 6)),
+        "n_alleles": draw(st.integers(top + 1, 6)),
         "seed": draw(seeds()),
         "epoch": draw(st.integers(0, 2**63 - 1)),
         "indices": draw(st.none() | indices_for(n)),
@@ -164,10 +169,10 @@ def test_mask_on_padding_raises(data: st.DataObject) -> None:
     j = data.draw(st.integers(int(lengths[s]), sites - 1))
     mask[s, ..., j] = True  # one padding position (every haplotype for 3-D)
     with pytest.raises(ValueError, match="padding"):
-        mk.collate(haps, mask, lengths=lengths)
+        mk.collate(haps, mask, lengths=lengths, n_alleles=4)
     if haps.ndim == 3:
         with pytest.raises(ValueError, match="padding"):
-            mk.collate(haps, mask.any(axis=1), lengths=lengths)
+            mk.collate(haps, mask.any(axis=1), lengths=lengths, n_alleles=4)
 
 
 def test_mask_beyond_the_padded_width_raises() -> None:

@@ -69,6 +69,7 @@ def test_stateful_objects_have_state_dicts(cls: type) -> None:
     [
         (io.open_store, "verbose"),
         (io.HaplotypeStore.__init__, "verbose"),
+        (io.VcfZarrStore.__init__, "verbose"),
         (io.simulate_demo, "verbose"),
         (io.demo_data, "verbose"),
         (io.vcf_to_hdf5, "show_progress"),

@@ -120,16 +120,28 @@ def test_load_state_dict_publishes():
 
 
 def test_frozen_masker_needs_no_channel(monkeypatch):
+    frozen, plain = levels_masker().frozen(), levels_masker()
     monkeypatch.setattr("maskkit._sync.in_worker", lambda: True)
-    frozen = levels_masker().frozen()
     frozen(np.zeros((1, 10), dtype=np.int8))  # no warning (warnings are errors here)
     with pytest.warns(mk.WorkerSyncWarning):
-        levels_masker()(np.zeros((1, 10), dtype=np.int8))
+        plain(np.zeros((1, 10), dtype=np.int8))
+
+
+def test_masker_built_in_a_worker_is_its_own_owner(monkeypatch):
+    monkeypatch.setattr("maskkit._sync.in_worker", lambda: True)
+    masker = levels_masker()  # e.g. made lazily in an IterableDataset's __iter__
+    masker.set_epoch(2)
+    masker(np.zeros((1, 10), dtype=np.int8))  # no warning: nothing to be stale against
+    channel = share(masker)
+    masker.set_epoch(1)
+    assert channel.read() == (1, 0)
+    masker(np.zeros((1, 10), dtype=np.int8))
+    assert masker.epoch == 1
 
 
 def test_link_pulls_only_changes_and_warns_once(monkeypatch):
-    monkeypatch.setattr("maskkit._sync.in_worker", lambda: True)
     link = SyncLink()
+    monkeypatch.setattr("maskkit._sync.in_worker", lambda: True)
     with pytest.warns(mk.WorkerSyncWarning):
         assert link.pull() is None
     assert link.pull() is None  # once

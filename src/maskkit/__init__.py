@@ -33,6 +33,7 @@ from .rules import (
     Span,
 )
 from .union import effective_rate, effective_site_rates, mask_stats, union
+from .vocab import mask_tokens
 
 __all__ = [
     "AlleleFrequency",
@@ -57,6 +58,7 @@ __all__ = [
     "freq",
     "haplotype_rate_for_site_rate",
     "mask_stats",
+    "mask_tokens",
     "metrics",
     "padded_width",
     "random_mask",

@@ -56,6 +56,9 @@ def in_worker() -> bool:
 class SyncLink:
     """A Masker's end of a channel: publishes in the owner, pulls in workers, warns if none.
 
+    A link made (or given its channel) inside a worker is *local*: that Masker belongs to the
+    worker, so it publishes and never pulls or warns.
+
     Examples
     --------
     >>> link = SyncLink()
@@ -63,16 +66,23 @@ class SyncLink:
     True
     """
 
-    __slots__ = ("applied", "channel", "warned")
+    __slots__ = ("applied", "channel", "local", "warned")
 
     def __init__(self) -> None:
         self.channel: SyncChannel | None = None
         self.applied: tuple[int, ...] | None = None
         self.warned = False
+        self.local = in_worker()
+
+    def attach(self, channel: SyncChannel | None) -> None:
+        """Use ``channel`` from now on (made here: in a worker, the link becomes local)."""
+        self.channel = channel
+        self.applied = None
+        self.local = in_worker()
 
     def publish(self, values: tuple[int, ...]) -> None:
         """Write ``values`` to the channel, from the owner process only."""
-        if self.channel is not None and not in_worker():
+        if self.channel is not None and (self.local or not in_worker()):
             self.channel.publish(values)
 
     def pull(self) -> tuple[int, ...] | None:
@@ -80,7 +90,7 @@ class SyncLink:
 
         A worker with no channel gets a :class:`WorkerSyncWarning` (once) and None.
         """
-        if not in_worker():
+        if self.local or not in_worker():
             return None
         if self.channel is None:
             if not self.warned:

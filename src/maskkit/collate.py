@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _kernels
 from . import _validate as v
+from .tokens import ALLELE_OFFSET
 
 __all__ = ["collate", "padded_width"]
 
@@ -39,6 +40,41 @@ def padded_width(
         mult = v.int_scalar(pad_to_multiple_of, "pad_to_multiple_of", low=1, high=MAX_WIDTH)
         width = -(-width // mult) * mult
     return width
+
+
+def _check_alleles(h2: np.ndarray, ploidy: int, lens: np.ndarray, n_al: int, dt: Any) -> None:
+    """Refuse real alleles (within ``lens``) >= ``n_al`` and token ids ``dt`` cannot hold."""
+    top = ALLELE_OFFSET + n_al - 1
+    if top > np.iinfo(dt).max:
+        raise ValueError(
+            f"dtype {dt} cannot hold token ids up to {top} (n_alleles={n_al}); "
+            "pass a wider dtype such as np.int16 or np.int64"
+        )
+    if h2.size and h2.max() >= n_al:  # padding beyond lengths may hold anything: look closer
+        row_lens = np.repeat(np.broadcast_to(lens, (h2.shape[0] // ploidy,)), ploidy)
+        real = np.arange(h2.shape[1]) < row_lens[:, None]
+        hi = int(h2[real].max(initial=-1))
+        if hi >= n_al:
+            raise ValueError(
+                f"haps holds allele {hi} but n_alleles={n_al}: labels and tokens would name a "
+                f"class the model does not have; pass n_alleles={hi + 1} or recode the alleles"
+            )
+
+
+def replace_thresholds(replace: Any) -> tuple[np.uint64, np.uint64, float]:
+    """Return ``(t_mask, t_keep_from, p_random)`` of a ``(p_mask, p_random, p_keep)`` split.
+
+    A masked position whose 32-bit word ``u`` is below ``t_mask`` gets the mask token, at or
+    above ``t_keep_from`` keeps its token, else a random one.
+    """
+    if np.ndim(replace) != 1 or len(replace) != 3:
+        raise ValueError(f"replace must be (p_mask, p_random, p_keep), got {replace!r}")
+    pm, pr, pk = (v.rate_scalar(p, f"replace[{i}]") for i, p in enumerate(replace))
+    if abs(pm + pr + pk - 1.0) > 1e-9:
+        raise ValueError(f"replace probabilities must sum to 1, got {pm + pr + pk}")
+    t_mask = np.uint64(np.floor(pm * 2.0**32 + 0.5))
+    t_keep = np.uint64(np.floor((pm + pr) * 2.0**32 + 0.5))
+    return t_mask, t_keep, pr
 
 
 def collate(
@@ -103,13 +139,7 @@ def collate(
     if replace is None:
         t_mask = t_keep = np.uint64(2**32)
     else:
-        if np.ndim(replace) != 1 or len(replace) != 3:
-            raise ValueError(f"replace must be (p_mask, p_random, p_keep), got {replace!r}")
-        pm, pr, pk = (v.rate_scalar(p, f"replace[{i}]") for i, p in enumerate(replace))
-        if abs(pm + pr + pk - 1.0) > 1e-9:
-            raise ValueError(f"replace probabilities must sum to 1, got {pm + pr + pk}")
-        t_mask = np.uint64(np.floor(pm * 2.0**32 + 0.5))
-        t_keep = np.uint64(np.floor((pm + pr) * 2.0**32 + 0.5))
+        t_mask, t_keep, _ = replace_thresholds(replace)
     n_al = v.int_scalar(n_alleles, "n_alleles", low=1, high=2**31)
     seed_ = np.uint64(v.int_scalar(seed, "seed"))
     epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
@@ -117,6 +147,7 @@ def collate(
     dt = np.dtype(dtype)
     if not np.issubdtype(dt, np.signedinteger):
         raise TypeError(f"dtype must be a signed integer dtype (labels hold -100), got {dt}")
+    _check_alleles(h2, ploidy, lens, n_al, dt)
     out_shape = (*shape[:-1], width)
     rows = h2.shape[0]
     ids = np.empty((rows, width), dtype=dt)

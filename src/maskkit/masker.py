@@ -10,6 +10,7 @@ the same masks as the main process. The training-log banner and mask statistics 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -576,9 +577,8 @@ class Masker:
                 + ". Build the Masker with the checkpoint's configuration "
                 "(Masker.from_state_dict(state)) or start without loading its state."
             )
-        self.set_epoch(state["epoch"])
-        self.set_step(state["step"])
-        for name, s in self._schedules():
+        self._epoch, self._step = _checked_state(state, self._schedules())  # or raise
+        for name, s in self._schedules():  # cannot fail: each was tried on a copy
             s.load_state_dict(state["schedules"][name])
         self._publish()
 
@@ -715,8 +715,7 @@ class Masker:
                 "channel must have publish(values) and read() methods (see maskkit.torch.share), "
                 f"got {type(channel).__name__}"
             )
-        self._sync.channel = channel
-        self._sync.applied = None
+        self._sync.attach(channel)
         self._publish()
 
     def _publish(self) -> None:
@@ -788,3 +787,29 @@ class Masker:
             f"exact={self.exact}, union={self.union}, site_rate={self.site_rate}{fixed}; "
             f"epoch={self._epoch}, step={self._step})"
         )
+
+
+def _checked_state(state: dict[str, Any], schedules: list[tuple[str, Schedule]]) -> tuple[int, int]:
+    """Return a Masker state's ``(epoch, step)`` after checking all of it; change nothing.
+
+    Each schedule state is loaded into a copy of its schedule first, so that
+    ``Masker.load_state_dict`` either applies the whole state or raises before applying any.
+    """
+    missing = [k for k in ("epoch", "step", "schedules") if k not in state]
+    if missing:
+        raise ValueError(
+            f"Masker state is missing {missing}; pass the dict Masker.state_dict() returned"
+        )
+    epoch = v.int_scalar(state["epoch"], "state['epoch']", high=2**63 - 1)
+    step = v.int_scalar(state["step"], "state['step']", high=2**63 - 1)
+    saved = state["schedules"]
+    if not isinstance(saved, dict):
+        raise TypeError(f"state['schedules'] must be a dict, got {type(saved).__name__}")
+    for name, sched in schedules:
+        if name not in saved:
+            raise ValueError(
+                f"Masker state has no entry state['schedules'][{name!r}]; pass the dict "
+                "Masker.state_dict() returned"
+            )
+        copy.deepcopy(sched).load_state_dict(saved[name])
+    return epoch, step

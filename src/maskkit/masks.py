@@ -126,7 +126,7 @@ def _run(
             r_alt = haplotype_rate_for_site_rate(r_alt, ploidy)
     lens = v.lengths(lengths, n, shape[-1])
     idx = v.indices(indices, n)
-    result = v.out_buffer(out, out_shape)
+    result = v.out_buffer(out, out_shape, inputs=(h2,))
     if h2.size == 0:
         return result
     if shared:
@@ -391,7 +391,7 @@ def _common(
     epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
     lens = v.lengths(lengths, n, shape[-1])
     idx = v.indices(indices, n)
-    result = v.out_buffer(out, shape)
+    result = v.out_buffer(out, shape, inputs=(h2,))
     return h2, ploidy, shape, seed_, epoch_, lens, idx, result
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -52,6 +53,7 @@ from .masker import Masker
 __all__ = [
     "Batch",
     "HaplotypeDataset",
+    "MaskingCollator",
     "SharedChannel",
     "WindowBatchSampler",
     "WorkerInfo",
@@ -69,7 +71,9 @@ _PAD_VALUES: dict[str, int | bool] = {
     "haplotypes": 0,
 }
 # Per-item integers carried next to the collated arrays.
-_META = ("index", "sample", "window", "key", "length")
+_META = ("index", "sample", "window", "key", "length", "start")
+# What HaplotypeDataset needs of a store (HaplotypeStore, maskkit.io.ArrayStore, ...).
+_STORE_API = ("read", "n_sites", "n_samples", "ploidy", "samples")
 
 
 def _rebuild_batch(
@@ -307,9 +311,11 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     Parameters
     ----------
-    store : path or HaplotypeStore
-        A scikit-allel-layout HDF5 file or an open :class:`maskkit.io.HaplotypeStore`. The
-        h5py handle is (re)opened lazily in each worker process, never shared.
+    store : path, HaplotypeStore, ArrayStore or numpy array
+        A scikit-allel-layout HDF5 file or an open :class:`maskkit.io.HaplotypeStore` (the
+        h5py handle is (re)opened lazily in each worker process, never shared); or data in
+        memory: a ``(samples, ploidy, sites)`` allele array, or a
+        :class:`maskkit.io.ArrayStore` for per-sample lengths, positions and sample names.
     masker : Masker
         The main process's Masker; the dataset keeps a reference, so ``masker.update(metric)``
         is seen at the next :meth:`set_epoch` / :meth:`sync`.
@@ -334,8 +340,10 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
     Batches are dicts of tensors: ``input_ids``, ``labels``, ``attention_mask``, ``mask``
     (each ``(batch, ploidy, width)``), and ``index`` (dataset item), ``sample`` (store
     position), ``window``, ``key`` (the mask key ``sample * n_windows + window``) and
-    ``length`` (real sites), each ``(batch,)`` int64; with ``haplotypes=True`` also
-    ``haplotypes``.
+    ``length`` (real sites) and ``start`` (the window's first site: item site ``j`` is store
+    site ``start + j``, at ``store.positions[start + j]``), each ``(batch,)`` int64; with
+    ``haplotypes=True`` also ``haplotypes``. :attr:`bounds` holds every window's
+    ``(start, stop)``.
 
     Examples
     --------
@@ -368,13 +376,16 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         dtype: Any = np.int64,
         haplotypes: bool = False,
     ) -> None:
-        from .io import HaplotypeStore, open_store
+        from .io import ArrayStore, open_store
 
         if not isinstance(masker, Masker):
             raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
-        self.store = (
-            store if isinstance(store, HaplotypeStore) else open_store(store, verbose=False)
-        )
+        if isinstance(store, np.ndarray):
+            store = ArrayStore(store)
+        elif not all(hasattr(store, name) for name in _STORE_API):
+            store = open_store(store, verbose=False)
+        self.store = store
+        #: Window ``(start, stop)`` site ranges, ``(n_windows, 2)`` int64 (read-only).
         self.bounds = _as_windows(windows, self.store.n_sites)
         self.bounds.setflags(write=False)
         self.samples = _as_samples(samples, self.store)
@@ -467,6 +478,12 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the Masker's state from :meth:`state_dict` and publish it to the workers."""
+        if not isinstance(state, dict) or "masker" not in state:
+            raise ValueError(
+                "state must be the dict HaplotypeDataset.state_dict() returned, with key "
+                f"'masker'; got {type(state).__name__}"
+                + (f" with keys {sorted(state)}" if isinstance(state, dict) else "")
+            )
         self.masker.load_state_dict(state["masker"])
 
     # ------------------------------------------------------------------ reading
@@ -479,11 +496,14 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         """
         starts = self.bounds[window, 0]
         lengths = self.bounds[window, 1] - starts
+        real = getattr(self.store, "lengths", None)  # per-sample real sites (ArrayStore)
+        if real is not None:
+            lengths = np.clip(real[sample] - starts, 0, lengths)
         uniq = np.unique(window)
         if uniq.size == 1:
             s, e = self.bounds[uniq[0]]
             return self.store.read(sample, int(s), int(e)), lengths
-        width = int(lengths.max()) if lengths.size else 0
+        width = int((self.bounds[window, 1] - starts).max()) if lengths.size else 0
         haps = np.zeros((sample.size, self.store.ploidy, width), dtype=np.int8)
         for w in uniq.tolist():
             rows = np.flatnonzero(window == w)
@@ -501,9 +521,11 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         if self.haplotypes:
             shape = arrays["mask"].shape
             full = np.zeros(shape, dtype=np.int8)
-            full[..., : haps.shape[-1]] = haps
+            w = min(shape[-1], haps.shape[-1])
+            full[..., :w] = haps[..., :w]
             out["haplotypes"] = torch.from_numpy(full)
-        for name, a in zip(_META, (idx, sample, window, key, lengths)):
+        start = self.bounds[window, 0]
+        for name, a in zip(_META, (idx, sample, window, key, lengths, start)):
             out[name] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
         return out
 
@@ -566,6 +588,138 @@ def collate_fn(batch: Any) -> Batch:
             ]
         out[name] = torch.stack(values)
     return out
+
+
+def _as_array(value: Any) -> np.ndarray:
+    return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
+@dataclass
+class MaskingCollator:
+    """Turn items of any Dataset into a masked, tokenized batch: a DataLoader ``collate_fn``.
+
+    Each item is a dict holding an allele array (``(ploidy, sites)`` or ``(sites,)``) and a
+    stable sample id (the same id every epoch, e.g. the dataset index): the mask is keyed by
+    ``(seed, epoch, id)``, so it does not depend on batch, order, worker or rank. Items may
+    differ in length; shorter ones are padded, and padding is never masked. Building the
+    collator shares the Masker (:func:`share`), so ``masker.set_epoch``, ``step`` and
+    ``update`` in the main process reach persistent workers, for map-style and iterable
+    datasets alike.
+
+    Parameters
+    ----------
+    masker : Masker
+        The main process's Masker (call ``masker.set_epoch(e)`` before each epoch's
+        ``iter(loader)``).
+    haps_key, index_key : str
+        Item keys of the alleles and of the sample id.
+    lengths_key : str, optional
+        Item key of the real length (sites past it are padding); default the array's length.
+    keep : sequence of str
+        Other item keys to pass through, stacked (``torch.utils.data.default_collate``).
+    pad_to, pad_to_multiple_of, replace, n_alleles, dtype
+        As for :func:`maskkit.collate`.
+
+    Returns
+    -------
+    Batch
+        ``input_ids``, ``labels``, ``attention_mask``, ``mask`` (``(batch, ploidy, width)``, or
+        ``(batch, width)`` for 1-D items), ``index`` and ``length`` (``(batch,)``), and the
+        ``keep`` keys.
+
+    Examples
+    --------
+    >>> import numpy as np, torch, maskkit as mk
+    >>> from maskkit.torch import MaskingCollator
+    >>> haps = np.zeros((10, 2, 30), dtype=np.int8)
+    >>> items = [{"haps": haps[i], "index": i} for i in range(10)]
+    >>> collate = MaskingCollator(mk.Masker("random", rate=0.2, seed=0))
+    >>> loader = torch.utils.data.DataLoader(items, batch_size=4, collate_fn=collate)
+    >>> batch = next(iter(loader))
+    >>> batch["input_ids"].shape, batch["index"].tolist()
+    (torch.Size([4, 2, 30]), [0, 1, 2, 3])
+    """
+
+    masker: Masker
+    haps_key: str = "haps"
+    index_key: str = "index"
+    lengths_key: str | None = None
+    keep: Sequence[str] = ()
+    pad_to: int | None = None
+    pad_to_multiple_of: int | None = None
+    replace: tuple[float, float, float] | None = None
+    n_alleles: int = 2
+    dtype: Any = np.int64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.masker, Masker):
+            raise TypeError(f"masker must be a maskkit.Masker, got {type(self.masker).__name__}")
+        if isinstance(self.keep, str):
+            raise TypeError(f"keep must be a sequence of item keys, got the string {self.keep!r}")
+        self.keep = tuple(self.keep)
+        share(self.masker)
+
+    def _missing_hint(self) -> str:
+        return ""
+
+    def _stack(self, items: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(haps (n, [ploidy,] width) int8, lengths, ids)`` of ``items``."""
+        if isinstance(items, dict) or not items:
+            raise TypeError(
+                "MaskingCollator takes a non-empty list of item dicts (a DataLoader batch), got "
+                + (type(items).__name__ if items else "an empty list")
+            )
+        need = [self.haps_key, self.index_key] + ([self.lengths_key] if self.lengths_key else [])
+        for item in items:
+            if not isinstance(item, dict) or any(k not in item for k in need):
+                keys = sorted(item) if isinstance(item, dict) else type(item).__name__
+                raise KeyError(
+                    f"MaskingCollator needs items with keys {need} (haps_key, index_key"
+                    f"{', lengths_key' if self.lengths_key else ''}), got an item with {keys}"
+                    + self._missing_hint()
+                )
+        arrays = [_as_array(item[self.haps_key]) for item in items]
+        ndim = arrays[0].ndim
+        if ndim not in (1, 2) or any(a.ndim != ndim for a in arrays):
+            raise ValueError(
+                f"items' {self.haps_key!r} must all be (sites,) or all (ploidy, sites) arrays, got "
+                f"shapes {sorted({a.shape for a in arrays})}"
+            )
+        if any(a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer) for a in arrays):
+            raise TypeError(f"items' {self.haps_key!r} must hold integer alleles")
+        sizes = np.array([a.shape[-1] for a in arrays], dtype=np.int64)
+        lead = arrays[0].shape[:-1]
+        if any(a.shape[:-1] != lead for a in arrays):
+            raise ValueError(f"items' {self.haps_key!r} differ in ploidy")
+        haps = np.zeros((len(arrays), *lead, int(sizes.max())), dtype=np.int8)
+        for row, a in zip(haps, arrays):
+            row[..., : a.shape[-1]] = a
+        if self.lengths_key:
+            lengths = np.array([int(item[self.lengths_key]) for item in items], dtype=np.int64)
+            if (lengths < 0).any() or (lengths > sizes).any():
+                raise ValueError(
+                    f"items' {self.lengths_key!r} must be in [0, len({self.haps_key})], got "
+                    f"{lengths.tolist()} for arrays of {sizes.tolist()} sites"
+                )
+        else:
+            lengths = sizes
+        ids = np.array([int(item[self.index_key]) for item in items], dtype=np.int64)
+        return haps, lengths, ids
+
+    def __call__(self, items: Sequence[Any]) -> Batch:
+        """Mask, pad and tokenize a list of items; see the class docstring."""
+        haps, lengths, ids = self._stack(items)
+        arrays = self.masker.batch(
+            haps, lengths=lengths, indices=ids, pad_to=self.pad_to,
+            pad_to_multiple_of=self.pad_to_multiple_of, replace=self.replace,
+            n_alleles=self.n_alleles, dtype=self.dtype,
+        )  # fmt: skip
+        out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
+        out["index"] = torch.from_numpy(ids)
+        out["length"] = torch.from_numpy(lengths)
+        for key in self.keep:
+            out[key] = torch.utils.data.default_collate([item[key] for item in items])
+        return out
 
 
 class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
