@@ -146,7 +146,9 @@ def test_padded_width(max_len: int, pad_to: int | None, mult: int | None, width:
     haps = np.zeros((2, 10), dtype=np.int8)
     lens = np.array([max_len // 2, max_len]) if max_len <= 10 else None
     if lens is not None:
-        b = mk.collate(haps, np.zeros_like(haps, bool), lens, pad_to, mult)
+        b = mk.collate(
+            haps, np.zeros_like(haps, bool), lengths=lens, pad_to=pad_to, pad_to_multiple_of=mult
+        )
         assert b["input_ids"].shape == (2, width)
 
 
@@ -167,10 +169,10 @@ def test_mask_on_padding_raises(data: st.DataObject) -> None:
     j = data.draw(st.integers(int(lengths[s]), sites - 1))
     mask[s, ..., j] = True  # one padding position (every haplotype for 3-D)
     with pytest.raises(ValueError, match="padding"):
-        mk.collate(haps, mask, lengths, n_alleles=4)
+        mk.collate(haps, mask, lengths=lengths, n_alleles=4)
     if haps.ndim == 3:
         with pytest.raises(ValueError, match="padding"):
-            mk.collate(haps, mask.any(axis=1), lengths, n_alleles=4)
+            mk.collate(haps, mask.any(axis=1), lengths=lengths, n_alleles=4)
 
 
 def test_mask_beyond_the_padded_width_raises() -> None:

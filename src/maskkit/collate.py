@@ -142,10 +142,10 @@ def _output(
 def collate(
     haps: Any,
     mask: Any,
+    *,
     lengths: Any = None,
     pad_to: int | None = None,
     pad_to_multiple_of: int | None = None,
-    *,
     replace: tuple[float, float, float] | None = None,
     n_alleles: int = 2,
     seed: int = 0,

@@ -118,7 +118,7 @@ class HaplotypeStore:
         *,
         in_memory: bool = False,
         cache_mb: float = 64.0,
-        verbose: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.path = Path(path)
         self.in_memory = bool(in_memory)
@@ -482,7 +482,7 @@ def open_store(
     contig: str | None = None,
     storage_options: dict[str, Any] | None = None,
     in_memory: bool = False,
-    verbose: bool = True,
+    verbose: bool = False,
 ) -> HaplotypeStore:
     """Open a haplotype store: an HDF5 file (scikit-allel layout) or a VCF Zarr store.
 
