@@ -279,7 +279,7 @@ def test_out_takes_any_subset_of_outputs_and_its_dtype() -> None:
     m = np.zeros(haps.shape, dtype=bool)
     m[0, 0, 1] = m[1, 0, 0] = True
     ids = np.empty((2, 1, 6), dtype=np.int16)
-    b = mk.collate(haps, m, pad_to=6, out={"input_ids": ids})
+    b = mk.collate(haps, m, pad_to=6, n_alleles=3, out={"input_ids": ids})
     assert b["input_ids"] is ids
     assert b["labels"].dtype == np.int64
     assert ids.tolist() == [[[3, 1, 2, 5, 0, 0]], [[1, 3, 3, 3, 0, 0]]]
@@ -317,16 +317,16 @@ def test_dtypes_too_narrow_for_the_batch_raise_instead_of_wrapping() -> None:
     m = np.zeros((1, 3), dtype=bool)
     big = np.array([[0, 300, 1]], dtype=np.int16)
     with pytest.raises(ValueError, match=r"input_ids dtype uint8 cannot hold.*np\.int16"):
-        mk.collate(big, m, dtype={"input_ids": np.uint8})
+        mk.collate(big, m, n_alleles=301, dtype={"input_ids": np.uint8})
     with pytest.raises(ValueError, match=r"labels dtype int8 cannot hold.*np\.int16"):
-        mk.collate(big, m, dtype={"labels": np.int8})
+        mk.collate(big, m, n_alleles=301, dtype={"labels": np.int8})
     with pytest.raises(ValueError, match="input_ids dtype uint8"):
-        mk.collate(big, m, out={"input_ids": np.empty((1, 3), np.uint8)})
+        mk.collate(big, m, n_alleles=301, out={"input_ids": np.empty((1, 3), np.uint8)})
     with pytest.raises(ValueError, match="labels dtype uint8"):  # -100 needs a signed dtype
-        mk.collate(big, m, dtype={"labels": np.uint8})
+        mk.collate(big, m, n_alleles=301, dtype={"labels": np.uint8})
     # int16 alleles that fit: accepted after a scan of the real sites (not the padding)
     small = np.array([[0, 2, 1, 30000]], dtype=np.int16)
-    b = mk.collate(small, np.zeros((1, 4), bool), lengths=[3], dtype=NARROW)
+    b = mk.collate(small, np.zeros((1, 4), bool), lengths=[3], n_alleles=3, dtype=NARROW)
     assert b["input_ids"].tolist() == [[3, 5, 4]]
     # random replacement may draw any of n_alleles tokens: 3 + 299 does not fit uint8
     m1 = np.array([[True, False, False]])
@@ -334,6 +334,6 @@ def test_dtypes_too_narrow_for_the_batch_raise_instead_of_wrapping() -> None:
         mk.collate(big[:, :1] * 0, m1[:, :1], replace=(0.8, 0.1, 0.1), n_alleles=300,
                    dtype={"input_ids": np.uint8})  # fmt: skip
     with pytest.raises(ValueError, match="unknown keys"):
-        mk.collate(big, m, dtype={"input_id": np.int32})
+        mk.collate(big, m, n_alleles=301, dtype={"input_id": np.int32})
     with pytest.raises(TypeError, match="signed"):
-        mk.collate(big, m, dtype=np.uint16)
+        mk.collate(big, m, n_alleles=301, dtype=np.uint16)

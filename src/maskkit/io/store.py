@@ -46,7 +46,7 @@ _HOW_TO_CREATE = (
 def _as_int8(block: np.ndarray, path: Path) -> np.ndarray:
     """Return ``block`` as int8 alleles; refuse values that int8 cannot hold, never wrap them.
 
-    Negative values of any width mean "missing" and become ``-1``; a non-negative allele index
+    Values below -128 (missing, as any negative value) become ``-1``; a non-negative allele index
     above 127 raises :class:`StoreFormatError`.
     """
     if block.dtype == np.int8:
@@ -60,7 +60,7 @@ def _as_int8(block: np.ndarray, path: Path) -> np.ndarray:
                 "biallelic sites (`bcftools view -m2 -M2`) and convert again"
             )
         if np.issubdtype(block.dtype, np.signedinteger) and block.min() < -128:
-            block = np.where(block < 0, -1, block)
+            block = np.where(block < -128, -1, block)  # still missing, now in range
     return block.astype(np.int8)
 
 
@@ -480,6 +480,7 @@ def open_store(
     *,
     format: str | None = None,
     contig: str | None = None,
+    storage_options: dict[str, Any] | None = None,
     in_memory: bool = False,
     verbose: bool = True,
 ) -> HaplotypeStore:
@@ -497,6 +498,8 @@ def open_store(
         ``"hdf5"`` or ``"vcz"``; default: from ``path``.
     contig
         VCF Zarr only: the contig to serve, when the store holds several.
+    storage_options
+        VCF Zarr at a URL only: options of its fsspec filesystem (e.g. credentials).
     in_memory, verbose
         See :class:`HaplotypeStore`.
 
@@ -519,10 +522,16 @@ def open_store(
             f"format must be one of {_FORMATS} or None (from the path), got {format!r}"
         )
     if format == "vcz":
-        return VcfZarrStore(path, contig=contig, in_memory=in_memory, verbose=verbose)
-    if contig is not None:
+        return VcfZarrStore(
+            path,
+            contig=contig,
+            storage_options=storage_options,
+            in_memory=in_memory,
+            verbose=verbose,
+        )
+    if contig is not None or storage_options is not None:
         raise ValueError(
-            f"contig={contig!r} applies to VCF Zarr stores; an HDF5 store holds one contig "
-            "(open it without contig)"
+            "contig and storage_options apply to VCF Zarr stores; an HDF5 store holds one "
+            "contig on a local path (open it without them)"
         )
     return HaplotypeStore(path, in_memory=in_memory, verbose=verbose)
