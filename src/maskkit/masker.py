@@ -642,10 +642,10 @@ class Masker:
 
         This is all a worker's copy needs to draw the same masks as the main process (the rest
         is configuration, fixed when the copy was made). Its length, ``len(sync_fields)``, is
-        fixed for a given configuration, so a torch adapter can allocate a shared int64 array
-        once, write ``sync_state()`` into it in the main process (after ``set_epoch``,
-        ``step`` or ``update``) and call :meth:`apply_sync_state` in the worker before each
-        batch. Plateau best values and patience counters stay in the main process.
+        fixed for a given configuration: a sync channel (:meth:`set_sync_channel`,
+        ``maskkit.torch.share``) carries it to the workers, which apply it with
+        :meth:`apply_sync_state` before each mask. Plateau best values and patience counters
+        stay in the main process.
 
         Examples
         --------
