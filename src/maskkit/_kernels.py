@@ -286,7 +286,9 @@ def _fix(h, r, length, o, i, bins, tb, split, g, kid, d, c, key, scratch):  # ty
 
 @jit
 def _stream_keys(seed, s0, s1, s2, epoch):  # type: ignore[no-untyped-def]
-    return (stream_key(seed, s0, epoch), stream_key(seed, s1, epoch), stream_key(seed, s2, epoch))
+    # ``seed`` may arrive as int64 (a Python int below 2**63): mix it as uint64
+    u = np.uint64(seed)
+    return (stream_key(u, s0, epoch), stream_key(u, s1, epoch), stream_key(u, s2, epoch))
 
 
 @jit

@@ -59,7 +59,7 @@ class _Batch(NamedTuple):
     h2: np.ndarray  # (rows, sites) alleles, or int8 classes (-1 never masked) with eligible/protect
     ploidy: int
     shape: tuple[int, ...]
-    seed: np.uint64
+    seed: int
     epoch: int
     lens: np.ndarray
     idx: np.ndarray
@@ -83,7 +83,9 @@ def _batch(
     n = shape[0]
     if union:
         _check_union(shape)
-    seed_ = np.uint64(v.int_scalar(seed, "seed"))
+    seed_ = v.int_scalar(seed, "seed")
+    if seed_ >= 2**63:  # its int64 bit pattern: a Python int is cheaper to pass than np.uint64
+        seed_ -= 2**64
     epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
     lens = v.lengths(lengths, n, shape[-1])
     idx = v.indices(indices, n)
@@ -121,12 +123,12 @@ def _classes(h2: np.ndarray, shape: tuple[int, ...], eligible: Any, protect: Any
             ) from None
     if protect is not None:
         ids = np.asarray(protect)
-        if ids.dtype.kind not in "iu" or ids.ndim > 1:
+        if (ids.size and ids.dtype.kind not in "iu") or ids.ndim > 1:
             raise TypeError(
                 "protect must be a token id or a 1-D list of integer token ids "
                 f"(e.g. [cls_id, sep_id, pad_id]), got dtype {ids.dtype} shape {ids.shape}"
             )
-        keep &= ~np.isin(h2, ids)
+        keep &= ~np.isin(h2, ids.astype(np.int64))
     classes = np.sign(h2).astype(np.int8)
     classes[~keep] = -1
     return classes
@@ -139,7 +141,7 @@ def _rate_table(
     values: tuple[Any, ...], names: tuple[str, ...], n: int, site_rate: bool, ploidy: int
 ) -> np.ndarray:
     """Rates as the kernel's ``(1 or samples, groups)`` float64 table, one column per value."""
-    if not site_rate and all(type(x) is float for x in values):
+    if not site_rate and type(values[0]) is float and type(values[-1]) is float:
         # shared float rates: one cached table (building it costs about a microsecond, a tenth
         # of a whole 48 x 1,024 call; kernels only read it)
         table = _SHARED.get(values)
