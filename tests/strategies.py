@@ -204,3 +204,20 @@ def span_distributions() -> st.SearchStrategy[dict[str, Any]]:
         return {"span_lengths": (np.array(vals), w / w.sum())}
 
     return st.one_of(geo, table())
+
+
+@st.composite
+def token_batches(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ids, protect, eligible)``: token ids 0..19 of which a few are protected specials.
+
+    ``ids`` is 2-D or 3-D; ``eligible`` is False exactly where ``ids`` holds a protected id.
+    """
+    shape = draw(
+        st.one_of(
+            st.tuples(st.integers(1, 5), st.integers(1, 40)),
+            st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 30)),
+        )
+    )
+    ids = draw(hnp.arrays(np.int64, shape, elements=st.integers(0, 19)))
+    protect = np.array(draw(st.lists(st.integers(0, 19), max_size=4, unique=True)), np.int64)
+    return ids, protect, ~np.isin(ids, protect)

@@ -26,16 +26,19 @@ print(mk.__file__, _numba.CACHE_DIR, int(m.sum()))
 
 
 def _run_unprivileged(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    if os.geteuid() == 0:  # root writes anywhere: drop to nobody to make "read-only" real
-        args = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *args]
+    if os.geteuid() == 0:
+        # Root writes anywhere by its capabilities, not its uid: drop every capability and keep
+        # uid 0, so permission bits apply (a 0555 folder is read-only) while the interpreter,
+        # its packages and the checkout stay readable wherever they are (a 0700 folder too).
+        caps = ["--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all"]
+        args = ["setpriv", *caps, *args]
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture
 def open_tmp() -> Iterator[Path]:
-    # pytest's tmp_path sits in a folder only its owner may enter; the unprivileged run needs in.
+    # a folder of our own, cleaned up although the test makes parts of it read-only
     path = Path(tempfile.mkdtemp(prefix="maskkit-ro-"))
-    path.chmod(0o755)
     yield path
     for p in [path, *path.rglob("*")]:
         if not p.is_symlink():
@@ -59,6 +62,10 @@ def test_read_only_install_caches_elsewhere(open_tmp: Path) -> None:
         "XDG_CACHE_HOME": str(cache_root),
         "HOME": str(cache_root),
     }
+    probe = _run_unprivileged(
+        [sys.executable, "-c", f"import os; print(os.access({str(site)!r}, os.W_OK))"], env
+    )
+    assert probe.stdout.split() == ["False"], probe.stderr  # the install really is read-only
     first = _run_unprivileged([sys.executable, "-c", CODE], env)
     assert first.returncode == 0, first.stderr
     assert first.stderr == ""  # no warning flood

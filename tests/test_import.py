@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "h5py", "msprime", "tskit", "faiss", "cyvcf2", "matplotlib", "scipy")
+HEAVY = ("torch", "h5py", "zarr", "msprime", "tskit", "faiss", "cyvcf2", "matplotlib", "scipy")
 
 _PROBE = f"""
 import json, sys

@@ -239,7 +239,9 @@ def test_thread_invariance(rule: str) -> None:
 def test_collate_replacement_with_every_rule(rule: str, case: MaskCase, replace: Any) -> None:
     """80/10/10 (or any split) replacement applies to the new rules' masks like to any mask."""
     m = _call(rule, case)
+    n_alleles = max(2, int(case.haps.max(initial=0)) + 1)
     kw = {"replace": replace, "seed": case.seed, "epoch": case.epoch, "indices": case.indices}
+    kw["n_alleles"] = n_alleles
     got = mk.collate(case.haps, m, case.lengths, **kw)
     want = ref.collate(case.haps, m, case.lengths, **kw)
     for key in want:

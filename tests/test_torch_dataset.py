@@ -13,7 +13,14 @@ from torch.utils.data import DataLoader
 import maskkit as mk
 from maskkit.curriculum import Levels, Plateau
 from maskkit.io import HaplotypeStore, Windows
-from maskkit.torch import Batch, HaplotypeDataset, WindowBatchSampler, collate_fn, worker_info
+from maskkit.torch import (
+    Batch,
+    HaplotypeDataset,
+    SharedChannel,
+    WindowBatchSampler,
+    collate_fn,
+    worker_info,
+)
 
 pytestmark = pytest.mark.torch
 
@@ -135,7 +142,7 @@ def test_without_propagation_workers_are_stale(data, monkeypatch):
     # The failure that plain attribute assignment has: forked workers keep their copy.
     path, haps = data
     ds = make(path, plateau_masker())
-    monkeypatch.setattr(HaplotypeDataset, "sync", lambda self: None)
+    monkeypatch.setattr(SharedChannel, "publish", lambda self, values: None)
     loader = DataLoader(
         ds, batch_size=7, num_workers=1, persistent_workers=True, collate_fn=ds.collate_fn
     )

@@ -23,6 +23,7 @@ from maskkit import metrics as mm
 from maskkit import tokens as tk
 
 from . import calls
+from . import checkpoint as ckpt_io
 from . import data as dt
 from .data import InputError
 from .retrieval import PanelIndex, query_keys
@@ -40,18 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
-    import torch
-
     from .model import RagBert
 
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"checkpoint not found: {p}")
+    state = ckpt_io.load(p)  # never unpickles objects; InputError for anything else
     try:
-        state = torch.load(p, map_location="cpu", weights_only=False)
         model = RagBert(**state["model_config"])
         model.load_state_dict(state["model"])
-    except (KeyError, RuntimeError, ValueError, OSError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise InputError(f"{p} is not a RAG-BERT checkpoint: {exc}") from exc
     return model.eval(), state
 

@@ -26,6 +26,7 @@ import maskkit as mk
 from maskkit import metrics as mm
 
 from . import calls
+from . import checkpoint as ckpt_io
 from . import data as dt
 from .data import InputError
 from .retrieval import PanelIndex, nearest_copy, query_keys
@@ -118,23 +119,14 @@ def config_of(args: argparse.Namespace, data: dt.Data) -> dict[str, Any]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write atomically: temp file in the same folder, then ``os.replace``."""
-    import torch
-
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write atomically, tensors and JSON data only (see :mod:`.checkpoint`)."""
+    ckpt_io.save(path, state)
 
 
 def load_checkpoint(path: Path, cfg: dict[str, Any]) -> dict[str, Any]:
-    import torch
-
     if not path.exists():
         raise InputError(f"--resume: no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # corrupt or foreign file
-        raise InputError(f"cannot read checkpoint {path}: {exc}") from exc
+    state = ckpt_io.load(path)  # never unpickles objects; InputError for anything else
     old = state.get("config", {})
     diff = {k: (old.get(k), v) for k, v in cfg.items() if old.get(k) != v}
     if diff:
@@ -559,10 +551,10 @@ def _train(
             tr.opt.load_state_dict(state["optimizer"])
             tr.dataset.load_state_dict({"masker": state["masker"]})  # + its workers
             tr.schedule.load_state_dict(state["schedule"])
+            torch.set_rng_state(state["torch_rng"])
+            history, start_epoch = list(state["history"]), int(state["epoch"])
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise InputError(f"checkpoint {ckpt} does not fit this configuration: {exc}") from exc
-        torch.set_rng_state(state["torch_rng"])
-        history, start_epoch = state["history"], int(state["epoch"])
         log(f"resumed from {ckpt} at epoch {start_epoch}")
     log(f"data: {data.source}; train {data.train.n} x {data.train.ploidy}, val {data.val.n}, "
         f"{data.n_sites} sites, {len(data.windows)} windows")  # fmt: skip

@@ -7,6 +7,7 @@ lazily.
 from __future__ import annotations
 
 from . import curriculum, metrics, tokens
+from ._sync import WorkerSyncWarning
 from ._version import __version__
 from .collate import collate, padded_width
 from .masker import Masker
@@ -21,9 +22,11 @@ from .masks import (
     span_mask,
 )
 from .union import effective_rate, effective_site_rates, mask_stats, union
+from .vocab import mask_tokens
 
 __all__ = [
     "Masker",
+    "WorkerSyncWarning",
     "__version__",
     "af_bins",
     "af_mask",
@@ -35,6 +38,7 @@ __all__ = [
     "effective_site_rates",
     "haplotype_rate_for_site_rate",
     "mask_stats",
+    "mask_tokens",
     "metrics",
     "padded_width",
     "random_mask",

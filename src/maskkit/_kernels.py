@@ -423,12 +423,19 @@ def union(m, out):  # type: ignore[no-untyped-def]
 @jit
 def collate(  # type: ignore[no-untyped-def]
     haps, mask, mask_div, ploidy, lengths, indices, seed, epoch,
-    t_mask, t_keep_from, n_alleles, ids, labels, attention, mask_out,
+    t_mask, t_keep_from, n_alleles, ids, labels, attention, mask_out, pos,
 ):  # fmt: skip
     """Pad and tokenize; returns (masked positions beyond length, masked missing positions).
 
     Position choice under replacement: ``u < t_mask`` -> MASK; ``u >= t_keep_from`` -> keep the
     true token; otherwise a uniformly random allele token (HF's 80/10/10 with t's from the wrapper).
+
+    Each row takes three passes: a branch-free pass over the real sites (tokens, labels,
+    attention, mask: arithmetic selects the compiler vectorises), a branch-free compaction of
+    the masked positions into ``pos`` (scratch of ``sites`` int32), and the replacement draws
+    for those positions only. A branch per site costs more than the whole first pass where
+    the mask rate is near 1/2 (mispredictions), and hashing every site costs more than hashing
+    the masked ones.
     """
     rows, sites = haps.shape
     width = ids.shape[1]
@@ -439,45 +446,77 @@ def collate(  # type: ignore[no-untyped-def]
         s = r // ploidy
         length = lengths[_row(lengths, s)]
         mr = r // mask_div
-        if replace:
-            sample = _sample_of(s, indices)
-            key_rep = row_key(seed, STREAM_REPLACE, epoch, sample, r % ploidy)
-            key_all = row_key(seed, STREAM_REPLACE_ALLELE, epoch, sample, r % ploidy)
-        else:
-            key_rep = np.uint64(0)
-            key_all = np.uint64(0)
+        bad = 0
         for j in range(length):
             a = haps[r, j]
             miss = a < 0
             mk = mask[mr, j]
-            if mk and miss:
-                n_missing += 1
-                mk = False
+            bad += mk & miss
+            keep = mk & (not miss)
             tok = _MISSING if miss else _OFFSET + a
-            if mk:
-                labels[r, j] = a
-                masked_tok = _MASK
-                if replace:
-                    u = u32_at(key_rep, j)
-                    if u >= t_keep_from:
-                        masked_tok = tok
-                    elif u >= t_mask:
-                        masked_tok = _OFFSET + below(bits(key_all, j), n_alleles)
-                ids[r, j] = masked_tok
-            else:
-                labels[r, j] = _IGNORE
-                ids[r, j] = tok
+            labels[r, j] = a if keep else _IGNORE
+            ids[r, j] = _MASK if keep else tok
             attention[r, j] = 1
-            mask_out[r, j] = mk
+            mask_out[r, j] = keep
+        n_missing += bad
         for j in range(length, width):
             ids[r, j] = _PAD
             labels[r, j] = _IGNORE
             attention[r, j] = 0
             mask_out[r, j] = False
         # every padded input position, also those beyond a width shorter than ``sites``
+        pad = 0
         for j in range(length, sites):
-            n_pad += mask[mr, j]
+            pad += np.int64(mask[mr, j])
+        n_pad += pad
+        if replace:
+            cnt = 0
+            for j in range(length):
+                pos[cnt] = j
+                cnt += np.int64(mask_out[r, j])
+            sample = _sample_of(s, indices)
+            key_rep = row_key(seed, STREAM_REPLACE, epoch, sample, r % ploidy)
+            key_all = row_key(seed, STREAM_REPLACE_ALLELE, epoch, sample, r % ploidy)
+            for q in range(cnt):
+                j = np.int64(pos[q])
+                u = u32_at(key_rep, j)
+                rnd = _OFFSET + below(bits(key_all, j), n_alleles)
+                tok = _OFFSET + np.int64(haps[r, j])
+                pick = tok if u >= t_keep_from else rnd
+                ids[r, j] = _MASK if u < t_mask else pick
     return n_pad, n_missing
+
+
+@jit
+def max_allele(haps, ploidy, lengths):  # type: ignore[no-untyped-def]
+    """Return the largest allele among the real sites (-1 when there are none)."""
+    top = -1
+    for r in range(haps.shape[0]):
+        t = -1
+        for j in range(lengths[_row(lengths, r // ploidy)]):
+            t = max(t, np.int64(haps[r, j]))
+        top = max(top, t)
+    return top
+
+
+# --------------------------------------------------------------------------- store reads
+
+
+@jit
+def gather_sites(slab, cols, out):  # type: ignore[no-untyped-def]
+    """``out[i, h, j] = slab[j, cols[i], h]``: a ``(sites, samples, ploidy)`` slab to rows.
+
+    In blocks of 64 sites, so the rows of the slab a block touches stay in cache while each
+    output row takes its 64 sites (numpy's fancy index + transpose copy is 3-4x slower).
+    """
+    n, p, length = out.shape
+    for j0 in range(0, length, 64):
+        j1 = min(length, j0 + 64)
+        for i in range(n):
+            c = cols[i]
+            for h in range(p):
+                for j in range(j0, j1):
+                    out[i, h, j] = slab[j, c, h]
 
 
 # --------------------------------------------------------------------------- stats

@@ -15,6 +15,7 @@ _UNSIGNED_TO_SIGNED = {
     np.dtype(np.uint32): np.int64,
 }
 MAX_U64 = 2**64 - 1
+_TOO_HARD: Any = getattr(np, "exceptions", np).TooHardError  # numpy < 1.25: np.TooHardError
 
 
 _FAST_DTYPES = frozenset(np.dtype(t) for t in _KERNEL_DTYPES)  # native byte order only
@@ -151,27 +152,55 @@ def indices(value: Any, n: int) -> np.ndarray:
 
 
 def out_buffer(
-    out: Any, shape: tuple[int, ...], dtype: Any = np.bool_, name: str = "out"
+    out: Any,
+    shape: tuple[int, ...],
+    dtype: Any = np.bool_,
+    name: str = "out",
+    inputs: tuple[np.ndarray, ...] = (),
 ) -> np.ndarray:
-    """Return ``out`` after checking it, or a new array."""
+    """Return ``out`` after checking it, or a new array.
+
+    ``out`` must be writeable and must not share memory with any of ``inputs`` (the kernels
+    read those while they write ``out``: a shared buffer would change the result silently).
+    """
     if out is None:
         return np.empty(shape, dtype=dtype)
-    if (
+    if not (
         type(out) is np.ndarray
         and out.dtype is _BOOL
         and dtype is np.bool_
         and out.shape == shape
         and out.flags.c_contiguous
-    ):  # fast path: a fitting bool buffer (builtin dtypes are singletons)
-        return out
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
-    if out.shape != tuple(shape) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
+    ):  # the fast path is a fitting bool buffer (builtin dtypes are singletons)
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
+        if out.shape != tuple(shape) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
+            raise ValueError(
+                f"{name} must be a C-contiguous {np.dtype(dtype)} array of shape {tuple(shape)}, "
+                f"got {out.dtype} {out.shape} (contiguous={out.flags.c_contiguous})"
+            )
+    if not out.flags.writeable:
         raise ValueError(
-            f"{name} must be a C-contiguous {np.dtype(dtype)} array of shape {tuple(shape)}, "
-            f"got {out.dtype} {out.shape} (contiguous={out.flags.c_contiguous})"
+            f"{name} is read-only; pass a writeable array (e.g. np.empty({tuple(shape)}, "
+            f"dtype={np.dtype(dtype).name})) or out=None"
         )
+    for arr in inputs:
+        if _shares_memory(out, arr):
+            raise ValueError(
+                f"{name} shares memory with an input array; the result would depend on the "
+                f"order of reads and writes. Pass a separate buffer or out=None"
+            )
     return out
+
+
+def _shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` overlap (exact when cheap to decide, else conservatively)."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=10**6))  # type: ignore[arg-type]
+    except _TOO_HARD:
+        return True
 
 
 def bool_mask(mask: Any, name: str = "mask") -> np.ndarray:

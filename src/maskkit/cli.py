@@ -22,7 +22,12 @@ def _add_convert(p: argparse.ArgumentParser) -> None:
     p.add_argument("vcf", help="input .vcf, .vcf.gz or .bcf")
     p.add_argument("out", help="output HDF5 store (scikit-allel layout)")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--chunk-sites", type=int, default=1024, help="sites per write/chunk")
+    p.add_argument("--chunk-sites", type=int, default=1024, help="sites per write/chunk (1..2**20)")
+    p.add_argument(
+        "--binary-alleles",
+        action="store_true",
+        help="also keep records with REF 0 and ALT 1 (tskit's binary mutation model)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -35,6 +40,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         overwrite=args.force,
         chunk_sites=args.chunk_sites,
         show_progress=not args.no_progress,
+        binary_alleles=args.binary_alleles,
     )
     print(f"wrote {args.out}: {stats}")
     return 0
@@ -101,8 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``maskkit`` command line; return the exit code (0 ok, 1 error, 2 usage).
 
-    Expected errors (missing or malformed files, existing outputs, missing optional
-    packages) are printed as one ``maskkit: error:`` line, without a traceback.
+    Expected errors (missing or malformed files, existing outputs, unwritable folders and other
+    OS errors, missing optional packages) are printed as one ``maskkit COMMAND: error:`` line,
+    without a traceback, and return 1. SIGTERM and SIGHUP while an output is being written
+    remove its temporary file, then end the process as the signal would.
 
     Examples
     --------
@@ -115,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args._run(args)
-    except (DataError, FileNotFoundError, FileExistsError, ImportError, ValueError) as exc:
+    except (DataError, OSError, ImportError, ValueError) as exc:
         print(f"maskkit {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -113,7 +113,8 @@ class Schedule(ABC):
     """Base class of all schedules: ``(epoch, step) -> rate``.
 
     Subclasses define :meth:`rate` and :meth:`config`; stateful ones also override
-    :meth:`_state` and :meth:`_load_state`.
+    :meth:`_state` and :meth:`_load_state` (which checks the whole state before it assigns
+    anything, so a bad state leaves the schedule unchanged).
 
     Examples
     --------
@@ -184,7 +185,9 @@ class Schedule(ABC):
                 f"{mine['type']}({mine['config']}); build the schedule with the saved "
                 "configuration, or use maskkit.curriculum.from_state_dict(state)"
             )
-        self._load_state(dict(state["state"]))
+        if not isinstance(state["state"], dict):
+            raise TypeError(f"state['state'] must be a dict, got {state['state']!r}")
+        self._load_state(dict(state["state"]))  # checks every field before it assigns one
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):
@@ -603,17 +606,35 @@ class Plateau(_Leveled):
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        try:
-            level, best = state["level"], state["best"]
-            num_bad, cooldown_left = state["num_bad"], state["cooldown_left"]
-            evaluations = state.get("evaluations", 0)
-        except KeyError as exc:
-            raise ValueError(f"Plateau state is missing {exc}; got {state!r}") from None
-        self.set_level(level)
-        self.best = None if best is None else float(best)
-        self.num_bad = _count_arg(num_bad, "num_bad", 0)
-        self.cooldown_left = _count_arg(cooldown_left, "cooldown_left", 0)
-        self.evaluations = _count_arg(evaluations, "evaluations", 0)
+        # check every field first, then assign: a bad state changes nothing
+        keys = ("level", "best", "num_bad", "cooldown_left", "evaluations")
+        missing = [k for k in keys[:4] if k not in state]
+        unknown = sorted(set(state) - set(keys))
+        if missing or unknown:
+            raise ValueError(
+                f"Plateau state must have keys {list(keys[:4])} (and optionally 'evaluations')"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {unknown}" if unknown else "")
+                + f"; got {state!r}"
+            )
+        level = _count_arg(state["level"], "state['level']", 0)
+        if level >= len(self._levels):
+            raise ValueError(
+                f"state['level'] must be in [0, {len(self._levels) - 1}] (one per rate in "
+                f"levels), got {level}"
+            )
+        best = state["best"]
+        if best is not None:
+            best = _real_arg(best, "state['best']", "None or a real number")
+            if math.isnan(best):
+                raise ValueError(
+                    "state['best'] is NaN, which update() never records; the state is damaged"
+                )
+        num_bad = _count_arg(state["num_bad"], "state['num_bad']", 0)
+        cooldown_left = _count_arg(state["cooldown_left"], "state['cooldown_left']", 0)
+        evaluations = _count_arg(state.get("evaluations", 0), "state['evaluations']", 0)
+        self._level, self.best, self.num_bad = level, best, num_bad
+        self.cooldown_left, self.evaluations = cooldown_left, evaluations
 
     def __repr__(self) -> str:
         lv = "[" + ", ".join(_fmt(x) for x in self._levels) + "]"

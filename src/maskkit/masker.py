@@ -9,6 +9,7 @@ masks as the main process.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _validate as v
+from ._sync import SyncChannel, SyncLink
 from .collate import collate
 from .curriculum import Constant, Distribution, Plateau, Schedule, as_schedule, from_state_dict
 from .masks import (
@@ -228,6 +230,7 @@ class Masker:
         self._epoch = 0
         self._step = 0
         self._last_ploidy = 2
+        self._sync = SyncLink()
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -255,14 +258,17 @@ class Masker:
     def set_epoch(self, epoch: int) -> None:
         """Set the current epoch (call at the start of each epoch, like a sampler's)."""
         self._epoch = v.int_scalar(epoch, "epoch", high=2**63 - 1)
+        self._publish()
 
     def set_step(self, step: int) -> None:
         """Set the global step counter (for step-based schedules)."""
         self._step = v.int_scalar(step, "step", high=2**63 - 1)
+        self._publish()
 
     def step(self, n: int = 1) -> int:
         """Advance the global step counter by ``n`` and return it."""
         self._step += v.int_scalar(n, "n", high=2**62)
+        self._publish()
         return self._step
 
     def update(self, metric: float) -> bool:
@@ -278,6 +284,7 @@ class Masker:
                 f"(rate={self.schedule!r}); use rate=Plateau(...) for a dynamic curriculum"
             )
         advanced = [p.update(metric) for p in plateaus]
+        self._publish()
         return any(advanced)
 
     # ------------------------------------------------------------------ rates
@@ -329,6 +336,7 @@ class Masker:
         ``freq`` (strategy ``"af_aware"`` only): the site frequencies of this batch, shape
         ``(sites,)`` or ``(samples, sites)``; defaults to ``options["freq"]``.
         """
+        self._pull()
         shape = np.shape(haps)
         if len(shape) not in (2, 3):
             raise ValueError(
@@ -643,10 +651,10 @@ class Masker:
                 + ". Build the Masker with the checkpoint's configuration "
                 "(Masker.from_state_dict(state)) or start without loading its state."
             )
-        self.set_epoch(state["epoch"])
-        self.set_step(state["step"])
-        for name, s in self._schedules():
+        self._epoch, self._step = _checked_state(state, self._schedules())  # or raise
+        for name, s in self._schedules():  # cannot fail: each was tried on a copy
             s.load_state_dict(state["schedules"][name])
+        self._publish()
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], *, parallel: bool = False) -> Masker:
@@ -734,6 +742,55 @@ class Masker:
         plateaus = [s for _, s in self._schedules() if isinstance(s, Plateau)]
         for p, level in zip(plateaus, vals[2:]):
             p.set_level(level)
+        self._publish()
+
+    @property
+    def sync_channel(self) -> SyncChannel | None:
+        """The channel that carries :meth:`sync_state` to copies in DataLoader workers.
+
+        Set it with :meth:`set_sync_channel` (``maskkit.torch.share(masker)`` does).
+        """
+        return self._sync.channel
+
+    def set_sync_channel(self, channel: SyncChannel | None) -> None:
+        """Attach a sync channel (see :mod:`maskkit._sync`) and publish the state into it.
+
+        From then on every change in this process (:meth:`set_epoch`, :meth:`set_step`,
+        :meth:`step`, :meth:`update`, :meth:`load_state_dict`, :meth:`apply_sync_state`)
+        is published, and a copy of this Masker in a DataLoader worker reads the channel before
+        each mask. Without a channel, a copy masking in a worker warns once
+        (:class:`maskkit.WorkerSyncWarning`). Masks of a ``fixed_epoch`` Masker need no sync.
+
+        Examples
+        --------
+        >>> import maskkit as mk
+        >>> class Box:  # any object with publish() and read(); maskkit.torch.share makes one
+        ...     values = ()
+        ...     def publish(self, values): self.values = values
+        ...     def read(self): return self.values
+        >>> masker, box = mk.Masker("random", rate=0.15, seed=0), Box()
+        >>> masker.set_sync_channel(box)
+        >>> masker.set_epoch(3)
+        >>> box.values
+        (3, 0)
+        """
+        if channel is not None and not isinstance(channel, SyncChannel):
+            raise TypeError(
+                "channel must have publish(values) and read() methods (see maskkit.torch.share), "
+                f"got {type(channel).__name__}"
+            )
+        self._sync.attach(channel)
+        self._publish()
+
+    def _publish(self) -> None:
+        self._sync.publish(self.sync_state())
+
+    def _pull(self) -> None:
+        if self.fixed_epoch is not None:
+            return  # masks of a fixed epoch at fixed rates: no dynamic state to follow
+        values = self._sync.pull()
+        if values is not None:
+            self.apply_sync_state(values)
 
     # ------------------------------------------------------------------ validation copy
 
@@ -793,3 +850,29 @@ class Masker:
             f"exact={self.exact}, union={self.union}, site_rate={self.site_rate}{fixed}; "
             f"epoch={self._epoch}, step={self._step})"
         )
+
+
+def _checked_state(state: dict[str, Any], schedules: list[tuple[str, Schedule]]) -> tuple[int, int]:
+    """Return a Masker state's ``(epoch, step)`` after checking all of it; change nothing.
+
+    Each schedule state is loaded into a copy of its schedule first, so that
+    ``Masker.load_state_dict`` either applies the whole state or raises before applying any.
+    """
+    missing = [k for k in ("epoch", "step", "schedules") if k not in state]
+    if missing:
+        raise ValueError(
+            f"Masker state is missing {missing}; pass the dict Masker.state_dict() returned"
+        )
+    epoch = v.int_scalar(state["epoch"], "state['epoch']", high=2**63 - 1)
+    step = v.int_scalar(state["step"], "state['step']", high=2**63 - 1)
+    saved = state["schedules"]
+    if not isinstance(saved, dict):
+        raise TypeError(f"state['schedules'] must be a dict, got {type(saved).__name__}")
+    for name, sched in schedules:
+        if name not in saved:
+            raise ValueError(
+                f"Masker state has no entry state['schedules'][{name!r}]; pass the dict "
+                "Masker.state_dict() returned"
+            )
+        copy.deepcopy(sched).load_state_dict(saved[name])
+    return epoch, step

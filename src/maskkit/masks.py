@@ -89,10 +89,10 @@ def _batch(
     epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
     lens = v.lengths(lengths, n, shape[-1])
     idx = v.indices(indices, n)
+    result = v.out_buffer(out, (n, shape[2]) if union else shape, inputs=(h2,))
     if eligible is not None or protect is not None:
         h2 = _classes(h2, shape, eligible, protect)
     per = ploidy if union else 1
-    result = v.out_buffer(out, (n, shape[2]) if union else shape)
     o2 = result if result.ndim == 2 else result.reshape(h2.shape[0] // per, shape[-1])
     return _Batch(h2, ploidy, shape, seed_, epoch_, lens, idx, result, o2, per)
 
@@ -847,7 +847,7 @@ def span_mask(
         r = _site_rate(r, b.ploidy)
     if union:  # spans are drawn per haplotype; the union is taken after
         _check_union(b.shape)
-        site = v.out_buffer(out, (b.shape[0], b.shape[2]))
+        site = v.out_buffer(out, (b.shape[0], b.shape[2]), inputs=(b.h2,))
     if b.h2.size:
         kernel = _kernels.span_mask_parallel if parallel else _kernels.span_mask
         kernel(

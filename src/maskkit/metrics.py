@@ -273,6 +273,11 @@ class MinorAlleleScorer:
         c = np.asarray(counts, dtype=np.float64)
         if c.shape != self.counts.shape:
             raise ValueError(f"counts must have shape {self.counts.shape}, got {c.shape}")
+        if not (np.isfinite(c).all() and (c >= 0).all()):
+            raise ValueError(
+                "counts must be finite and >= 0 (sums from MinorAlleleScorer.state()); "
+                "nothing was added"
+            )
         self.counts += c
 
     def result(self) -> dict[str, dict[str, float]]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -52,9 +53,12 @@ from .masker import Masker
 __all__ = [
     "Batch",
     "HaplotypeDataset",
+    "MaskingCollator",
+    "SharedChannel",
     "WindowBatchSampler",
     "WorkerInfo",
     "collate_fn",
+    "share",
     "worker_info",
 ]
 
@@ -67,7 +71,9 @@ _PAD_VALUES: dict[str, int | bool] = {
     "haplotypes": 0,
 }
 # Per-item integers carried next to the collated arrays.
-_META = ("index", "sample", "window", "key", "length")
+_META = ("index", "sample", "window", "key", "length", "start")
+# What HaplotypeDataset needs of a store (HaplotypeStore, maskkit.io.ArrayStore, ...).
+_STORE_API = ("read", "n_sites", "n_samples", "ploidy", "samples")
 
 
 def _rebuild_batch(
@@ -126,6 +132,84 @@ class Batch(dict[str, torch.Tensor]):
                 "collate_fn=dataset.collate_fn to the DataLoader)"
             )
         raise KeyError(f"{key!r}: a Batch has keys {sorted(self)}{hint}")
+
+
+class SharedChannel:
+    """A :class:`~maskkit.Masker`'s sync state in shared memory, for DataLoader workers.
+
+    An int64 tensor in shared memory (``share_memory_``), which stays shared when the
+    DataLoader forks its workers or pickles the dataset and ``collate_fn`` into spawned ones.
+    Slot 0 is a version counter, odd while a write is under way (a seqlock), so a worker never
+    reads half of an update. Build it with :func:`share`.
+
+    Examples
+    --------
+    >>> from maskkit.torch import SharedChannel
+    >>> ch = SharedChannel(3)
+    >>> ch.publish((4, 120, 1))
+    >>> ch.read()
+    (4, 120, 1)
+    """
+
+    def __init__(self, size: int) -> None:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"size must be an int >= 1 (len(masker.sync_fields)), got {size!r}")
+        self.buffer = torch.zeros(int(size) + 1, dtype=torch.int64).share_memory_()
+
+    def publish(self, values: tuple[int, ...]) -> None:
+        """Write ``values`` (``len == size``); workers see them at their next mask."""
+        vals = torch.tensor(values, dtype=torch.int64)
+        if vals.shape != (self.buffer.numel() - 1,):
+            raise ValueError(
+                f"values must hold {self.buffer.numel() - 1} ints, got {len(values)}; a channel "
+                "belongs to Maskers of one configuration"
+            )
+        version = int(self.buffer[0])
+        self.buffer[0] = version + 1
+        self.buffer[1:] = vals
+        self.buffer[0] = version + 2
+
+    def read(self) -> tuple[int, ...]:
+        """Return the last published values."""
+        while True:
+            snap = self.buffer.tolist()
+            if snap[0] % 2 == 0 and int(self.buffer[0]) == snap[0]:
+                return tuple(snap[1:])
+
+    def __repr__(self) -> str:
+        return f"SharedChannel({self.read()})"
+
+
+def share(masker: Masker) -> SharedChannel:
+    """Make ``masker``'s curriculum reach its copies in DataLoader workers; return the channel.
+
+    Attaches a :class:`SharedChannel` (or returns the one already attached): every
+    ``set_epoch``, ``set_step``, ``step``, ``update`` and ``load_state_dict`` in this process
+    is published, and a copy in a worker (persistent or not, fork or spawn) reads it before
+    each mask. Call it before building the DataLoader, and call ``set_epoch`` before
+    ``iter(loader)`` (batches prefetched earlier keep the old state). :class:`MaskingCollator`
+    and :class:`HaplotypeDataset` call it for you; call it yourself when your own Dataset holds
+    the Masker.
+
+    Examples
+    --------
+    >>> import maskkit as mk
+    >>> from maskkit.curriculum import Levels
+    >>> from maskkit.torch import share
+    >>> masker = mk.Masker("random", rate=Levels([0.2, 0.4], epochs_per_level=1), seed=0)
+    >>> channel = share(masker)
+    >>> masker.set_epoch(1)
+    >>> channel.read(), share(masker) is channel
+    ((1, 0), True)
+    """
+    if not isinstance(masker, Masker):
+        raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
+    channel = masker.sync_channel
+    if isinstance(channel, SharedChannel):
+        return channel
+    channel = SharedChannel(len(masker.sync_fields))
+    masker.set_sync_channel(channel)
+    return channel
 
 
 class WorkerInfo(NamedTuple):
@@ -227,9 +311,11 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     Parameters
     ----------
-    store : path or HaplotypeStore
-        A scikit-allel-layout HDF5 file or an open :class:`maskkit.io.HaplotypeStore`. The
-        h5py handle is (re)opened lazily in each worker process, never shared.
+    store : path, HaplotypeStore, ArrayStore or numpy array
+        A scikit-allel-layout HDF5 file or an open :class:`maskkit.io.HaplotypeStore` (the
+        h5py handle is (re)opened lazily in each worker process, never shared); or data in
+        memory: a ``(samples, ploidy, sites)`` allele array, or a
+        :class:`maskkit.io.ArrayStore` for per-sample lengths, positions and sample names.
     masker : Masker
         The main process's Masker; the dataset keeps a reference, so ``masker.update(metric)``
         is seen at the next :meth:`set_epoch` / :meth:`sync`.
@@ -254,8 +340,10 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
     Batches are dicts of tensors: ``input_ids``, ``labels``, ``attention_mask``, ``mask``
     (each ``(batch, ploidy, width)``), and ``index`` (dataset item), ``sample`` (store
     position), ``window``, ``key`` (the mask key ``sample * n_windows + window``) and
-    ``length`` (real sites), each ``(batch,)`` int64; with ``haplotypes=True`` also
-    ``haplotypes``.
+    ``length`` (real sites) and ``start`` (the window's first site: item site ``j`` is store
+    site ``start + j``, at ``store.positions[start + j]``), each ``(batch,)`` int64; with
+    ``haplotypes=True`` also ``haplotypes``. :attr:`bounds` holds every window's
+    ``(start, stop)``.
 
     Examples
     --------
@@ -288,13 +376,16 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         dtype: Any = np.int64,
         haplotypes: bool = False,
     ) -> None:
-        from .io import HaplotypeStore, open_store
+        from .io import ArrayStore, open_store
 
         if not isinstance(masker, Masker):
             raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
-        self.store = (
-            store if isinstance(store, HaplotypeStore) else open_store(store, verbose=False)
-        )
+        if isinstance(store, np.ndarray):
+            store = ArrayStore(store)
+        elif not all(hasattr(store, name) for name in _STORE_API):
+            store = open_store(store, verbose=False)
+        self.store = store
+        #: Window ``(start, stop)`` site ranges, ``(n_windows, 2)`` int64 (read-only).
         self.bounds = _as_windows(windows, self.store.n_sites)
         self.bounds.setflags(write=False)
         self.samples = _as_samples(samples, self.store)
@@ -312,9 +403,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         }
         self.haplotypes = bool(haplotypes)
         # Shared with every DataLoader worker (fork or spawn): (epoch, step, plateau levels).
-        self._shared = torch.zeros(len(masker.sync_fields), dtype=torch.int64).share_memory_()
-        self._applied: tuple[int, ...] | None = None
-        self.sync()
+        self.channel = share(masker)
 
     # ------------------------------------------------------------------ sizes
 
@@ -354,14 +443,13 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
     def sync(self) -> None:
         """Publish the Masker's epoch, step and plateau levels to the DataLoader workers.
 
-        :meth:`set_epoch` and :meth:`load_state_dict` call it. Call it yourself after
-        ``masker.update(metric)`` or ``masker.step()`` when they happen outside ``set_epoch``.
-        Workers read the values before every batch, so call it before ``iter(loader)``
-        (like ``DistributedSampler.set_epoch``): batches prefetched earlier keep the old state.
+        The Masker publishes by itself on ``set_epoch``, ``step``, ``update`` and
+        ``load_state_dict`` (see :func:`share`); call this after changing a schedule object
+        directly (e.g. ``masker.schedule.set_level(2)``). Workers read the values before
+        every batch, so change the state before ``iter(loader)`` (like
+        ``DistributedSampler.set_epoch``): batches prefetched earlier keep the old state.
         """
-        vals = self.masker.sync_state()
-        if tuple(self._shared.tolist()) != vals:
-            self._shared.copy_(torch.tensor(vals, dtype=torch.int64))
+        self.channel.publish(self.masker.sync_state())
 
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch of the Masker and of every (persistent) worker's copy.
@@ -383,7 +471,6 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         >>> shutil.rmtree(tmp)
         """
         self.masker.set_epoch(epoch)
-        self.sync()
 
     def state_dict(self) -> dict[str, Any]:
         """Return the Masker's state (configuration, epoch, step, schedule state; JSON types)."""
@@ -391,18 +478,13 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the Masker's state from :meth:`state_dict` and publish it to the workers."""
+        if not isinstance(state, dict) or "masker" not in state:
+            raise ValueError(
+                "state must be the dict HaplotypeDataset.state_dict() returned, with key "
+                f"'masker'; got {type(state).__name__}"
+                + (f" with keys {sorted(state)}" if isinstance(state, dict) else "")
+            )
         self.masker.load_state_dict(state["masker"])
-        self.sync()
-
-    def _refresh(self) -> None:
-        if torch.utils.data.get_worker_info() is None:
-            # Main process (num_workers=0): the Masker itself is the truth.
-            self.sync()
-            return
-        vals = tuple(self._shared.tolist())
-        if vals != self._applied:
-            self.masker.apply_sync_state(vals)
-            self._applied = vals
 
     # ------------------------------------------------------------------ reading
 
@@ -414,11 +496,14 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         """
         starts = self.bounds[window, 0]
         lengths = self.bounds[window, 1] - starts
+        real = getattr(self.store, "lengths", None)  # per-sample real sites (ArrayStore)
+        if real is not None:
+            lengths = np.clip(real[sample] - starts, 0, lengths)
         uniq = np.unique(window)
         if uniq.size == 1:
             s, e = self.bounds[uniq[0]]
             return self.store.read(sample, int(s), int(e)), lengths
-        width = int(lengths.max()) if lengths.size else 0
+        width = int((self.bounds[window, 1] - starts).max()) if lengths.size else 0
         haps = np.zeros((sample.size, self.store.ploidy, width), dtype=np.int8)
         for w in uniq.tolist():
             rows = np.flatnonzero(window == w)
@@ -428,7 +513,6 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         """Return the collated batch of dataset items ``indices`` (DataLoader's batched path)."""
-        self._refresh()
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         sample, window, key = self.locate(idx)
         haps, lengths = self.read(sample, window)
@@ -437,9 +521,11 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         if self.haplotypes:
             shape = arrays["mask"].shape
             full = np.zeros(shape, dtype=np.int8)
-            full[..., : haps.shape[-1]] = haps
+            w = min(shape[-1], haps.shape[-1])
+            full[..., :w] = haps[..., :w]
             out["haplotypes"] = torch.from_numpy(full)
-        for name, a in zip(_META, (idx, sample, window, key, lengths)):
+        start = self.bounds[window, 0]
+        for name, a in zip(_META, (idx, sample, window, key, lengths, start)):
             out[name] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
         return out
 
@@ -502,6 +588,138 @@ def collate_fn(batch: Any) -> Batch:
             ]
         out[name] = torch.stack(values)
     return out
+
+
+def _as_array(value: Any) -> np.ndarray:
+    return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
+@dataclass
+class MaskingCollator:
+    """Turn items of any Dataset into a masked, tokenized batch: a DataLoader ``collate_fn``.
+
+    Each item is a dict holding an allele array (``(ploidy, sites)`` or ``(sites,)``) and a
+    stable sample id (the same id every epoch, e.g. the dataset index): the mask is keyed by
+    ``(seed, epoch, id)``, so it does not depend on batch, order, worker or rank. Items may
+    differ in length; shorter ones are padded, and padding is never masked. Building the
+    collator shares the Masker (:func:`share`), so ``masker.set_epoch``, ``step`` and
+    ``update`` in the main process reach persistent workers, for map-style and iterable
+    datasets alike.
+
+    Parameters
+    ----------
+    masker : Masker
+        The main process's Masker (call ``masker.set_epoch(e)`` before each epoch's
+        ``iter(loader)``).
+    haps_key, index_key : str
+        Item keys of the alleles and of the sample id.
+    lengths_key : str, optional
+        Item key of the real length (sites past it are padding); default the array's length.
+    keep : sequence of str
+        Other item keys to pass through, stacked (``torch.utils.data.default_collate``).
+    pad_to, pad_to_multiple_of, replace, n_alleles, dtype
+        As for :func:`maskkit.collate`.
+
+    Returns
+    -------
+    Batch
+        ``input_ids``, ``labels``, ``attention_mask``, ``mask`` (``(batch, ploidy, width)``, or
+        ``(batch, width)`` for 1-D items), ``index`` and ``length`` (``(batch,)``), and the
+        ``keep`` keys.
+
+    Examples
+    --------
+    >>> import numpy as np, torch, maskkit as mk
+    >>> from maskkit.torch import MaskingCollator
+    >>> haps = np.zeros((10, 2, 30), dtype=np.int8)
+    >>> items = [{"haps": haps[i], "index": i} for i in range(10)]
+    >>> collate = MaskingCollator(mk.Masker("random", rate=0.2, seed=0))
+    >>> loader = torch.utils.data.DataLoader(items, batch_size=4, collate_fn=collate)
+    >>> batch = next(iter(loader))
+    >>> batch["input_ids"].shape, batch["index"].tolist()
+    (torch.Size([4, 2, 30]), [0, 1, 2, 3])
+    """
+
+    masker: Masker
+    haps_key: str = "haps"
+    index_key: str = "index"
+    lengths_key: str | None = None
+    keep: Sequence[str] = ()
+    pad_to: int | None = None
+    pad_to_multiple_of: int | None = None
+    replace: tuple[float, float, float] | None = None
+    n_alleles: int = 2
+    dtype: Any = np.int64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.masker, Masker):
+            raise TypeError(f"masker must be a maskkit.Masker, got {type(self.masker).__name__}")
+        if isinstance(self.keep, str):
+            raise TypeError(f"keep must be a sequence of item keys, got the string {self.keep!r}")
+        self.keep = tuple(self.keep)
+        share(self.masker)
+
+    def _missing_hint(self) -> str:
+        return ""
+
+    def _stack(self, items: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(haps (n, [ploidy,] width) int8, lengths, ids)`` of ``items``."""
+        if isinstance(items, dict) or not items:
+            raise TypeError(
+                "MaskingCollator takes a non-empty list of item dicts (a DataLoader batch), got "
+                + (type(items).__name__ if items else "an empty list")
+            )
+        need = [self.haps_key, self.index_key] + ([self.lengths_key] if self.lengths_key else [])
+        for item in items:
+            if not isinstance(item, dict) or any(k not in item for k in need):
+                keys = sorted(item) if isinstance(item, dict) else type(item).__name__
+                raise KeyError(
+                    f"MaskingCollator needs items with keys {need} (haps_key, index_key"
+                    f"{', lengths_key' if self.lengths_key else ''}), got an item with {keys}"
+                    + self._missing_hint()
+                )
+        arrays = [_as_array(item[self.haps_key]) for item in items]
+        ndim = arrays[0].ndim
+        if ndim not in (1, 2) or any(a.ndim != ndim for a in arrays):
+            raise ValueError(
+                f"items' {self.haps_key!r} must all be (sites,) or all (ploidy, sites) arrays, got "
+                f"shapes {sorted({a.shape for a in arrays})}"
+            )
+        if any(a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer) for a in arrays):
+            raise TypeError(f"items' {self.haps_key!r} must hold integer alleles")
+        sizes = np.array([a.shape[-1] for a in arrays], dtype=np.int64)
+        lead = arrays[0].shape[:-1]
+        if any(a.shape[:-1] != lead for a in arrays):
+            raise ValueError(f"items' {self.haps_key!r} differ in ploidy")
+        haps = np.zeros((len(arrays), *lead, int(sizes.max())), dtype=np.int8)
+        for row, a in zip(haps, arrays):
+            row[..., : a.shape[-1]] = a
+        if self.lengths_key:
+            lengths = np.array([int(item[self.lengths_key]) for item in items], dtype=np.int64)
+            if (lengths < 0).any() or (lengths > sizes).any():
+                raise ValueError(
+                    f"items' {self.lengths_key!r} must be in [0, len({self.haps_key})], got "
+                    f"{lengths.tolist()} for arrays of {sizes.tolist()} sites"
+                )
+        else:
+            lengths = sizes
+        ids = np.array([int(item[self.index_key]) for item in items], dtype=np.int64)
+        return haps, lengths, ids
+
+    def __call__(self, items: Sequence[Any]) -> Batch:
+        """Mask, pad and tokenize a list of items; see the class docstring."""
+        haps, lengths, ids = self._stack(items)
+        arrays = self.masker.batch(
+            haps, lengths=lengths, indices=ids, pad_to=self.pad_to,
+            pad_to_multiple_of=self.pad_to_multiple_of, replace=self.replace,
+            n_alleles=self.n_alleles, dtype=self.dtype,
+        )  # fmt: skip
+        out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
+        out["index"] = torch.from_numpy(ids)
+        out["length"] = torch.from_numpy(lengths)
+        for key in self.keep:
+            out[key] = torch.utils.data.default_collate([item[key] for item in items])
+        return out
 
 
 class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):

@@ -29,7 +29,7 @@ def union(mask: Any, *, out: np.ndarray | None = None) -> np.ndarray:
         raise ValueError(
             f"mask must be 3-D (samples, ploidy, sites) to take a union, got shape {m.shape}"
         )
-    result = v.out_buffer(out, (m.shape[0], m.shape[2]))
+    result = v.out_buffer(out, (m.shape[0], m.shape[2]), inputs=(m,))
     if m.shape[1] == 0:
         raise ValueError("mask has ploidy 0; the ploidy axis must be >= 1")
     if m.size:

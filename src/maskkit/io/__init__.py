@@ -1,8 +1,8 @@
-"""Haplotype data: HDF5 stores, VCF conversion, demo simulation and side files.
+"""Haplotype data: HDF5 and VCF Zarr stores, VCF conversion, demo simulation and side files.
 
-h5py, cyvcf2, msprime and tskit are imported only when a function needs them; a missing one
-raises ImportError naming the extra to install (``pip install "maskkit[h5]"``, ``[vcf]``,
-``[sim]``).
+h5py, zarr, cyvcf2, msprime and tskit are imported only when a function needs them; a missing
+one raises ImportError naming the extra to install (``pip install "maskkit[h5]"``, ``[zarr]``,
+``[vcf]``, ``[sim]``).
 
 Examples
 --------
@@ -37,15 +37,19 @@ from .freq import (
     maf_spectrum,
     save_frequencies,
 )
+from .memory import ArrayStore
 from .panel import Panel, read_panel, write_panel
 from .simulate import DemoData, demo_data, out_of_africa_demography, simulate_demo
 from .split import Split, read_split, split_by_population
 from .store import HaplotypeStore, open_store
 from .vcf import ConvertStats, vcf_to_hdf5
+from .vcz import VcfZarrStore
 from .windows import Windows
+from .writer import write_store
 
 __all__ = [
     "DEFAULT_MAF_EDGES",
+    "ArrayStore",
     "ConvertStats",
     "DataError",
     "DemoData",
@@ -56,6 +60,7 @@ __all__ = [
     "SplitError",
     "StoreFormatError",
     "VCFFormatError",
+    "VcfZarrStore",
     "WindowError",
     "Windows",
     "alt_allele_frequency",
@@ -73,4 +78,5 @@ __all__ = [
     "split_by_population",
     "vcf_to_hdf5",
     "write_panel",
+    "write_store",
 ]

@@ -11,6 +11,7 @@ _EXTRA = {
     "tskit": "sim",
     "cyvcf2": "vcf",
     "tqdm": "vcf",
+    "zarr": "zarr",
 }
 
 

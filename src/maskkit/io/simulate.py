@@ -23,8 +23,9 @@ from ._deps import require
 from .freq import alt_allele_frequency, maf_spectrum, save_frequencies
 from .panel import write_panel
 from .split import split_by_population
-from .store import GT_PATH, POS_PATH, SAMPLES_PATH, HaplotypeStore
+from .store import HaplotypeStore
 from .windows import Windows
+from .writer import write_store
 
 __all__ = [
     "DEFAULT_SEED",
@@ -190,35 +191,6 @@ class DemoData:
         return path
 
 
-def _write_store(
-    path: Path,
-    gt: np.ndarray,
-    pos: np.ndarray,
-    ref: list[str],
-    alt: list[str],
-    names: list[str],
-    attrs: dict[str, Any],
-) -> None:
-    h5py = require("h5py")
-    n_sites, n, ploidy = gt.shape
-    with h5py.File(path, "w") as f:
-        f.create_dataset(
-            SAMPLES_PATH, data=np.asarray(names, dtype=object), dtype=h5py.string_dtype()
-        )
-        chunks = (max(1, min(n_sites, 1024)), max(1, min(n, 256)), ploidy)
-        f.create_dataset(
-            GT_PATH,
-            data=gt,
-            chunks=chunks if n_sites else None,
-            compression="gzip" if n_sites else None,
-        )
-        f.create_dataset(POS_PATH, data=pos.astype(np.int32))
-        f.create_dataset("variants/REF", data=np.asarray(ref, dtype="S1").reshape(-1))
-        f.create_dataset("variants/ALT", data=np.asarray(alt, dtype="S1").reshape(-1))
-        for key, value in attrs.items():
-            f.attrs[key] = value
-
-
 def _check_int(value: Any, name: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -371,14 +343,15 @@ def simulate_demo(
     }
     target = Path(outdir)
     with atomic_dir(target, overwrite=overwrite, flag="overwrite=True (CLI: --force)") as tmp:
-        _write_store(
+        write_store(
             tmp / _FILES["store"],
-            gt,
-            pos,
-            ref,
-            alt,
-            names,
-            {"phased": True, "source": "msprime", "seed": seed},
+            haps,
+            positions=pos,
+            samples=names,
+            ref=ref,
+            alt=alt,
+            phased=True,
+            attrs={"source": "msprime", "seed": seed},
         )
         write_panel(tmp / _FILES["panel"], names, pops)
         split.write_tsv(tmp / _FILES["split"])

@@ -1,5 +1,8 @@
 """Haplotype store: scikit-allel-layout HDF5 files read as ``(samples, ploidy, sites)`` int8.
 
+:class:`HaplotypeStore` is also the interface of every store: :class:`maskkit.io.VcfZarrStore`
+(module ``vcz``) reads VCF Zarr through it, and :func:`open_store` picks the class from the path.
+
 Layout (what ``allel.vcf_to_hdf5`` writes, so users' files open as is)::
 
     calldata/GT    int8  (variants, samples, ploidy)   negative = missing
@@ -21,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _kernels
 from ._deps import require
 from ._errors import PloidyError, StoreFormatError, WindowError
 
@@ -37,6 +41,34 @@ _HOW_TO_CREATE = (
     "`allel.vcf_to_hdf5(vcf, h5, fields=['samples', 'calldata/GT', 'variants/POS'])`, "
     "or `maskkit simulate OUTDIR` for demo data"
 )
+
+
+def _as_int8(block: np.ndarray, path: Path) -> np.ndarray:
+    """Return ``block`` as int8 alleles; refuse values that int8 cannot hold, never wrap them.
+
+    Negative values of any width mean "missing" and become ``-1``; a non-negative allele index
+    above 127 raises :class:`StoreFormatError`.
+    """
+    if block.dtype == np.int8:
+        return block
+    if block.size:
+        hi = block.max()
+        if hi > 127:
+            raise StoreFormatError(
+                f"{path}:{GT_PATH} ({block.dtype}) holds allele index {hi}; maskkit reads "
+                "alleles as int8 (0..127, negative = missing) and never wraps a value. Keep "
+                "biallelic sites (`bcftools view -m2 -M2`) and convert again"
+            )
+        if np.issubdtype(block.dtype, np.signedinteger) and block.min() < -128:
+            block = np.where(block < 0, -1, block)
+    return block.astype(np.int8)
+
+
+def _damaged(path: Path, exc: BaseException) -> StoreFormatError:
+    return StoreFormatError(
+        f"cannot read {path}: the HDF5 file is truncated or corrupted ({exc}); re-create or "
+        "re-copy it (`h5dump -H` shows whether its header is intact)"
+    )
 
 
 def _decode(values: np.ndarray) -> np.ndarray:
@@ -108,7 +140,12 @@ class HaplotypeStore:
                 f"{self.path} is not an HDF5 file; a haplotype store must be HDF5 in "
                 f"scikit-allel's layout: {_HOW_TO_CREATE}"
             )
-        return h5py.File(self.path, "r", rdcc_nbytes=int(self.cache_mb * 2**20), rdcc_nslots=10007)
+        try:
+            return h5py.File(
+                self.path, "r", rdcc_nbytes=int(self.cache_mb * 2**20), rdcc_nslots=10007
+            )
+        except OSError as exc:
+            raise _damaged(self.path, exc) from exc
 
     def _handle(self) -> Any:
         """Return the h5py file, re-opening it in a new process (never share across fork)."""
@@ -129,6 +166,16 @@ class HaplotypeStore:
 
     def _read_metadata(self) -> None:
         f = self._handle()
+        try:
+            self._read_metadata_of(f)
+        except (OSError, RuntimeError, KeyError) as exc:  # h5py's errors for damaged files
+            self.close()
+            raise _damaged(self.path, exc) from exc
+        except StoreFormatError:
+            self.close()
+            raise
+
+    def _read_metadata_of(self, f: Any) -> None:
         if GT_PATH not in f:
             raise StoreFormatError(
                 f"{self.path} has no dataset {GT_PATH!r} (genotypes as (variants, samples, "
@@ -141,8 +188,20 @@ class HaplotypeStore:
                 f"got {gt.dtype} with shape {gt.shape}"
             )
         n_sites, n_samples, ploidy = (int(x) for x in gt.shape)
+        if ploidy < 1:
+            raise StoreFormatError(
+                f"{self.path}:{GT_PATH} has shape {gt.shape}: its ploidy axis is empty"
+            )
         if POS_PATH in f:
-            pos = np.asarray(f[POS_PATH][:], dtype=np.int64)
+            pos = np.asarray(f[POS_PATH][:])
+            if pos.size and (
+                not np.issubdtype(pos.dtype, np.integer) or pos.max() > np.iinfo(np.int64).max
+            ):
+                raise StoreFormatError(
+                    f"{self.path}:{POS_PATH} must hold integer positions, got {pos.dtype}"
+                    + (f" up to {pos.max()}" if np.issubdtype(pos.dtype, np.integer) else "")
+                )
+            pos = pos.astype(np.int64)
         else:
             raise StoreFormatError(
                 f"{self.path} has no dataset {POS_PATH!r} (site positions); {_HOW_TO_CREATE}"
@@ -259,7 +318,7 @@ class HaplotypeStore:
             step = max(1, (64 * 2**20) // max(1, self.n_samples * self.ploidy))
             for lo in range(0, self.n_sites, step):
                 hi = min(self.n_sites, lo + step)
-                data[:, :, lo:hi] = np.asarray(gt[lo:hi]).astype(np.int8).transpose(1, 2, 0)
+                data[:, :, lo:hi] = self._slab(gt, slice(lo, hi)).transpose(1, 2, 0)
             self._data = data
         return self._data
 
@@ -337,15 +396,28 @@ class HaplotypeStore:
         lo, hi = int(uniq[0]), int(uniq[-1]) + 1
         span_bytes = (stop - start) * (hi - lo) * self.ploidy
         if uniq.size * 2 >= hi - lo or span_bytes <= _SPAN_BYTES:
-            # One contiguous hyperslab, then select in numpy: h5py's list selection costs
-            # ~2-3 ms per call (measured: 32 of 1,000 samples x 512 sites, 3 ms vs 0.1 ms).
-            slab = np.asarray(gt[start:stop, lo:hi, :])[:, uniq - lo, :]
+            # One contiguous hyperslab, then select while transposing: h5py's list selection
+            # costs ~2-3 ms per call (measured: 32 of 1,000 samples x 512 sites, 3 ms vs 0.1 ms).
+            slab = self._slab(gt, slice(start, stop), slice(lo, hi))
+            cols = idx - lo
         else:
             # Sparse columns in a wide store: a list selection touches fewer chunks.
-            slab = np.asarray(gt[start:stop, uniq, :])
-        # (sites, uniq, ploidy) -> (n, ploidy, sites)
-        out = slab.transpose(1, 2, 0)[inverse.reshape(-1)]
-        return np.ascontiguousarray(out, dtype=np.int8)
+            slab = self._slab(gt, slice(start, stop), uniq)
+            cols = inverse.reshape(-1).astype(np.int64)
+        # (sites, columns, ploidy) -> (n, ploidy, sites)
+        if slab.flags.c_contiguous:
+            out = np.empty((idx.size, self.ploidy, stop - start), dtype=np.int8)
+            _kernels.gather_sites(slab, cols, out)
+            return out
+        return np.ascontiguousarray(slab.transpose(1, 2, 0)[cols], dtype=np.int8)
+
+    def _slab(self, gt: Any, sites: slice, columns: Any = slice(None)) -> np.ndarray:
+        """Read ``gt[sites, columns, :]`` as int8; a damaged file raises StoreFormatError."""
+        try:
+            block = np.asarray(gt[sites, columns, :])
+        except (OSError, RuntimeError) as exc:
+            raise _damaged(self.path, exc) from exc
+        return _as_int8(block, self.path)
 
     def to_numpy(self) -> np.ndarray:
         """Return every genotype as ``(samples, ploidy, sites)`` int8 (loads it all).
@@ -400,10 +472,36 @@ class HaplotypeStore:
         )
 
 
+_FORMATS = ("hdf5", "vcz")
+
+
 def open_store(
-    path: str | os.PathLike[str], *, in_memory: bool = False, verbose: bool = True
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    contig: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    in_memory: bool = False,
+    verbose: bool = True,
 ) -> HaplotypeStore:
-    """Open a scikit-allel-layout HDF5 file as a :class:`HaplotypeStore`.
+    """Open a haplotype store: an HDF5 file (scikit-allel layout) or a VCF Zarr store.
+
+    Both give the :class:`HaplotypeStore` interface. The format is ``format`` when given,
+    else ``"vcz"`` (:class:`VcfZarrStore`) for a directory, a ``.vcz`` / ``.zarr`` / ``.zip``
+    path or a URL, else ``"hdf5"``.
+
+    Parameters
+    ----------
+    path
+        The store.
+    format
+        ``"hdf5"`` or ``"vcz"``; default: from ``path``.
+    contig
+        VCF Zarr only: the contig to serve, when the store holds several.
+    storage_options
+        VCF Zarr at a URL only: options of its fsspec filesystem (e.g. credentials).
+    in_memory, verbose
+        See :class:`HaplotypeStore`.
 
     Examples
     --------
@@ -415,4 +513,25 @@ def open_store(
     6
     >>> shutil.rmtree(tmp)
     """
+    from .vcz import VcfZarrStore, is_vcz
+
+    if format is None:
+        format = "vcz" if is_vcz(path) else "hdf5"
+    if format not in _FORMATS:
+        raise ValueError(
+            f"format must be one of {_FORMATS} or None (from the path), got {format!r}"
+        )
+    if format == "vcz":
+        return VcfZarrStore(
+            path,
+            contig=contig,
+            storage_options=storage_options,
+            in_memory=in_memory,
+            verbose=verbose,
+        )
+    if contig is not None or storage_options is not None:
+        raise ValueError(
+            "contig and storage_options apply to VCF Zarr stores; an HDF5 store holds one "
+            "contig on a local path (open it without them)"
+        )
     return HaplotypeStore(path, in_memory=in_memory, verbose=verbose)

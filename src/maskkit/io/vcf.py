@@ -21,6 +21,14 @@ from .store import GT_PATH, POS_PATH, SAMPLES_PATH
 __all__ = ["ConvertStats", "vcf_to_hdf5"]
 
 _BASES = frozenset("ACGTN")
+_BINARY = frozenset("01")
+#: htslib's raw GT encoding (``bcf_get_genotypes``): ``(allele + 1) << 1 | phased``, 0 = missing
+_VECTOR_END = -(2**31) + 1  # padding after the last allele of a call with fewer alleles
+_INT32_MISSING = -(2**31)
+#: largest position an int32 ``variants/POS`` holds (scikit-allel's layout)
+POS_MAX = 2**31 - 1
+#: sites per HDF5 chunk at most (a chunk must stay well under HDF5's 4 GiB limit)
+CHUNK_SITES_MAX = 2**20
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
@@ -49,6 +57,14 @@ class ConvertStats:
         )
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``b`` names the file ``a`` (through links too), or the same path."""
+    try:
+        return b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
 def _check_bgzf_eof(path: Path) -> None:
     """Raise VCFFormatError for a BGZF file that lacks htslib's end-of-file block."""
     with open(path, "rb") as fh:
@@ -65,8 +81,64 @@ def _check_bgzf_eof(path: Path) -> None:
             )
 
 
-def _is_snv(ref: str, alt: str) -> bool:
-    return len(ref) == 1 and len(alt) == 1 and ref.upper() in _BASES and alt.upper() in _BASES
+def _is_snv(ref: str, alt: str, binary_alleles: bool) -> bool:
+    if len(ref) != 1 or len(alt) != 1:
+        return False
+    if binary_alleles and ref == "0" and alt == "1":
+        return True
+    return ref.upper() in _BASES and alt.upper() in _BASES
+
+
+def _decode_gt(
+    raw: np.ndarray | None, ploidy: int, samples: list[str], where: str
+) -> tuple[np.ndarray, bool]:
+    """Return ``(calls (samples, ploidy) int8, all called genotypes phased)`` of one record.
+
+    ``raw`` is htslib's int32 GT encoding (``Variant.format("GT", int)``), which, unlike
+    cyvcf2's int16 ``genotype.array()``, holds every allele index without wrapping. Raises
+    :class:`VCFFormatError` for an allele index other than 0 (REF) and 1 (the one ALT) and for a
+    call with fewer alleles than the store's ploidy (unless every allele of it is missing, as in
+    ``.`` for a diploid missing call).
+    """
+    if raw is None or raw.ndim != 2 or raw.shape[0] != len(samples):
+        raise VCFFormatError(f"{where} has no GT calls; every record needs a GT field")
+    raw = raw.astype(np.int64)
+    p = raw.shape[1]
+    if p > ploidy:
+        raise VCFFormatError(
+            f"{where} has calls of ploidy {p} but earlier records have ploidy {ploidy}; "
+            "maskkit stores one ploidy per file"
+        )
+    if p < ploidy:
+        pad = np.full((raw.shape[0], ploidy - p), _VECTOR_END, dtype=np.int64)
+        raw = np.concatenate([raw, pad], axis=1)
+    absent = raw == _VECTOR_END
+    missing = (raw == _INT32_MISSING) | ((raw >= 0) & (raw < 2))
+    allele = (raw >> 1) - 1
+    bad = ~absent & ~missing & ((raw < 0) | (allele > 1))
+    if bad.any():
+        i, j = (int(x[0]) for x in np.nonzero(bad))
+        value = int(allele[i, j]) if raw[i, j] >= 0 else int(raw[i, j])
+        raise VCFFormatError(
+            f"{where}: sample {samples[i]!r} has allele index {value}, but the record has one "
+            "ALT allele (valid: 0, 1 or '.'); maskkit never stores such a call. Fix or drop the "
+            "record (e.g. `bcftools view -e 'GT[*]>1'`) and convert again"
+        )
+    short = absent.any(axis=1) & (~absent & ~missing).any(axis=1)
+    if short.any():
+        i = int(np.nonzero(short)[0][0])
+        k = int((~absent[i]).sum())
+        raise VCFFormatError(
+            f"{where}: sample {samples[i]!r} has a call of ploidy {k} in a store of ploidy "
+            f"{ploidy}; maskkit stores one ploidy per file (a haploid call is never padded "
+            "with a missing allele). Split the samples or fix the calls, then convert again"
+        )
+    calls = np.where(missing | absent, -1, allele).astype(np.int8)
+    phased = True
+    if ploidy > 1:
+        called = ~(missing | absent).any(axis=1)
+        phased = bool((raw[called, 1:] & 1).all())
+    return calls, phased
 
 
 def vcf_to_hdf5(
@@ -77,12 +149,19 @@ def vcf_to_hdf5(
     chunk_sites: int = 1024,
     compression: str | None = "gzip",
     show_progress: bool = True,
+    binary_alleles: bool = False,
 ) -> ConvertStats:
     """Convert a VCF/BCF (optionally bgzipped) to a scikit-allel-layout HDF5 haplotype store.
 
     Keeps biallelic SNVs; multi-allelic and non-SNV records are skipped and counted. Missing
     calls become ``-1``. Whether every call was phased is stored in the root attribute
     ``phased``. Output goes to a temporary file renamed onto ``out_path`` only on success.
+
+    Every kept record is stored exactly or the conversion fails with :class:`VCFFormatError`
+    naming the record: an allele index other than ``0``/``1``/``.`` in a kept record, a call
+    with fewer alleles than the file's ploidy (a haploid call in a diploid record; an all-missing
+    ``.`` is stored as missing), a position above ``2**31 - 1``, an unsorted position, a second
+    contig, or a file in which no record is kept are all errors, never wrapped or dropped.
 
     Parameters
     ----------
@@ -93,11 +172,15 @@ def vcf_to_hdf5(
     overwrite
         Replace an existing ``out_path``.
     chunk_sites
-        Sites buffered per HDF5 write, and the chunk length along the sites axis.
+        Sites buffered per HDF5 write, and the chunk length along the sites axis (at most
+        ``2**20``; never longer than the number of sites kept).
     compression
         h5py compression filter for ``calldata/GT`` (``None`` for none).
     show_progress
         Show a tqdm progress bar (only on a terminal).
+    binary_alleles
+        Also keep biallelic records whose REF is ``0`` and ALT is ``1`` (what tskit's
+        ``write_vcf`` gives for a binary mutation model) instead of skipping them as non-SNVs.
 
     Returns
     -------
@@ -110,8 +193,12 @@ def vcf_to_hdf5(
         ``vcf_path`` (or the output directory) does not exist.
     FileExistsError
         ``out_path`` exists and ``overwrite`` is false.
+    ValueError
+        ``out_path`` is ``vcf_path``, or ``chunk_sites`` is out of range.
     VCFFormatError
-        The VCF is truncated, unparsable, has no samples, or mixes ploidies.
+        The VCF is truncated or unparsable, has no samples, mixes ploidies, holds an invalid
+        allele index, an out-of-range or unsorted position or several contigs, or no record
+        is kept.
 
     Examples
     --------
@@ -130,8 +217,17 @@ def vcf_to_hdf5(
     vcf_path = Path(vcf_path)
     if not vcf_path.is_file():
         raise FileNotFoundError(f"VCF {vcf_path} does not exist (argument vcf_path)")
-    if chunk_sites < 1:
-        raise ValueError(f"chunk_sites must be >= 1, got {chunk_sites}")
+    if isinstance(chunk_sites, bool) or not isinstance(chunk_sites, (int, np.integer)):
+        raise TypeError(f"chunk_sites must be an integer, got {chunk_sites!r}")
+    if not 1 <= chunk_sites <= CHUNK_SITES_MAX:
+        raise ValueError(
+            f"chunk_sites must be in [1, {CHUNK_SITES_MAX}], got {chunk_sites}; "
+            "the default 1024 suits most files"
+        )
+    if _same_file(vcf_path, Path(out_path)):
+        raise ValueError(
+            f"out_path {out_path} is the input VCF {vcf_path}; choose another output path"
+        )
     _check_bgzf_eof(vcf_path)
     try:
         reader = cyvcf2.VCF(str(vcf_path), gts012=False, lazy=True, threads=1)
@@ -149,6 +245,7 @@ def vcf_to_hdf5(
         )
     n = len(samples)
     multi = non_snv = kept = 0
+    saw_binary = False
     ploidy = -1
     all_phased = True
     flag = "overwrite=True (CLI: --force)"
@@ -168,34 +265,36 @@ def vcf_to_hdf5(
             if not buf_gt:
                 return
             if gt_ds is None:
+                chunk = min(chunk_sites, len(buf_gt))  # sized to the data, never longer
                 gt_ds = f.create_dataset(
                     GT_PATH,
                     shape=(0, n, ploidy),
                     maxshape=(None, n, ploidy),
                     dtype=np.int8,
-                    chunks=(chunk_sites, min(n, 256), ploidy),
+                    chunks=(chunk, min(n, 256), ploidy),
                     compression=compression,
+                    fletcher32=True,  # a damaged chunk fails its checksum instead of misreading
                 )
                 pos_ds = f.create_dataset(
                     POS_PATH,
                     shape=(0,),
                     maxshape=(None,),
                     dtype=np.int32,
-                    chunks=(chunk_sites,),
+                    chunks=(chunk,),
                 )
                 ref_ds = f.create_dataset(
                     "variants/REF",
                     shape=(0,),
                     maxshape=(None,),
                     dtype="S1",
-                    chunks=(chunk_sites,),
+                    chunks=(chunk,),
                 )
                 alt_ds = f.create_dataset(
                     "variants/ALT",
                     shape=(0,),
                     maxshape=(None,),
                     dtype="S1",
-                    chunks=(chunk_sites,),
+                    chunks=(chunk,),
                 )
             assert pos_ds is not None
             assert ref_ds is not None
@@ -218,43 +317,43 @@ def vcf_to_hdf5(
         try:
             for rec in reader:
                 bar.update(1)
+                pos = int(rec.start) + 1  # rec.POS is 32-bit in cyvcf2 and wraps above 2**31
+                where = f"{vcf_path}:{rec.CHROM}:{pos}"
+                if chrom is None:
+                    chrom = rec.CHROM
+                elif chrom != rec.CHROM:
+                    raise VCFFormatError(
+                        f"{vcf_path} has more than one contig ({chrom!r}, then {rec.CHROM!r} "
+                        f"at {where}); a store holds one contig: split the VCF with "
+                        "`bcftools view -r CHROM` and convert each"
+                    )
                 alts = rec.ALT
                 if len(alts) != 1:
                     multi += len(alts) > 1
                     non_snv += len(alts) == 0
                     continue
-                if not _is_snv(rec.REF, alts[0]):
+                if not _is_snv(rec.REF, alts[0], binary_alleles):
                     non_snv += 1
+                    saw_binary = saw_binary or (rec.REF == "0" and alts[0] == "1")
                     continue
-                if last_pos > rec.POS:
+                if pos > POS_MAX:
                     raise VCFFormatError(
-                        f"{vcf_path} is not sorted by position ({rec.CHROM}:{rec.POS} "
-                        f"after {last_pos}); sort it with `bcftools sort`"
+                        f"{where}: position {pos} is above {POS_MAX}, the largest position a "
+                        "store holds (int32 variants/POS); split or re-map the contig"
                     )
-                last_pos = rec.POS
-                if chrom is None:
-                    chrom = rec.CHROM
-                elif chrom != rec.CHROM:
+                if last_pos > pos:
                     raise VCFFormatError(
-                        f"{vcf_path} has more than one chromosome ({chrom!r}, "
-                        f"{rec.CHROM!r}); a store holds one contig: split the VCF with "
-                        "`bcftools view -r CHROM` and convert each"
+                        f"{vcf_path} is not sorted by position ({where} after position "
+                        f"{last_pos}); sort it with `bcftools sort`"
                     )
-                arr = rec.genotype.array()  # (samples, ploidy + 1), last column = phased
-                p = arr.shape[1] - 1
+                last_pos = pos
+                raw = rec.format("GT", int)
                 if ploidy < 0:
-                    ploidy = p
-                elif p != ploidy:
-                    raise VCFFormatError(
-                        f"{vcf_path}:{rec.CHROM}:{rec.POS} has ploidy {p} but earlier "
-                        f"records have ploidy {ploidy}; maskkit stores one ploidy per file"
-                    )
-                calls = arr[:, :p]
-                called = (calls >= 0).all(axis=1)
-                if p > 1 and all_phased and not arr[called, p].all():
-                    all_phased = False
-                buf_gt.append(np.where(calls < 0, -1, calls).astype(np.int8))
-                buf_pos.append(rec.POS)
+                    ploidy = raw.shape[1] if raw is not None and raw.ndim == 2 else 0
+                calls, phased = _decode_gt(raw, ploidy, samples, where)
+                all_phased = all_phased and phased
+                buf_gt.append(calls)
+                buf_pos.append(pos)
                 buf_ref.append(rec.REF.upper().encode())
                 buf_alt.append(alts[0].upper().encode())
                 kept += 1
@@ -272,12 +371,17 @@ def vcf_to_hdf5(
         finally:
             bar.close()
             reader.close()
-        if gt_ds is None:  # no SNVs kept: still a valid, empty store
-            ploidy = max(ploidy, 2)
-            f.create_dataset(GT_PATH, shape=(0, n, ploidy), dtype=np.int8)
-            f.create_dataset(POS_PATH, shape=(0,), dtype=np.int32)
-            f.create_dataset("variants/REF", shape=(0,), dtype="S1")
-            f.create_dataset("variants/ALT", shape=(0,), dtype="S1")
+        if gt_ds is None:
+            hint = (
+                "; its REF/ALT are 0/1 (as tskit writes for a binary mutation model): pass "
+                "binary_alleles=True (CLI: --binary-alleles) to keep them"
+                if saw_binary
+                else ""
+            )
+            raise VCFFormatError(
+                f"{vcf_path}: no biallelic SNV to store (skipped {multi} multi-allelic and "
+                f"{non_snv} non-SNV records){hint}"
+            )
         f.attrs["phased"] = bool(all_phased)
         f.attrs["source"] = str(vcf_path.name)
         f.attrs["skipped_multiallelic"] = int(multi)

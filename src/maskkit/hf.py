@@ -1,0 +1,217 @@
+"""Hugging Face ``transformers``: a data collator for ``Trainer`` and a curriculum callback.
+
+``transformers`` is imported only when this module is; without it, importing raises
+ImportError with the install hint (``pip install "maskkit[hf]"``).
+
+:class:`HaplotypeDataCollator` turns dataset items (dicts with an allele array and a stable
+sample id) into what a masked-LM head takes: ``input_ids``, ``attention_mask`` and ``labels``
+as **token ids** of the model's vocabulary (``-100`` where nothing is predicted), ploidy
+flattened to rows by default. :class:`CurriculumCallback` sets the Masker's epoch from
+Trainer's, its step, and feeds an eval metric to Plateau schedules; the collator's shared
+Masker carries all of it to persistent DataLoader workers.
+
+Examples
+--------
+>>> import maskkit as mk
+>>> from maskkit.curriculum import Levels
+>>> from maskkit.hf import CurriculumCallback, HaplotypeDataCollator
+>>> masker = mk.Masker("random", rate=Levels([0.15, 0.3], epochs_per_level=1), seed=0)
+>>> collator = HaplotypeDataCollator(masker)
+>>> callback = CurriculumCallback(masker)
+>>> collator.vocab_size
+5
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+try:
+    import transformers
+except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "maskkit.hf needs Hugging Face transformers, which is not installed; install it with: "
+        'pip install "maskkit[hf]"'
+    ) from _exc
+
+import torch
+
+from . import tokens
+from .curriculum import Plateau
+from .masker import Masker
+from .torch import Batch, MaskingCollator
+
+__all__ = ["CurriculumCallback", "HaplotypeDataCollator"]
+
+_STRIPPED = (
+    ". Trainer drops dataset columns that the model's forward() does not take (its default "
+    "remove_unused_columns=True), which removes the alleles and ids before the collator sees "
+    "them: pass TrainingArguments(..., remove_unused_columns=False)"
+)
+
+
+@dataclass
+class HaplotypeDataCollator(MaskingCollator):
+    """A ``transformers.Trainer`` data collator: masked haplotypes as model-vocabulary tokens.
+
+    Takes every option of :class:`maskkit.torch.MaskingCollator` (``masker``, ``haps_key``,
+    ``index_key``, ``pad_to``, ...; ``replace`` defaults to BERT's ``(0.8, 0.1, 0.1)``)
+    plus the ones below. Token ids default to maskkit's vocabulary (:mod:`maskkit.tokens`;
+    build the model with ``vocab_size=collator.vocab_size``).
+
+    Parameters
+    ----------
+    flatten_ploidy : bool, default True
+        Return ``(batch * ploidy, width)`` rows (each haplotype a sequence) or keep
+        ``(batch, ploidy, width)``.
+    pad_token_id, mask_token_id, missing_token_id : int
+        The model's ids for padding, the mask token and a missing call.
+    allele_token_ids : sequence of int, optional
+        The model's id of allele ``0, 1, ...`` (``n_alleles`` ids; default ``3, 4, ...``).
+    return_keys : sequence of str
+        Keys returned besides ``input_ids``, ``attention_mask`` and ``labels`` (the only ones
+        a ``BertForMaskedLM`` takes), e.g. ``("mask", "index")``. Per-item keys repeat for
+        each row when ploidy is flattened.
+
+    Examples
+    --------
+    >>> import numpy as np, maskkit as mk
+    >>> from maskkit.hf import HaplotypeDataCollator
+    >>> collate = HaplotypeDataCollator(mk.Masker("random", rate=1.0, seed=0), replace=None)
+    >>> b = collate([{"haps": np.array([[0, 1], [1, -1]]), "index": 7}])
+    >>> b["input_ids"].tolist(), b["labels"].tolist()
+    ([[1, 1], [1, 2]], [[3, 4], [4, -100]])
+    """
+
+    replace: tuple[float, float, float] | None = (0.8, 0.1, 0.1)
+    flatten_ploidy: bool = True
+    pad_token_id: int = tokens.PAD
+    mask_token_id: int = tokens.MASK
+    missing_token_id: int = tokens.MISSING
+    allele_token_ids: Sequence[int] | None = None
+    return_keys: Sequence[str] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        alleles = (
+            [tokens.allele_token(a) for a in range(self.n_alleles)]
+            if self.allele_token_ids is None
+            else [int(t) for t in self.allele_token_ids]
+        )
+        if len(alleles) != self.n_alleles:
+            raise ValueError(
+                f"allele_token_ids must hold n_alleles={self.n_alleles} ids, got {len(alleles)}"
+            )
+        lut = [self.pad_token_id, self.mask_token_id, self.missing_token_id, *alleles]
+        if min(lut) < 0 or len(set(lut)) != len(lut):
+            raise ValueError(
+                f"token ids must be distinct and >= 0: pad {self.pad_token_id}, mask "
+                f"{self.mask_token_id}, missing {self.missing_token_id}, alleles {alleles}"
+            )
+        self._lut = torch.tensor(lut, dtype=torch.int64)
+        self._allele_lut = torch.tensor(alleles, dtype=torch.int64)
+        self.return_keys = tuple(self.return_keys)
+
+    @property
+    def vocab_size(self) -> int:
+        """The smallest model vocabulary that holds every id this collator emits."""
+        return int(self._lut.max()) + 1
+
+    def _missing_hint(self) -> str:
+        return _STRIPPED
+
+    def __call__(self, items: Sequence[Any]) -> Batch:
+        """Return ``input_ids``, ``attention_mask``, ``labels`` (+ ``return_keys``)."""
+        b = super().__call__(items)
+        lab = b["labels"].long()
+        out = Batch(
+            input_ids=self._lut[b["input_ids"].long()],
+            attention_mask=b["attention_mask"].long(),
+            labels=torch.where(lab >= 0, self._allele_lut[lab.clamp(min=0)], tokens.IGNORE_INDEX),
+        )
+        for key in self.return_keys:
+            if key not in b:
+                raise KeyError(f"return_keys has {key!r}; the batch has {sorted(b)}")
+            out[key] = b[key]
+        if not self.flatten_ploidy or b["input_ids"].dim() != 3:
+            return out
+        n, ploidy = b["input_ids"].shape[:2]
+        for key, t in out.items():
+            if t.dim() >= 2 and tuple(t.shape[:2]) == (n, ploidy):
+                out[key] = t.reshape(n * ploidy, *t.shape[2:])
+            elif t.dim() >= 1 and t.shape[0] == n:
+                out[key] = t.repeat_interleave(ploidy, dim=0)  # per item: one per row
+            else:
+                raise ValueError(
+                    f"return_keys {key!r} has shape {tuple(t.shape)}, neither per item ({n}, ...)"
+                    f" nor per haplotype ({n}, {ploidy}, ...); pass flatten_ploidy=False"
+                )
+        return out
+
+
+class CurriculumCallback(transformers.TrainerCallback):
+    """Advance a Masker's curriculum from ``transformers.Trainer``'s epochs, steps and evals.
+
+    At each epoch start it calls ``masker.set_epoch`` with Trainer's epoch; after each step
+    ``masker.set_step(global_step)``; after each evaluation, with ``metric`` given,
+    ``masker.update(metrics[metric])`` (Plateau schedules). The Masker is shared
+    (:func:`maskkit.torch.share`), so persistent DataLoader workers follow.
+
+    Parameters
+    ----------
+    masker : Masker
+        The Masker of the data collator.
+    metric : str, optional
+        Eval metric fed to Plateau schedules, e.g. ``"eval_loss"`` (Plateau ``mode="min"``).
+
+    Examples
+    --------
+    >>> import maskkit as mk
+    >>> from maskkit.curriculum import Plateau
+    >>> from maskkit.hf import CurriculumCallback
+    >>> cb = CurriculumCallback(mk.Masker("random", rate=Plateau(mode="min"), seed=0), "eval_loss")
+    >>> cb.metric
+    'eval_loss'
+    """
+
+    def __init__(self, masker: Masker, metric: str | None = None) -> None:
+        from .torch import share
+
+        if not isinstance(masker, Masker):
+            raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
+        has_plateau = any(isinstance(s, Plateau) for _, s in masker._schedules())
+        if metric is not None and not has_plateau:
+            raise ValueError(
+                f"metric={metric!r} drives Plateau schedules, but the Masker has none; "
+                "drop metric or use rate=Plateau(...)"
+            )
+        self.masker = masker
+        self.metric = metric
+        share(masker)
+
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Set the Masker's epoch to Trainer's (before the epoch's DataLoader iterator)."""
+        self.masker.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Set the Masker's global step (for step-based schedules)."""
+        if state.global_step != self.masker.global_step:
+            self.masker.set_step(state.global_step)
+
+    def on_evaluate(
+        self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any
+    ) -> None:
+        """Feed ``metrics[metric]`` to the Masker's Plateau schedules."""
+        if self.metric is None:
+            return
+        if not metrics or self.metric not in metrics:
+            raise KeyError(
+                f"metric {self.metric!r} is not among the eval metrics "
+                f"{sorted(metrics or {})}; pass one of them as metric="
+            )
+        value = float(metrics[self.metric])
+        if math.isfinite(value):
+            self.masker.update(value)

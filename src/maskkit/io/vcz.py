@@ -1,0 +1,475 @@
+"""VCF Zarr stores (the layout ``bio2zarr vcf2zarr`` writes and sgkit reads), read chunk by chunk.
+
+Layout (VCF Zarr specification; only these arrays are read)::
+
+    call_genotype         int   (variants, samples, ploidy)   negative = missing or fill
+    call_genotype_mask    bool  (variants, samples, ploidy)   optional; True = missing
+    call_genotype_phased  bool  (variants, samples)           optional
+    variant_position      int   (variants,)                   1-based
+    sample_id             str   (samples,)
+    variant_contig        int   (variants,)                   optional; index into contig_id
+    contig_id             str   (contigs,)                    optional
+    variant_allele        str   (variants, alleles)           optional; REF then ALTs
+
+A store is a directory (``*.vcz``), a zip file of one (``*.vcz.zip``), or a URL that zarr
+opens through fsspec (``s3://...``, with the matching fsspec backend installed). Genotypes
+are never loaded whole: a read fetches the ``call_genotype`` chunks its window and samples
+touch, one chunk at a time, and keeps recently decoded chunks in a bounded LRU cache, so
+consecutive windows of a DataLoader reuse them.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._deps import require
+from ._errors import StoreFormatError
+from .store import HaplotypeStore, _decode
+
+__all__ = ["VcfZarrStore"]
+
+_GT = "call_genotype"
+_MASK = "call_genotype_mask"
+_PHASED = "call_genotype_phased"
+_POS = "variant_position"
+_SAMPLES = "sample_id"
+_CONTIG = "variant_contig"
+_CONTIG_ID = "contig_id"
+_ALLELES = "variant_allele"
+_INT8_MAX = 127
+
+_HOW_TO_CREATE = (
+    "create one with bio2zarr: `vcf2zarr convert in.vcf.gz out.vcz` (pip install bio2zarr), "
+    "or open an HDF5 store instead"
+)
+
+
+def _is_url(path: str | os.PathLike[str]) -> bool:
+    return isinstance(path, str) and "://" in path
+
+
+class VcfZarrStore(HaplotypeStore):
+    """Read windows of sites for sets of samples from a VCF Zarr store (sgkit / bio2zarr).
+
+    The same interface as :class:`HaplotypeStore` (it is one), so it goes wherever an HDF5
+    store does: :class:`maskkit.torch.HaplotypeDataset`, :func:`alt_allele_frequency`,
+    :meth:`Windows.validate`. Calls that are negative in ``call_genotype`` or flagged in
+    ``call_genotype_mask`` read as ``-1`` (missing). Allele indices above 127 do not fit
+    maskkit's int8 and raise :class:`StoreFormatError` when read, never wrap.
+
+    A store holding several contigs serves one of them: pass ``contig``. Sites are the
+    contig's variants in store order (multi-allelic and indel records included, unlike
+    ``maskkit convert``, which keeps biallelic SNVs only).
+
+    Parameters
+    ----------
+    path
+        A VCF Zarr directory, a zip file of one, or a URL zarr can open (fsspec).
+    contig
+        Name of the contig to serve (an entry of ``contig_id``). Required when the store's
+        variants lie on more than one contig.
+    storage_options
+        For a URL: options of its fsspec filesystem (credentials, endpoint, ...), passed to
+        ``zarr.open_group``.
+    in_memory
+        Load every genotype of the contig into memory at first use (its size is printed to
+        stderr first).
+    cache_mb
+        Size of the cache of decoded chunks, in MiB (per process).
+    verbose
+        Print the memory an in-memory load needs.
+
+    Raises
+    ------
+    ImportError
+        zarr is not installed (the message names ``pip install "maskkit[zarr]"``).
+    FileNotFoundError
+        ``path`` does not exist.
+    StoreFormatError
+        ``path`` is not a zarr group, or lacks ``call_genotype`` / ``variant_position``, or
+        the arrays disagree in shape.
+    ValueError
+        ``contig`` is missing (several contigs) or not in the store.
+
+    Examples
+    --------
+    >>> import pathlib, shutil, tempfile
+    >>> import numpy as np, zarr
+    >>> from maskkit import io
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> root = zarr.open_group(tmp / "toy.vcz", mode="w", zarr_format=2)
+    >>> gt = np.array([[[0, 1], [1, -1]], [[1, 1], [0, 0]], [[0, 0], [2, 1]]], dtype=np.int8)
+    >>> _ = root.create_array("call_genotype", data=gt, chunks=(2, 1, 2))
+    >>> _ = root.create_array("variant_position", data=np.array([5, 9, 12], dtype=np.int32))
+    >>> _ = root.create_array("sample_id", data=np.array(["a", "b"]))
+    >>> store = io.open_store(tmp / "toy.vcz")
+    >>> store.read([1], 0, 3)  # sample "b": (1, ploidy, sites)
+    array([[[ 1,  0,  2],
+            [-1,  0,  1]]], dtype=int8)
+    >>> shutil.rmtree(tmp)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        contig: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        in_memory: bool = False,
+        cache_mb: float = 64.0,
+        verbose: bool = True,
+    ) -> None:
+        self.source = str(path) if _is_url(path) else os.fspath(path)
+        self.contig = None if contig is None else str(contig)
+        if storage_options is not None and not _is_url(self.source):
+            raise ValueError(
+                f"storage_options apply to URLs (s3://..., gs://...), not to the local path "
+                f"{self.source!r}; drop storage_options"
+            )
+        self.storage_options = None if storage_options is None else dict(storage_options)
+        self._zip: Any = None
+        self._mask: Any = None
+        self._chunks: tuple[int, int] = (1, 1)
+        self._offset = 0
+        self._blocks: collections.OrderedDict[tuple[int, int], np.ndarray] = (
+            collections.OrderedDict()
+        )
+        self._block_bytes = 0
+        self._phased_cached: bool | None = None
+        self._phased_known = False
+        super().__init__(path, in_memory=in_memory, cache_mb=cache_mb, verbose=verbose)
+
+    # -- opening --------------------------------------------------------------------------
+    def _open(self) -> Any:
+        zarr = require("zarr")
+        self._blocks.clear()
+        self._block_bytes = 0
+        self._mask = None
+        target: Any = self.source
+        if not _is_url(self.source):
+            if not self.path.exists():
+                raise FileNotFoundError(
+                    f"VCF Zarr store {self.path} does not exist; {_HOW_TO_CREATE}"
+                )
+            if self.path.is_file():
+                if not zipfile.is_zipfile(self.path):
+                    raise StoreFormatError(
+                        f"{self.path} is a file but not a zip file; a VCF Zarr store is a "
+                        f"directory or a zip of one: {_HOW_TO_CREATE}"
+                    )
+                self._zip = target = zarr.storage.ZipStore(self.path, mode="r")
+        options = {} if self.storage_options is None else {"storage_options": self.storage_options}
+        try:
+            return zarr.open_group(target, mode="r", **options)
+        except (zarr.errors.BaseZarrError, ValueError, KeyError) as exc:  # no group, bad metadata
+            # (network and permission errors of a URL pass through as they are)
+            raise StoreFormatError(
+                f"{self.source} is not a zarr group ({type(exc).__name__}: {exc}); {_HOW_TO_CREATE}"
+            ) from exc
+
+    def _array(self, name: str) -> Any:
+        root = self._handle()
+        return root.get(name)
+
+    def _dataset(self) -> Any:
+        root = self._handle()
+        if self._gt is None:
+            self._gt = root[_GT]
+            self._mask = self._array(_MASK)
+        return self._gt
+
+    def _read_metadata(self) -> None:
+        root = self._handle()
+        try:
+            self._read_arrays(root)
+        except BaseException:
+            self.close()  # an open zip store would outlive the failed constructor
+            raise
+
+    def _read_arrays(self, root: Any) -> None:
+        for name in (_GT, _POS):
+            if name not in root:
+                raise StoreFormatError(
+                    f"{self.source} has no array {name!r}; a VCF Zarr store holds "
+                    f"{_GT!r} (variants, samples, ploidy) and {_POS!r}; found "
+                    f"{sorted(root.keys())}. {_HOW_TO_CREATE}"
+                )
+        gt = root[_GT]
+        if len(gt.shape) != 3 or not np.issubdtype(gt.dtype, np.integer):
+            raise StoreFormatError(
+                f"{self.source}:{_GT} must be an integer array (variants, samples, ploidy), "
+                f"got {gt.dtype} with shape {gt.shape}"
+            )
+        n_variants, n_samples, ploidy = (int(x) for x in gt.shape)
+        self._chunks = (int(gt.chunks[0]), int(gt.chunks[1]))
+        mask = root.get(_MASK)
+        if mask is not None and tuple(mask.shape) != tuple(gt.shape):
+            raise StoreFormatError(
+                f"{self.source}:{_MASK} has shape {mask.shape} but {_GT} has {gt.shape}"
+            )
+        pos = np.asarray(root[_POS][:], dtype=np.int64)
+        if pos.shape != (n_variants,):
+            raise StoreFormatError(
+                f"{self.source}:{_POS} has shape {pos.shape} but {_GT} has {n_variants} variants"
+            )
+        lo, hi = self._contig_range(root, n_variants)
+        if _SAMPLES in root:
+            samples = _decode(np.asarray(root[_SAMPLES][:]))
+            if samples.shape != (n_samples,):
+                raise StoreFormatError(
+                    f"{self.source}:{_SAMPLES} has {samples.shape[0]} names but {_GT} has "
+                    f"{n_samples} samples"
+                )
+        else:
+            samples = np.asarray([f"sample{i}" for i in range(n_samples)], dtype=object)
+        self._offset = lo
+        self._shape = (hi - lo, n_samples, ploidy)
+        self._positions = pos[lo:hi]
+        self._samples = samples
+
+    def _contig_range(self, root: Any, n_variants: int) -> tuple[int, int]:
+        """Return the variant range ``[lo, hi)`` of the requested (or only) contig."""
+        if _CONTIG not in root or _CONTIG_ID not in root:
+            if self.contig is not None:
+                raise ValueError(
+                    f"contig={self.contig!r} was given but {self.source} records no contigs "
+                    f"({_CONTIG!r} / {_CONTIG_ID!r}); open it without contig"
+                )
+            return 0, n_variants
+        names = _decode(np.asarray(root[_CONTIG_ID][:])).tolist()
+        codes = np.asarray(root[_CONTIG][:])
+        present = np.unique(codes)
+        if self.contig is None:
+            if present.size > 1:
+                found = [names[int(c)] for c in present if 0 <= c < len(names)]
+                raise ValueError(
+                    f"{self.source} holds variants on {present.size} contigs {found[:10]}; a "
+                    "maskkit store serves one: pass contig=NAME (open_store(path, contig=...))"
+                )
+            if present.size == 1 and 0 <= int(present[0]) < len(names):
+                self.contig = names[int(present[0])]
+            return 0, n_variants
+        if self.contig not in names:
+            raise ValueError(
+                f"contig={self.contig!r} is not in {self.source}; its contigs are {names[:20]}"
+            )
+        rows = np.flatnonzero(codes == names.index(self.contig))
+        if rows.size == 0:
+            raise ValueError(f"{self.source} has no variants on contig {self.contig!r}")
+        lo, hi = int(rows[0]), int(rows[-1]) + 1
+        if rows.size != hi - lo:
+            raise StoreFormatError(
+                f"{self.source}: the variants of contig {self.contig!r} are not contiguous; "
+                "the store must be sorted by contig (as vcf2zarr writes it)"
+            )
+        return lo, hi
+
+    # -- metadata -------------------------------------------------------------------------
+    @property
+    def phased(self) -> bool | None:
+        """Whether every called genotype is phased (``None`` without ``call_genotype_phased``).
+
+        Computed at first use from ``call_genotype_phased``, chunk by chunk, over the
+        genotypes whose haplotypes are all called.
+        """
+        if not self._phased_known:
+            self._phased_cached = self._scan_phased()
+            self._phased_known = True
+        return self._phased_cached
+
+    def _scan_phased(self) -> bool | None:
+        phased = self._array(_PHASED)
+        if phased is None:
+            return None
+        step = self._chunks[0]
+        lo, hi = self._offset, self._offset + self.n_sites
+        for a in range(lo, hi, step):
+            b = min(hi, a - a % step + step)
+            flags = np.asarray(phased[a:b], dtype=bool)
+            called = (self._rows(a, b) >= 0).all(axis=2)
+            if self.ploidy > 1 and not flags[called].all():
+                return False
+        return True
+
+    def ref_alt(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return ``(REF, ALT)`` string arrays (first ALT, ``""`` if none), or ``None``.
+
+        Examples
+        --------
+        >>> import pathlib, shutil, tempfile
+        >>> import numpy as np, zarr
+        >>> from maskkit import io
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> root = zarr.open_group(tmp / "ra.vcz", mode="w", zarr_format=2)
+        >>> _ = root.create_array("call_genotype", data=np.zeros((2, 1, 2), dtype=np.int8))
+        >>> _ = root.create_array("variant_position", data=np.array([3, 8]))
+        >>> _ = root.create_array("variant_allele", data=np.array([["A", "G"], ["C", "T"]]))
+        >>> ref, alt = io.open_store(tmp / "ra.vcz").ref_alt()
+        >>> ref.tolist(), alt.tolist()
+        (['A', 'C'], ['G', 'T'])
+        >>> shutil.rmtree(tmp)
+        """
+        alleles = self._array(_ALLELES)
+        if alleles is None:
+            return None
+        values = np.asarray(alleles[self._offset : self._offset + self.n_sites])
+        if values.ndim != 2 or values.shape[1] < 1:
+            return None
+        ref = _decode(values[:, 0])
+        alt = _decode(values[:, 1]) if values.shape[1] > 1 else np.full(len(ref), "", object)
+        return ref, alt
+
+    # -- reading --------------------------------------------------------------------------
+    def _rows(self, a: int, b: int, s0: int = 0, s1: int | None = None) -> np.ndarray:
+        """Return ``call_genotype[a:b, s0:s1]`` as int8 with missing (negative or masked) = -1."""
+        gt = self._dataset()
+        raw = np.asarray(gt[a:b, s0:s1])
+        out = np.where(raw < 0, -1, raw).astype(np.int8)
+        if raw.dtype != np.int8:
+            # Only the served contig's rows count: a chunk may reach into the next contig.
+            lo, hi = max(a, self._offset), min(a + raw.shape[0], self._offset + self.n_sites)
+            big = np.argwhere(raw[lo - a : hi - a] > _INT8_MAX)
+            if big.size:
+                v, s, h = (int(x) for x in big[0])
+                site = lo - self._offset + v
+                raise StoreFormatError(
+                    f"{self.source}:{_GT} holds allele index {int(raw[lo - a + v, s, h])} at "
+                    f"site {site} (position {self._positions[site]}), "
+                    f"sample {s0 + s}; maskkit reads allele indices up to {_INT8_MAX} (int8): "
+                    "split multi-allelic sites (`bcftools norm -m-`) before converting"
+                )
+            out[raw > _INT8_MAX] = -1  # other contigs' rows: never served
+        if self._mask is not None:
+            out[np.asarray(self._mask[a:b, s0:s1], dtype=bool)] = -1
+        return out
+
+    def _block(self, ci: int, cj: int) -> np.ndarray:
+        """Return chunk ``(ci, cj)`` of ``call_genotype`` (one chunk read), via the LRU cache."""
+        key = (ci, cj)
+        block = self._blocks.get(key)
+        if block is not None:
+            self._blocks.move_to_end(key)
+            return block
+        vc, sc = self._chunks
+        block = self._rows(ci * vc, (ci + 1) * vc, cj * sc, (cj + 1) * sc)
+        limit = self.cache_mb * 2**20
+        if block.nbytes <= limit:
+            self._blocks[key] = block
+            self._block_bytes += block.nbytes
+            while self._block_bytes > limit:
+                _, old = self._blocks.popitem(last=False)
+                self._block_bytes -= old.nbytes
+        return block
+
+    def _read_chunks(self, idx: np.ndarray, start: int, stop: int) -> np.ndarray:
+        out = np.empty((idx.size, self.ploidy, stop - start), dtype=np.int8)
+        if idx.size == 0 or stop == start:
+            return out
+        self._handle()  # a new process starts with an empty cache
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        vc, sc = self._chunks
+        a0, a1 = start + self._offset, stop + self._offset
+        col_chunk = uniq // sc
+        for cj in np.unique(col_chunk).tolist():
+            rows = np.flatnonzero(col_chunk == cj)
+            cols = uniq[rows] - cj * sc
+            for ci in range(a0 // vc, (a1 - 1) // vc + 1):
+                lo, hi = max(a0, ci * vc), min(a1, (ci + 1) * vc)
+                part = self._block(ci, cj)[lo - ci * vc : hi - ci * vc][:, cols, :]
+                out[rows, :, lo - a0 : hi - a0] = part.transpose(1, 2, 0)
+        if uniq.size == idx.size and np.array_equal(uniq, idx):
+            return out
+        return np.ascontiguousarray(out[inverse.reshape(-1)])
+
+    def _load(self) -> np.ndarray:
+        if self._data is None:
+            if self.verbose:
+                print(
+                    f"maskkit: loading {self.source} into memory: {self.n_sites} sites x "
+                    f"{self.n_samples} samples x {self.ploidy} = {self.nbytes / 2**20:.1f} MiB",
+                    file=sys.stderr,
+                )
+            data = np.empty((self.n_samples, self.ploidy, self.n_sites), dtype=np.int8)
+            step = self._chunks[0]
+            lo, hi = self._offset, self._offset + self.n_sites
+            for a in range(lo, hi, step):
+                b = min(hi, a - a % step + step)  # chunk-aligned rows, one chunk row at a time
+                data[:, :, a - lo : b - lo] = self._rows(a, b).transpose(1, 2, 0)
+            self._data = data
+        return self._data
+
+    def read(self, sample_indices: Any, start: int, stop: int) -> np.ndarray:
+        """Return sites ``[start, stop)`` of the given samples as ``(n, ploidy, stop-start)`` int8.
+
+        Reads only the ``call_genotype`` chunks that the sites and samples touch (each chunk
+        once, decoded chunks kept in the LRU cache). Missing calls are ``-1``.
+
+        Parameters
+        ----------
+        sample_indices
+            Integer positions of samples in the store (not names).
+        start, stop
+            Half-open range of site indices (of the served contig).
+
+        Examples
+        --------
+        >>> import pathlib, shutil, tempfile
+        >>> import numpy as np, zarr
+        >>> from maskkit import io
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> root = zarr.open_group(tmp / "rd.vcz", mode="w", zarr_format=2)
+        >>> gt = np.arange(24, dtype=np.int8).reshape(4, 3, 2) % 2
+        >>> _ = root.create_array("call_genotype", data=gt, chunks=(2, 2, 2))
+        >>> _ = root.create_array("variant_position", data=np.array([1, 2, 3, 4]))
+        >>> io.open_store(tmp / "rd.vcz").read([2, 0], 1, 3).shape
+        (2, 2, 2)
+        >>> shutil.rmtree(tmp)
+        """
+        idx = self._check_samples(sample_indices)
+        start, stop = self._check_range(start, stop)
+        if self.in_memory:
+            return self._load()[idx, :, start:stop]
+        return self._read_chunks(idx, start, stop)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the zarr store (it re-opens on the next read); drop cached chunks and data."""
+        if self._zip is not None and self._pid == os.getpid():
+            self._zip.close()
+        self._zip = self._file = self._gt = self._mask = None
+        self._pid = None
+        self._data = None
+        self._blocks.clear()
+        self._block_bytes = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Source and options only: never a zarr handle or cached chunks.
+        return {
+            **super().__getstate__(),
+            "path": self.source,
+            "contig": self.contig,
+            "storage_options": self.storage_options,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"VcfZarrStore({self.source!r}, contig={self.contig!r}, n_samples={self.n_samples}, "
+            f"n_sites={self.n_sites}, ploidy={self.ploidy}, in_memory={self.in_memory})"
+        )
+
+
+def is_vcz(path: str | os.PathLike[str]) -> bool:
+    """Return whether ``path`` names a VCF Zarr store (URL, directory, ``.vcz``/``.zip``)."""
+    if _is_url(path):
+        return True
+    p = Path(path)
+    if p.is_dir() or p.suffix in (".vcz", ".zarr", ".zip"):
+        return True
+    return p.is_file() and zipfile.is_zipfile(p)
