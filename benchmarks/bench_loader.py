@@ -217,10 +217,10 @@ def stage_breakdown(path: Path, sampler: str, dtype: Any, n_batches: int = 200) 
         sample, win, key = ds.locate(b)
         haps, lengths = ds.read(sample, win)
         t1 = time.perf_counter()
-        mask = masker(haps, lengths, key)
+        mask = masker(haps, lengths=lengths, indices=key)
         t2 = time.perf_counter()
         mk.collate(
-            haps, mask, lengths, seed=masker.seed, epoch=masker.mask_epoch, indices=key,
+            haps, mask, lengths=lengths, seed=masker.seed, epoch=masker.mask_epoch, indices=key,
             **ds.collate_kwargs,
         )  # fmt: skip
         t3 = time.perf_counter()

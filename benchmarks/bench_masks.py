@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 import maskkit as mk
+from maskkit import _rng
 from maskkit._numba import jit
-from maskkit._rng import GOLDEN, LOW32, bits
+from maskkit._rng import GOLDEN, mix64
 
 SIZES = [(48, 1024), (4096, 1024), (64, 100_000)]
 RATE = 0.15
@@ -194,26 +195,37 @@ def mk_collate(
     return mk.collate(haps, m, pad_to=width, replace=(0.8, 0.1, 0.1), seed=seed, out=out)
 
 
+# Bits per mask decision of maskkit's kernels: 16 (four words per 64-bit hash) where ``_rng``
+# has 16-bit decision words, else 32 (two per hash).
+WORD_BITS = 16 if hasattr(_rng, "u16_at") else 32
+_WORD = np.uint16 if WORD_BITS == 16 else np.uint32
+
+
 @jit
-def _hash_floor(out, key, thr):  # type: ignore[no-untyped-def]
+def _hash_floor(out, key, thr, scratch):  # type: ignore[no-untyped-def]
     rows, sites = out.shape
+    words = scratch.view(_WORD)
     for r in range(rows):
-        k = key + np.uint64(r) * GOLDEN
-        for q in range(sites >> 1):
-            h = bits(k, q)
-            out[r, 2 * q] = (h & LOW32) < thr
-            out[r, 2 * q + 1] = (h >> np.uint64(32)) < thr
+        c = key + np.uint64(r) * GOLDEN * GOLDEN
+        for q in range(scratch.shape[0]):
+            c += GOLDEN
+            scratch[q] = mix64(c)
+        for j in range(sites):
+            out[r, j] = words[j] < thr
 
 
 def hash_floor(out: np.ndarray, seed: int) -> np.ndarray:
     """The least a counter-hash mask can cost: hash the counters, write one byte per position.
 
-    One 64-bit hash (maskkit's ``_rng.bits``) per two positions, a 32-bit threshold compare
-    each, no eligibility checks, no row keys beyond an add: what the Bernoulli and smart
-    kernels are measured against (``out``: bool, an even number of sites).
+    One splitmix64 hash (maskkit's ``_rng.mix64``, counter advanced by addition) per
+    ``64 / WORD_BITS`` positions into a row scratch, then one threshold compare per position
+    on its decision word, as the Bernoulli kernels do, minus eligibility, lengths and row keys:
+    what the Bernoulli and smart kernels are measured against (``out``: bool ``(rows, sites)``).
     """
+    per_hash = 64 // WORD_BITS
+    scratch = np.empty(-(-out.shape[1] // per_hash), dtype=np.uint64)
     key = np.uint64((seed * int(GOLDEN) + 1) % 2**64)
-    _hash_floor(out, key, np.uint64(RATE * 2**32))
+    _hash_floor(out, key, _WORD(RATE * 2**WORD_BITS), scratch)
     return out
 
 

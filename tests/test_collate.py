@@ -146,7 +146,9 @@ def test_padded_width(max_len: int, pad_to: int | None, mult: int | None, width:
     haps = np.zeros((2, 10), dtype=np.int8)
     lens = np.array([max_len // 2, max_len]) if max_len <= 10 else None
     if lens is not None:
-        b = mk.collate(haps, np.zeros_like(haps, bool), lens, pad_to, mult)
+        b = mk.collate(
+            haps, np.zeros_like(haps, bool), lengths=lens, pad_to=pad_to, pad_to_multiple_of=mult
+        )
         assert b["input_ids"].shape == (2, width)
 
 
@@ -167,10 +169,10 @@ def test_mask_on_padding_raises(data: st.DataObject) -> None:
     j = data.draw(st.integers(int(lengths[s]), sites - 1))
     mask[s, ..., j] = True  # one padding position (every haplotype for 3-D)
     with pytest.raises(ValueError, match="padding"):
-        mk.collate(haps, mask, lengths, n_alleles=4)
+        mk.collate(haps, mask, lengths=lengths, n_alleles=4)
     if haps.ndim == 3:
         with pytest.raises(ValueError, match="padding"):
-            mk.collate(haps, mask.any(axis=1), lengths, n_alleles=4)
+            mk.collate(haps, mask.any(axis=1), lengths=lengths, n_alleles=4)
 
 
 def test_mask_beyond_the_padded_width_raises() -> None:
@@ -313,9 +315,10 @@ def test_out_overlapping_the_inputs_raises() -> None:
         mk.collate(haps, m, out={"labels": haps})
 
 
-def test_dtypes_too_narrow_for_the_batch_raise_instead_of_wrapping() -> None:
+def test_dtypes_too_narrow_for_the_alleles_raise_instead_of_wrapping() -> None:
     m = np.zeros((1, 3), dtype=bool)
     big = np.array([[0, 300, 1]], dtype=np.int16)
+    # 301 alleles: tokens up to 303 and labels up to 300 need int16
     with pytest.raises(ValueError, match=r"input_ids dtype uint8 cannot hold.*np\.int16"):
         mk.collate(big, m, n_alleles=301, dtype={"input_ids": np.uint8})
     with pytest.raises(ValueError, match=r"labels dtype int8 cannot hold.*np\.int16"):
@@ -324,16 +327,20 @@ def test_dtypes_too_narrow_for_the_batch_raise_instead_of_wrapping() -> None:
         mk.collate(big, m, n_alleles=301, out={"input_ids": np.empty((1, 3), np.uint8)})
     with pytest.raises(ValueError, match="labels dtype uint8"):  # -100 needs a signed dtype
         mk.collate(big, m, n_alleles=301, dtype={"labels": np.uint8})
-    # int16 alleles that fit: accepted after a scan of the real sites (not the padding)
+    b = mk.collate(big, m, n_alleles=301, dtype={"input_ids": np.int16, "labels": np.int16})
+    assert b["input_ids"].tolist() == [[3, 303, 4]]
+    # int16 alleles within n_alleles fit the narrowest dtypes; padding is not looked at
     small = np.array([[0, 2, 1, 30000]], dtype=np.int16)
     b = mk.collate(small, np.zeros((1, 4), bool), lengths=[3], n_alleles=3, dtype=NARROW)
     assert b["input_ids"].tolist() == [[3, 5, 4]]
-    # random replacement may draw any of n_alleles tokens: 3 + 299 does not fit uint8
-    m1 = np.array([[True, False, False]])
+    assert b["input_ids"].dtype == np.uint8
+    # 253 alleles still fit uint8 tokens (<= 255) but not int8 labels (<= 127)
+    mk.collate(small[:, :3], m, n_alleles=253, dtype={"input_ids": np.uint8})
     with pytest.raises(ValueError, match="input_ids dtype uint8"):
-        mk.collate(big[:, :1] * 0, m1[:, :1], replace=(0.8, 0.1, 0.1), n_alleles=300,
-                   dtype={"input_ids": np.uint8})  # fmt: skip
+        mk.collate(small[:, :3], m, n_alleles=254, dtype={"input_ids": np.uint8})
+    with pytest.raises(ValueError, match="labels dtype int8"):
+        mk.collate(small[:, :3], m, n_alleles=129, dtype={"labels": np.int8})
     with pytest.raises(ValueError, match="unknown keys"):
-        mk.collate(big, m, n_alleles=301, dtype={"input_id": np.int32})
+        mk.collate(small[:, :3], m, n_alleles=3, dtype={"input_id": np.int32})
     with pytest.raises(TypeError, match="signed"):
-        mk.collate(big, m, n_alleles=301, dtype=np.uint16)
+        mk.collate(small[:, :3], m, n_alleles=3, dtype=np.uint16)

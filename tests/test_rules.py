@@ -242,7 +242,7 @@ def test_collate_replacement_with_every_rule(rule: str, case: MaskCase, replace:
     n_alleles = max(2, int(case.haps.max(initial=0)) + 1)
     kw = {"replace": replace, "seed": case.seed, "epoch": case.epoch, "indices": case.indices}
     kw["n_alleles"] = n_alleles
-    got = mk.collate(case.haps, m, case.lengths, **kw)
+    got = mk.collate(case.haps, m, lengths=case.lengths, **kw)
     want = ref.collate(case.haps, m, case.lengths, **kw)
     for key in want:
         np.testing.assert_array_equal(got[key], want[key])

@@ -105,10 +105,12 @@ def test_mask_stats_match_reference(data: st.DataObject, use_lengths: bool) -> N
     n, sites = haps.shape[0], haps.shape[-1]
     lengths = data.draw(lengths_for(n, sites)) if use_lengths else None
     m = data.draw(masks_for(haps, lengths))
-    _assert_stats_equal(mk.mask_stats(m, haps, lengths), ref.mask_stats(m, haps, lengths))
+    _assert_stats_equal(mk.mask_stats(m, haps, lengths=lengths), ref.mask_stats(m, haps, lengths))
     if haps.ndim == 3:
         site = ref.union(m)
-        _assert_stats_equal(mk.mask_stats(site, haps, lengths), ref.mask_stats(site, haps, lengths))
+        _assert_stats_equal(
+            mk.mask_stats(site, haps, lengths=lengths), ref.mask_stats(site, haps, lengths)
+        )
 
 
 def test_mask_stats_realized_rates_track_requested() -> None:

@@ -142,10 +142,10 @@ def _output(
 def collate(
     haps: Any,
     mask: Any,
+    *,
     lengths: Any = None,
     pad_to: int | None = None,
     pad_to_multiple_of: int | None = None,
-    *,
     replace: tuple[float, float, float] | None = None,
     n_alleles: int = 2,
     seed: int = 0,
@@ -180,8 +180,8 @@ def collate(
         Dtype of ``input_ids``, ``labels`` and ``attention_mask``; a dict gives one per output
         (missing keys: int64), e.g. ``{"input_ids": np.uint8, "labels": np.int8,
         "attention_mask": np.bool_}``. Narrow dtypes write less memory (int64 outputs are
-        most of the cost of a batch). A dtype that cannot hold every value of this batch
-        raises ``ValueError`` (tokens up to ``3 + max allele``; labels need -100, so a
+        most of the cost of a batch). A dtype that cannot hold every value ``n_alleles``
+        allows raises ``ValueError`` (tokens up to ``2 + n_alleles``; labels need -100, so a
         signed dtype); values never wrap around.
     out : dict of numpy arrays, optional
         Buffers to write into instead of fresh arrays, any of the four keys: each of the output
@@ -214,11 +214,10 @@ def collate(
     m2, mask_div = v.mask_rows(mask, shape, ploidy)
     lens = v.lengths(lengths, n, shape[-1])
     width = padded_width(int(lens.max()) if n else 0, pad_to, pad_to_multiple_of)
-    p_random = 0.0
     if replace is None:
         t_mask = t_keep = np.uint64(2**32)
     else:
-        t_mask, t_keep, p_random = replace_thresholds(replace)
+        t_mask, t_keep, _ = replace_thresholds(replace)
     n_al = v.int_scalar(n_alleles, "n_alleles", low=1, high=2**31)
     seed_ = np.uint64(v.int_scalar(seed, "seed"))
     epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
@@ -240,17 +239,13 @@ def collate(
     arrays = {
         name: _output(name, out, dtype, out_shape, (h2, m2)) for name in (*_INT_OUTPUTS, "mask")
     }
-    # Range checks from the dtype of haps; the data are scanned only where the dtype is too
-    # narrow for every allele the haps dtype can hold.
-    hi = _limits(h2.dtype)[1]
-    ids_dt, lab_dt = arrays["input_ids"].dtype, arrays["labels"].dtype
-    if hi + tokens.ALLELE_OFFSET > _limits(ids_dt)[1] or hi > _limits(lab_dt)[1]:
-        hi = max(0, _kernels.max_allele(h2, ploidy, lens)) if h2.size else 0
+    # Range checks: every real allele is below n_alleles (_check_alleles), so tokens are at
+    # most ALLELE_OFFSET + n_alleles - 1 and labels at most n_alleles - 1.
+    hi = n_al - 1
     top = max(tokens.ALLELE_OFFSET + hi, tokens.MISSING, tokens.MASK)
-    if p_random > 0:
-        top = max(top, tokens.ALLELE_OFFSET + n_al - 1)
-    _check_capacity("input_ids", ids_dt, 0, top, "every token")
-    _check_capacity("labels", lab_dt, tokens.IGNORE_INDEX, hi, "-100 and every allele")
+    ids_dt, lab_dt = arrays["input_ids"].dtype, arrays["labels"].dtype
+    _check_capacity("input_ids", ids_dt, 0, top, f"every token of {n_al} alleles")
+    _check_capacity("labels", lab_dt, tokens.IGNORE_INDEX, hi, f"-100 and {n_al} alleles")
     _check_capacity("attention_mask", arrays["attention_mask"].dtype, 0, 1, "0 and 1")
     rows = h2.shape[0]
     flat = [a.reshape(rows, width) for a in arrays.values()]

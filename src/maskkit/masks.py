@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _kernels
 from . import _validate as v
+from . import freq as _freq
 
 __all__ = [
     "af_bins",
@@ -413,6 +414,7 @@ def af_bins(freq: Any, edges: Any, *, fold: bool = True) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of int32, the shape of ``freq``
+        Bins as :func:`maskkit.freq.maf_bins` gives them: ``-1`` for NaN (a site without calls).
 
     Examples
     --------
@@ -420,27 +422,9 @@ def af_bins(freq: Any, edges: Any, *, fold: bool = True) -> np.ndarray:
     >>> mk.af_bins([0.001, 0.02, 0.3, 0.999], [0.01, 0.05]).tolist()  # 0.999: MAF 0.001
     [0, 1, 2, 0]
     """
-    f = _float_array(freq, "freq")
-    if f.ndim not in (1, 2):
-        raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {f.shape}")
-    _in_unit(f, "freq")
-    e = _edges(edges)
-    if fold:
-        f = np.minimum(f, 1.0 - f)
-    return np.searchsorted(e, f, side="right").astype(np.int32)
-
-
-def _edges(edges: Any) -> np.ndarray:
-    e = _float_array(edges, "edges")
-    if e.ndim != 1:
-        raise ValueError(f"edges must be 1-D (inner bin edges), got shape {e.shape}")
-    if not np.isfinite(e).all():
-        raise ValueError("edges must be finite")
-    if e.size > 1 and not (np.diff(e) > 0).all():
-        raise ValueError(f"edges must be strictly increasing, got {e.tolist()}")
-    if e.size >= 2**15:
-        raise ValueError(f"edges holds {e.size} edges; use fewer than 32768 bins")
-    return e
+    if np.ndim(freq) not in (1, 2):
+        raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {np.shape(freq)}")
+    return _freq.maf_bins(freq, edges, fold=fold)
 
 
 def af_mask(
@@ -514,7 +498,12 @@ def af_mask(
     shape = b.shape
     n, sites = shape[0], shape[-1]
     bins = af_bins(freq, edges, fold=fold)
-    nb = _edges(edges).size + 1
+    if (bins == _freq.NO_CALLS).any():
+        raise ValueError(
+            "freq is NaN (a site without calls) where af_mask needs a rate; give those sites a "
+            "frequency (e.g. 0.0) or make them ineligible"
+        )
+    nb = _freq.check_edges(edges).size + 1
     if bins.shape[-1] != sites or (bins.ndim == 2 and bins.shape[0] != n):
         raise ValueError(
             f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "

@@ -46,7 +46,7 @@ _HOW_TO_CREATE = (
 def _as_int8(block: np.ndarray, path: Path) -> np.ndarray:
     """Return ``block`` as int8 alleles; refuse values that int8 cannot hold, never wrap them.
 
-    Negative values of any width mean "missing" and become ``-1``; a non-negative allele index
+    Values below -128 (missing, as any negative value) become ``-1``; a non-negative allele index
     above 127 raises :class:`StoreFormatError`.
     """
     if block.dtype == np.int8:
@@ -60,7 +60,7 @@ def _as_int8(block: np.ndarray, path: Path) -> np.ndarray:
                 "biallelic sites (`bcftools view -m2 -M2`) and convert again"
             )
         if np.issubdtype(block.dtype, np.signedinteger) and block.min() < -128:
-            block = np.where(block < 0, -1, block)
+            block = np.where(block < -128, -1, block)  # still missing, now in range
     return block.astype(np.int8)
 
 
@@ -118,7 +118,7 @@ class HaplotypeStore:
         *,
         in_memory: bool = False,
         cache_mb: float = 64.0,
-        verbose: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.path = Path(path)
         self.in_memory = bool(in_memory)
@@ -482,7 +482,7 @@ def open_store(
     contig: str | None = None,
     storage_options: dict[str, Any] | None = None,
     in_memory: bool = False,
-    verbose: bool = True,
+    verbose: bool = False,
 ) -> HaplotypeStore:
     """Open a haplotype store: an HDF5 file (scikit-allel layout) or a VCF Zarr store.
 

@@ -148,7 +148,7 @@ def vcf_to_hdf5(
     overwrite: bool = False,
     chunk_sites: int = 1024,
     compression: str | None = "gzip",
-    show_progress: bool = True,
+    show_progress: bool = False,
     binary_alleles: bool = False,
 ) -> ConvertStats:
     """Convert a VCF/BCF (optionally bgzipped) to a scikit-allel-layout HDF5 haplotype store.

@@ -124,7 +124,7 @@ class VcfZarrStore(HaplotypeStore):
         storage_options: dict[str, Any] | None = None,
         in_memory: bool = False,
         cache_mb: float = 64.0,
-        verbose: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.source = str(path) if _is_url(path) else os.fspath(path)
         self.contig = None if contig is None else str(contig)
