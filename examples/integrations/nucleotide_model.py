@@ -1,8 +1,9 @@
 """A nucleotide model with its own vocabulary: CLS, SEP and PAD are never masked.
 
 The Masker draws masks on the model's own token ids with ``protect=`` naming the special
-tokens, so no rule can pick them (they are not counted in exact mode either); maskkit.mask_tokens writes the model's MASK id, random
-nucleotides from the model's vocabulary (80/10/10) and labels as the original ids. A shared
+tokens, so no rule can pick them (nor count them in exact mode); maskkit.mask_tokens writes the
+model's MASK id, random nucleotides from the model's vocabulary (80/10/10) and labels as the
+original ids. A shared
 Masker (maskkit.torch.share) carries the curriculum to 2 persistent workers. Prints and checks
 the realized mask rate of every epoch against the schedule.
 """
@@ -42,7 +43,7 @@ class Sequences(torch.utils.data.Dataset):
 
 
 class Collate:
-    """The few lines of glue: token ids -> Masker mask (specials protected) -> the model's tokens."""
+    """The glue: token ids -> Masker mask (specials protected) -> the model's tokens."""
 
     def __init__(self, masker: mk.Masker) -> None:
         self.masker = masker
