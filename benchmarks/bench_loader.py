@@ -1,26 +1,28 @@
-"""Loader speed: windows per second through a torch DataLoader over the demo store.
+"""Loader speed: windows per second through a torch DataLoader over an HDF5 store.
 
-Run:  python benchmarks/bench_loader.py [--workers 2] [--batch-size 24] [--window 1024]
-                                         [--epochs 3] [--sampler window|random|both] [--json out]
+Run:  python benchmarks/bench_loader.py [--epochs 3] [--json out.json]
 
-The demo store (``maskkit.io.demo_data()``: 1,000 diploids, 11,671 sites, gzip HDF5) is
-simulated once into the cache. Each configuration builds a ``HaplotypeDataset`` with 1,024-site
-windows and a smart-balanced Masker on a ``Levels`` curriculum, starts persistent workers with
-one untimed epoch (worker start-up, HDF5 chunk cache), then times ``--epochs`` full epochs,
-calling ``set_epoch`` before each (so the curriculum propagation is part of the measurement).
+The store: 256 samples x 32,768 biallelic sites (10 % alt, 1 % missing), scikit-allel layout,
+``calldata/GT`` chunked ``(1,024 sites, 256 samples, 2)`` with gzip (the chunking of maskkit's
+own writers), created once in the cache folder. Every loader serves 1,024-site windows in
+batches of 32 with 2 worker processes (persistent), after one untimed epoch (worker start-up,
+chunk caches); the rate is the median over ``--epochs`` epochs.
 
-Baseline (``--baseline``, on by default): the Dataset users write without maskkit, in the same
-run: one HDF5 read per item (h5py), numpy masks (``rng.random(shape) < rates``, a generator per
-item keyed by ``(seed, epoch, item)``), tokens by ``np.where``, padding per item, torch's default
-collate, same loader settings (``shuffle=True``).
+Rows:
 
-Samplers: ``window`` = ``WindowBatchSampler`` (one window per batch: one HDF5 read per batch);
-``random`` = ``shuffle=True`` (a batch mixes windows: ``__getitems__`` reads once per distinct
-window).
+* ``naive`` -- the Dataset users write without maskkit: one h5py read per item, numpy masks
+  (``rng.random(shape) < rates``, smart balanced 0.3 / 0.7, a generator per item keyed by
+  ``(seed, epoch, item)``), tokens by ``np.where``, int64 tensors, torch's default collate,
+  ``shuffle=True``; with h5py's default chunk cache (1 MiB: with shuffled windows nearly every
+  item decompresses a 512 KiB chunk) and with a 64 MiB one (maskkit's default: after the
+  first epoch every chunk is cached). The faster of the two is the baseline.
+* ``maskkit`` -- ``HaplotypeDataset`` (smart balanced Masker on a ``Levels`` curriculum,
+  ``pad_to=1024``) with ``WindowBatchSampler`` (one HDF5 read per batch) or ``shuffle=True``,
+  int64 outputs or the narrowest dtypes (``uint8`` ids, ``int8`` labels, ``bool`` attention).
 
-The share of time spent masking comes from an in-process pass (``num_workers=0``) over the same
-batches, timing the stages of ``__getitems__`` separately: HDF5 read, mask
-(``Masker.__call__``), collate (``mk.collate``) and tensor conversion.
+The stage breakdown is an in-process pass over the same batches: HDF5 read, mask, collate,
+``Batch`` of tensors (``__getitems__`` minus the rest) and packing it for the worker pipe
+(``Batch.__reduce__``: one copy into one block), with the bytes a batch sends.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,15 +44,47 @@ from maskkit import io
 from maskkit.curriculum import Levels
 from maskkit.torch import HaplotypeDataset, WindowBatchSampler
 
+N_SAMPLES, N_SITES, PLOIDY = 256, 32_768, 2
+WINDOW, BATCH, WORKERS = 1024, 32, 2
+NARROW = {"input_ids": np.uint8, "labels": np.int8, "attention_mask": np.bool_}
+SEED = 1234
+
+
+def bench_store(folder: str | os.PathLike[str] | None = None) -> Path:
+    """Return the benchmark store's path, writing it first if it is not there yet."""
+    import h5py
+
+    root = Path(folder or Path(tempfile.gettempdir()) / "maskkit-bench")
+    path = root / f"haps_{N_SAMPLES}x{N_SITES}.h5"
+    if path.exists():
+        return path
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    gt = (rng.random((N_SITES, N_SAMPLES, PLOIDY)) < 0.1).astype(np.int8)
+    gt[rng.random(gt.shape) < 0.01] = -1
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with h5py.File(tmp, "w") as f:
+        names = np.array([f"s{i}" for i in range(N_SAMPLES)], dtype=object)
+        f.create_dataset("samples", data=names, dtype=h5py.string_dtype())
+        f.create_dataset(
+            "calldata/GT", data=gt, chunks=(1024, N_SAMPLES, PLOIDY), compression="gzip"
+        )
+        f.create_dataset("variants/POS", data=np.arange(1, N_SITES + 1, dtype=np.int32) * 10)
+    tmp.replace(path)
+    return path
+
 
 class NaiveDataset(torch.utils.data.Dataset):
     """One h5py read per item, numpy masks, per-item tensors: the usual hand-written Dataset."""
 
-    def __init__(self, path: str, window: int, n_samples: int, n_sites: int) -> None:
+    def __init__(
+        self, path: str, window: int, n_samples: int, n_sites: int, cache_mb: float | None = None
+    ) -> None:
         self.path, self.window, self.n_samples = path, window, n_samples
+        self.cache_mb = cache_mb  # h5py's chunk cache; None: h5py's default (1 MiB)
         self.bounds = io.Windows.fixed(n_sites, window).bounds
         self.epoch = 0
-        self._gt = None
+        self._gt: Any = None
         self._pid = -1
 
     def __len__(self) -> int:
@@ -58,14 +94,15 @@ class NaiveDataset(torch.utils.data.Dataset):
         import h5py
 
         if self._pid != os.getpid():
-            self._gt = h5py.File(self.path, "r")["calldata/GT"]
+            kw = {} if self.cache_mb is None else {"rdcc_nbytes": int(self.cache_mb * 2**20)}
+            self._gt = h5py.File(self.path, "r", **kw)["calldata/GT"]
             self._pid = os.getpid()
         w, s = divmod(i, self.n_samples)
         start, stop = self.bounds[w]
         haps = np.zeros((2, self.window), dtype=np.int8)
         haps[:, : stop - start] = self._gt[start:stop, s, :].T
         real = np.arange(self.window) < stop - start
-        rng = np.random.default_rng([1234, self.epoch, i])
+        rng = np.random.default_rng([SEED, self.epoch, i])
         rates = np.where(haps > 0, 0.7, 0.3)
         mask = (rng.random(haps.shape) < rates) & (haps >= 0) & real
         tok = np.where(haps < 0, mk.tokens.MISSING, haps.astype(np.int64) + 3)
@@ -78,171 +115,197 @@ class NaiveDataset(torch.utils.data.Dataset):
         }
 
 
-def baseline_rate(batch_size: int, workers: int, window: int, epochs: int) -> float:
-    demo = io.demo_data(verbose=False)
-    store = io.open_store(demo.store, verbose=False)
-    ds = NaiveDataset(str(demo.store), window, store.n_samples, store.n_sites)
+def _time_epochs(loader: Any, epochs: int, set_epoch: Any) -> list[float]:
+    """Windows/s of each timed epoch (epoch 0: untimed warm-up)."""
+    rates = []
+    for epoch in range(epochs + 1):
+        set_epoch(epoch)
+        t0 = time.perf_counter()
+        n = sum(int(b["input_ids"].shape[0]) for b in loader)
+        if epoch:
+            rates.append(n / (time.perf_counter() - t0))
+    return rates
+
+
+def naive_rate(
+    path: Path, epochs: int, cache_mb: float | None = None, workers: int = WORKERS
+) -> dict[str, Any]:
+    ds = NaiveDataset(str(path), WINDOW, N_SAMPLES, N_SITES, cache_mb)
     loader = torch.utils.data.DataLoader(
         ds,
-        batch_size=batch_size,
+        batch_size=BATCH,
         shuffle=True,
         num_workers=workers,
         persistent_workers=workers > 0,
         generator=torch.Generator().manual_seed(0),
     )
-    rates = []
-    for epoch in range(epochs + 1):
-        ds.epoch = epoch  # (does not reach persistent workers: the bug maskkit.torch fixes)
-        t0 = time.perf_counter()
-        n = sum(int(b["input_ids"].shape[0]) for b in loader)
-        if epoch:
-            rates.append(n / (time.perf_counter() - t0))
-    return float(np.median(rates))
+
+    def set_epoch(e: int) -> None:
+        ds.epoch = e  # (does not reach persistent workers: the bug maskkit.torch fixes)
+
+    rates = _time_epochs(loader, epochs, set_epoch)
+    del loader
+    cache = "1 MiB (h5py default)" if cache_mb is None else f"{cache_mb:.0f} MiB"
+    return _result(f"naive, chunk cache {cache}", "int64", rates)
 
 
-def make_dataset(window: int) -> HaplotypeDataset:
-    demo = io.demo_data(verbose=False)
-    masker = mk.Masker("smart_balanced", rate=Levels(epochs_per_level=1), seed=1234)
-    return HaplotypeDataset(demo.store, masker, windows=window, pad_to=window)
+def make_dataset(path: Path, dtype: Any) -> HaplotypeDataset:
+    masker = mk.Masker("smart_balanced", rate=Levels(epochs_per_level=1), seed=SEED)
+    return HaplotypeDataset(path, masker, windows=WINDOW, pad_to=WINDOW, dtype=dtype)
 
 
-def make_loader(
-    ds: HaplotypeDataset, sampler: str, batch_size: int, workers: int
-) -> tuple[torch.utils.data.DataLoader, WindowBatchSampler | None]:
-    common: dict = {
+def _loader(ds: HaplotypeDataset, sampler: str, workers: int) -> tuple[Any, Any]:
+    common: dict[str, Any] = {
         "num_workers": workers,
         "collate_fn": ds.collate_fn,
         "persistent_workers": workers > 0,
     }
     if sampler == "window":
-        bs = WindowBatchSampler(ds, batch_size, seed=0)
+        bs = WindowBatchSampler(ds, BATCH, seed=0)
         return torch.utils.data.DataLoader(ds, batch_sampler=bs, **common), bs
     gen = torch.Generator().manual_seed(0)
-    return (
-        torch.utils.data.DataLoader(
-            ds, batch_size=batch_size, shuffle=True, generator=gen, **common
-        ),
-        None,
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=BATCH, shuffle=True, generator=gen, **common
     )
+    return loader, None
 
 
-def loader_rate(sampler: str, batch_size: int, workers: int, window: int, epochs: int) -> dict:
-    ds = make_dataset(window)
-    ds.__getitems__(list(range(batch_size)))  # JIT warm-up in the main process, before fork
-    loader, bs = make_loader(ds, sampler, batch_size, workers)
-    per_epoch = []
-    n_items = 0
-    for epoch in range(epochs + 1):  # epoch 0: untimed warm-up (workers start)
-        ds.set_epoch(epoch)
+def _dtype_name(dtype: Any) -> str:
+    return "uint8/int8/bool" if isinstance(dtype, dict) else np.dtype(dtype).name
+
+
+def maskkit_rate(
+    path: Path, sampler: str, dtype: Any, epochs: int, workers: int = WORKERS
+) -> dict[str, Any]:
+    ds = make_dataset(path, dtype)
+    ds.__getitems__(list(range(BATCH)))  # JIT warm-up in the main process, before fork
+    loader, bs = _loader(ds, sampler, workers)
+
+    def set_epoch(e: int) -> None:
+        ds.set_epoch(e)
         if bs is not None:
-            bs.set_epoch(epoch)
-        t0 = time.perf_counter()
-        n = 0
-        for batch in loader:
-            n += int(batch["index"].shape[0])
-        dt = time.perf_counter() - t0
-        if epoch:
-            per_epoch.append(n / dt)
-            n_items += n
+            bs.set_epoch(e)
+
+    rates = _time_epochs(loader, epochs, set_epoch)
     del loader
+    name = "WindowBatchSampler" if sampler == "window" else "shuffle=True"
+    return _result(f"maskkit: {name}", _dtype_name(dtype), rates)
+
+
+def _result(name: str, dtype: str, rates: list[float]) -> dict[str, Any]:
     return {
-        "sampler": sampler,
-        "workers": workers,
-        "batch_size": batch_size,
-        "window": window,
-        "windows_per_s": float(np.median(per_epoch)),
-        "windows_per_s_epochs": [round(x) for x in per_epoch],
-        "items_timed": n_items,
+        "loader": name,
+        "dtype": dtype,
+        "windows_per_s": float(np.median(rates)),
+        "windows_per_s_epochs": [round(x) for x in rates],
     }
 
 
-def stage_breakdown(sampler: str, batch_size: int, window: int, n_batches: int = 300) -> dict:
-    ds = make_dataset(window)
+def stage_breakdown(path: Path, sampler: str, dtype: Any, n_batches: int = 200) -> dict[str, Any]:
+    """Microseconds per batch of each stage of ``__getitems__``, in this process."""
+    ds = make_dataset(path, dtype)
     masker = ds.masker
-    loader, bs = make_loader(ds, sampler, batch_size, 0)
-    batches = list(bs) if bs is not None else list(loader.batch_sampler)  # type: ignore[arg-type]
-    batches = batches[:n_batches]
-    ds.__getitems__(batches[0])
-    t = dict.fromkeys(("read", "mask", "collate", "tensor"), 0.0)
+    loader, bs = _loader(ds, sampler, 0)
+    batches = list(bs if bs is not None else loader.batch_sampler)[:n_batches]
+    for b in batches:  # chunk cache and JIT warm, as in a worker after its first epoch
+        ds.__getitems__(b)
+    stages = ("read", "mask", "collate", "batch", "pack")
+    t = dict.fromkeys(stages, 0.0)
+    nbytes = 0
     for b in batches:
         t0 = time.perf_counter()
         sample, win, key = ds.locate(b)
         haps, lengths = ds.read(sample, win)
         t1 = time.perf_counter()
-        mask = masker(haps, lengths, key)
+        mask = masker(haps, lengths=lengths, indices=key)
         t2 = time.perf_counter()
-        arr = mk.collate(
-            haps, mask, lengths, seed=masker.seed, epoch=masker.mask_epoch, indices=key,
+        mk.collate(
+            haps, mask, lengths=lengths, seed=masker.seed, epoch=masker.mask_epoch, indices=key,
             **ds.collate_kwargs,
         )  # fmt: skip
         t3 = time.perf_counter()
-        {k: torch.from_numpy(v) for k, v in arr.items()}
+        batch = ds.__getitems__(b)
         t4 = time.perf_counter()
+        batch.__reduce__()
+        t5 = time.perf_counter()
+        nbytes += sum(v.numel() * v.element_size() for v in batch.values())
         t["read"] += t1 - t0
         t["mask"] += t2 - t1
         t["collate"] += t3 - t2
-        t["tensor"] += t4 - t3
+        t["batch"] += max(0.0, (t4 - t3) - (t3 - t0))  # __getitems__ beyond read+mask+collate
+        t["pack"] += t5 - t4
     total = sum(t.values())
+    name = "WindowBatchSampler" if sampler == "window" else "shuffle=True"
     return {
-        "sampler": sampler,
+        "loader": f"maskkit: {name}",
+        "dtype": _dtype_name(dtype),
         "us_per_batch": {k: round(v / len(batches) * 1e6, 1) for k, v in t.items()},
         "share": {k: round(v / total, 3) for k, v in t.items()},
-        "in_process_windows_per_s": round(len(batches) * batch_size / total),
+        "bytes_per_batch": nbytes // len(batches),
+        "in_process_windows_per_s": round(len(batches) * BATCH / total),
     }
+
+
+CONFIGS = [("window", NARROW), ("window", np.int64), ("random", NARROW)]
+
+
+def run(epochs: int, quick: bool = False) -> dict[str, Any]:
+    """All loader rows and stage breakdowns, naive baseline first."""
+    torch.set_num_threads(1)
+    path = bench_store()
+    configs = CONFIGS[:1] if quick else CONFIGS
+    res: dict[str, Any] = {"store": str(path), "rows": [], "stages": []}
+    res["rows"].append(naive_rate(path, epochs))
+    # the same, with maskkit's chunk cache (64 MiB): every window's chunk stays decompressed
+    res["rows"].append(naive_rate(path, epochs, cache_mb=64))
+    for sampler, dtype in configs:
+        res["rows"].append(maskkit_rate(path, sampler, dtype, epochs))
+        res["stages"].append(stage_breakdown(path, sampler, dtype, 50 if quick else 200))
+    # the faster naive loader is the baseline
+    base = max(r["windows_per_s"] for r in res["rows"] if r["loader"].startswith("naive"))
+    res["baseline_windows_per_s"] = base
+    for r in res["rows"]:
+        r["vs_naive"] = r["windows_per_s"] / base
+    return res
+
+
+def report(res: dict[str, Any], goal: float | None = None) -> None:
+    print(
+        f"loader: {N_SAMPLES} samples x {N_SITES:,} sites (HDF5, gzip chunks 1,024 x "
+        f"{N_SAMPLES} x 2), {WINDOW:,}-site windows, batch {BATCH}, {WORKERS} workers"
+    )
+    first = next(i for i, r in enumerate(res["rows"]) if r["loader"].startswith("maskkit"))
+    for i, r in enumerate(res["rows"]):
+        ok = ""
+        if goal is not None and i == first:  # the recommended setup carries the goal
+            ok = "  goal met" if r["vs_naive"] >= goal else f"  goal {goal:.0f}x NOT met"
+        print(
+            f"  {r['loader']:<40}{r['dtype']:<17}{r['windows_per_s']:>9,.0f} windows/s"
+            f"{r['vs_naive']:>7.1f}x{ok}"
+        )
+    for st in res["stages"]:
+        us = st["us_per_batch"]
+        print(
+            f"  in-process, {st['loader'][9:]}, {st['dtype']}: per batch "
+            + ", ".join(f"{k} {v:.0f} us" for k, v in us.items())
+            + f"; {st['bytes_per_batch'] / 1024:.0f} KiB to the pipe"
+            f" ({st['in_process_windows_per_s']:,} windows/s on one core)"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=24)
-    p.add_argument("--window", type=int, default=1024)
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--sampler", choices=["window", "random", "both"], default="both")
-    p.add_argument("--no-baseline", dest="baseline", action="store_false")
+    p.add_argument("--quick", action="store_true")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    samplers = ["window", "random"] if args.sampler == "both" else [args.sampler]
-    results = {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "maskkit": mk.__version__,
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "loader": [],
-        "stages": [],
-    }
-    print(
-        f"DataLoader over the demo store: window {args.window} sites, batch {args.batch_size}, "
-        f"{args.workers} workers (persistent), median of {args.epochs} epochs"
-    )
-    for s in samplers:
-        r = loader_rate(s, args.batch_size, args.workers, args.window, args.epochs)
-        results["loader"].append(r)
-        b = stage_breakdown(s, args.batch_size, args.window)
-        results["stages"].append(b)
-        us = b["us_per_batch"]
-        share = b["share"]
-        print(
-            f"  sampler={s:<6}  {r['windows_per_s']:>9,.0f} windows/s  "
-            f"(epochs: {', '.join(f'{x:,}' for x in r['windows_per_s_epochs'])})"
-        )
-        print(
-            f"      in-process per batch: read {us['read']:.0f} us, mask {us['mask']:.0f} us, "
-            f"collate {us['collate']:.0f} us, tensor {us['tensor']:.0f} us; "
-            f"masking = {100 * share['mask']:.1f}% of the work "
-            f"({b['in_process_windows_per_s']:,} windows/s on one core)"
-        )
-    if args.baseline:
-        base = baseline_rate(args.batch_size, args.workers, args.window, args.epochs)
-        results["baseline_windows_per_s"] = base
-        best = max(r["windows_per_s"] for r in results["loader"])
-        print(
-            f"  baseline (h5py per item, numpy masks, default collate): {base:>9,.0f} windows/s"
-            f"  -> maskkit.torch {best / base:.1f}x"
-        )
+    res = run(args.epochs, args.quick)
+    res["python"] = sys.version.split()[0]
+    res["torch"] = torch.__version__
+    report(res)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
+            json.dump(res, fh, indent=2)
 
 
 if __name__ == "__main__":

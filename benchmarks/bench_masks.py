@@ -17,10 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 import maskkit as mk
+from maskkit import _rng
+from maskkit._numba import jit
+from maskkit._rng import GOLDEN, mix64
 
 SIZES = [(48, 1024), (4096, 1024), (64, 100_000)]
 RATE = 0.15
@@ -162,9 +166,67 @@ def torch_hf_collate(t_haps, seed: int, width: int):  # type: ignore[no-untyped-
 # ----------------------------------------------------------------------------- maskkit
 
 
-def mk_collate(haps: np.ndarray, seed: int, width: int) -> dict[str, np.ndarray]:
-    m = mk.random_mask(haps, RATE, seed=seed)
-    return mk.collate(haps, m, pad_to=width, replace=(0.8, 0.1, 0.1), seed=seed)
+# Narrowest outputs for alleles 0..127: tokens <= 130, labels -100..127, attention 0/1.
+NARROW = {"input_ids": np.uint8, "labels": np.int8, "attention_mask": np.bool_}
+
+
+def collate_buffers(rows: int, width: int, dtype: Any = np.int64) -> dict[str, np.ndarray]:
+    """Reusable ``out=`` buffers for ``mk.collate`` (``dtype``: one dtype or a dict)."""
+
+    def dt(name: str) -> Any:
+        return dtype.get(name, np.int64) if isinstance(dtype, dict) else dtype
+
+    out = {
+        k: np.empty((rows, width), dtype=dt(k)) for k in ("input_ids", "labels", "attention_mask")
+    }
+    out["mask"] = np.empty((rows, width), dtype=bool)
+    return out
+
+
+def mk_collate(
+    haps: np.ndarray,
+    seed: int,
+    width: int,
+    out: dict[str, np.ndarray] | None = None,
+    mask_out: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Bernoulli mask + 80/10/10 collate; into ``out`` / ``mask_out`` buffers where given."""
+    m = mk.random_mask(haps, RATE, seed=seed, out=mask_out)
+    return mk.collate(haps, m, pad_to=width, replace=(0.8, 0.1, 0.1), seed=seed, out=out)
+
+
+# Bits per mask decision of maskkit's kernels: 16 (four words per 64-bit hash) where ``_rng``
+# has 16-bit decision words, else 32 (two per hash).
+WORD_BITS = 16 if hasattr(_rng, "u16_at") else 32
+_WORD = np.uint16 if WORD_BITS == 16 else np.uint32
+
+
+@jit
+def _hash_floor(out, key, thr, scratch):  # type: ignore[no-untyped-def]
+    rows, sites = out.shape
+    words = scratch.view(_WORD)
+    for r in range(rows):
+        c = key + np.uint64(r) * GOLDEN * GOLDEN
+        for q in range(scratch.shape[0]):
+            c += GOLDEN
+            scratch[q] = mix64(c)
+        for j in range(sites):
+            out[r, j] = words[j] < thr
+
+
+def hash_floor(out: np.ndarray, seed: int) -> np.ndarray:
+    """The least a counter-hash mask can cost: hash the counters, write one byte per position.
+
+    One splitmix64 hash (maskkit's ``_rng.mix64``, counter advanced by addition) per
+    ``64 / WORD_BITS`` positions into a row scratch, then one threshold compare per position
+    on its decision word, as the Bernoulli kernels do, minus eligibility, lengths and row keys:
+    what the Bernoulli and smart kernels are measured against (``out``: bool ``(rows, sites)``).
+    """
+    per_hash = 64 // WORD_BITS
+    scratch = np.empty(-(-out.shape[1] // per_hash), dtype=np.uint64)
+    key = np.uint64((seed * int(GOLDEN) + 1) % 2**64)
+    _hash_floor(out, key, _WORD(RATE * 2**WORD_BITS), scratch)
+    return out
 
 
 def fresh_process_times(repeats: int = 5) -> dict[str, float]:

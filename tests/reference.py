@@ -4,10 +4,18 @@ Nothing here imports maskkit: constants are repeated on purpose, so a silent cha
 the stream ids or the token ids in the library makes the bit-for-bit tests fail.
 
 Randomness (``maskkit._rng``): splitmix64 finaliser ``mix64``; a row key is a chain of ``mix64``
-over ``(seed, stream, epoch, sample, haplotype)``; ``bits(key, c) = mix64(key + (c + 1) * GOLDEN)``;
-position ``j`` decides with the 32-bit word ``lo(bits(key, j // 2))`` when ``j`` is even and
-``hi(bits(key, j // 2))`` when odd; a rate ``p`` becomes the threshold ``floor(p * 2**32 + 0.5)``
-and a position is chosen when its word is below it.
+over ``(seed, stream, epoch, sample, haplotype)``; ``bits(key, c) = mix64(key + (c + 1) * GOLDEN)``.
+Masks: position ``j`` decides with the 16-bit word ``bits(key, j // 4) >> (16 * (j % 4))``; a
+rate ``p`` becomes the threshold ``floor(p * 2**16 + 0.5)`` and a position is chosen when its
+word is below it. Collation's replacement draws use 32-bit words (``lo(bits(key, j // 2))`` for
+even ``j``, ``hi`` for odd) against ``floor(p * 2**32 + 0.5)``.
+
+Every Bernoulli and exact rule is "a group per position, a rate per group" (``groups``):
+Bernoulli masks are reproduced bit for bit. Exact masks are documented by their counts (per row
+and group, the stochastic rounding of ``rate * eligible`` with counter ``g``, ``exact_targets``)
+and by being a uniform subset of that size: which subset depends on the kernel's fix-up, a tuning
+choice, so the reference checks the counts (``assert_exact``) and the distribution tests check
+uniformity.
 
 Row layout: a 2-D ``(rows, sites)`` array is ``rows`` samples of ploidy 1; a 3-D array
 ``(samples, ploidy, sites)``; lengths, indices and per-sample rates are indexed by the sample.
@@ -59,8 +67,13 @@ def bits_int(key: int, counter: int) -> int:
     return mix64_int(key + (counter + 1) * GOLDEN)
 
 
+def word16_int(key: int, j: int) -> int:
+    """The 16-bit mask decision word of position ``j``."""
+    return (bits_int(key, j >> 2) >> (16 * (j & 3))) & 0xFFFF
+
+
 def word_int(key: int, j: int) -> int:
-    """The 32-bit decision word of position ``j``."""
+    """The 32-bit word of position ``j`` (collation's replacement draws, fix-up probes)."""
     h = bits_int(key, j >> 1)
     return h >> 32 if j & 1 else h & 0xFFFFFFFF
 
@@ -75,13 +88,18 @@ def below_int(h: int, n: int) -> int:
 
 
 def threshold(p: float) -> int:
-    """The 32-bit threshold of rate ``p``."""
+    """The 32-bit threshold of rate ``p`` (collation's replacement draws)."""
     return math.floor(p * TWO32 + 0.5)
 
 
+def threshold16(p: float) -> int:
+    """The 16-bit mask threshold of rate ``p``."""
+    return math.floor(p * 65536.0 + 0.5)
+
+
 def threshold_probability(p: float) -> float:
-    """The probability that a uniform 32-bit word is below ``threshold(p)``."""
-    return min(threshold(p), 1 << 32) / TWO32
+    """The probability that a Bernoulli mask chooses an eligible position at rate ``p``."""
+    return min(threshold16(p), 1 << 16) / 65536.0
 
 
 def below_probability(v: int, n: int) -> float:
@@ -121,6 +139,14 @@ def bits(keys: Any, counters: Any) -> np.ndarray:
     counters = np.asarray(counters, dtype=np.int64).astype(_U)
     with np.errstate(over="ignore"):
         return mix64(keys + (counters + _U(1)) * _U(GOLDEN))
+
+
+def words16(keys: Any, sites: int) -> np.ndarray:
+    """16-bit mask decision words, shape ``keys.shape + (sites,)``."""
+    keys = np.asarray(keys, dtype=_U)[..., None]
+    j = np.arange(sites, dtype=np.int64)
+    h = bits(keys, j >> 2)
+    return (h >> (_U(16) * (j & 3).astype(_U))) & _U(0xFFFF)
 
 
 def words(keys: Any, sites: int) -> np.ndarray:
@@ -163,7 +189,7 @@ def hap_rate_for_site_rate(site_rate: Any, ploidy: int) -> Any:
     return 1.0 - (1.0 - np.asarray(site_rate, dtype=np.float64)) ** (1.0 / ploidy)
 
 
-def eligible(haps: np.ndarray, lengths: Any = None) -> np.ndarray:
+def eligible_default(haps: np.ndarray, lengths: Any = None) -> np.ndarray:
     """Positions that may be masked: real (before the length) and not missing."""
     haps = np.asarray(haps)
     n, sites = haps.shape[0], haps.shape[-1]
@@ -174,80 +200,58 @@ def eligible(haps: np.ndarray, lengths: Any = None) -> np.ndarray:
     return real & (haps >= 0)
 
 
-# ----------------------------------------------------------------------------- masks
+eligible = eligible_default
 
 
-def bernoulli_mask(
-    haps: Any,
-    ref_rate: Any,
-    alt_rate: Any,
-    *,
-    seed: int,
-    epoch: int = 0,
-    indices: Any = None,
-    lengths: Any = None,
+# ----------------------------------------------------------------------------- masks by group
+
+
+def groups(
+    haps: Any, bins: Any = None, split: bool = False, lengths: Any = None, eligible: Any = None
 ) -> np.ndarray:
-    """Bernoulli mask: ``word < threshold(rate of the allele's class)`` on eligible positions."""
+    """Group of every position, rows x sites; -1 where a position is never masked.
+
+    Group ``bins[j]``, or ``2 * bins[j] + (allele > 0)`` when ``split``; ``bins`` of shape
+    (1 or samples, sites), all 0 when None. Never masked: padding, missing, ``eligible`` False.
+    """
     haps = np.asarray(haps)
-    h2, _, batch, ids, hap, _ = _layout(haps, lengths, indices)
-    n = haps.shape[0]
-    t_ref = np.array([threshold(p) for p in per_sample(ref_rate, n)], dtype=_U)[batch]
-    t_alt = np.array([threshold(p) for p in per_sample(alt_rate, n)], dtype=_U)[batch]
-    w = words(row_keys(seed, STREAM_MASK, epoch, ids, hap), h2.shape[1])
-    t = np.where(h2 > 0, t_alt[:, None], t_ref[:, None])
-    mask = (w < t).reshape(haps.shape)
-    return mask & eligible(haps, lengths)
+    h2, _, batch, _, _, _ = _layout(haps, lengths, None)
+    sites = h2.shape[1]
+    b = np.zeros((1, sites), dtype=np.int64) if bins is None else np.asarray(bins, np.int64)
+    b = np.broadcast_to(b, h2.shape) if b.shape[0] == 1 else b[batch]
+    grp = 2 * b + (h2 > 0) if split else b
+    ok = eligible_positions(haps, lengths, eligible).reshape(h2.shape)
+    return np.where(ok, grp, -1)
 
 
-def probe_fix_up(need: int, candidates: int) -> bool:
-    """The kernel's switch between its two (equally uniform) fix-up algorithms.
-
-    A tuning choice of ``maskkit._kernels._fix_count``, mirrored here so that exact masks can be
-    compared bit for bit; change both together.
-    """
-    return 3 * need <= candidates
+def eligible_positions(haps: Any, lengths: Any = None, eligible: Any = None) -> np.ndarray:
+    ok = np.asarray(eligible_default(haps, lengths))
+    if eligible is not None:
+        ok = ok & np.broadcast_to(np.asarray(eligible, dtype=bool), ok.shape)
+    return ok
 
 
-def pass_rate(p: float, length: int) -> float:
-    """The rate of an exact mask's Bernoulli pass (a tuning choice of the kernel; any works).
-
-    ``z = min(2, 3 |0.5 - p|)`` standard deviations of a row of ``length`` sites toward the side
-    whose fix-up is cheap: below ``p`` when ``p <= 0.5`` (adding is cheap), above otherwise.
-    """
-    if length == 0:
-        return p
-    z = min(2.0, 3.0 * abs(0.5 - p))
-    s = z * math.sqrt(p * (1.0 - p) / length)
-    return max(0.0, p - s) if p <= 0.5 else min(1.0, p + s)
+def row_rates(rates: Any, haps: Any) -> np.ndarray:
+    """Group rates per haplotype row from a (1 or samples, groups) table."""
+    haps = np.asarray(haps)
+    ploidy = haps.shape[1] if haps.ndim == 3 else 1
+    table = np.atleast_2d(np.asarray(rates, dtype=np.float64))
+    rows = haps.shape[0] * ploidy
+    if table.shape[0] == 1:
+        return np.broadcast_to(table, (rows, table.shape[1]))
+    return table[np.repeat(np.arange(haps.shape[0]), ploidy)]
 
 
-def _fix_count(h: np.ndarray, length: int, o: np.ndarray, group: int, d: int, key_fix: int) -> None:
-    """Flip ``|d|`` positions of ``group`` (0 ref, 1 alt, 2 any) uniformly; mirrors the kernel."""
-
-    def in_group(a: int) -> bool:
-        return a >= 0 if group == 2 else (a > 0 if group == 1 else a == 0)
-
-    want = d < 0
-    need = abs(d)
-    cand = [j for j in range(length) if bool(o[j]) == want and in_group(int(h[j]))]
-    c = len(cand)
-    assert need <= c, "the target count is always reachable"
-    gkey = mix64_int(key_fix ^ (((group + 1) * GOLDEN) & MASK64))
-    if probe_fix_up(need, c):
-        # rejection sampling over the row: uniform among the remaining candidates
-        done = t = 0
-        while done < need:
-            j = (word_int(gkey, t) * length) >> 32  # probe t: 32-bit word t
-            t += 1
-            if bool(o[j]) == want and in_group(int(h[j])):
-                o[j] = not want
-                done += 1
-        return
-    # partial Fisher-Yates over the candidates in position order
-    for i in range(need):
-        pick = i + below_int(bits_int(gkey, i), c - i)
-        cand[i], cand[pick] = cand[pick], cand[i]
-        o[cand[i]] = not want
+def group_bernoulli(
+    haps: Any, grp: np.ndarray, rates: np.ndarray, *, seed: int, epoch: int = 0, indices: Any = None
+) -> np.ndarray:
+    """Bernoulli mask: the position's 16-bit word below the threshold of its group's rate."""
+    haps = np.asarray(haps)
+    _, _, _, ids, hap, _ = _layout(haps, None, indices)
+    thr = np.floor(np.asarray(rates, dtype=np.float64) * 65536.0 + 0.5).astype(np.int64)
+    w = words16(row_keys(seed, STREAM_MASK, epoch, ids, hap), grp.shape[1]).astype(np.int64)
+    t = np.take_along_axis(thr, np.maximum(grp, 0), axis=1)
+    return ((w < t) & (grp >= 0)).reshape(haps.shape)
 
 
 def stochastic_round(x: float, key: int, counter: int) -> int:
@@ -255,54 +259,38 @@ def stochastic_round(x: float, key: int, counter: int) -> int:
     return k + 1 if uniform01_int(key, counter) < x - k else k
 
 
-def exact_mask(
-    haps: Any,
-    ref_rate: Any,
-    alt_rate: Any,
-    *,
-    split: bool,
-    seed: int,
-    epoch: int = 0,
-    indices: Any = None,
-    lengths: Any = None,
+def exact_targets(
+    haps: Any, grp: np.ndarray, rates: np.ndarray, *, seed: int, epoch: int = 0, indices: Any = None
 ) -> np.ndarray:
-    """Exact-count mask, as documented in ``maskkit._kernels``.
+    """Exact mode's count per row and group: ``rate * eligible`` stochastically rounded.
 
-    Per row: a Bernoulli pass at :func:`pass_rate` of the class rates (the words of
-    :func:`bernoulli_mask`);
-    targets ``k`` by stochastic rounding of ``rate * n`` per class (``split``) or over all
-    eligible positions; the difference is then flipped at uniformly chosen positions.
+    The rounding uniform is ``uniform01(row_key(STREAM_EXACT_ROUND, ...), g)`` for group ``g``.
     """
     haps = np.asarray(haps)
-    h2, _, batch, ids, hap, lens = _layout(haps, lengths, indices)
-    n = haps.shape[0]
-    p_ref = per_sample(ref_rate, n)[batch]
-    p_alt = per_sample(alt_rate, n)[batch]
-    out = np.zeros(h2.shape, dtype=bool)
-    for r in range(h2.shape[0]):
-        h, o, length = h2[r], out[r], int(lens[r])
-        args = (int(ids[r]), int(hap[r]))
-        w = words(row_key_int(seed, STREAM_MASK, epoch, *args), length).astype(np.int64)
-        t_ref = threshold(pass_rate(float(p_ref[r]), length))
-        t_alt = threshold(pass_rate(float(p_alt[r]), length))
-        o[:length] = (w < np.where(h[:length] > 0, t_alt, t_ref)) & (h[:length] >= 0)
-        key_round = row_key_int(seed, STREAM_EXACT_ROUND, epoch, *args)
-        key_fix = row_key_int(seed, STREAM_EXACT_FIX, epoch, *args)
-        seg, sel = h[:length], o[:length]
-        n_ref, n_alt = int((seg == 0).sum()), int((seg > 0).sum())
-        m_ref, m_alt = int((sel & (seg == 0)).sum()), int((sel & (seg > 0)).sum())
-        if split:
-            k_ref = stochastic_round(p_ref[r] * n_ref, key_round, 0)
-            k_alt = stochastic_round(p_alt[r] * n_alt, key_round, 1)
-            if m_ref != k_ref:
-                _fix_count(h, length, o, 0, k_ref - m_ref, key_fix)
-            if m_alt != k_alt:
-                _fix_count(h, length, o, 1, k_alt - m_alt, key_fix)
-        else:
-            k = stochastic_round(p_ref[r] * (n_ref + n_alt), key_round, 2)
-            if m_ref + m_alt != k:
-                _fix_count(h, length, o, 2, k - m_ref - m_alt, key_fix)
-    return out.reshape(haps.shape)
+    _, _, _, ids, hap, _ = _layout(haps, None, indices)
+    n_groups = rates.shape[1]
+    out = np.zeros((grp.shape[0], n_groups), dtype=np.int64)
+    for r in range(grp.shape[0]):
+        key = row_key_int(seed, STREAM_EXACT_ROUND, epoch, int(ids[r]), int(hap[r]))
+        for g in range(n_groups):
+            out[r, g] = stochastic_round(float(rates[r, g]) * int((grp[r] == g).sum()), key, g)
+    return out
+
+
+def assert_exact(mask: Any, grp: np.ndarray, targets: np.ndarray) -> None:
+    """An exact mask: only eligible positions, and per row and group the target count."""
+    m = np.asarray(mask).reshape(grp.shape)
+    assert not (m & (grp < 0)).any(), "an ineligible position is masked"
+    for g in range(targets.shape[1]):
+        got = (m & (grp == g)).sum(axis=1)
+        np.testing.assert_array_equal(got, targets[:, g], err_msg=f"counts of group {g}")
+
+
+def _rule(haps: Any, grp: np.ndarray, rates: Any, exact: bool, kw: dict[str, Any]) -> Any:
+    rr = row_rates(rates, haps)
+    if exact:
+        return grp, exact_targets(haps, grp, rr, **kw)
+    return group_bernoulli(haps, grp, rr, **kw)
 
 
 def class_rate_mask(
@@ -316,17 +304,19 @@ def class_rate_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
-) -> np.ndarray:
-    """Reference of :func:`maskkit.class_rate_mask` (and ``smart_balanced_mask``)."""
+    eligible: Any = None,
+) -> Any:
+    """Reference of :func:`maskkit.class_rate_mask`: groups ref = 0, alt = 1.
+
+    Bernoulli: the mask. Exact: ``(groups, targets)`` for :func:`assert_exact`.
+    """
     haps = np.asarray(haps)
+    n = haps.shape[0]
+    rates = np.stack([per_sample(ref_rate, n), per_sample(alt_rate, n)], axis=1)
     if site_rate:
-        ploidy = haps.shape[1] if haps.ndim == 3 else 1
-        ref_rate = hap_rate_for_site_rate(ref_rate, ploidy)
-        alt_rate = hap_rate_for_site_rate(alt_rate, ploidy)
-    kw = {"seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths}
-    if exact:
-        return exact_mask(haps, ref_rate, alt_rate, split=True, **kw)
-    return bernoulli_mask(haps, ref_rate, alt_rate, **kw)
+        rates = hap_rate_for_site_rate(rates, haps.shape[1] if haps.ndim == 3 else 1)
+    grp = groups(haps, None, True, lengths, eligible)
+    return _rule(haps, grp, rates, exact, {"seed": seed, "epoch": epoch, "indices": indices})
 
 
 def random_mask(
@@ -339,15 +329,15 @@ def random_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
-) -> np.ndarray:
-    """Reference of :func:`maskkit.random_mask`."""
+    eligible: Any = None,
+) -> Any:
+    """Reference of :func:`maskkit.random_mask`: one group. Returns as :func:`class_rate_mask`."""
     haps = np.asarray(haps)
+    rates = per_sample(rate, haps.shape[0])[:, None]
     if site_rate:
-        rate = hap_rate_for_site_rate(rate, haps.shape[1] if haps.ndim == 3 else 1)
-    kw = {"seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths}
-    if exact:
-        return exact_mask(haps, rate, rate, split=False, **kw)
-    return bernoulli_mask(haps, rate, rate, **kw)
+        rates = hap_rate_for_site_rate(rates, haps.shape[1] if haps.ndim == 3 else 1)
+    grp = groups(haps, None, False, lengths, eligible)
+    return _rule(haps, grp, rates, exact, {"seed": seed, "epoch": epoch, "indices": indices})
 
 
 # ----------------------------------------------------------------------------- union and stats
@@ -501,82 +491,6 @@ def maf_bins(freq: Any, edges: Any, fold: bool = True) -> np.ndarray:
     return (f[..., None] >= e).sum(axis=-1).astype(np.int64)
 
 
-def _fix_group(
-    h: np.ndarray, grp: np.ndarray, length: int, o: np.ndarray, g: int, kid: int, d: int,
-    key_fix: int,
-) -> None:  # fmt: skip
-    """Flip ``|d|`` positions of group ``g`` (``grp`` is -1 at missing calls); like _fix_count."""
-    want = d < 0
-    need = abs(d)
-    cand = [j for j in range(length) if bool(o[j]) == want and grp[j] == g]
-    c = len(cand)
-    gkey = mix64_int(key_fix ^ (((kid + 1) * GOLDEN) & MASK64))
-    if probe_fix_up(need, c):
-        done = t = 0
-        while done < need:
-            j = (word_int(gkey, t) * length) >> 32  # probe t: 32-bit word t
-            t += 1
-            if bool(o[j]) == want and grp[j] == g:
-                o[j] = not want
-                done += 1
-        return
-    for i in range(need):
-        pick = i + below_int(bits_int(gkey, i), c - i)
-        cand[i], cand[pick] = cand[pick], cand[i]
-        o[cand[i]] = not want
-
-
-def grouped_mask(
-    haps: Any,
-    bins: np.ndarray,
-    split: bool,
-    rates: np.ndarray,
-    *,
-    seed: int,
-    epoch: int = 0,
-    indices: Any = None,
-    lengths: Any = None,
-    exact: bool = False,
-) -> np.ndarray:
-    """Per-site bins x (optionally) allele class: group ``2 bin + class`` or ``bin``.
-
-    ``bins`` has shape (1 or samples, sites) and ``rates`` (1 or samples, groups). Bernoulli:
-    the words of :func:`bernoulli_mask` against the group's threshold. Exact: per group, the
-    stochastically rounded target (round counter and fix-up id ``kid = g`` when split, else
-    ``2 g + 2``), groups in increasing order.
-    """
-    haps = np.asarray(haps)
-    h2, _, batch, ids, hap, lens = _layout(haps, lengths, indices)
-    n_rows, sites = h2.shape
-    out = np.zeros(h2.shape, dtype=bool)
-    for r in range(n_rows):
-        s = int(batch[r])
-        b = bins[0 if bins.shape[0] == 1 else s].astype(np.int64)
-        p = rates[0 if rates.shape[0] == 1 else s]
-        h = h2[r]
-        length = int(lens[r])
-        grp = np.where(h >= 0, 2 * b + (h > 0) if split else b, -1)
-        key = row_key_int(seed, STREAM_MASK, epoch, int(ids[r]), int(hap[r]))
-        rate = [pass_rate(float(x), length) for x in p] if exact else p
-        thr = np.array([threshold(x) for x in rate], dtype=np.int64)
-        w = words(key, sites).astype(np.int64)
-        o = out[r]
-        for j in range(length):
-            o[j] = grp[j] >= 0 and w[j] < thr[grp[j]]
-        if not exact:
-            continue
-        key_round = row_key_int(seed, STREAM_EXACT_ROUND, epoch, int(ids[r]), int(hap[r]))
-        key_fix = row_key_int(seed, STREAM_EXACT_FIX, epoch, int(ids[r]), int(hap[r]))
-        for g in range(len(p)):
-            kid = g if split else 2 * g + 2
-            in_g = grp[:length] == g
-            k = stochastic_round(p[g] * int(in_g.sum()), key_round, kid)
-            m = int((o[:length] & in_g).sum())
-            if m != k:
-                _fix_group(h, grp, length, o, g, kid, k - m, key_fix)
-    return out.reshape(haps.shape)
-
-
 def af_mask(
     haps: Any,
     freq: Any,
@@ -591,7 +505,8 @@ def af_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
-) -> np.ndarray:
+    eligible: Any = None,
+) -> Any:
     """Reference of :func:`maskkit.af_mask`: rate ``min(1, scale * rates[class, bin])``."""
     haps = np.asarray(haps)
     n, sites = haps.shape[0], haps.shape[-1]
@@ -604,9 +519,8 @@ def af_mask(
         per = hap_rate_for_site_rate(per, haps.shape[1] if haps.ndim == 3 else 1)
     bins = maf_bins(freq, edges, fold)
     bins = bins.reshape(1 if bins.ndim == 1 else n, sites)
-    kw = {"seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths, "exact": exact}
-    assert bins.shape[0] in (1, n)
-    return grouped_mask(haps, bins, split, per, **kw)
+    grp = groups(haps, bins, split, lengths, eligible)
+    return _rule(haps, grp, per, exact, {"seed": seed, "epoch": epoch, "indices": indices})
 
 
 def array_mask(
@@ -621,7 +535,8 @@ def array_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
-) -> np.ndarray:
+    eligible: Any = None,
+) -> Any:
     """Reference of :func:`maskkit.array_mask` for a bool ``keep`` of shape (sites,)."""
     haps = np.asarray(haps)
     n = haps.shape[0]
@@ -629,8 +544,30 @@ def array_mask(
     if site_rate:
         per = hap_rate_for_site_rate(per, haps.shape[1] if haps.ndim == 3 else 1)
     bins = np.asarray(keep, dtype=np.int64).reshape(1, -1)
-    kw = {"seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths, "exact": exact}
-    return grouped_mask(haps, bins, False, per, **kw)
+    grp = groups(haps, bins, False, lengths, eligible)
+    return _rule(haps, grp, per, exact, {"seed": seed, "epoch": epoch, "indices": indices})
+
+
+def _fix_count(h: np.ndarray, length: int, o: np.ndarray, d: int, key_fix: int) -> None:
+    """Span rows that the span cap left short: add ``d`` eligible positions (the kernel's
+    fix-up, mirrored: the cap is never reached by the tested distributions)."""
+    need = d
+    cand = [j for j in range(length) if not o[j] and h[j] >= 0]
+    c = len(cand)
+    gkey = mix64_int(key_fix ^ (((2 + 1) * GOLDEN) & MASK64))
+    if 3 * need <= c:
+        done = t = 0
+        while done < need:
+            j = (word_int(gkey, t) * length) >> 32
+            t += 1
+            if not o[j] and h[j] >= 0:
+                o[j] = True
+                done += 1
+        return
+    for i in range(need):
+        pick = i + below_int(bits_int(gkey, i), c - i)
+        cand[i], cand[pick] = cand[pick], cand[i]
+        o[cand[i]] = True
 
 
 def span_length(key: int, i: int, mean_span: Any, max_span: Any, span_lengths: Any) -> int:
@@ -697,5 +634,5 @@ def span_mask(
                     if exact and m == k:
                         break
         if m < k:
-            _fix_count(h, length, o, 2, k - m, row_key_int(seed, STREAM_EXACT_FIX, epoch, *args))
+            _fix_count(h, length, o, k - m, row_key_int(seed, STREAM_EXACT_FIX, epoch, *args))
     return out.reshape(haps.shape)

@@ -206,6 +206,77 @@ def span_distributions() -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(geo, table())
 
 
+# -- input files (VCF text, HDF5 stores) for fuzzing the readers ------------------------------
+
+GT_ALLELES = ("0", "0", "1", "1", ".", "2", "128", "65537")  # valid ones first, then too large
+
+
+@st.composite
+def vcf_texts(draw: st.DrawFn) -> tuple[str, str]:
+    """``(header, records)`` VCF text: valid and broken records, mostly small biallelic SNVs.
+
+    Records vary allele indices (beyond the one ALT too), ploidy per call, phasing, missing
+    calls, positions (unsorted, above ``2**31 - 1``), contigs, REF/ALT kinds and sample names.
+    """
+    name = st.text("ABCXYZabc019_-.", min_size=1, max_size=4)
+    samples = draw(st.lists(name, min_size=1, max_size=3, unique=True))
+    if len(samples) > 1 and draw(st.integers(0, 9)) == 0:
+        samples[-1] = samples[0]  # a duplicate name, now and then
+    header = (
+        "##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=2>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples) + "\n"
+    )
+    position = st.one_of(st.integers(1, 60), st.sampled_from([2**31 - 1, 2**31, 2**32 + 3]))
+    lines = []
+    pos = 0
+    for _ in range(draw(st.integers(0, 6))):
+        pos = draw(position) if draw(st.integers(0, 9)) == 0 else pos + draw(st.integers(0, 9))
+        chrom = "2" if draw(st.integers(0, 39)) == 0 else "1"
+        ref = draw(st.sampled_from(["A", "C", "g", "T", "A", "C", "N", "AT", "0"]))
+        alt = draw(st.sampled_from(["C", "G", "t", "A", "G", "T", "C,G", "<DEL>", ".", "1", "AT"]))
+        calls = []
+        for _ in samples:
+            k = draw(st.sampled_from([2] * 8 + [1, 3]))
+            al = [draw(st.sampled_from(GT_ALLELES[:5] if draw(st.integers(0, 7)) else GT_ALLELES))
+                  for _ in range(k)]  # fmt: skip
+            seps = [draw(st.sampled_from("||/")) for _ in range(k - 1)]
+            calls.append(al[0] + "".join(s + a for s, a in zip(seps, al[1:])))
+        lines.append("\t".join([chrom, str(pos), ".", ref, alt, ".", ".", ".", "GT", *calls]))
+    return header, "".join(line + "\n" for line in lines)
+
+
+@st.composite
+def store_layouts(draw: st.DrawFn) -> dict[str, Any]:
+    """Datasets of a scikit-allel-layout store with odd dtypes, shapes and values."""
+    dtype = np.dtype(
+        draw(st.sampled_from([np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                              np.uint32, np.float32, np.bool_]))
+    )  # fmt: skip
+    shape = (draw(st.integers(0, 5)), draw(st.integers(0, 3)), draw(st.integers(0, 3)))
+    if dtype.kind == "f":
+        elements: st.SearchStrategy[Any] = st.sampled_from([0.0, 1.0, -1.0, 0.5])
+    elif dtype.kind == "b":
+        elements = st.booleans()
+    else:
+        info = np.iinfo(dtype)
+        small = [v for v in (0, 1, -1, 127, -128) if info.min <= v <= info.max]
+        elements = (
+            st.sampled_from(small)
+            if draw(st.booleans())
+            else st.one_of(st.sampled_from(small), st.integers(int(info.min), int(info.max)))
+        )
+    gt = draw(hnp.arrays(dtype, shape, elements=elements))
+    n_pos = shape[0] if draw(st.integers(0, 5)) else draw(st.integers(0, 6))
+    pos_dtype = draw(st.sampled_from([np.int32, np.int64, np.uint32, np.float64]))
+    pos = np.arange(1, n_pos + 1).astype(pos_dtype)
+    samples = None
+    if draw(st.booleans()):
+        n_names = shape[1] if draw(st.integers(0, 5)) else draw(st.integers(0, 4))
+        samples = [f"s{i}" for i in range(n_names)]
+    return {"gt": gt, "pos": pos, "samples": samples}
+
+
 @st.composite
 def token_batches(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(ids, protect, eligible)``: token ids 0..19 of which a few are protected specials.

@@ -146,7 +146,9 @@ def test_padded_width(max_len: int, pad_to: int | None, mult: int | None, width:
     haps = np.zeros((2, 10), dtype=np.int8)
     lens = np.array([max_len // 2, max_len]) if max_len <= 10 else None
     if lens is not None:
-        b = mk.collate(haps, np.zeros_like(haps, bool), lens, pad_to, mult)
+        b = mk.collate(
+            haps, np.zeros_like(haps, bool), lengths=lens, pad_to=pad_to, pad_to_multiple_of=mult
+        )
         assert b["input_ids"].shape == (2, width)
 
 
@@ -167,10 +169,10 @@ def test_mask_on_padding_raises(data: st.DataObject) -> None:
     j = data.draw(st.integers(int(lengths[s]), sites - 1))
     mask[s, ..., j] = True  # one padding position (every haplotype for 3-D)
     with pytest.raises(ValueError, match="padding"):
-        mk.collate(haps, mask, lengths, n_alleles=4)
+        mk.collate(haps, mask, lengths=lengths, n_alleles=4)
     if haps.ndim == 3:
         with pytest.raises(ValueError, match="padding"):
-            mk.collate(haps, mask.any(axis=1), lengths, n_alleles=4)
+            mk.collate(haps, mask.any(axis=1), lengths=lengths, n_alleles=4)
 
 
 def test_mask_beyond_the_padded_width_raises() -> None:
@@ -254,3 +256,91 @@ def test_random_replacement_uniform_over_alleles() -> None:
         count + sum(int((ids == tokens.ALLELE_OFFSET + v).sum()) for v in range(n_alleles - 1))
         == ids.size
     )
+
+
+NARROW = {"input_ids": np.uint8, "labels": np.int8, "attention_mask": np.bool_}
+
+
+@given(case=collate_cases(), narrow=st.booleans())
+def test_out_buffers_and_narrow_dtypes_hold_the_same_values(case: dict, narrow: bool) -> None:
+    want = mk.collate(**case)
+    dtype = NARROW if narrow else np.int32
+    fresh = mk.collate(**case, dtype=dtype)
+    # buffers full of garbage: every position must be written
+    out = {k: np.full_like(a, 77 if a.dtype != np.bool_ else True) for k, a in fresh.items()}
+    got = mk.collate(**case, dtype=dtype, out=out)
+    for key in KEYS:
+        assert got[key] is out[key], key
+        assert fresh[key].dtype == out[key].dtype, key
+        np.testing.assert_array_equal(fresh[key], want[key], err_msg=key)
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+
+def test_out_takes_any_subset_of_outputs_and_its_dtype() -> None:
+    haps = np.array([[[0, 1, -1, 2]], [[1, 0, 0, 0]]], dtype=np.int8)
+    m = np.zeros(haps.shape, dtype=bool)
+    m[0, 0, 1] = m[1, 0, 0] = True
+    ids = np.empty((2, 1, 6), dtype=np.int16)
+    b = mk.collate(haps, m, pad_to=6, n_alleles=3, out={"input_ids": ids})
+    assert b["input_ids"] is ids
+    assert b["labels"].dtype == np.int64
+    assert ids.tolist() == [[[3, 1, 2, 5, 0, 0]], [[1, 3, 3, 3, 0, 0]]]
+    assert b["labels"].tolist() == [[[-100, 1, -100, -100, -100, -100]], [[1] + [-100] * 5]]
+
+
+@pytest.mark.parametrize(
+    ("out", "error", "match"),
+    [
+        ({"input_ids": np.empty((1, 5), np.int64)}, ValueError, "shape"),
+        ({"input_ids": np.empty((1, 4), np.int64)[:, ::2]}, ValueError, "shape"),
+        ({"input_ids": np.empty((1, 8), np.int64)[:, ::2]}, ValueError, "C-contiguous"),
+        ({"mask": np.empty((1, 4), np.int8)}, TypeError, "bool"),
+        ({"labels": np.empty((1, 4), np.float32)}, TypeError, "integer"),
+        ({"labels": [[0, 0, 0, 0]]}, TypeError, "numpy array"),
+        ({"ids": np.empty((1, 4), np.int64)}, ValueError, "keys"),
+    ],
+)
+def test_bad_out_buffers_raise(out: dict, error: type, match: str) -> None:
+    haps = np.zeros((1, 4), dtype=np.int8)
+    with pytest.raises(error, match=match):
+        mk.collate(haps, np.zeros((1, 4), bool), out=out)
+
+
+def test_out_overlapping_the_inputs_raises() -> None:
+    haps = np.zeros((1, 4), dtype=np.int8)
+    m = np.zeros((1, 4), dtype=bool)
+    with pytest.raises(ValueError, match="overlaps"):
+        mk.collate(haps, m, out={"mask": m})
+    with pytest.raises(ValueError, match="overlaps"):
+        mk.collate(haps, m, out={"labels": haps})
+
+
+def test_dtypes_too_narrow_for_the_alleles_raise_instead_of_wrapping() -> None:
+    m = np.zeros((1, 3), dtype=bool)
+    big = np.array([[0, 300, 1]], dtype=np.int16)
+    # 301 alleles: tokens up to 303 and labels up to 300 need int16
+    with pytest.raises(ValueError, match=r"input_ids dtype uint8 cannot hold.*np\.int16"):
+        mk.collate(big, m, n_alleles=301, dtype={"input_ids": np.uint8})
+    with pytest.raises(ValueError, match=r"labels dtype int8 cannot hold.*np\.int16"):
+        mk.collate(big, m, n_alleles=301, dtype={"labels": np.int8})
+    with pytest.raises(ValueError, match="input_ids dtype uint8"):
+        mk.collate(big, m, n_alleles=301, out={"input_ids": np.empty((1, 3), np.uint8)})
+    with pytest.raises(ValueError, match="labels dtype uint8"):  # -100 needs a signed dtype
+        mk.collate(big, m, n_alleles=301, dtype={"labels": np.uint8})
+    b = mk.collate(big, m, n_alleles=301, dtype={"input_ids": np.int16, "labels": np.int16})
+    assert b["input_ids"].tolist() == [[3, 303, 4]]
+    # int16 alleles within n_alleles fit the narrowest dtypes; padding is not looked at
+    small = np.array([[0, 2, 1, 30000]], dtype=np.int16)
+    b = mk.collate(small, np.zeros((1, 4), bool), lengths=[3], n_alleles=3, dtype=NARROW)
+    assert b["input_ids"].tolist() == [[3, 5, 4]]
+    assert b["input_ids"].dtype == np.uint8
+    # 253 alleles still fit uint8 tokens (<= 255) but not int8 labels (<= 127)
+    mk.collate(small[:, :3], m, n_alleles=253, dtype={"input_ids": np.uint8})
+    with pytest.raises(ValueError, match="input_ids dtype uint8"):
+        mk.collate(small[:, :3], m, n_alleles=254, dtype={"input_ids": np.uint8})
+    with pytest.raises(ValueError, match="labels dtype int8"):
+        mk.collate(small[:, :3], m, n_alleles=129, dtype={"labels": np.int8})
+    with pytest.raises(ValueError, match="unknown keys"):
+        mk.collate(small[:, :3], m, n_alleles=3, dtype={"input_id": np.int32})
+    with pytest.raises(TypeError, match="signed"):
+        mk.collate(small[:, :3], m, n_alleles=3, dtype=np.uint16)

@@ -10,8 +10,11 @@ import pytest
 MODULES = [
     "maskkit",
     "maskkit.curriculum",
+    "maskkit.freq",
     "maskkit.masker",
     "maskkit.metrics",
+    "maskkit.report",
+    "maskkit.rules",
     "maskkit.tokens",
     "maskkit.io",
     "maskkit.torch",

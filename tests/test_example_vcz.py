@@ -1,4 +1,4 @@
-"""The VCF Zarr training script of docs/vcz.md runs and meets its schedule."""
+"""The VCF Zarr training script of docs/integrations/vcz.md runs and meets its schedule."""
 
 import pytest
 

@@ -29,6 +29,21 @@ def test_trainer_with_persistent_workers_follows_the_curriculum(tmp_path):
         assert_binomial(masked, real, level, alpha=ALPHA / 3, what=f"epoch {epoch}")
 
 
+@pytest.mark.slow
+def test_trainer_eval_metric_advances_plateau_in_workers(tmp_path):
+    from examples.integrations import hf_trainer
+
+    levels = [0.15, 0.3, 0.45]
+    # min_delta so large that no eval improves: the level rises at the second evaluation
+    masker = mk.Masker("random", rate=Plateau(levels, patience=0, min_delta=1e9), seed=4)
+    trainer = hf_trainer.build_trainer(str(tmp_path), masker, "eval_loss", eval_strategy="epoch")
+    trainer.train()
+    assert masker.schedule.level() == 1
+    for epoch, level in zip(range(3), [0, 0, 1]):
+        masked, real = trainer.counts[epoch]
+        assert_binomial(masked, real, levels[level], alpha=ALPHA / 3, what=f"epoch {epoch}")
+
+
 def test_labels_are_model_token_ids_and_ploidy_by_option():
     haps = np.array([[[0, 1, 1], [1, -1, 0]]], dtype=np.int8)
     items = [{"haps": haps[0], "index": 3}]

@@ -6,7 +6,18 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("torch", "h5py", "zarr", "msprime", "tskit", "faiss", "cyvcf2", "matplotlib", "scipy")
+HEAVY = (
+    "torch",
+    "h5py",
+    "zarr",
+    "transformers",
+    "msprime",
+    "tskit",
+    "faiss",
+    "cyvcf2",
+    "matplotlib",
+    "scipy",
+)
 
 _PROBE = f"""
 import json, sys

@@ -84,12 +84,14 @@ def test_read_is_one_hdf5_read(data, monkeypatch, span_bytes):
 
 def test_in_memory_prints_size(data, capsys):
     path, haps = data
-    store = io.open_store(path, in_memory=True)
+    store = io.open_store(path, in_memory=True, verbose=True)
     np.testing.assert_array_equal(store.to_numpy(), haps)
     err = capsys.readouterr().err
     assert "into memory" in err
     assert "MiB" in err
     assert "300 sites" in err
+    io.open_store(path, in_memory=True).to_numpy()  # quiet by default
+    assert capsys.readouterr().err == ""
 
 
 def test_errors_name_the_problem(data, tmp_path):

@@ -127,8 +127,8 @@ def test_read_equals_numpy_slicing(one, idx, start, stop, in_memory):
     np.testing.assert_array_equal(got, expected[np.array(idx, dtype=np.int64)][:, :, start:stop])
 
 
-def test_zip_store_and_file_url(one, tmp_path):
-    vcf, vcz, _ = one
+def test_zip_store(one, tmp_path):
+    vcf, _, _ = one
     expected, _ = _parse(vcf.read_text())
     zipped = _to_vcz(vcf, tmp_path / "one.vcz.zip", variants_chunk_size=3)
     z = io.open_store(zipped)
@@ -136,8 +136,19 @@ def test_zip_store_and_file_url(one, tmp_path):
     np.testing.assert_array_equal(z.to_numpy(), expected)
     z.close()
     np.testing.assert_array_equal(z.read([1], 0, 7), expected[[1]])  # re-opens after close
-    url = io.open_store(vcz.resolve().as_uri())
+
+
+def test_url_with_storage_options(one):
+    pytest.importorskip("fsspec", reason="zarr opens URLs through fsspec")
+    vcf, vcz, _ = one
+    expected, _ = _parse(vcf.read_text())
+    url = io.open_store(vcz.resolve().as_uri(), storage_options={"auto_mkdir": False})
     np.testing.assert_array_equal(url.to_numpy(), expected)
+    clone = pickle.loads(pickle.dumps(url))
+    assert clone.storage_options == {"auto_mkdir": False}
+    np.testing.assert_array_equal(clone.read([2], 1, 4), expected[[2], :, 1:4])
+    with pytest.raises(ValueError, match="storage_options apply to URLs"):
+        io.open_store(vcz, storage_options={"anon": True})
 
 
 def test_zarr_format_3_store(one, tmp_path):
@@ -173,7 +184,7 @@ def test_contigs(tmp_path):
         np.testing.assert_array_equal(store.read([3, 0], 1, store.n_sites), expected[[3, 0], :, 1:])
     with pytest.raises(ValueError, match=r"contig='3' is not in .*\['1', '2'\]"):
         io.open_store(vcz, contig="3")
-    with pytest.raises(ValueError, match="applies to VCF Zarr"):
+    with pytest.raises(ValueError, match="apply to VCF Zarr"):
         io.open_store(tmp_path / "x.h5", contig="1")
 
 
@@ -265,6 +276,13 @@ def test_bad_stores_raise_store_format_error(tmp_path):
     (tmp_path / "text.zip").write_text("not a zip")
     with pytest.raises(io.StoreFormatError, match="not a zip file"):
         io.open_store(tmp_path / "text.zip")
+    zarr.create_array(tmp_path / "array.zarr", data=np.zeros(3), zarr_format=2)
+    with pytest.raises(io.StoreFormatError, match="not a zarr group"):
+        io.open_store(tmp_path / "array.zarr")
+    (tmp_path / "broken.vcz").mkdir()
+    (tmp_path / "broken.vcz" / ".zgroup").write_text('{"zarr_format": 2')  # cut short
+    with pytest.raises(io.StoreFormatError, match="not a zarr group"):
+        io.open_store(tmp_path / "broken.vcz")
     root = zarr.open_group(tmp_path / "nogt.vcz", mode="w", zarr_format=2)
     root.create_array("variant_position", data=np.arange(1, 4))
     with pytest.raises(io.StoreFormatError, match="no array 'call_genotype'"):

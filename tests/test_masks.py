@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 import reference as ref
-from bounds import ALPHA, assert_binomial
+from bounds import ALPHA, assert_binomial, assert_uniform_counts
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import MaskCase, haplotypes, mask_cases, rates, seeds
@@ -26,8 +27,14 @@ def test_reference_hash_three_ways(seed: int, epoch: int, sample: int) -> None:
         assert int(ref.row_keys(seed, ref.STREAM_MASK, epoch, sample, hap)) == key
         assert int(_rng.row_key(np.uint64(seed), _rng.STREAM_MASK, epoch, sample, hap)) == key
         w = ref.words(key, 7)
+        w16 = ref.words16(key, 9)
         for j in range(7):
             assert int(w[j]) == ref.word_int(key, j) == int(_rng.u32_at(np.uint64(key), j))
+        for j in range(9):
+            assert int(w16[j]) == ref.word16_int(key, j) == int(_rng.u16_at(np.uint64(key), j))
+        hashed = np.empty(3, dtype=np.uint64)
+        _rng.hash_words(np.uint64(key), 3, hashed)
+        assert hashed.view(np.uint16).tolist() == [ref.word16_int(key, j) for j in range(12)]
         assert ref.uniform01_int(key, 3) == _rng.uniform01(np.uint64(key), 3)
         for n in (1, 2, 7, 1000):
             h = ref.bits_int(key, 5)
@@ -74,10 +81,10 @@ def test_exact_masks_match_reference(case: MaskCase, site_rate: bool) -> None:
     want = ref.class_rate_mask(
         case.haps, case.ref_rate, case.alt_rate, exact=True, site_rate=site_rate, **kw
     )
-    np.testing.assert_array_equal(got, want)
+    ref.assert_exact(got, *want)
     rnd = mk.random_mask(case.haps, case.ref_rate, exact=True, site_rate=site_rate, **kw)
-    np.testing.assert_array_equal(
-        rnd, ref.random_mask(case.haps, case.ref_rate, exact=True, site_rate=site_rate, **kw)
+    ref.assert_exact(
+        rnd, *ref.random_mask(case.haps, case.ref_rate, exact=True, site_rate=site_rate, **kw)
     )
 
 
@@ -86,7 +93,7 @@ def test_exact_long_rows_match_reference(case: MaskCase) -> None:
     """Long rows reach the kernel's rejection-sampling fix-up as well as the Fisher-Yates one."""
     got = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
     want = ref.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
-    np.testing.assert_array_equal(got, want)
+    ref.assert_exact(got, *want)
 
 
 @given(case=mask_cases())
@@ -184,6 +191,9 @@ def test_union_option_is_union_of_the_mask(
         lambda **o: mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, **kw, **o),
         lambda **o: mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, **kw, **o),
         lambda **o: mk.random_mask(case.haps, case.ref_rate, **kw, **o),
+        lambda **o: mk.af_mask(case.haps, np.linspace(0, 0.5, sites), [0.1], [0.9, 0.2], **kw, **o),
+        lambda **o: mk.array_mask(case.haps, every=3, kept_rate=case.alt_rate, **kw, **o),
+        lambda **o: mk.span_mask(case.haps, case.ref_rate, **kw, **o),
     ]
     for call in calls:
         want = mk.union(call())
@@ -248,15 +258,38 @@ def test_class_rates_in_binomial_intervals() -> None:
         )
 
 
-def test_paired_decisions_independent() -> None:
-    """Positions 2q and 2q+1 share one 64-bit hash: both halves must act independently."""
+def test_words_of_one_hash_independent() -> None:
+    """Positions 4q..4q+3 share one 64-bit hash: all 16 patterns at their product probability."""
     p = 0.4
-    m = mk.random_mask(np.zeros((400, 5000), dtype=np.int8), p, seed=5)
+    m = mk.random_mask(np.zeros((500, 4000), dtype=np.int8), p, seed=5)
     pt = ref.threshold_probability(p)
-    both = m[:, 0::2] & m[:, 1::2]
-    assert_binomial(int(both.sum()), both.size, pt * pt, ALPHA / 2, "pairs")
-    nxt = m[:, 1:-1:2] & m[:, 2::2]  # odd j with even j+1: different hashes
-    assert_binomial(int(nxt.sum()), nxt.size, pt * pt, ALPHA / 2, "neighbours")
+    quads = m.reshape(500, 1000, 4).astype(np.int64) @ (1 << np.arange(4))
+    counts = np.bincount(quads.ravel(), minlength=16)
+    for pattern in range(16):
+        ones = bin(pattern).count("1")
+        prob = pt**ones * (1 - pt) ** (4 - ones)
+        assert_binomial(int(counts[pattern]), quads.size, prob, ALPHA / 17, f"{pattern:04b}")
+    nxt = m[:, 3:-1:4] & m[:, 4::4]  # last word of a hash with the first of the next
+    assert_binomial(int(nxt.sum()), nxt.size, pt * pt, ALPHA / 17, "neighbours")
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_masks_independent_across_haplotypes_samples_and_epochs(exact: bool) -> None:
+    """Same position, other haplotype / sample / epoch: jointly masked at p**2 (no shared bits)."""
+    p = 0.3
+    haps = np.zeros((300, 2, 1000), dtype=np.int8)
+    m = mk.random_mask(haps, p, seed=21, epoch=4, exact=exact)
+    later = mk.random_mask(haps, p, seed=21, epoch=5, exact=exact)
+    pt = 0.3 if exact else ref.threshold_probability(p)  # exact: every row has exactly 300
+    pairs = {
+        "haplotypes": m[:, 0] & m[:, 1],
+        "samples": m[:-1, 0] & m[1:, 0],
+        "epochs": m & later,
+        "seeds": m & mk.random_mask(haps, p, seed=22, epoch=4, exact=exact),
+    }
+    for what, both in pairs.items():
+        # exact rows are not independent within a row, only across rows: bound per row pair
+        assert_binomial(int(both.sum()), both.size, pt * pt, ALPHA / 4, what)
 
 
 @pytest.mark.parametrize(("p", "n"), [(0.3, 7), (0.15, 61), (0.55, 1001)])
@@ -288,6 +321,16 @@ def test_exact_positions_uniform(n: int, k: int, rows: int) -> None:
     per_position = m.sum(axis=0)
     for j in range(n):
         assert_binomial(int(per_position[j]), rows, k / n, ALPHA / n, f"position {j}")
+
+
+def test_exact_subsets_chi_square() -> None:
+    """n=8, k=3: the 56 subsets by a chi-square test (false-fail probability below 1e-6)."""
+    rows = 112000  # 2,000 expected per subset: the chi-square law holds to well below 1e-6
+    m = mk.random_mask(np.zeros((rows, 8), dtype=np.int8), 3 / 8, seed=9, epoch=2, exact=True)
+    assert (m.sum(axis=1) == 3).all()
+    code = m.astype(np.int64) @ (1 << np.arange(8))
+    counts = np.bincount(code, minlength=256)[[c for c in range(256) if bin(c).count("1") == 3]]
+    assert_uniform_counts(counts, alpha=1e-6)
 
 
 def test_exact_subsets_uniform() -> None:
@@ -322,7 +365,7 @@ def test_site_rate_option_hits_the_site_rate() -> None:
     haps = np.zeros((500, 2, 2000), dtype=np.int8)
     m = mk.random_mask(haps, 0.51, seed=1, site_rate=True)
     p_hap = ref.threshold_probability(mk.haplotype_rate_for_site_rate(0.51, 2))
-    assert p_hap == pytest.approx(0.3, abs=1e-9)
+    assert p_hap == pytest.approx(0.3, abs=2**-17)  # rates resolve to 2**-16
     site = mk.union(m)
     assert_binomial(int(site.sum()), site.size, 1 - (1 - p_hap) ** 2, what="site rate")
 
@@ -334,3 +377,98 @@ def test_haplotype_rate_for_site_rate_inverts_effective_rate(site: float, ploidy
     assert mk.effective_rate(p, ploidy) == pytest.approx(site, abs=1e-12)
     arr = mk.haplotype_rate_for_site_rate(np.array([site, 0.0, 1.0]), ploidy)
     np.testing.assert_allclose(arr, [p, 0.0, 1.0], atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- eligible, protect
+
+
+@st.composite
+def eligible_cases(draw: st.DrawFn) -> tuple[MaskCase, np.ndarray]:
+    """A mask case and an eligible array of a shape that broadcasts to its haps."""
+    case = draw(mask_cases())
+    shape = case.haps.shape
+    form = draw(st.sampled_from(["full", "sites", "rows"]))
+    if form == "sites":
+        shape = (shape[-1],)
+    elif form == "rows":
+        shape = (*shape[:-1], 1)
+    bits = draw(st.lists(st.booleans(), min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    return case, np.array(bits, dtype=bool).reshape(shape)
+
+
+@given(ce=eligible_cases(), split=st.booleans())
+def test_bernoulli_eligible_is_the_mask_and_eligible(
+    ce: tuple[MaskCase, np.ndarray], split: bool
+) -> None:
+    """Bernoulli decisions do not depend on eligibility: masked = mask without it & eligible."""
+    case, elig = ce
+    kw = case.kwargs
+    rates = (case.ref_rate, case.alt_rate) if split else (case.ref_rate,)
+    fn = mk.class_rate_mask if split else mk.random_mask
+    got = fn(case.haps, *rates, eligible=elig, **kw)
+    np.testing.assert_array_equal(got, fn(case.haps, *rates, **kw) & elig)
+
+
+@given(ce=eligible_cases(), parallel=st.booleans())
+def test_exact_eligible_counts_only_eligible_positions(
+    ce: tuple[MaskCase, np.ndarray], parallel: bool
+) -> None:
+    case, elig = ce
+    kw = {**case.kwargs, "parallel": parallel}
+    got = mk.class_rate_mask(
+        case.haps, case.ref_rate, case.alt_rate, exact=True, eligible=elig, **kw
+    )
+    want = ref.class_rate_mask(
+        case.haps, case.ref_rate, case.alt_rate, exact=True, eligible=elig, **case.kwargs
+    )
+    ref.assert_exact(got, *want)
+
+
+@given(case=mask_cases(dtype=np.int16, max_allele=9), data=st.data())
+def test_protected_tokens_never_masked(case: MaskCase, data: st.DataObject) -> None:
+    """``protect`` = eligible where the token is not protected, in every rule and mode."""
+    ids = data.draw(st.lists(st.integers(-1, 9), max_size=4))
+    keep = ~np.isin(case.haps, ids)
+    calls = [
+        lambda **o: mk.random_mask(case.haps, case.ref_rate, **case.kwargs, **o),
+        lambda **o: mk.smart_balanced_mask(case.haps, case.ref_rate, 0.9, **case.kwargs, **o),
+        lambda **o: mk.array_mask(case.haps, every=2, **case.kwargs, **o),
+        lambda **o: mk.span_mask(case.haps, case.ref_rate, **case.kwargs, **o),
+    ]
+    for call in calls:
+        for exact in (False, True):
+            got = call(exact=exact, protect=ids)
+            assert not (got & ~keep).any()
+            np.testing.assert_array_equal(got, call(exact=exact, eligible=keep))
+
+
+def test_nucleotide_tokens_keep_cls_and_sep() -> None:
+    """(n, L) token ids of a sequence model: CLS, SEP and PAD are never masked."""
+    cls, sep, pad = 1, 2, 0
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(4, 40, size=64)
+    ids = np.full((64, 40), pad, dtype=np.int64)
+    for i, n in enumerate(lengths):
+        ids[i, 0], ids[i, 1 : n - 1], ids[i, n - 1] = cls, rng.integers(5, 9, n - 2), sep
+    for exact in (False, True):
+        m = mk.random_mask(ids, 0.5, seed=1, lengths=lengths, protect=[cls, sep, pad], exact=exact)
+        assert not m[np.isin(ids, [cls, sep, pad])].any()
+        if exact:  # counted among the tokens only
+            for i, n in enumerate(lengths):
+                assert m[i].sum() in (math.floor(0.5 * (n - 2)), math.ceil(0.5 * (n - 2)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"eligible": np.ones(5, dtype=np.int8)}, TypeError, "eligible must be a bool array"),
+        ({"eligible": np.ones(5, dtype=bool)}, ValueError, "eligible must broadcast"),
+        ({"protect": [1.5]}, TypeError, "protect must be a token id"),
+        ({"protect": [[1, 2]]}, TypeError, "protect must be a token id"),
+    ],
+)
+def test_eligible_and_protect_errors_name_the_argument(
+    kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        mk.random_mask(np.zeros((3, 8), dtype=np.int8), 0.5, seed=0, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -134,8 +135,27 @@ def test_scorer_accumulates_like_one_shot_and_uses_sites():
         for k in whole[b]:
             np.testing.assert_allclose(part[b][k], whole[b][k], equal_nan=True)
     other = metrics.MinorAlleleScorer(freq)
-    other.add_state(s.state())
+    other.merge_state_dict(s.state_dict())
     assert other.result()["all"]["n_genotypes"] == whole["all"]["n_genotypes"]
+    other.merge_state_dict(s.state_dict())
+    assert other.result()["all"]["n_genotypes"] == 2 * whole["all"]["n_genotypes"]
+    other.load_state_dict(json.loads(json.dumps(s.state_dict())))
+    assert other.state_dict() == s.state_dict()
+
+
+def test_scorer_state_dict_rejects_other_bins():
+    s = metrics.MinorAlleleScorer([0.1, 0.2])
+    with pytest.raises(ValueError, match="edges"):
+        metrics.MinorAlleleScorer([0.1, 0.2], edges=(0.05,)).load_state_dict(s.state_dict())
+    with pytest.raises(ValueError, match="sites"):
+        metrics.MinorAlleleScorer([0.1]).load_state_dict(s.state_dict())
+    with pytest.raises(TypeError, match="state_dict"):
+        s.load_state_dict({"counts": []})
+
+
+def test_nan_frequency_is_an_error_naming_alt_freq():
+    with pytest.raises(ValueError, match=r"alt_freq.*NaN"):
+        metrics.MinorAlleleScorer([0.1, float("nan")])
 
 
 def test_shape_errors():

@@ -59,7 +59,7 @@ def reference(haps_all, items, *, epoch, ref_rate, alt_rate=0.7, seed=SEED):
     mask = mk.smart_balanced_mask(
         haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=keys, lengths=lengths
     )
-    out = mk.collate(haps, mask, lengths, seed=seed, epoch=epoch, indices=keys)
+    out = mk.collate(haps, mask, lengths=lengths, seed=seed, epoch=epoch, indices=keys)
     out["index"] = items
     return out
 

@@ -43,45 +43,52 @@ class RateTrainer(Trainer):
     counts: dict[int, list[int]]
 
     def compute_loss(self, model, inputs, *args, **kwargs):
-        epoch = self.data_collator.masker.epoch
-        c = self.counts.setdefault(epoch, [0, 0])
-        c[0] += int((inputs["labels"] != -100).sum())
-        c[1] += int(inputs["attention_mask"].sum())
+        if model.training:  # evaluation batches go through compute_loss too
+            c = self.counts.setdefault(self.data_collator.masker.epoch, [0, 0])
+            c[0] += int((inputs["labels"] != -100).sum())
+            c[1] += int(inputs["attention_mask"].sum())
         return super().compute_loss(model, inputs, *args, **kwargs)
 
 
-def main(out_dir: str) -> dict[int, tuple[int, int]]:
+def make_data() -> np.ndarray:
     rng = np.random.default_rng(0)
-    haps = (rng.random((96, 2, 64)) < 0.2).astype(np.int8)  # (samples, ploidy, sites)
+    return (rng.random((96, 2, 64)) < 0.2).astype(np.int8)  # (samples, ploidy, sites)
 
-    masker = mk.Masker("random", rate=Levels(LEVELS, epochs_per_level=1), seed=42)
+
+def build_trainer(out_dir: str, masker: mk.Masker, metric: str | None = None, **options):
+    """A tiny BERT (built from a config: no download) for the Masker's curriculum."""
     collator = HaplotypeDataCollator(masker)  # ploidy flattened: one haplotype per row
     config = BertConfig(
         vocab_size=collator.vocab_size, hidden_size=32, num_hidden_layers=1,
         num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
     )  # fmt: skip
-    model = BertForMaskedLM(config)
     args = TrainingArguments(
-        output_dir=out_dir, num_train_epochs=len(LEVELS), per_device_train_batch_size=16,
+        output_dir=out_dir, num_train_epochs=3, per_device_train_batch_size=16,
         dataloader_num_workers=2, dataloader_persistent_workers=True,
         remove_unused_columns=False,  # keep "haps" and "index" for the collator
         report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True, disable_tqdm=True,
+        **options,
     )  # fmt: skip
     trainer = RateTrainer(
-        model=model, args=args, train_dataset=Haplotypes(haps), data_collator=collator,
-        callbacks=[CurriculumCallback(masker)],
+        model=BertForMaskedLM(config), args=args, data_collator=collator,
+        train_dataset=Haplotypes(make_data()), eval_dataset=Haplotypes(make_data()[:32]),
+        callbacks=[CurriculumCallback(masker, metric)],
     )  # fmt: skip
     trainer.counts = {}
+    return trainer
+
+
+def main(out_dir: str) -> dict[int, list[int]]:
+    masker = mk.Masker("random", rate=Levels(LEVELS, epochs_per_level=1), seed=42)
+    trainer = build_trainer(out_dir, masker)
     trainer.train()
 
-    rates = {}
     for epoch, (masked, real) in sorted(trainer.counts.items()):
-        rates[epoch] = masked / real
-        target = LEVELS[epoch]
+        rate, target = masked / real, LEVELS[epoch]
         sd = (target * (1 - target) / real) ** 0.5
-        print(f"epoch {epoch}: realized mask rate {rates[epoch]:.4f}, schedule {target:.2f}")
-        assert abs(rates[epoch] - target) < 6 * sd, (epoch, rates[epoch], target)
-    assert sorted(rates) == list(range(len(LEVELS)))
+        print(f"epoch {epoch}: realized mask rate {rate:.4f}, schedule {target:.2f}")
+        assert abs(rate - target) < 6 * sd, (epoch, rate, target)
+    assert sorted(trainer.counts) == list(range(len(LEVELS)))
     return trainer.counts
 
 

@@ -6,7 +6,7 @@ lazily.
 
 from __future__ import annotations
 
-from . import curriculum, metrics, tokens
+from . import curriculum, freq, metrics, report, rules, tokens
 from ._sync import WorkerSyncWarning
 from ._version import __version__
 from .collate import collate, padded_width
@@ -19,13 +19,32 @@ from .masks import (
     haplotype_rate_for_site_rate,
     random_mask,
     smart_balanced_mask,
+    span_length_probabilities,
     span_mask,
+)
+from .rules import (
+    AlleleFrequency,
+    Array,
+    ClassRates,
+    PerPosition,
+    Random,
+    Rule,
+    SmartBalanced,
+    Span,
 )
 from .union import effective_rate, effective_site_rates, mask_stats, union
 from .vocab import mask_tokens
 
 __all__ = [
+    "AlleleFrequency",
+    "Array",
+    "ClassRates",
     "Masker",
+    "PerPosition",
+    "Random",
+    "Rule",
+    "SmartBalanced",
+    "Span",
     "WorkerSyncWarning",
     "__version__",
     "af_bins",
@@ -36,13 +55,17 @@ __all__ = [
     "curriculum",
     "effective_rate",
     "effective_site_rates",
+    "freq",
     "haplotype_rate_for_site_rate",
     "mask_stats",
     "mask_tokens",
     "metrics",
     "padded_width",
     "random_mask",
+    "report",
+    "rules",
     "smart_balanced_mask",
+    "span_length_probabilities",
     "span_mask",
     "tokens",
     "union",

@@ -6,15 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, tokens
 from . import _validate as v
-from .tokens import ALLELE_OFFSET
 
 __all__ = ["collate", "padded_width"]
 
 # A sanity cap on padded row width (16.7 M sites): larger values are typos, not windows, and
 # would otherwise surface as a many-GB allocation failure.
 MAX_WIDTH = 2**24
+_INT_OUTPUTS = ("input_ids", "labels", "attention_mask")
 
 
 def padded_width(
@@ -42,23 +42,17 @@ def padded_width(
     return width
 
 
-def _check_alleles(h2: np.ndarray, ploidy: int, lens: np.ndarray, n_al: int, dt: Any) -> None:
-    """Refuse real alleles (within ``lens``) >= ``n_al`` and token ids ``dt`` cannot hold."""
-    top = ALLELE_OFFSET + n_al - 1
-    if top > np.iinfo(dt).max:
-        raise ValueError(
-            f"dtype {dt} cannot hold token ids up to {top} (n_alleles={n_al}); "
-            "pass a wider dtype such as np.int16 or np.int64"
-        )
+def _check_alleles(h2: np.ndarray, ploidy: int, lens: np.ndarray, n_al: int) -> None:
+    """Refuse real alleles (within ``lens``) >= ``n_al``: no label may name a missing class."""
     if h2.size and h2.max() >= n_al:  # padding beyond lengths may hold anything: look closer
-        row_lens = np.repeat(np.broadcast_to(lens, (h2.shape[0] // ploidy,)), ploidy)
-        real = np.arange(h2.shape[1]) < row_lens[:, None]
-        hi = int(h2[real].max(initial=-1))
+        hi = int(_kernels.max_allele(h2, ploidy, lens))
         if hi >= n_al:
             raise ValueError(
                 f"haps holds allele {hi} but n_alleles={n_al}: labels and tokens would name a "
                 f"class the model does not have; pass n_alleles={hi + 1} or recode the alleles"
             )
+
+
 def replace_thresholds(replace: Any) -> tuple[np.uint64, np.uint64, float]:
     """Return ``(t_mask, t_keep_from, p_random)`` of a ``(p_mask, p_random, p_keep)`` split.
 
@@ -75,19 +69,90 @@ def replace_thresholds(replace: Any) -> tuple[np.uint64, np.uint64, float]:
     return t_mask, t_keep, pr
 
 
+def _dtype_for(name: str, dtype: Any) -> np.dtype[Any]:
+    """Return the dtype ``dtype`` asks for output ``name`` (one dtype, or a dict of them)."""
+    if isinstance(dtype, dict):
+        unknown = sorted(set(dtype) - set(_INT_OUTPUTS))
+        if unknown:
+            raise ValueError(
+                f"dtype has unknown keys {unknown}; use keys from {list(_INT_OUTPUTS)}"
+            )
+        dtype = dtype.get(name, np.int64)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype[{name!r}] must be a numpy integer dtype, got {dtype!r}") from exc
+    return dt
+
+
+def _check_kind(name: str, dt: np.dtype[Any]) -> None:
+    if name == "mask":
+        if dt != np.bool_:
+            raise TypeError(f"mask output must have dtype bool, got {dt}")
+    elif dt.kind not in "iu" and not (name == "attention_mask" and dt == np.bool_):
+        raise TypeError(f"{name} must have an integer dtype, got {dt}")
+
+
+def _check_capacity(name: str, dt: np.dtype[Any], low: int, high: int, what: str) -> None:
+    """Raise unless ``dt`` holds every value in ``[low, high]`` (no wrap-around, ever)."""
+    lo, hi = _limits(dt)
+    if low < lo or high > hi:
+        fit = next(
+            (t for t in ("int8", "int16", "int32") if low >= _limits(np.dtype(t))[0]
+             and high <= _limits(np.dtype(t))[1]),
+            "int64",
+        )  # fmt: skip
+        raise ValueError(
+            f"{name} dtype {dt} cannot hold {what} (values in [{low}, {high}]); "
+            f"pass a wider dtype, e.g. dtype={{{name!r}: np.{fit}}}"
+        )
+
+
+def _output(
+    name: str,
+    out: dict[str, Any],
+    dtype: Any,
+    shape: tuple[int, ...],
+    inputs: tuple[np.ndarray, ...],
+) -> np.ndarray:
+    """Return the caller's ``out[name]`` after checks, or a fresh array of the right dtype."""
+    if name not in out:
+        dt = np.dtype(np.bool_) if name == "mask" else _dtype_for(name, dtype)
+        _check_kind(name, dt)
+        return np.empty(shape, dtype=dt)
+    arr = out[name]
+    if type(arr) is not np.ndarray:
+        raise TypeError(f"out[{name!r}] must be a numpy array, got {type(arr).__name__}")
+    if arr.shape != shape:
+        raise ValueError(
+            f"out[{name!r}] has shape {arr.shape}, the batch needs {shape}; allocate it with "
+            "maskkit.padded_width for the width"
+        )
+    flags = arr.flags
+    if not (flags.c_contiguous and flags.writeable and arr.dtype.isnative):
+        raise ValueError(
+            f"out[{name!r}] must be a writeable, C-contiguous array in native byte order"
+        )
+    _check_kind(name, arr.dtype)
+    if any(np.may_share_memory(arr, x) for x in inputs):
+        raise ValueError(f"out[{name!r}] overlaps haps or mask; pass a separate buffer")
+    return arr
+
+
 def collate(
     haps: Any,
     mask: Any,
+    *,
     lengths: Any = None,
     pad_to: int | None = None,
     pad_to_multiple_of: int | None = None,
-    *,
     replace: tuple[float, float, float] | None = None,
     n_alleles: int = 2,
     seed: int = 0,
     epoch: int = 0,
     indices: Any = None,
     dtype: Any = np.int64,
+    out: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Pad haplotypes and their mask together, then make model inputs.
 
@@ -111,14 +176,25 @@ def collate(
         Number of allele classes, for random replacement.
     seed, epoch, indices
         Key the replacement draws, as for the mask functions.
-    dtype : numpy integer dtype, default int64
-        Dtype of ``input_ids``, ``labels`` and ``attention_mask``.
+    dtype : numpy integer dtype or dict, default int64
+        Dtype of ``input_ids``, ``labels`` and ``attention_mask``; a dict gives one per output
+        (missing keys: int64), e.g. ``{"input_ids": np.uint8, "labels": np.int8,
+        "attention_mask": np.bool_}``. Narrow dtypes write less memory (int64 outputs are
+        most of the cost of a batch). A dtype that cannot hold every value ``n_alleles``
+        allows raises ``ValueError`` (tokens up to ``2 + n_alleles``; labels need -100, so a
+        signed dtype); values never wrap around.
+    out : dict of numpy arrays, optional
+        Buffers to write into instead of fresh arrays, any of the four keys: each of the output
+        shape ``(..., width)`` (see :func:`padded_width`), C-contiguous, ``mask`` bool, the
+        others any integer dtype that holds their values (checked as for ``dtype``, which they
+        override). Reusing buffers across batches skips the page faults of fresh memory.
 
     Returns
     -------
     dict of numpy arrays, each ``(..., width)``
         ``input_ids`` (tokens, see :mod:`maskkit.tokens`), ``labels`` (the true allele at masked
-        positions, ``-100`` elsewhere), ``attention_mask`` (1 real, 0 padding) and ``mask``.
+        positions, ``-100`` elsewhere), ``attention_mask`` (1 real, 0 padding) and ``mask``;
+        the arrays of ``out`` where given.
 
     Examples
     --------
@@ -128,6 +204,10 @@ def collate(
     >>> b = mk.collate(haps, m, lengths=[3], pad_to=5)
     >>> b["input_ids"].tolist(), b["labels"].tolist()
     ([[3, 1, 2, 0, 0]], [[-100, 1, -100, -100, -100]])
+    >>> buf = {"input_ids": np.empty((1, 5), np.uint8)}
+    >>> b = mk.collate(haps, m, lengths=[3], pad_to=5, dtype={"labels": np.int8}, out=buf)
+    >>> b["input_ids"] is buf["input_ids"], b["labels"].dtype
+    (True, dtype('int8'))
     """
     h2, ploidy, shape = v.haps_2d(haps)
     n = shape[0]
@@ -142,20 +222,37 @@ def collate(
     seed_ = np.uint64(v.int_scalar(seed, "seed"))
     epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
     idx = v.indices(indices, n)
-    dt = np.dtype(dtype)
-    if not np.issubdtype(dt, np.signedinteger):
-        raise TypeError(f"dtype must be a signed integer dtype (labels hold -100), got {dt}")
-    _check_alleles(h2, ploidy, lens, n_al, dt)
+    _check_alleles(h2, ploidy, lens, n_al)
+    if out is None:
+        out = {}
+    elif not isinstance(out, dict) or set(out) - {*_INT_OUTPUTS, "mask"}:
+        raise ValueError(
+            "out must be a dict with keys among input_ids, labels, attention_mask, mask; "
+            f"got {out if not isinstance(out, dict) else sorted(out)!r}"
+        )
+    if not isinstance(dtype, dict) and np.dtype(dtype).kind != "i":
+        raise TypeError(
+            f"dtype must be a signed integer dtype (labels hold -100), got {np.dtype(dtype)}; "
+            "pass a dict to give input_ids or attention_mask an unsigned dtype"
+        )
     out_shape = (*shape[:-1], width)
+    arrays = {
+        name: _output(name, out, dtype, out_shape, (h2, m2)) for name in (*_INT_OUTPUTS, "mask")
+    }
+    # Range checks: every real allele is below n_alleles (_check_alleles), so tokens are at
+    # most ALLELE_OFFSET + n_alleles - 1 and labels at most n_alleles - 1.
+    hi = n_al - 1
+    top = max(tokens.ALLELE_OFFSET + hi, tokens.MISSING, tokens.MASK)
+    ids_dt, lab_dt = arrays["input_ids"].dtype, arrays["labels"].dtype
+    _check_capacity("input_ids", ids_dt, 0, top, f"every token of {n_al} alleles")
+    _check_capacity("labels", lab_dt, tokens.IGNORE_INDEX, hi, f"-100 and {n_al} alleles")
+    _check_capacity("attention_mask", arrays["attention_mask"].dtype, 0, 1, "0 and 1")
     rows = h2.shape[0]
-    ids = np.empty((rows, width), dtype=dt)
-    labels = np.empty((rows, width), dtype=dt)
-    attention = np.empty((rows, width), dtype=dt)
-    mask_out = np.empty((rows, width), dtype=np.bool_)
+    flat = [a.reshape(rows, width) for a in arrays.values()]
     if rows:  # also when width == 0: the kernel still checks the mask on padding
+        pos = np.empty(h2.shape[1], dtype=np.int32)
         n_pad, n_missing = _kernels.collate(
-            h2, m2, mask_div, ploidy, lens, idx, seed_, epoch_,
-            t_mask, t_keep, n_al, ids, labels, attention, mask_out,
+            h2, m2, mask_div, ploidy, lens, idx, seed_, epoch_, t_mask, t_keep, n_al, *flat, pos,
         )  # fmt: skip
         if n_pad:
             raise ValueError(
@@ -167,9 +264,16 @@ def collate(
                 f"mask marks {n_missing} missing call(s) (negative alleles); missing calls have no "
                 "label and must not be masked"
             )
-    return {
-        "input_ids": ids.reshape(out_shape),
-        "labels": labels.reshape(out_shape),
-        "attention_mask": attention.reshape(out_shape),
-        "mask": mask_out.reshape(out_shape),
-    }
+    return arrays
+
+
+def _limits(dt: np.dtype[Any]) -> tuple[int, int]:
+    """Return ``(min, max)`` of an integer or bool dtype (cached: ``np.iinfo`` costs ~1.4 us)."""
+    lim = _LIMITS.get(dt)
+    if lim is None:
+        lim = (0, 1) if dt == np.bool_ else (int(np.iinfo(dt).min), int(np.iinfo(dt).max))
+        _LIMITS[dt] = lim
+    return lim
+
+
+_LIMITS: dict[np.dtype[Any], tuple[int, int]] = {}

@@ -547,7 +547,7 @@ class Plateau(_Leveled):
                 f"got {self._level}"
             )
 
-    def rate(self, epoch: int = 0, step: int | None = None) -> float:
+    def rate(self, epoch: int, step: int | None = None) -> float:
         """Return the rate of the current level."""
         return self._levels[self._level]
 
@@ -677,7 +677,7 @@ class Distribution(Schedule):
     def mean(self) -> float:
         """Return the expected rate."""
 
-    def rate(self, epoch: int = 0, step: int | None = None) -> float:
+    def rate(self, epoch: int, step: int | None = None) -> float:
         """Return the mean rate (each sample's own rate comes from :meth:`sample_rates`)."""
         return self.mean()
 

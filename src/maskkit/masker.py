@@ -1,15 +1,17 @@
 """The Masker: a masking rule, its rate schedules, a seed, and where training is.
 
 A trainer holds one :class:`Masker`. Everything that decides the mask of a sample is in the
-Masker's state: the rule and seed (fixed configuration), the epoch and global step, and the level
-of each :class:`~maskkit.curriculum.Plateau` schedule (the *dynamic state*, see
-:meth:`Masker.sync_state`). A DataLoader worker that knows the dynamic state computes the same
-masks as the main process.
+Masker's state: the rule (:mod:`maskkit.rules`) and seed (fixed configuration), the epoch and
+global step, and the level of each :class:`~maskkit.curriculum.Plateau` schedule (the *dynamic
+state*, see :meth:`Masker.sync_state`). A DataLoader worker that knows the dynamic state computes
+the same masks as the main process. The training-log banner and mask statistics are in
+:mod:`maskkit.report`.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -17,48 +19,17 @@ from typing import Any
 import numpy as np
 
 from . import _validate as v
+from . import report
 from ._sync import SyncChannel, SyncLink
 from .collate import collate
 from .curriculum import Constant, Distribution, Plateau, Schedule, as_schedule, from_state_dict
-from .masks import (
-    _span_distribution,
-    af_mask,
-    array_mask,
-    class_rate_mask,
-    haplotype_rate_for_site_rate,
-    random_mask,
-    span_mask,
-)
-from .union import effective_site_rates, mask_stats, union
+from .rules import Rule, rule_class
 
 __all__ = ["STRATEGIES", "Masker"]
 
-#: Masking rules a :class:`Masker` knows.
+#: Strategy strings of the built-in rules (any registered rule kind is accepted too).
 STRATEGIES: tuple[str, ...] = ("random", "smart_balanced", "af_aware", "span", "array")
-#: Rule options each strategy accepts in ``options=`` (JSON types; see the rule functions).
-OPTIONS: dict[str, tuple[str, ...]] = {
-    "random": (),
-    "smart_balanced": (),
-    "af_aware": ("edges", "rates", "fold", "freq"),
-    "span": ("mean_span", "max_span", "span_lengths"),
-    "array": ("keep", "every", "kept_rate"),
-}
 _FORMAT = "maskkit.Masker/1"
-_RATE_LABELS = {
-    "af_aware": "Rate Scale (x AF table)",
-    "span": "Span Mask Rate (target fraction)",
-    "array": "Off-array Mask Rate",
-}
-_RULE = "=" * 80
-
-
-def _pct(r: float) -> str:
-    s = f"{100.0 * r:.2f}".rstrip("0").rstrip(".")
-    return f"{s}%"
-
-
-def _level_list(levels: tuple[float, ...]) -> str:
-    return "[" + ", ".join(f"{x:.2f}" if round(x, 2) == x else repr(x) for x in levels) + "]"
 
 
 def _indices(value: Any, n: int) -> np.ndarray:
@@ -83,39 +54,66 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _check_options(strategy: str, options: Any) -> dict[str, Any]:
+def _scheduled(cls: type[Rule]) -> tuple[str, ...]:
+    """Rule fields a Masker drives with schedules: the driven rate, and ``alt_rate`` if any."""
+    alt = ("alt_rate",) if "alt_rate" in cls.rate_fields[1:] else ()
+    return (cls.rate_fields[0], *alt)
+
+
+def _options(rule: Rule) -> dict[str, Any]:
+    """Return the rule's parameters other than scheduled rates, where not at their defaults."""
+    skip = _scheduled(type(rule))
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(rule):
+        if f.name in skip:
+            continue
+        value = getattr(rule, f.name)
+        has_default = f.default is not dataclasses.MISSING
+        if not has_default or value != f.default:
+            out[f.name] = _plain(value)
+    return out
+
+
+def _rule_of(strategy: Any, options: Any) -> Rule:
+    """Return the rule object of a strategy string and its options (a rule object as given)."""
+    if isinstance(strategy, Rule):
+        if options:
+            raise TypeError(
+                "options are for strategy strings; set them on the rule object "
+                f"(e.g. {type(strategy).__name__}(...)) instead"
+            )
+        return strategy
+    if not isinstance(strategy, str):
+        raise TypeError(
+            f"strategy must be a rule object (maskkit.rules) or one of {list(STRATEGIES)}, "
+            f"got {type(strategy).__name__}"
+        )
+    try:
+        cls = rule_class(strategy)
+    except ValueError:
+        raise ValueError(
+            f"strategy must be one of {list(STRATEGIES)} (or a registered rule kind), "
+            f"got {strategy!r}"
+        ) from None
     if options is None:
         options = {}
     if not isinstance(options, dict):
         raise TypeError(f"options must be a dict of rule options, got {type(options).__name__}")
-    allowed = OPTIONS[strategy]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    allowed = [name for name in fields if name not in _scheduled(cls)]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(
             f"options {unknown} are not options of strategy={strategy!r}; "
-            f"it accepts {list(allowed) or 'none'}"
+            f"it accepts {allowed or 'none'}"
         )
-    opts = _plain(options)
-    probe = np.zeros((1, 1), dtype=np.int8)
-    if strategy == "af_aware":
-        for key in ("edges", "rates"):
-            if key not in opts:
-                raise ValueError(
-                    f"strategy='af_aware' needs options['{key}'] (see maskkit.af_mask)"
-                )
-        af_mask(probe, [0.0], opts["edges"], opts["rates"], fold=opts.get("fold", True), seed=0)
-    elif strategy == "span":
-        lengths = opts.get("span_lengths")
-        _span_distribution(
-            opts.get("mean_span"), opts.get("max_span"), None if lengths is None else tuple(lengths)
-        )
-    elif strategy == "array":
-        if ("keep" in opts) == ("every" in opts):
-            raise ValueError("strategy='array' needs exactly one of options['keep'] and ['every']")
-        v.rate_scalar(opts.get("kept_rate", 0.0), "options['kept_rate']")
-        if "every" in opts:
-            v.int_scalar(opts["every"], "options['every']", low=1, high=2**62)
-    return opts
+    for name in allowed:
+        f = fields[name]
+        if name not in options and f.default is dataclasses.MISSING:
+            raise ValueError(
+                f"strategy={strategy!r} needs options['{name}'] (see maskkit.rules.{cls.__name__})"
+            )
+    return cls(**_plain(options))
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -132,19 +130,22 @@ class Masker:
 
     Parameters
     ----------
-    strategy : {"random", "smart_balanced", "af_aware", "span", "array"}
-        ``"random"``: every eligible position at ``rate`` (:func:`maskkit.random_mask`).
-        ``"smart_balanced"``: ref positions at ``rate``, alt positions at ``alt_rate``
-        (:func:`maskkit.smart_balanced_mask`). ``"af_aware"``: :func:`maskkit.af_mask`, the
-        table ``options["rates"]`` scaled by ``rate``; pass each batch's site frequencies as
-        ``freq=`` (or a fixed ``options["freq"]``). ``"span"``: :func:`maskkit.span_mask` at
-        ``rate``. ``"array"``: :func:`maskkit.array_mask`, off-array sites at ``rate``.
-    rate : float or Schedule
-        The rate that follows the curriculum (ref rate for smart balanced). A float is a
-        :class:`~maskkit.curriculum.Constant`; a :class:`~maskkit.curriculum.Uniform` or
-        :class:`~maskkit.curriculum.Beta` gives every sample its own rate.
+    strategy : Rule or str
+        The masking rule: an object of :mod:`maskkit.rules` (built-in or your own), or a strategy
+        string with its ``options``: ``"random"`` (:class:`~maskkit.rules.Random`),
+        ``"smart_balanced"`` (:class:`~maskkit.rules.SmartBalanced`: ref positions at ``rate``,
+        alt positions at ``alt_rate``), ``"af_aware"`` (:class:`~maskkit.rules.AlleleFrequency`:
+        the table scaled by ``rate``; pass each batch's site frequencies as ``freq=``),
+        ``"span"`` (:class:`~maskkit.rules.Span`), ``"array"`` (:class:`~maskkit.rules.Array`,
+        off-array sites at ``rate``), or any registered rule kind.
+    rate : float or Schedule, optional
+        The rate the curriculum drives (the rule's :attr:`~maskkit.rules.Rule.driven` field:
+        ref rate for smart balanced). A float is a :class:`~maskkit.curriculum.Constant`; a
+        :class:`~maskkit.curriculum.Uniform` or :class:`~maskkit.curriculum.Beta` gives every
+        sample its own rate. Default: the rule object's own value (required with a string).
     alt_rate : float or Schedule, optional
-        Smart balanced only: the alt rate, fixed at 0.7 unless given (or given a schedule).
+        Rules with an ``alt_rate`` field (smart balanced): the alt rate, fixed at the rule's
+        value (0.7 by default) unless given (or given a schedule).
     seed : int
         Seed of every random draw, in ``[0, 2**64)``.
     exact : bool, default False
@@ -161,10 +162,10 @@ class Masker:
     parallel : bool, default False
         Spread rows over numba threads (same masks for any thread count; not configuration).
     options : dict, optional
-        Rule options of the new strategies (JSON types, part of the configuration):
-        ``af_aware``: ``edges``, ``rates``, ``fold``, ``freq``; ``span``: ``mean_span``,
-        ``max_span``, ``span_lengths`` (``[values, probs]``); ``array``: ``keep`` (bool site
-        list or positions) or ``every``, and ``kept_rate``.
+        With a strategy string: the rule's other parameters (JSON types, part of the
+        configuration): ``af_aware``: ``edges``, ``rates``, ``fold``, ``freq``; ``span``:
+        ``mean_span``, ``max_span``, ``span_lengths`` (``[values, probs]``); ``array``:
+        ``keep`` (bool site list or positions) or ``every``, and ``kept_rate``.
 
     Examples
     --------
@@ -177,12 +178,15 @@ class Masker:
     >>> m = masker(haps)
     >>> bool((m == mk.smart_balanced_mask(haps, 0.4, 0.7, seed=1234, epoch=3)).all())
     True
+    >>> same = mk.Masker(mk.rules.SmartBalanced(alt_rate=0.7), rate=sched, seed=1234)
+    >>> same == mk.Masker("smart_balanced", rate=sched, seed=1234)
+    True
     """
 
     def __init__(
         self,
-        strategy: str,
-        rate: float | Schedule,
+        strategy: Rule | str,
+        rate: float | Schedule | None = None,
         alt_rate: float | Schedule | None = None,
         *,
         seed: int,
@@ -193,20 +197,31 @@ class Masker:
         parallel: bool = False,
         options: dict[str, Any] | None = None,
     ) -> None:
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
-        self.strategy = strategy
-        self.schedule: Schedule = as_schedule(rate, "rate")
-        self.options = _check_options(strategy, options)
-        if strategy != "smart_balanced":
-            if alt_rate is not None:
-                raise ValueError(
-                    f"alt_rate is for strategy='smart_balanced'; strategy={strategy!r} has one "
-                    f"curriculum rate (got alt_rate={alt_rate!r}); drop alt_rate or switch strategy"
+        rule = _rule_of(strategy, options)
+        if rate is None:
+            if not isinstance(strategy, Rule):
+                raise TypeError(
+                    f"Masker({strategy!r}, ...) needs rate= (a float or a schedule); "
+                    "a rule object brings its own"
                 )
-            self.alt_schedule: Schedule | None = None
+            rate = getattr(rule, rule.driven)
+            name = f"{type(rule).__name__}.{rule.driven} (the Masker's rate)"
         else:
-            self.alt_schedule = as_schedule(0.7 if alt_rate is None else alt_rate, "alt_rate")
+            name = "rate"
+        self.schedule: Schedule = as_schedule(rate, name)
+        self.alt_schedule: Schedule | None = None
+        if "alt_rate" in _scheduled(type(rule)):
+            alt = getattr(rule, "alt_rate") if alt_rate is None else alt_rate  # noqa: B009
+            self.alt_schedule = as_schedule(alt, "alt_rate")
+        elif alt_rate is not None:
+            raise ValueError(
+                f"alt_rate is for rules with an alt rate (strategy='smart_balanced'); "
+                f"strategy={rule.kind!r} has one curriculum rate (got alt_rate={alt_rate!r}); "
+                "drop alt_rate or switch strategy"
+            )
+        # the rule holds the schedules' opening rates; the schedules decide every draw's rates
+        opening = {name: s.rate(0, 0) for name, s in self._schedules(rule.driven)}
+        self.rule: Rule = rule.with_rates(**opening)
         self.seed = v.int_scalar(seed, "seed")
         for name, flag in (("exact", exact), ("union", union), ("site_rate", site_rate)):
             if not isinstance(flag, (bool, np.bool_)):
@@ -229,13 +244,23 @@ class Masker:
                     )
         self._epoch = 0
         self._step = 0
-        self._last_ploidy = 2
         self._sync = SyncLink()
+
+    @property
+    def strategy(self) -> str:
+        """The rule's kind (``"random"``, ``"smart_balanced"``, ...)."""
+        return self.rule.kind
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The rule's parameters besides its scheduled rates, where not default (JSON types)."""
+        return _options(self.rule)
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _schedules(self) -> list[tuple[str, Schedule]]:
-        out = [("rate", self.schedule)]
+    def _schedules(self, driven: str = "rate") -> list[tuple[str, Schedule]]:
+        """``(name, schedule)`` pairs; the driven rate is named ``driven`` (default ``"rate"``)."""
+        out = [(driven, self.schedule)]
         if self.alt_schedule is not None:
             out.append(("alt_rate", self.alt_schedule))
         return out
@@ -320,73 +345,75 @@ class Masker:
         a = r if self.alt_schedule is None else one(self.alt_schedule, 1)
         return r, a
 
+    def _draw_rates(self, idx: np.ndarray) -> dict[str, Any]:
+        """Return the rule's scheduled rates for samples ``idx`` (``rates=`` of Rule.draw)."""
+        r, a = self._rates_for(idx)
+        out = {self.rule.driven: r}
+        if self.alt_schedule is not None:
+            out["alt_rate"] = a
+        return out
+
     # ------------------------------------------------------------------ masks
 
-    def haplotype_mask(
+    def _draw(
         self,
         haps: Any,
-        lengths: Any = None,
-        indices: Any = None,
         *,
+        lengths: Any,
+        indices: Any,
+        union: bool,
         out: np.ndarray | None = None,
-        freq: Any = None,
+        eligible: Any = None,
+        protect: Any = None,
+        inputs: dict[str, Any],
     ) -> np.ndarray:
-        """Return the per-haplotype mask (before any union), the shape of ``haps``.
-
-        ``freq`` (strategy ``"af_aware"`` only): the site frequencies of this batch, shape
-        ``(sites,)`` or ``(samples, sites)``; defaults to ``options["freq"]``.
-        """
         self._pull()
         shape = np.shape(haps)
         if len(shape) not in (2, 3):
             raise ValueError(
                 f"haps must be 2-D (rows, sites) or 3-D (samples, ploidy, sites), got {shape}"
             )
-        n = shape[0]
-        idx = _indices(indices, n)
-        ref, alt = self._rates_for(idx)
-        common = {
-            "seed": self.seed,
-            "epoch": self.mask_epoch,
-            "indices": idx,
-            "lengths": lengths,
-            "exact": self.exact,
-            "site_rate": self.site_rate,
-            "out": out,
-            "parallel": self.parallel,
-        }
-        if len(shape) == 3:
-            self._last_ploidy = int(shape[1])
-        if freq is not None and self.strategy != "af_aware":
-            raise ValueError(f"freq is for strategy='af_aware', not {self.strategy!r}; drop freq")
-        if self.strategy == "random":
-            return random_mask(haps, ref, **common)
-        if self.strategy == "smart_balanced":
-            return class_rate_mask(haps, ref, alt, **common)
-        o = self.options
-        if self.strategy == "af_aware":
-            f = o.get("freq") if freq is None else freq
-            if f is None:
-                raise ValueError(
-                    "strategy='af_aware' needs the site frequencies: pass freq= with the batch "
-                    "or options['freq'] at construction"
-                )
-            return af_mask(
-                haps, f, o["edges"], o["rates"], scale=ref, fold=o.get("fold", True), **common
+        idx = _indices(indices, shape[0])
+        if union and len(shape) != 3:
+            raise ValueError(
+                f"union=True needs 3-D haps (samples, ploidy, sites), got shape {shape}; "
+                "pass haplotypes grouped by sample or build the Masker with union=False"
             )
-        if self.strategy == "span":
-            sl = o.get("span_lengths")
-            return span_mask(
-                haps, ref, mean_span=o.get("mean_span"), max_span=o.get("max_span"),
-                span_lengths=None if sl is None else tuple(sl), **common,
-            )  # fmt: skip
-        return array_mask(
-            haps, o.get("keep"), ref, every=o.get("every"), kept_rate=o.get("kept_rate", 0.0),
-            **common,
+        return self.rule.draw(
+            haps, seed=self.seed, epoch=self.mask_epoch, indices=idx, lengths=lengths,
+            rates=self._draw_rates(idx), eligible=eligible, protect=protect, exact=self.exact,
+            site_rate=self.site_rate, union=union, out=out, parallel=self.parallel, **inputs,
+        )  # fmt: skip
+
+    def haplotype_mask(
+        self,
+        haps: Any,
+        *,
+        lengths: Any = None,
+        indices: Any = None,
+        eligible: Any = None,
+        protect: Any = None,
+        out: np.ndarray | None = None,
+        **inputs: Any,
+    ) -> np.ndarray:
+        """Return the per-haplotype mask (before any union), the shape of ``haps``.
+
+        Arguments as for :meth:`__call__`.
+        """
+        return self._draw(
+            haps, lengths=lengths, indices=indices, union=False, out=out, eligible=eligible,
+            protect=protect, inputs=inputs,
         )  # fmt: skip
 
     def __call__(
-        self, haps: Any, lengths: Any = None, indices: Any = None, *, freq: Any = None
+        self,
+        haps: Any,
+        *,
+        lengths: Any = None,
+        indices: Any = None,
+        eligible: Any = None,
+        protect: Any = None,
+        **inputs: Any,
     ) -> np.ndarray:
         """Return the mask for a batch: per haplotype, or the site mask when ``union=True``.
 
@@ -399,37 +426,40 @@ class Masker:
         indices : int array of shape (samples,), optional
             Global dataset ids of the samples (default ``0..samples-1``). Pass them so a sample's
             mask does not depend on its batch.
-        freq : float array of shape (sites,) or (samples, sites), optional
-            Site allele frequencies of the batch (strategy ``"af_aware"``).
+        eligible : bool array, optional
+            Positions that may be masked (see :meth:`maskkit.rules.Rule.draw`).
+        protect : int or sequence of int, optional
+            Token ids never masked (special tokens of a sequence model).
+        **inputs
+            Per-batch inputs of the rule, e.g. ``freq=`` (site allele frequencies, shape
+            ``(sites,)`` or ``(samples, sites)``) for ``"af_aware"``.
 
         Returns
         -------
         numpy.ndarray of bool
             Ready for :func:`maskkit.collate` with the same ``haps`` and ``lengths``.
         """
-        m = self.haplotype_mask(haps, lengths, indices, freq=freq)
-        if self.union:
-            if m.ndim != 3:
-                raise ValueError(
-                    f"union=True needs 3-D haps (samples, ploidy, sites), got shape {m.shape}; "
-                    "pass haplotypes grouped by sample or build the Masker with union=False"
-                )
-            return union(m)
-        return m
+        return self._draw(
+            haps, lengths=lengths, indices=indices, union=self.union, eligible=eligible,
+            protect=protect, inputs=inputs,
+        )  # fmt: skip
 
     def batch(
         self,
         haps: Any,
+        *,
         lengths: Any = None,
         indices: Any = None,
-        *,
-        freq: Any = None,
-        **collate_kwargs: Any,
+        eligible: Any = None,
+        protect: Any = None,
+        **kwargs: Any,
     ) -> dict[str, np.ndarray]:
         """Mask, pad and tokenize a batch: :func:`maskkit.collate` on this Masker's mask.
 
-        ``collate_kwargs`` (``pad_to``, ``pad_to_multiple_of``, ``replace``, ``n_alleles``,
-        ``dtype``) go to :func:`maskkit.collate`; its seed, epoch and indices are the Masker's.
+        Keyword arguments named in the rule's :attr:`~maskkit.rules.Rule.inputs` (``freq``)
+        go to the rule; the others (``pad_to``, ``pad_to_multiple_of``, ``replace``,
+        ``n_alleles``, ``dtype``) to :func:`maskkit.collate`, whose seed, epoch and indices
+        are the Masker's.
 
         Examples
         --------
@@ -440,114 +470,33 @@ class Masker:
         [[1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]]
         """
         for key in ("seed", "epoch", "indices"):
-            if key in collate_kwargs:
+            if key in kwargs:
                 raise TypeError(f"batch() sets {key} from the Masker; do not pass {key}=")
-        n = np.shape(haps)[0]
-        idx = _indices(indices, n)
-        mask = self(haps, lengths, idx, freq=freq)
+        inputs = {k: kwargs.pop(k) for k in list(kwargs) if k in self.rule.inputs}
+        idx = _indices(indices, np.shape(haps)[0])
+        mask = self(
+            haps, lengths=lengths, indices=idx, eligible=eligible, protect=protect, **inputs
+        )
         return collate(
-            haps, mask, lengths, seed=self.seed, epoch=self.mask_epoch, indices=idx,
-            **collate_kwargs,
+            haps, mask, lengths=lengths, seed=self.seed, epoch=self.mask_epoch, indices=idx,
+            **kwargs,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ reporting
 
-    def _haplotype_rates(self, ref: float, alt: float, ploidy: int) -> tuple[float, float]:
-        if not self.site_rate:
-            return ref, alt
-        return (
-            haplotype_rate_for_site_rate(ref, ploidy),
-            haplotype_rate_for_site_rate(alt, ploidy),
-        )
-
-    def _tag(self, sched: Schedule) -> str:
-        if isinstance(sched, Distribution):
-            return f"per-sample {sched!r}, mean"
-        return "fixed" if sched.is_constant else "curriculum"
-
-    def describe(self, ploidy: int | None = None) -> str:
-        """Return a multi-line banner for the training log.
-
-        Carries the lines of the original trainer's banner (``Masking Strategy:``, ``Smart Mask
-        Params:``, ``Curriculum Learning Levels:``, ``Epoch E: Level L``, ``Ref (0) Mask
-        Rate:``, ``Alt (>0) Mask Rate:``) plus the mode, the seed and, with ``union=True``, the
-        effective site rates after the union for ``ploidy`` (default: the last batch's, else 2).
+    def describe(self, ploidy: int = 2) -> str:
+        """Return the training-log banner: :func:`maskkit.report.describe` of this Masker.
 
         Examples
         --------
         >>> import maskkit as mk
-        >>> from maskkit.curriculum import Levels
-        >>> masker = mk.Masker("smart_balanced", rate=Levels(epochs_per_level=2), seed=1)
-        >>> masker.set_epoch(2)
-        >>> print(masker.describe())  # doctest: +NORMALIZE_WHITESPACE
-        ================================================================================
-        Masking Strategy: smart_balanced
-        Smart Mask Params: {'alt_mask_rate': 0.7}
-        Curriculum Learning Levels: [0.30, 0.40, 0.50, 0.60, 0.70, 0.80]
-        Curriculum Schedule: Levels([0.3, 0.4, 0.5, 0.6, 0.7, 0.8], epochs_per_level=2)
-        Mask Mode: bernoulli, union off, seed 1
-        ================================================================================
-        Epoch 2: Level 1
-          - Ref (0) Mask Rate: 40% (curriculum)
-          - Alt (>0) Mask Rate: 70% (fixed)
+        >>> print(mk.Masker("random", rate=0.15, seed=1).describe().splitlines()[1])
+        Masking Strategy: random
         """
-        p = self._last_ploidy if ploidy is None else v.int_scalar(ploidy, "ploidy", 1, 1024)
-        sched, alt = self.schedule, self.alt_schedule
-        ref_r, alt_r = self.current_rates()
-        lines = [_RULE, f"Masking Strategy: {self.strategy}"]
-        if alt is not None:
-            shown: Any = alt.rate(0) if alt.is_constant else repr(alt)
-            lines.append(f"Smart Mask Params: {{'alt_mask_rate': {shown}}}")
-        if self.options:
-            lines.append(f"Rule Params: {self.options}")
-        if sched.levels is not None:
-            lines.append(f"Curriculum Learning Levels: {_level_list(sched.levels)}")
-        lines.append(f"Curriculum Schedule: {sched!r}")
-        if alt is not None and not alt.is_constant:
-            lines.append(f"Alt Schedule: {alt!r}")
-        mode = "exact counts" if self.exact else "bernoulli"
-        extra = ", rates are site rates" if self.site_rate else ""
-        lines.append(
-            f"Mask Mode: {mode}, union {'on' if self.union else 'off'}, seed {self.seed}{extra}"
-        )
-        if self.fixed_epoch is not None:
-            lines.append(f"Validation Masks: fixed, drawn as at epoch {self.fixed_epoch}")
-        lines.append(_RULE)
-        head = f"Epoch {self._epoch}"
-        level = sched.level(self.mask_epoch, self._step)
-        if level is not None:
-            head += f": Level {level}"
-        if any(getattr(s, "unit", "epoch") == "step" for _, s in self._schedules()):
-            head += f" (step {self._step})"
-        lines.append(head)
-        unit = " per site" if self.site_rate else ""
-        if alt is None:
-            label = _RATE_LABELS.get(self.strategy, "Mask Rate (all alleles)")
-            lines.append(f"  - {label}: {_pct(ref_r)}{unit} ({self._tag(sched)})")
-        else:
-            lines.append(f"  - Ref (0) Mask Rate: {_pct(ref_r)}{unit} ({self._tag(sched)})")
-            lines.append(f"  - Alt (>0) Mask Rate: {_pct(alt_r)}{unit} ({self._tag(alt)})")
-        if self.union or self.site_rate:
-            hr, ha = self._haplotype_rates(ref_r, alt_r, p)
-            if self.site_rate:
-                lines.append(f"  - Per-haplotype rates: ref {_pct(hr)}, alt {_pct(ha)}")
-            eff = effective_site_rates(hr, ha, p)
-            approx = " (at mean rates)" if any(s.per_sample for _, s in self._schedules()) else ""
-            body = ", ".join(f"{k} alt: {_pct(r)}" for k, r in eff.items())
-            lines.append(f"  - Site Mask Rate after union (ploidy {p}){approx}: {body}")
-        return "\n".join(lines)
+        return report.describe(self, ploidy=ploidy)
 
-    def stats(self, mask: Any, haps: Any, lengths: Any = None) -> dict[str, float]:
-        """Realized per-class rates of ``mask`` next to the rates this Masker aims at.
-
-        Returns :func:`maskkit.mask_stats` (per haplotype ``ref_rate``, ``alt_rate``, ``rate``;
-        for 3-D ``haps`` the site rates after the union, ``site_rate_alt{k}``) plus ``epoch``,
-        ``target_ref_rate``, ``target_alt_rate`` (per haplotype) and, for 3-D ``haps``,
-        ``expected_site_rate_alt{k}``. For ``"af_aware"``, ``"span"`` and ``"array"`` the
-        schedule sets a scale, a span fraction or the off-array rate, so ``schedule_rate``
-        replaces the per-class targets. Pass the per-haplotype mask
-        (:meth:`haplotype_mask`) for the rates before the union; a site mask (``union=True``)
-        counts for each haplotype of its site.
+    def stats(self, mask: Any, haps: Any, *, lengths: Any = None) -> dict[str, float]:
+        """Realized rates of ``mask`` next to this Masker's targets: :func:`maskkit.report.stats`.
 
         Examples
         --------
@@ -558,22 +507,7 @@ class Masker:
         >>> s["ref_rate"], s["target_ref_rate"], round(s["expected_site_rate_alt0"], 2)
         (0.3, 0.3, 0.51)
         """
-        out: dict[str, float] = dict(mask_stats(mask, haps, lengths))
-        out["epoch"] = self._epoch
-        if self.strategy in _RATE_LABELS:
-            # The schedule drives a scale (af_aware), a span fraction or the off-array rate: no
-            # single per-class target exists, so report the schedule's value under its own name.
-            out["schedule_rate"] = self.current_rates()[0]
-            return out
-        shape = np.shape(haps)
-        p = int(shape[1]) if len(shape) == 3 else 1
-        hr, ha = self._haplotype_rates(*self.current_rates(), p)
-        out["target_ref_rate"] = hr
-        out["target_alt_rate"] = ha
-        if len(shape) == 3:
-            for k, r in effective_site_rates(hr, ha, p).items():
-                out[f"expected_site_rate_alt{k}"] = r
-        return out
+        return report.stats(self, mask, haps, lengths=lengths)
 
     # ------------------------------------------------------------------ state
 
@@ -590,7 +524,7 @@ class Masker:
             "union": self.union,
             "site_rate": self.site_rate,
             "fixed_epoch": self.fixed_epoch,
-            # only when set: configurations (and fingerprints) of the first rules are unchanged
+            # the rule's non-default parameters; a rule at its defaults adds no key
             **({"options": self.options} if self.options else {}),
         }
 
@@ -635,7 +569,7 @@ class Masker:
                 f"got {type(state).__name__}"
                 + (f" with format {state.get('format')!r}" if isinstance(state, dict) else "")
             )
-        if state.get("fingerprint") != self.fingerprint:
+        if state.get("fingerprint") != self.fingerprint and not self._same_config(state):
             mine = _flatten(_canon(self.config()))
             theirs = _flatten(_canon(state.get("config", {})))
             unset = "<unset>"
@@ -656,6 +590,26 @@ class Masker:
             s.load_state_dict(state["schedules"][name])
         self._publish()
 
+    def _same_config(self, state: dict[str, Any]) -> bool:
+        """Whether the checkpoint's configuration builds this one (e.g. options at defaults)."""
+        try:
+            other = Masker._from_config(state["config"], state.get("schedules", {}), False)
+        except (KeyError, TypeError, ValueError):
+            return False
+        return bool(_canon(other.config()) == _canon(self.config()))
+
+    @classmethod
+    def _from_config(cls, cfg: dict[str, Any], schedules: dict[str, Any], parallel: bool) -> Masker:
+        rate = from_state_dict(schedules.get("rate", cfg["rate"]))
+        alt = None
+        if cfg.get("alt_rate") is not None:
+            alt = from_state_dict(schedules.get("alt_rate", cfg["alt_rate"]))
+        return cls(
+            cfg["strategy"], rate, alt, seed=cfg["seed"], exact=cfg["exact"],
+            union=cfg["union"], site_rate=cfg["site_rate"], fixed_epoch=cfg["fixed_epoch"],
+            parallel=parallel, options=cfg.get("options"),
+        )  # fmt: skip
+
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], *, parallel: bool = False) -> Masker:
         """Build a Masker from :meth:`state_dict`: its configuration and its training state.
@@ -671,17 +625,7 @@ class Masker:
         """
         if not isinstance(state, dict) or "config" not in state:
             raise TypeError("state must be a dict from Masker.state_dict()")
-        cfg = state["config"]
-        schedules = state.get("schedules", {})
-        rate = from_state_dict(schedules.get("rate", cfg["rate"]))
-        alt = None
-        if cfg.get("alt_rate") is not None:
-            alt = from_state_dict(schedules.get("alt_rate", cfg["alt_rate"]))
-        masker = cls(
-            cfg["strategy"], rate, alt, seed=cfg["seed"], exact=cfg["exact"],
-            union=cfg["union"], site_rate=cfg["site_rate"], fixed_epoch=cfg["fixed_epoch"],
-            parallel=parallel, options=cfg.get("options"),
-        )  # fmt: skip
+        masker = cls._from_config(state["config"], state.get("schedules", {}), parallel)
         masker.load_state_dict(state)
         return masker
 
@@ -706,10 +650,10 @@ class Masker:
 
         This is all a worker's copy needs to draw the same masks as the main process (the rest
         is configuration, fixed when the copy was made). Its length, ``len(sync_fields)``, is
-        fixed for a given configuration, so a torch adapter can allocate a shared int64 array
-        once, write ``sync_state()`` into it in the main process (after ``set_epoch``,
-        ``step`` or ``update``) and call :meth:`apply_sync_state` in the worker before each
-        batch. Plateau best values and patience counters stay in the main process.
+        fixed for a given configuration: a sync channel (:meth:`set_sync_channel`,
+        ``maskkit.torch.share``) carries it to the workers, which apply it with
+        :meth:`apply_sync_state` before each mask. Plateau best values and patience counters
+        stay in the main process.
 
         Examples
         --------
@@ -831,13 +775,14 @@ class Masker:
             return Constant(self._rate_of(sched))
 
         alt = pick(alt_rate, self.alt_schedule)
-        if self.strategy != "smart_balanced" and alt_rate is not None:
-            raise ValueError("alt_rate is for strategy='smart_balanced'; drop it")
+        if self.alt_schedule is None and alt_rate is not None:
+            raise ValueError(
+                f"alt_rate is for rules with an alt rate, not {self.strategy!r}; drop it"
+            )
         return Masker(
-            self.strategy, pick(rate, self.schedule), alt,
+            self.rule, pick(rate, self.schedule), alt,
             seed=self.seed if seed is None else seed, exact=self.exact, union=self.union,
             site_rate=self.site_rate, fixed_epoch=epoch, parallel=self.parallel,
-            options=self.options or None,
         )  # fmt: skip
 
     def __repr__(self) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _kernels
 from . import _validate as v
+from . import freq as _freq
 
 __all__ = [
     "af_bins",
@@ -53,139 +54,143 @@ def haplotype_rate_for_site_rate(site_rate: Any, ploidy: int = 2) -> Any:
     return 1.0 - (1.0 - arr) ** (1.0 / ploidy)
 
 
-_THRESHOLDS = 0  # (1, 2) uint64 table of 32-bit thresholds (Bernoulli kernels)
-_RATES = 1  # (1, 2) float64 table of rates (exact kernels)
-_SHARED: dict[tuple[float, float, int], np.ndarray] = {}
+class _Batch(NamedTuple):
+    """A validated call: what every mask kernel takes besides the rule's own tables."""
+
+    h2: np.ndarray  # (rows, sites) alleles, or int8 classes (-1 never masked) with eligible/protect
+    ploidy: int
+    shape: tuple[int, ...]
+    seed: int
+    epoch: int
+    lens: np.ndarray
+    idx: np.ndarray
+    result: np.ndarray
+    o2: np.ndarray  # ``result`` as (rows // per, sites)
+    per: int  # haplotype rows OR-ed into one output row: ploidy with union=True, else 1
 
 
-def _shared_table(p_ref: float, p_alt: float, kind: int) -> np.ndarray:
-    # One (1, 2) table per pair of shared rates, kept (kernels only read it): building it costs
-    # about a microsecond, a tenth of a whole 48 x 1,024 call.
-    table = _SHARED.get((p_ref, p_alt, kind))
-    if table is None:
-        if len(_SHARED) > 256:
-            _SHARED.clear()
-        if kind == _THRESHOLDS:
-            row = [int(p_ref * 2.0**32 + 0.5), int(p_alt * 2.0**32 + 0.5)]
-            table = np.array([row], dtype=np.uint64)
-        else:
-            table = np.array([[p_ref, p_alt]], dtype=np.float64)
-        _SHARED[(p_ref, p_alt, kind)] = table
-    return table
-
-
-def _thresholds(r_ref: np.ndarray, r_alt: np.ndarray) -> np.ndarray:
-    # 32-bit thresholds: the realized probability differs from the rate by < 2**-33.
-    if r_ref.shape[0] == 1:  # shared rates: plain float math is ~10x cheaper than array ops
-        return _shared_table(float(r_ref[0]), float(r_alt[0]), _THRESHOLDS)
-    return np.floor(np.stack([r_ref, r_alt], axis=1) * 2.0**32 + 0.5).astype(np.uint64)
-
-
-def _run(
+def _batch(
     haps: Any,
-    ref_rate: Any,
-    alt_rate: Any,
-    *,
-    split: bool,
     seed: Any,
     epoch: Any,
     indices: Any,
     lengths: Any,
-    exact: bool,
-    site_rate: bool,
-    union: bool,
     out: Any,
-    parallel: bool,
-    ref_name: str,
-    alt_name: str,
-) -> np.ndarray:
+    union: bool,
+    eligible: Any,
+    protect: Any,
+) -> _Batch:
     h2, ploidy, shape = v.haps_2d(haps)
     n = shape[0]
-    seed_ = np.uint64(v.int_scalar(seed, "seed"))
-    epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
     if union:
-        if len(shape) != 3:
-            raise ValueError(
-                f"union=True needs 3-D haps (samples, ploidy, sites) to take the union over the "
-                f"ploidy axis, got shape {shape}"
-            )
-        out_shape: tuple[int, ...] = (n, shape[2])
-    else:
-        out_shape = shape
-    # shared float rates skip the per-sample arrays (small batches pay mostly for the wrapper)
-    shared = not site_rate and type(ref_rate) is float and type(alt_rate) is float
-    if shared:
-        p_ref = v.rate_scalar(ref_rate, ref_name)
-        p_alt = v.rate_scalar(alt_rate, alt_name)
-    else:
-        r_ref = v.rates(ref_rate, n, ref_name)
-        r_alt = v.rates(alt_rate, n, alt_name)
-        if site_rate:
-            r_ref = haplotype_rate_for_site_rate(r_ref, ploidy)
-            r_alt = haplotype_rate_for_site_rate(r_alt, ploidy)
+        _check_union(shape)
+    seed_ = v.int_scalar(seed, "seed")
+    if seed_ >= 2**63:  # its int64 bit pattern: a Python int is cheaper to pass than np.uint64
+        seed_ -= 2**64
+    epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
     lens = v.lengths(lengths, n, shape[-1])
     idx = v.indices(indices, n)
-    result = v.out_buffer(out, out_shape, inputs=(h2,))
-    if h2.size == 0:
-        return result
-    if shared:
-        table = _shared_table(p_ref, p_alt, _RATES if exact else _THRESHOLDS)
-    elif exact:
-        r_ref, r_alt = np.broadcast_arrays(r_ref, r_alt)
-        table = np.ascontiguousarray(np.stack([r_ref, r_alt], axis=1), dtype=np.float64)
-    else:
-        table = _thresholds(*np.broadcast_arrays(r_ref, r_alt))
-    if exact:
-        _exact(h2, ploidy, shape, lens, idx, table, split, seed_, epoch_, result, union, parallel)
-    else:
-        _bernoulli(h2, ploidy, lens, idx, table, seed_, epoch_, result, union, parallel)
-    return result
+    result = v.out_buffer(out, (n, shape[2]) if union else shape, inputs=(h2,))
+    if eligible is not None or protect is not None:
+        h2 = _classes(h2, shape, eligible, protect)
+    per = ploidy if union else 1
+    o2 = result if result.ndim == 2 else result.reshape(h2.shape[0] // per, shape[-1])
+    return _Batch(h2, ploidy, shape, seed_, epoch_, lens, idx, result, o2, per)
 
 
-def _exact(
-    h2: np.ndarray,
-    ploidy: int,
-    shape: tuple[int, ...],
-    lens: np.ndarray,
-    idx: np.ndarray,
-    table: np.ndarray,
-    split: bool,
-    seed: np.uint64,
-    epoch: int,
-    result: np.ndarray,
-    union: bool,
+def _check_union(shape: tuple[int, ...]) -> None:
+    if len(shape) != 3:
+        raise ValueError(
+            f"union=True needs 3-D haps (samples, ploidy, sites) to take the union over the "
+            f"ploidy axis, got shape {shape}"
+        )
+
+
+def _classes(h2: np.ndarray, shape: tuple[int, ...], eligible: Any, protect: Any) -> np.ndarray:
+    """Int8 classes of ``h2`` (0 ref, 1 alt, -1 never masked) under ``eligible`` and ``protect``."""
+    keep = np.ones(h2.shape, dtype=np.bool_)
+    if eligible is not None:
+        e = np.asarray(eligible)
+        if e.dtype != np.bool_:
+            raise TypeError(
+                f"eligible must be a bool array (True = may be masked), got dtype {e.dtype}; "
+                "build it with a comparison, e.g. ids != pad_id"
+            )
+        try:
+            keep &= np.broadcast_to(e, shape).reshape(h2.shape)
+        except ValueError:
+            raise ValueError(
+                f"eligible must broadcast to the shape of haps {shape}, got shape {e.shape}"
+            ) from None
+    if protect is not None:
+        ids = np.asarray(protect)
+        if (ids.size and ids.dtype.kind not in "iu") or ids.ndim > 1:
+            raise TypeError(
+                "protect must be a token id or a 1-D list of integer token ids "
+                f"(e.g. [cls_id, sep_id, pad_id]), got dtype {ids.dtype} shape {ids.shape}"
+            )
+        keep &= ~np.isin(h2, ids.astype(np.int64))
+    classes = np.sign(h2).astype(np.int8)
+    classes[~keep] = -1
+    return classes
+
+
+_SHARED: dict[tuple[float, ...], np.ndarray] = {}
+
+
+def _rate_table(
+    values: tuple[Any, ...], names: tuple[str, ...], n: int, site_rate: bool, ploidy: int
+) -> np.ndarray:
+    """Rates as the kernel's ``(1 or samples, groups)`` float64 table, one column per value."""
+    if not site_rate and type(values[0]) is float and type(values[-1]) is float:
+        # shared float rates: one cached table (building it costs about a microsecond, a tenth
+        # of a whole 48 x 1,024 call; kernels only read it)
+        table = _SHARED.get(values)
+        if table is None:
+            for x, name in zip(values, names):
+                v.rate_scalar(x, name)
+            if len(_SHARED) > 256:
+                _SHARED.clear()
+            table = _SHARED[values] = np.array([values], dtype=np.float64)
+        return table
+    cols = [v.rates(x, n, name) for x, name in zip(values, names)]
+    if site_rate:
+        cols = [_site_rate(c, ploidy) for c in cols]
+    rows = 1 if all(c.shape[0] == 1 for c in cols) else n
+    table = np.empty((rows, len(cols)), dtype=np.float64)
+    for k, c in enumerate(cols):
+        table[:, k] = c
+    return table
+
+
+_PARALLEL_CHUNK = 4  # output rows per parallel task
+
+
+def _group_masks(
+    b: _Batch, bins: np.ndarray, split: bool, rates: np.ndarray, exact: bool, parallel: bool
+) -> np.ndarray:
+    """Run the group kernel (``maskkit._kernels.group_mask``) and return the result."""
+    if b.h2.size:
+        kernel = _kernels.group_mask_parallel if parallel else _kernels.group_mask
+        chunk = _PARALLEL_CHUNK if parallel else b.o2.shape[0]
+        kernel(
+            b.h2, b.ploidy, b.lens, b.idx, bins, split, rates, bool(exact), b.seed, b.epoch,
+            b.per, chunk, b.o2,
+        )  # fmt: skip
+    return b.result
+
+
+def _core(
+    b: _Batch,
+    values: tuple[Any, ...],
+    names: tuple[str, ...],
+    exact: bool,
+    site_rate: bool,
     parallel: bool,
-) -> None:
-    o2 = np.empty(h2.shape, dtype=np.bool_) if union else result.reshape(h2.shape)
-    kernel = _kernels.exact_mask_parallel if parallel else _kernels.exact_mask
-    kernel(h2, ploidy, lens, idx, table, split, seed, epoch, o2)
-    if union:
-        _kernels.union(o2.reshape(shape), result)
-
-
-def _bernoulli(
-    h2: np.ndarray,
-    ploidy: int,
-    lens: np.ndarray,
-    idx: np.ndarray,
-    thr: np.ndarray,
-    seed: np.uint64,
-    epoch: int,
-    result: np.ndarray,
-    union: bool,
-    parallel: bool,
-) -> None:
-    if union:  # one pass: each sample's haplotype rows OR-ed straight into its site row
-        if parallel:
-            _kernels.bernoulli_union_mask_parallel(h2, ploidy, lens, idx, thr, seed, epoch, result)
-        else:
-            _kernels.bernoulli_union_mask(h2, ploidy, lens, idx, thr, seed, epoch, result)
-        return
-    o2 = result if result.ndim == 2 else result.reshape(h2.shape)
-    if parallel:
-        _kernels.bernoulli_mask_parallel(h2, ploidy, lens, idx, thr, seed, epoch, o2)
-    else:
-        _kernels.bernoulli_mask(h2, ploidy, lens, idx, thr, seed, epoch, o2)
+) -> np.ndarray:
+    """Random (one rate) and class-rate (ref, alt) masks: groups without bins."""
+    rates = _rate_table(values, names, b.shape[0], site_rate, b.ploidy)
+    return _group_masks(b, _kernels.NO_BINS, len(values) == 2, rates, exact, parallel)
 
 
 def random_mask(
@@ -199,6 +204,8 @@ def random_mask(
     exact: bool = False,
     site_rate: bool = False,
     union: bool = False,
+    eligible: Any = None,
+    protect: Any = None,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
@@ -207,9 +214,12 @@ def random_mask(
     Parameters
     ----------
     haps : array of int, shape (rows, sites) or (samples, ploidy, sites)
-        Alleles: ``0`` ref, ``>= 1`` alt, negative missing.
+        Alleles: ``0`` ref, ``>= 1`` alt, negative missing; or token ids of a sequence model
+        (nucleotides, k-mers), with ``protect`` naming the special tokens.
     rate : float or array of shape (samples,)
-        Per-haplotype masking rate in [0, 1]; an array gives each sample its own rate.
+        Per-haplotype masking rate in [0, 1]; an array gives each sample its own rate. Rates
+        are resolved to ``round(rate * 2**16) / 2**16`` (within ``2**-17``; rate 1 masks every
+        eligible position).
     seed : int
         Non-negative seed, below ``2**64``.
     epoch : int, default 0
@@ -230,6 +240,12 @@ def random_mask(
         Return the site mask ``(samples, sites)``, the union over the ploidy axis, instead of the
         per-haplotype mask: equal to ``maskkit.union(...)`` of the mask without it, in one pass
         (Bernoulli mode) and without the intermediate array. Needs 3-D ``haps``.
+    eligible : bool array broadcastable to ``haps``, optional
+        ``False`` marks positions that are never masked (observed sites, special tokens) and,
+        in exact mode, not counted.
+    protect : int or 1-D array of int, optional
+        Token ids that are never masked (e.g. ``[cls_id, sep_id, pad_id]``): positions holding
+        them are not eligible.
     out : bool array, optional
         Output buffer of the shape of the result: that of ``haps``, or ``(samples, sites)`` with
         ``union=True``.
@@ -250,12 +266,13 @@ def random_mask(
     >>> site = mk.random_mask(haps, 0.3, seed=7, union=True)  # fused union over the ploidy axis
     >>> site.shape, bool((site == mk.union(mk.random_mask(haps, 0.3, seed=7))).all())
     ((2, 10), True)
+    >>> ids = np.array([[5, 7, 8, 9, 7, 8, 6, 0]])  # CLS=5, SEP=6, PAD=0: never masked
+    >>> m = mk.random_mask(ids, 1.0, seed=1, protect=[5, 6, 0])
+    >>> m.astype(int).tolist()
+    [[0, 1, 1, 1, 1, 1, 0, 0]]
     """
-    return _run(
-        haps, rate, rate, split=False, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
-        exact=exact, site_rate=site_rate, union=union, out=out, parallel=parallel,
-        ref_name="rate", alt_name="rate",
-    )  # fmt: skip
+    b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
+    return _core(b, (rate,), ("rate",), exact, site_rate, parallel)
 
 
 def class_rate_mask(
@@ -270,6 +287,8 @@ def class_rate_mask(
     exact: bool = False,
     site_rate: bool = False,
     union: bool = False,
+    eligible: Any = None,
+    protect: Any = None,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
@@ -287,11 +306,8 @@ def class_rate_mask(
     >>> int(m[0, :4].sum()), int(m[0, 4:].sum())
     (2, 3)
     """
-    return _run(
-        haps, ref_rate, alt_rate, split=True, seed=seed, epoch=epoch, indices=indices,
-        lengths=lengths, exact=exact, site_rate=site_rate, union=union, out=out,
-        parallel=parallel, ref_name="ref_rate", alt_name="alt_rate",
-    )  # fmt: skip
+    b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
+    return _core(b, (ref_rate, alt_rate), ("ref_rate", "alt_rate"), exact, site_rate, parallel)
 
 
 def smart_balanced_mask(
@@ -306,6 +322,8 @@ def smart_balanced_mask(
     exact: bool = False,
     site_rate: bool = False,
     union: bool = False,
+    eligible: Any = None,
+    protect: Any = None,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
@@ -330,7 +348,8 @@ def smart_balanced_mask(
     """
     return class_rate_mask(
         haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
-        exact=exact, site_rate=site_rate, union=union, out=out, parallel=parallel,
+        exact=exact, site_rate=site_rate, union=union, eligible=eligible, protect=protect,
+        out=out, parallel=parallel,
     )  # fmt: skip
 
 
@@ -376,49 +395,6 @@ def _site_rate(rates: np.ndarray, ploidy: int) -> np.ndarray:
     return np.asarray(1.0 - (1.0 - rates) ** (1.0 / ploidy), dtype=np.float64)
 
 
-def _rate_thresholds(rates: np.ndarray) -> np.ndarray:
-    # same rounding as maskkit.masks: floor(p * 2**32 + 0.5)
-    return np.floor(rates * 2.0**32 + 0.5).astype(np.uint64)
-
-
-def _common(
-    haps: Any, seed: Any, epoch: Any, indices: Any, lengths: Any, out: Any
-) -> tuple[np.ndarray, int, tuple[int, ...], np.uint64, int, np.ndarray, np.ndarray, np.ndarray]:
-    h2, ploidy, shape = v.haps_2d(haps)
-    n = shape[0]
-    seed_ = np.uint64(v.int_scalar(seed, "seed"))
-    epoch_ = v.int_scalar(epoch, "epoch", high=2**63 - 1)
-    lens = v.lengths(lengths, n, shape[-1])
-    idx = v.indices(indices, n)
-    result = v.out_buffer(out, shape, inputs=(h2,))
-    return h2, ploidy, shape, seed_, epoch_, lens, idx, result
-
-
-def _grouped(
-    h2: np.ndarray,
-    ploidy: int,
-    lens: np.ndarray,
-    idx: np.ndarray,
-    bins: np.ndarray,
-    split: bool,
-    rates: np.ndarray,
-    seed: np.uint64,
-    epoch: int,
-    exact: bool,
-    parallel: bool,
-    o2: np.ndarray,
-) -> None:
-    """Run the grouped kernel: ``bins`` (1 or samples, sites), ``rates`` (1 or samples, groups)."""
-    if h2.size == 0:
-        return
-    if exact:
-        kernel = _kernels.grouped_exact_mask_parallel if parallel else _kernels.grouped_exact_mask
-        kernel(h2, ploidy, lens, idx, bins, split, np.ascontiguousarray(rates), seed, epoch, o2)
-    else:
-        kernel = _kernels.grouped_mask_parallel if parallel else _kernels.grouped_mask
-        kernel(h2, ploidy, lens, idx, bins, split, _rate_thresholds(rates), seed, epoch, o2)
-
-
 # ----------------------------------------------------------------------------- allele frequency
 
 
@@ -438,6 +414,7 @@ def af_bins(freq: Any, edges: Any, *, fold: bool = True) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of int32, the shape of ``freq``
+        Bins as :func:`maskkit.freq.maf_bins` gives them: ``-1`` for NaN (a site without calls).
 
     Examples
     --------
@@ -445,27 +422,9 @@ def af_bins(freq: Any, edges: Any, *, fold: bool = True) -> np.ndarray:
     >>> mk.af_bins([0.001, 0.02, 0.3, 0.999], [0.01, 0.05]).tolist()  # 0.999: MAF 0.001
     [0, 1, 2, 0]
     """
-    f = _float_array(freq, "freq")
-    if f.ndim not in (1, 2):
-        raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {f.shape}")
-    _in_unit(f, "freq")
-    e = _edges(edges)
-    if fold:
-        f = np.minimum(f, 1.0 - f)
-    return np.searchsorted(e, f, side="right").astype(np.int32)
-
-
-def _edges(edges: Any) -> np.ndarray:
-    e = _float_array(edges, "edges")
-    if e.ndim != 1:
-        raise ValueError(f"edges must be 1-D (inner bin edges), got shape {e.shape}")
-    if not np.isfinite(e).all():
-        raise ValueError("edges must be finite")
-    if e.size > 1 and not (np.diff(e) > 0).all():
-        raise ValueError(f"edges must be strictly increasing, got {e.tolist()}")
-    if e.size >= 2**15:
-        raise ValueError(f"edges holds {e.size} edges; use fewer than 32768 bins")
-    return e
+    if np.ndim(freq) not in (1, 2):
+        raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {np.shape(freq)}")
+    return _freq.maf_bins(freq, edges, fold=fold)
 
 
 def af_mask(
@@ -482,6 +441,9 @@ def af_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
+    union: bool = False,
+    eligible: Any = None,
+    protect: Any = None,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
@@ -506,7 +468,7 @@ def af_mask(
         e.g. from :class:`maskkit.curriculum.Uniform`); products above 1 are clipped to 1.
     fold : bool, default True
         Bin the minor allele frequency ``min(f, 1 - f)``.
-    seed, epoch, indices, lengths, out, parallel
+    seed, epoch, indices, lengths, union, eligible, protect, out, parallel
         As for :func:`maskkit.random_mask`.
     exact : bool, default False
         ``True``: per row, the count in each (class, bin) group (each bin for a 1-D table) is
@@ -532,12 +494,16 @@ def af_mask(
     >>> m[0, 0].astype(int).tolist()
     [1, 1, 1, 1, 0, 0, 0, 0]
     """
-    h2, ploidy, shape, seed_, epoch_, lens, idx, result = _common(
-        haps, seed, epoch, indices, lengths, out
-    )
+    b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
+    shape = b.shape
     n, sites = shape[0], shape[-1]
     bins = af_bins(freq, edges, fold=fold)
-    nb = _edges(edges).size + 1
+    if (bins == _freq.NO_CALLS).any():
+        raise ValueError(
+            "freq is NaN (a site without calls) where af_mask needs a rate; give those sites a "
+            "frequency (e.g. 0.0) or make them ineligible"
+        )
+    nb = _freq.check_edges(edges).size + 1
     if bins.shape[-1] != sites or (bins.ndim == 2 and bins.shape[0] != n):
         raise ValueError(
             f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "
@@ -556,13 +522,11 @@ def af_mask(
     flat = table.T.reshape(-1) if split else table
     per = np.minimum(sc[:, None] * flat[None, :], 1.0)
     if site_rate:
-        per = _site_rate(per, ploidy)
-    bins2 = np.ascontiguousarray(bins.reshape(1 if bins.ndim == 1 else n, sites))
-    _grouped(
-        h2, ploidy, lens, idx, bins2, split, per, seed_, epoch_, exact, parallel,
-        result.reshape(h2.shape),
-    )  # fmt: skip
-    return result
+        per = _site_rate(per, b.ploidy)
+    # one bin: the rule without bins (the same groups, so the same masks)
+    rows = 1 if bins.ndim == 1 else n
+    bins2 = _kernels.NO_BINS if nb == 1 else np.ascontiguousarray(bins.reshape(rows, sites))
+    return _group_masks(b, bins2, split, per, exact, parallel)
 
 
 # ----------------------------------------------------------------------------- genotyping array
@@ -619,6 +583,9 @@ def array_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
+    union: bool = False,
+    eligible: Any = None,
+    protect: Any = None,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
@@ -640,7 +607,7 @@ def array_mask(
         Keep sites ``0, every, 2 * every, ...``.
     kept_rate : float or array of shape (samples,), default 0.0
         Rate of the sites on the array (partial masking of the kept sites).
-    seed, epoch, indices, lengths, out, parallel
+    seed, epoch, indices, lengths, union, eligible, protect, out, parallel
         As for :func:`maskkit.random_mask`.
     exact : bool, default False
         ``True``: per row, exact counts (stochastic rounding) among the sites off the array and
@@ -659,10 +626,8 @@ def array_mask(
     >>> mk.array_mask(haps, every=3, seed=0).astype(int).tolist()  # missing stays unmasked
     [[0, 1, 1, 0, 1, 0, 0, 1]]
     """
-    h2, ploidy, shape, seed_, epoch_, lens, idx, result = _common(
-        haps, seed, epoch, indices, lengths, out
-    )
-    n, sites = shape[0], shape[-1]
+    b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
+    n, sites = b.shape[0], b.shape[-1]
     flags = _keep_sites(keep, every, n, sites)
     off = v.rates(rate, n, "rate")
     on = v.rates(kept_rate, n, "kept_rate")
@@ -675,12 +640,8 @@ def array_mask(
         per[:, 0] = off
         per[:, 1] = on
     if site_rate:
-        per = _site_rate(per, ploidy)
-    _grouped(
-        h2, ploidy, lens, idx, flags, False, per, seed_, epoch_, exact, parallel,
-        result.reshape(h2.shape),
-    )  # fmt: skip
-    return result
+        per = _site_rate(per, b.ploidy)
+    return _group_masks(b, flags, False, per, exact, parallel)
 
 
 # ----------------------------------------------------------------------------- spans
@@ -811,6 +772,9 @@ def span_mask(
     lengths: Any = None,
     exact: bool = False,
     site_rate: bool = False,
+    union: bool = False,
+    eligible: Any = None,
+    protect: Any = None,
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
@@ -839,7 +803,7 @@ def span_mask(
     span_lengths : (values, probs), optional
         Any length distribution instead of the geometric one: positive integer lengths and their
         probabilities (summing to 1).
-    seed, epoch, indices, lengths, out, parallel
+    seed, epoch, indices, lengths, union, eligible, protect, out, parallel
         As for :func:`maskkit.random_mask`.
     exact : bool, default False
         ``False``: the last span is laid whole, so a row's count is in ``[k, k + L - 1]``: within
@@ -861,20 +825,28 @@ def span_mask(
     >>> m.sum(axis=1).tolist()
     [20, 20]
     """
-    h2, ploidy, shape, seed_, epoch_, lens, idx, result = _common(
-        haps, seed, epoch, indices, lengths, out
+    b = _batch(
+        haps, seed, epoch, indices, lengths, None if union else out, False, eligible, protect
     )
     kind, q_log, c, top, vals, cdf = _span_distribution(mean_span, max_span, span_lengths)
     if kind == 0:
         vals, cdf = _geometric_table(q_log, c, top)
-    r = v.rates(rate, shape[0], "rate")
+    r = v.rates(rate, b.shape[0], "rate")
     if site_rate:
-        r = _site_rate(r, ploidy)
-    if h2.size == 0:
-        return result
-    kernel = _kernels.span_mask_parallel if parallel else _kernels.span_mask
-    kernel(
-        h2, ploidy, lens, idx, r, kind, q_log, c, top, vals, cdf, bool(exact), seed_, epoch_,
-        result.reshape(h2.shape),
-    )  # fmt: skip
-    return result
+        r = _site_rate(r, b.ploidy)
+    if union:  # spans are drawn per haplotype; the union is taken after
+        _check_union(b.shape)
+        site = v.out_buffer(out, (b.shape[0], b.shape[2]), inputs=(b.h2,))
+    if b.h2.size:
+        kernel = _kernels.span_mask_parallel if parallel else _kernels.span_mask
+        kernel(
+            b.h2, b.ploidy, b.lens, b.idx, r, kind, q_log, c, top, vals, cdf, bool(exact), b.seed,
+            b.epoch, _PARALLEL_CHUNK if parallel else max(1, b.h2.shape[0]), b.o2,
+        )  # fmt: skip
+    if not union:
+        return b.result
+    if b.h2.size:
+        _kernels.union(b.result, site)
+    else:
+        site[...] = False
+    return site

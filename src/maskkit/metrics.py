@@ -30,10 +30,11 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
+
+from . import freq as _freq
 
 __all__ = [
     "DEFAULT_EDGES",
@@ -45,19 +46,24 @@ __all__ = [
     "score",
 ]
 
-DEFAULT_EDGES: tuple[float, ...] = (0.01, 0.05)
-"""MAF bin edges: ``< 0.01``, ``0.01 - 0.05``, ``>= 0.05``."""
+DEFAULT_EDGES: tuple[float, ...] = _freq.DEFAULT_EDGES
+"""MAF bin edges: ``< 0.01``, ``0.01 - 0.05``, ``>= 0.05`` (:data:`maskkit.freq.DEFAULT_EDGES`)."""
+_FORMAT = "maskkit.MinorAlleleScorer/1"
 
 _FIELDS = ("tp", "fp", "fn", "n", "hit", "sx", "sy", "sxx", "syy", "sxy")
 
 
-def _freq(alt_freq: Any) -> np.ndarray:
-    f = np.asarray(alt_freq, dtype=np.float64)
+def _check_freq(alt_freq: Any) -> np.ndarray:
+    # the minor allele needs a frequency at every site: NaN (no calls) is an error here
+    f = _freq.maf(alt_freq, "alt_freq")  # checks dtype and range
     if f.ndim != 1:
         raise ValueError(f"alt_freq must be 1-D (sites,), got shape {f.shape}")
-    if f.size and (not np.all(np.isfinite(f)) or f.min() < 0.0 or f.max() > 1.0):
-        raise ValueError("alt_freq must hold frequencies in [0, 1] (no NaN)")
-    return f
+    if np.isnan(f).any():
+        raise ValueError(
+            "alt_freq must hold frequencies in [0, 1] at every scored site, got NaN (a site "
+            "without calls in the training panel); drop those sites or give them a frequency"
+        )
+    return np.asarray(alt_freq, dtype=np.float64)
 
 
 def minor_allele(alt_freq: Any) -> np.ndarray:
@@ -68,36 +74,32 @@ def minor_allele(alt_freq: Any) -> np.ndarray:
     >>> minor_allele([0.1, 0.5, 0.9]).tolist()
     [1, 1, 0]
     """
-    return (_freq(alt_freq) <= 0.5).astype(np.int8)
+    return (_check_freq(alt_freq) <= 0.5).astype(np.int8)
 
 
 def maf_from_alt_freq(alt_freq: Any) -> np.ndarray:
-    """Return the minor-allele frequency ``min(f, 1 - f)`` per site.
+    """Return the minor-allele frequency ``min(f, 1 - f)`` per site (:func:`maskkit.freq.maf`).
 
     Examples
     --------
     >>> maf_from_alt_freq([0.1, 0.97]).round(2).tolist()
     [0.1, 0.03]
     """
-    f = _freq(alt_freq)
-    return np.minimum(f, 1.0 - f)
+    return _freq.maf(_check_freq(alt_freq))
 
 
 def bin_labels(edges: Sequence[float] = DEFAULT_EDGES) -> list[str]:
-    """Return the bin names for MAF ``edges``.
+    """Return the bin names for MAF ``edges`` (:func:`maskkit.freq.bin_labels`).
 
     Examples
     --------
     >>> bin_labels()
     ['maf<0.01', '0.01<=maf<0.05', 'maf>=0.05']
     """
-    e = list(edges)
-    if not e or any(b <= a for a, b in pairwise(e)) or e[0] <= 0 or e[-1] > 0.5:
-        raise ValueError(f"edges must be increasing values in (0, 0.5], got {edges!r}")
-    labels = [f"maf<{e[0]:g}"]
-    labels += [f"{a:g}<=maf<{b:g}" for a, b in pairwise(e)]
-    labels.append(f"maf>={e[-1]:g}")
-    return labels
+    e = _freq.check_edges(edges)
+    if not e.size or e[0] <= 0 or e[-1] > 0.5:
+        raise ValueError(f"edges must be increasing values in (0, 0.5], got {list(edges)!r}")
+    return _freq.bin_labels(e)
 
 
 def _nan_div(a: float, b: float) -> float:
@@ -153,11 +155,11 @@ class MinorAlleleScorer:
     """
 
     def __init__(self, alt_freq: Any, edges: Sequence[float] = DEFAULT_EDGES) -> None:
-        f = _freq(alt_freq)
+        f = _check_freq(alt_freq)
         self.labels = bin_labels(edges)
         self.edges = tuple(float(e) for e in edges)
         self.minor = minor_allele(f)
-        self.site_bin = np.searchsorted(np.asarray(self.edges), maf_from_alt_freq(f), side="right")
+        self.site_bin = _freq.maf_bins(f, self.edges, name="alt_freq").astype(np.intp)
         self.counts = np.zeros((len(self.labels), len(_FIELDS)), dtype=np.float64)
 
     @property
@@ -264,8 +266,31 @@ class MinorAlleleScorer:
         for k in range(len(_FIELDS)):
             self.counts[:, k] += np.bincount(bins, weights=vals[:, k], minlength=len(self.labels))
 
+    def state_dict(self) -> dict[str, Any]:
+        """Return the accumulated sums (bins x fields) and the bins, as plain JSON types.
+
+        To pool ranks, all-reduce ``state["counts"]`` (or add other scorers' states with
+        :meth:`merge_state_dict`).
+
+        Examples
+        --------
+        >>> import json, numpy as np
+        >>> a = MinorAlleleScorer([0.02, 0.3])
+        >>> a.update(np.ones((1, 2), np.int8), np.ones((1, 2), np.int8), np.ones((1, 2), bool))
+        >>> b = MinorAlleleScorer([0.02, 0.3])
+        >>> b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+        >>> b.result()["all"]["f1"]
+        1.0
+        """
+        return {
+            "format": _FORMAT,
+            "edges": list(self.edges),
+            "n_sites": self.n_sites,
+            "counts": self.counts.tolist(),
+        }
+
     def state(self) -> np.ndarray:
-        """Return the raw accumulated sums (bins x fields), e.g. to all-reduce across ranks."""
+        """Return the raw sums (bins x fields) as an array, e.g. for ``all_reduce`` of ranks."""
         return self.counts.copy()
 
     def add_state(self, counts: Any) -> None:
@@ -279,6 +304,30 @@ class MinorAlleleScorer:
                 "nothing was added"
             )
         self.counts += c
+
+    def _counts_of(self, state: Any) -> np.ndarray:
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise TypeError(
+                f"state must be a dict from MinorAlleleScorer.state_dict() (format {_FORMAT!r})"
+            )
+        if tuple(state["edges"]) != self.edges or state["n_sites"] != self.n_sites:
+            raise ValueError(
+                f"state comes from a scorer with edges {state['edges']} over {state['n_sites']} "
+                f"sites, this one has edges {list(self.edges)} over {self.n_sites}; "
+                "load it into a scorer built with the same frequencies and edges"
+            )
+        c = np.asarray(state["counts"], dtype=np.float64)
+        if c.shape != self.counts.shape:
+            raise ValueError(f"state['counts'] must have shape {self.counts.shape}, got {c.shape}")
+        return c
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace the accumulated sums with those of :meth:`state_dict` (same bins and sites)."""
+        self.counts[...] = self._counts_of(state)
+
+    def merge_state_dict(self, state: dict[str, Any]) -> None:
+        """Add the sums of another scorer's :meth:`state_dict` (same bins and sites) to these."""
+        self.counts += self._counts_of(state)
 
     def result(self) -> dict[str, dict[str, float]]:
         """Return ``{bin: {f1, precision, recall, r2, concordance, n_genotypes, ...}}``.

@@ -516,7 +516,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         sample, window, key = self.locate(idx)
         haps, lengths = self.read(sample, window)
-        arrays = self.masker.batch(haps, lengths, key, **self.collate_kwargs)
+        arrays = self.masker.batch(haps, lengths=lengths, indices=key, **self.collate_kwargs)
         out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
         if self.haplotypes:
             shape = arrays["mask"].shape

@@ -73,7 +73,7 @@ def _ratio(num: int, den: int) -> float:
     return num / den if den else float("nan")
 
 
-def mask_stats(mask: Any, haps: Any, lengths: Any = None) -> dict[str, float]:
+def mask_stats(mask: Any, haps: Any, *, lengths: Any = None) -> dict[str, float]:
     """Realized per-class masking rates, for logging.
 
     Parameters

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import freq as _freq
 from ._atomic import atomic_file
 from ._errors import DataError
 from .store import HaplotypeStore
@@ -24,8 +24,8 @@ __all__ = [
     "save_frequencies",
 ]
 
-#: MAF bin edges: bins are ``[0, 0.01)``, ``[0.01, 0.05)`` and ``[0.05, 0.5]``.
-DEFAULT_MAF_EDGES: tuple[float, ...] = (0.01, 0.05)
+#: MAF bin edges ``(0.01, 0.05)`` (:data:`maskkit.freq.DEFAULT_EDGES`).
+DEFAULT_MAF_EDGES: tuple[float, ...] = _freq.DEFAULT_EDGES
 
 
 def _counts(haps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,50 +88,42 @@ def alt_allele_frequency(
 
 
 def maf(freq: Any) -> np.ndarray:
-    """Return the minor-allele frequency ``min(f, 1 - f)`` of alt-allele frequencies.
+    """Return the minor-allele frequency ``min(f, 1 - f)`` (:func:`maskkit.freq.maf`).
 
     Examples
     --------
     >>> maf([0.1, 0.9, 0.5]).round(2).tolist()
     [0.1, 0.1, 0.5]
     """
-    f = np.asarray(freq, dtype=np.float64)
-    return np.minimum(f, 1.0 - f)
+    return _freq.maf(freq)
 
 
 def maf_bins(freq: Any, edges: Sequence[float] = DEFAULT_MAF_EDGES) -> np.ndarray:
-    """Return the MAF bin (int8) of each site: ``k`` means ``edges[k-1] <= MAF < edges[k]``.
+    """Return the MAF bin (int32) of each site (:func:`maskkit.freq.maf_bins`).
 
-    With the default edges: 0 = MAF < 0.01, 1 = 0.01–0.05, 2 = >= 0.05. NaN frequencies
-    (no calls) get bin -1.
+    ``k`` means ``edges[k-1] <= MAF < edges[k]``; with the default edges 0 = MAF < 0.01,
+    1 = 0.01-0.05, 2 = >= 0.05. NaN frequencies (no calls) get bin -1.
 
     Examples
     --------
     >>> maf_bins([0.001, 0.02, 0.3, 0.995, float("nan")]).tolist()
     [0, 1, 2, 0, -1]
     """
-    e = np.asarray(edges, dtype=np.float64)
-    if e.ndim != 1 or np.any(np.diff(e) <= 0):
-        raise ValueError(f"edges must be strictly increasing, got {list(edges)}")
-    m = maf(freq)
-    bins = np.searchsorted(e, m, side="right").astype(np.int8)
-    bins[np.isnan(m)] = -1
-    return bins
+    return _freq.maf_bins(freq, edges)
 
 
 def maf_spectrum(freq: Any, edges: Sequence[float] = DEFAULT_MAF_EDGES) -> dict[str, int]:
-    """Return the number of sites per MAF bin, keyed by a readable label.
+    """Return the number of sites per MAF bin, keyed by :func:`maskkit.freq.bin_labels`.
+
+    Sites without calls (NaN) are counted under ``"no calls"`` when there are any.
 
     Examples
     --------
     >>> maf_spectrum([0.001, 0.02, 0.3, 0.7])
-    {'<0.01': 1, '0.01-0.05': 1, '>=0.05': 2}
+    {'maf<0.01': 1, '0.01<=maf<0.05': 1, 'maf>=0.05': 2}
     """
     b = maf_bins(freq, edges)
-    labels = [f"<{edges[0]:g}"]
-    labels += [f"{lo:g}-{hi:g}" for lo, hi in itertools.pairwise(edges)]
-    labels.append(f">={edges[-1]:g}")
-    out = {label: int((b == k).sum()) for k, label in enumerate(labels)}
+    out = {label: int((b == k).sum()) for k, label in enumerate(_freq.bin_labels(edges))}
     if (b < 0).any():
         out["no calls"] = int((b < 0).sum())
     return out

@@ -209,7 +209,7 @@ def simulate_demo(
     window_stride: int | None = None,
     val_fraction: float = 0.1,
     overwrite: bool = False,
-    verbose: bool = True,
+    verbose: bool = False,
 ) -> DemoData:
     """Simulate an Out-of-Africa region with msprime and write a complete demo dataset.
 
@@ -394,7 +394,7 @@ def demo_data(
     cache_dir: str | os.PathLike[str] | None = None,
     *,
     seed: int = DEFAULT_SEED,
-    verbose: bool = True,
+    verbose: bool = False,
 ) -> DemoData:
     """Return the default demo dataset, simulating it once into a cache when absent.
 

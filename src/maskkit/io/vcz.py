@@ -75,6 +75,9 @@ class VcfZarrStore(HaplotypeStore):
     contig
         Name of the contig to serve (an entry of ``contig_id``). Required when the store's
         variants lie on more than one contig.
+    storage_options
+        For a URL: options of its fsspec filesystem (credentials, endpoint, ...), passed to
+        ``zarr.open_group``.
     in_memory
         Load every genotype of the contig into memory at first use (its size is printed to
         stderr first).
@@ -118,12 +121,19 @@ class VcfZarrStore(HaplotypeStore):
         path: str | os.PathLike[str],
         *,
         contig: str | None = None,
+        storage_options: dict[str, Any] | None = None,
         in_memory: bool = False,
         cache_mb: float = 64.0,
-        verbose: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.source = str(path) if _is_url(path) else os.fspath(path)
         self.contig = None if contig is None else str(contig)
+        if storage_options is not None and not _is_url(self.source):
+            raise ValueError(
+                f"storage_options apply to URLs (s3://..., gs://...), not to the local path "
+                f"{self.source!r}; drop storage_options"
+            )
+        self.storage_options = None if storage_options is None else dict(storage_options)
         self._zip: Any = None
         self._mask: Any = None
         self._chunks: tuple[int, int] = (1, 1)
@@ -155,9 +165,11 @@ class VcfZarrStore(HaplotypeStore):
                         f"directory or a zip of one: {_HOW_TO_CREATE}"
                     )
                 self._zip = target = zarr.storage.ZipStore(self.path, mode="r")
+        options = {} if self.storage_options is None else {"storage_options": self.storage_options}
         try:
-            return zarr.open_group(target, mode="r")
-        except Exception as exc:  # zarr raises several types for "no group here"
+            return zarr.open_group(target, mode="r", **options)
+        except (zarr.errors.BaseZarrError, ValueError, KeyError) as exc:  # no group, bad metadata
+            # (network and permission errors of a URL pass through as they are)
             raise StoreFormatError(
                 f"{self.source} is not a zarr group ({type(exc).__name__}: {exc}); {_HOW_TO_CREATE}"
             ) from exc
@@ -175,6 +187,13 @@ class VcfZarrStore(HaplotypeStore):
 
     def _read_metadata(self) -> None:
         root = self._handle()
+        try:
+            self._read_arrays(root)
+        except BaseException:
+            self.close()  # an open zip store would outlive the failed constructor
+            raise
+
+    def _read_arrays(self, root: Any) -> None:
         for name in (_GT, _POS):
             if name not in root:
                 raise StoreFormatError(
@@ -432,7 +451,12 @@ class VcfZarrStore(HaplotypeStore):
 
     def __getstate__(self) -> dict[str, Any]:
         # Source and options only: never a zarr handle or cached chunks.
-        return {**super().__getstate__(), "path": self.source, "contig": self.contig}
+        return {
+            **super().__getstate__(),
+            "path": self.source,
+            "contig": self.contig,
+            "storage_options": self.storage_options,
+        }
 
     def __repr__(self) -> str:
         return (

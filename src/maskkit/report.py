@@ -1,0 +1,163 @@
+"""What a Masker is doing, for the training log: a banner and realized-vs-target mask rates.
+
+Both functions read only what they are given (the Masker's configuration and state, the mask
+and the haplotypes) and keep nothing between calls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _validate as v
+from .curriculum import Distribution, Schedule
+from .masks import haplotype_rate_for_site_rate
+from .rules import Random, SmartBalanced
+from .union import effective_site_rates, mask_stats
+
+if TYPE_CHECKING:
+    from .masker import Masker
+
+__all__ = ["describe", "stats"]
+
+_RULE = "=" * 80
+
+
+def _pct(r: float) -> str:
+    s = f"{100.0 * r:.2f}".rstrip("0").rstrip(".")
+    return f"{s}%"
+
+
+def _level_list(levels: tuple[float, ...]) -> str:
+    return "[" + ", ".join(f"{x:.2f}" if round(x, 2) == x else repr(x) for x in levels) + "]"
+
+
+def _tag(sched: Schedule) -> str:
+    if isinstance(sched, Distribution):
+        return f"per-sample {sched!r}, mean"
+    return "fixed" if sched.is_constant else "curriculum"
+
+
+def _class_rates(masker: Masker) -> bool:
+    """Whether the scheduled rates are per-allele-class targets (random, smart balanced)."""
+    return isinstance(masker.rule, (Random, SmartBalanced))
+
+
+def _haplotype_rates(masker: Masker, ref: float, alt: float, ploidy: int) -> tuple[float, float]:
+    if not masker.site_rate:
+        return ref, alt
+    return (
+        haplotype_rate_for_site_rate(ref, ploidy),
+        haplotype_rate_for_site_rate(alt, ploidy),
+    )
+
+
+def describe(masker: Masker, *, ploidy: int = 2) -> str:
+    """Return a multi-line banner of ``masker`` for the training log.
+
+    Carries the lines of the original trainer's banner (``Masking Strategy:``, ``Smart Mask
+    Params:``, ``Curriculum Learning Levels:``, ``Epoch E: Level L``, ``Ref (0) Mask Rate:``,
+    ``Alt (>0) Mask Rate:``) plus the mode, the seed and, with ``union`` or ``site_rate``, the
+    effective site rates after the union over ``ploidy`` haplotypes.
+
+    Examples
+    --------
+    >>> import maskkit as mk
+    >>> from maskkit.curriculum import Levels
+    >>> masker = mk.Masker("smart_balanced", rate=Levels(epochs_per_level=2), seed=1)
+    >>> masker.set_epoch(2)
+    >>> print(mk.report.describe(masker))  # doctest: +NORMALIZE_WHITESPACE
+    ================================================================================
+    Masking Strategy: smart_balanced
+    Smart Mask Params: {'alt_mask_rate': 0.7}
+    Curriculum Learning Levels: [0.30, 0.40, 0.50, 0.60, 0.70, 0.80]
+    Curriculum Schedule: Levels([0.3, 0.4, 0.5, 0.6, 0.7, 0.8], epochs_per_level=2)
+    Mask Mode: bernoulli, union off, seed 1
+    ================================================================================
+    Epoch 2: Level 1
+      - Ref (0) Mask Rate: 40% (curriculum)
+      - Alt (>0) Mask Rate: 70% (fixed)
+    """
+    p = v.int_scalar(ploidy, "ploidy", 1, 1024)
+    sched, alt = masker.schedule, masker.alt_schedule
+    schedules = [sched] if alt is None else [sched, alt]
+    ref_r, alt_r = masker.current_rates()
+    lines = [_RULE, f"Masking Strategy: {masker.strategy}"]
+    if alt is not None:
+        shown: Any = alt.rate(0) if alt.is_constant else repr(alt)
+        lines.append(f"Smart Mask Params: {{'alt_mask_rate': {shown}}}")
+    if masker.options:
+        lines.append(f"Rule Params: {masker.options}")
+    if sched.levels is not None:
+        lines.append(f"Curriculum Learning Levels: {_level_list(sched.levels)}")
+    lines.append(f"Curriculum Schedule: {sched!r}")
+    if alt is not None and not alt.is_constant:
+        lines.append(f"Alt Schedule: {alt!r}")
+    mode = "exact counts" if masker.exact else "bernoulli"
+    extra = ", rates are site rates" if masker.site_rate else ""
+    lines.append(
+        f"Mask Mode: {mode}, union {'on' if masker.union else 'off'}, seed {masker.seed}{extra}"
+    )
+    if masker.fixed_epoch is not None:
+        lines.append(f"Validation Masks: fixed, drawn as at epoch {masker.fixed_epoch}")
+    lines.append(_RULE)
+    head = f"Epoch {masker.epoch}"
+    level = sched.level(masker.mask_epoch, masker.global_step)
+    if level is not None:
+        head += f": Level {level}"
+    if any(getattr(s, "unit", "epoch") == "step" for s in schedules):
+        head += f" (step {masker.global_step})"
+    lines.append(head)
+    unit = " per site" if masker.site_rate else ""
+    if alt is None:
+        label = masker.rule.rate_label
+        lines.append(f"  - {label}: {_pct(ref_r)}{unit} ({_tag(sched)})")
+    else:
+        lines.append(f"  - Ref (0) Mask Rate: {_pct(ref_r)}{unit} ({_tag(sched)})")
+        lines.append(f"  - Alt (>0) Mask Rate: {_pct(alt_r)}{unit} ({_tag(alt)})")
+    if (masker.union or masker.site_rate) and _class_rates(masker):
+        hr, ha = _haplotype_rates(masker, ref_r, alt_r, p)
+        if masker.site_rate:
+            lines.append(f"  - Per-haplotype rates: ref {_pct(hr)}, alt {_pct(ha)}")
+        eff = effective_site_rates(hr, ha, p)
+        approx = " (at mean rates)" if any(s.per_sample for s in schedules) else ""
+        body = ", ".join(f"{k} alt: {_pct(r)}" for k, r in eff.items())
+        lines.append(f"  - Site Mask Rate after union (ploidy {p}){approx}: {body}")
+    return "\n".join(lines)
+
+
+def stats(masker: Masker, mask: Any, haps: Any, *, lengths: Any = None) -> dict[str, float]:
+    """Realized per-class rates of ``mask`` next to the rates ``masker`` aims at.
+
+    Returns :func:`maskkit.mask_stats` (per haplotype ``ref_rate``, ``alt_rate``, ``rate``;
+    for 3-D ``haps`` the site rates after the union, ``site_rate_alt{k}``) plus ``epoch``,
+    ``target_ref_rate``, ``target_alt_rate`` (per haplotype) and, for 3-D ``haps``,
+    ``expected_site_rate_alt{k}``. For rules whose schedule sets something other than a
+    per-class rate (a scale, a span fraction, the off-array rate), ``schedule_rate`` replaces
+    the per-class targets. Pass the per-haplotype mask (:meth:`maskkit.Masker.haplotype_mask`)
+    for the rates before the union; a site mask counts for each haplotype of its site.
+
+    Examples
+    --------
+    >>> import numpy as np, maskkit as mk
+    >>> masker = mk.Masker("smart_balanced", rate=0.3, seed=5, exact=True)
+    >>> haps = np.zeros((1, 2, 10), dtype=np.int8)
+    >>> s = mk.report.stats(masker, masker(haps), haps)
+    >>> s["ref_rate"], s["target_ref_rate"], round(s["expected_site_rate_alt0"], 2)
+    (0.3, 0.3, 0.51)
+    """
+    out: dict[str, float] = dict(mask_stats(mask, haps, lengths=lengths))
+    out["epoch"] = masker.epoch
+    if not _class_rates(masker):
+        out["schedule_rate"] = masker.current_rates()[0]
+        return out
+    shape = np.shape(haps)
+    p = int(shape[1]) if len(shape) == 3 else 1
+    hr, ha = _haplotype_rates(masker, *masker.current_rates(), p)
+    out["target_ref_rate"] = hr
+    out["target_alt_rate"] = ha
+    if len(shape) == 3:
+        for k, r in effective_site_rates(hr, ha, p).items():
+            out[f"expected_site_rate_alt{k}"] = r
+    return out
