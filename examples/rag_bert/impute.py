@@ -5,7 +5,9 @@ holds ``calldata/GT`` with those calls imputed and everything else copied unchan
 ``calldata/DS`` (alt-allele dosage per genotype: observed alleles count 0/1, imputed haplotypes
 their predicted alt probability) and ``calldata/IMPUTED`` (which haplotype calls were filled).
 With ``--truth`` the filled positions are scored (minor-allele F1 per MAF bin), which is how a model
-is compared with another imputer on exactly the positions that imputer saw.
+is compared with another imputer on exactly the positions that imputer saw. Unphased targets
+(``--phase unphased``, or a store whose ``phased`` attribute is false) are read as genotypes and
+phased against the panel window by window before the model fills them (:mod:`.phase`).
 """
 
 from __future__ import annotations
