@@ -1,8 +1,9 @@
 """A nucleotide model with its own vocabulary: CLS, SEP and PAD are never masked.
 
-The Masker draws masks on eligible positions only (special tokens are passed as -1,
-"missing", so no rule can pick them); maskkit.mask_tokens writes the model's MASK id, random
-nucleotides from the model's vocabulary (80/10/10) and labels as the original ids. A shared
+The Masker draws masks on the model's own token ids with ``protect=`` naming the special
+tokens, so no rule can pick them (nor count them in exact mode); maskkit.mask_tokens writes the
+model's MASK id, random nucleotides from the model's vocabulary (80/10/10) and labels as the
+original ids. A shared
 Masker (maskkit.torch.share) carries the curriculum to 2 persistent workers. Prints and checks
 the realized mask rate of every epoch against the schedule.
 """
@@ -42,7 +43,7 @@ class Sequences(torch.utils.data.Dataset):
 
 
 class Collate:
-    """The few lines of glue: eligible positions -> Masker mask -> the model's tokens."""
+    """The glue: token ids -> Masker mask (specials protected) -> the model's tokens."""
 
     def __init__(self, masker: mk.Masker) -> None:
         self.masker = masker
@@ -51,8 +52,7 @@ class Collate:
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         ids = np.stack([x["ids"] for x in items])
         index = np.array([x["index"] for x in items])
-        eligible = np.where(np.isin(ids, SPECIAL), -1, 0).astype(np.int8)  # -1: never masked
-        mask = self.masker(eligible, indices=index)
+        mask = self.masker(ids, indices=index, protect=SPECIAL)
         out = mk.mask_tokens(
             ids, mask, mask_token_id=MASK, random_ids=NUCLEOTIDES, protect=SPECIAL,
             seed=self.masker.seed, epoch=self.masker.mask_epoch, indices=index,
