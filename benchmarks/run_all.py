@@ -358,6 +358,7 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = [r for r in rows if not r["case"].startswith("hash floor")]  # no baseline
     cases = list(dict.fromkeys(r["case"] for r in rows))
     sizes = list(dict.fromkeys((r["rows"], r["sites"]) for r in rows))
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(cases) + 1.6))

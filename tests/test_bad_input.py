@@ -19,7 +19,7 @@ import pytest
 import maskkit as mk
 from maskkit import cli, io
 from maskkit.curriculum import Levels, Plateau
-from maskkit.io._atomic import atomic_file
+from maskkit.io._atomic import atomic_dir, atomic_file
 
 HEADER = (
     "##fileformat=VCFv4.2\n"
@@ -354,12 +354,15 @@ def test_outputs_honour_the_umask(tmp_path, umask):
     try:
         with atomic_file(tmp_path / "f.txt") as tmp:
             tmp.write_text("x")
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "x").write_text("x")
         vcf = _vcf(tmp_path / "x.vcf", "1 5 . A C . . . GT 0|1 1|1")
         io.vcf_to_hdf5(vcf, tmp_path / "o.h5", show_progress=False)
     finally:
         os.umask(old)
     for name in ("f.txt", "o.h5"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o777 & ~umask
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -367,7 +370,7 @@ def test_sigterm_and_sighup_remove_the_temporary_file(tmp_path, sig):
     script = textwrap.dedent(
         f"""
         import sys, time
-        from maskkit.io._atomic import atomic_file
+        from maskkit.io._atomic import atomic_dir, atomic_file
         with atomic_file({str(tmp_path / "out.h5")!r}) as tmp:
             tmp.write_text("partial")
             print("ready", flush=True)

@@ -28,6 +28,7 @@ def positional(fn: Any) -> list[str]:
         (mk.Masker.stats, ["mask", "haps"]),
         (mk.collate, ["haps", "mask"]),
         (mk.mask_stats, ["mask", "haps"]),
+        (mk.mask_tokens, ["ids", "mask"]),
         (rules.Rule.draw, ["haps"]),
         (rules.Rule.probabilities, ["haps"]),
         (report.stats, ["masker", "mask", "haps"]),

@@ -284,10 +284,29 @@ def test_eligible_protects_special_tokens_of_a_sequence_model() -> None:
     assert not m[np.arange(64), lengths - 1].any()
     n = lengths - 2  # eligible positions per row: exact counts are floor or ceil of 0.5 n
     assert ((m.sum(axis=1) == n // 2) | (m.sum(axis=1) == (n + 1) // 2)).all()
-    with pytest.raises(ValueError, match="eligible must have one of the shapes"):
+    with pytest.raises(ValueError, match="eligible must broadcast to the shape of haps"):
         rules.Random().draw(ids, seed=0, eligible=np.ones(3, bool))
     with pytest.raises(TypeError, match="eligible must be a bool array"):
         rules.Random().draw(ids, seed=0, eligible=np.ones(ids.shape, int))
+
+
+def test_protect_names_token_ids_no_rule_masks() -> None:
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 8, size=(16, 30)).astype(np.int16)  # 0 = PAD, 1 = CLS, 2 = SEP
+    for rule in (rules.Random(0.6), rules.Span(0.5, mean_span=3), rules.PerPosition([0.7] * 30)):
+        m = rule.draw(ids, seed=4, protect=[0, 1, 2], exact=True)
+        assert not m[ids <= 2].any()
+        hidden = np.where(ids <= 2, -1, ids).astype(ids.dtype)
+        np.testing.assert_array_equal(m, rule.draw(hidden, seed=4, exact=True))
+    p = rules.Random(0.6).probabilities(ids, protect=[0, 1, 2])
+    np.testing.assert_array_equal(p, np.where(ids <= 2, 0.0, 0.6))
+    masker = mk.Masker(rules.Random(0.6), seed=4, exact=True)
+    np.testing.assert_array_equal(
+        masker(ids, protect=[0, 1, 2]),
+        rules.Random(0.6).draw(ids, seed=4, protect=[0, 1, 2], exact=True),
+    )
+    b = masker.batch(ids, protect=[0, 1, 2], pad_to=32, n_alleles=8)
+    assert not b["mask"][:, :30][ids <= 2].any()
 
 
 def test_draw_argument_errors() -> None:

@@ -364,6 +364,7 @@ class Masker:
         union: bool,
         out: np.ndarray | None = None,
         eligible: Any = None,
+        protect: Any = None,
         inputs: dict[str, Any],
     ) -> np.ndarray:
         self._pull()
@@ -380,7 +381,7 @@ class Masker:
             )
         return self.rule.draw(
             haps, seed=self.seed, epoch=self.mask_epoch, indices=idx, lengths=lengths,
-            rates=self._draw_rates(idx), eligible=eligible, exact=self.exact,
+            rates=self._draw_rates(idx), eligible=eligible, protect=protect, exact=self.exact,
             site_rate=self.site_rate, union=union, out=out, parallel=self.parallel, **inputs,
         )  # fmt: skip
 
@@ -391,6 +392,7 @@ class Masker:
         lengths: Any = None,
         indices: Any = None,
         eligible: Any = None,
+        protect: Any = None,
         out: np.ndarray | None = None,
         **inputs: Any,
     ) -> np.ndarray:
@@ -400,7 +402,7 @@ class Masker:
         """
         return self._draw(
             haps, lengths=lengths, indices=indices, union=False, out=out, eligible=eligible,
-            inputs=inputs,
+            protect=protect, inputs=inputs,
         )  # fmt: skip
 
     def __call__(
@@ -410,6 +412,7 @@ class Masker:
         lengths: Any = None,
         indices: Any = None,
         eligible: Any = None,
+        protect: Any = None,
         **inputs: Any,
     ) -> np.ndarray:
         """Return the mask for a batch: per haplotype, or the site mask when ``union=True``.
@@ -425,6 +428,8 @@ class Masker:
             mask does not depend on its batch.
         eligible : bool array, optional
             Positions that may be masked (see :meth:`maskkit.rules.Rule.draw`).
+        protect : int or sequence of int, optional
+            Token ids never masked (special tokens of a sequence model).
         **inputs
             Per-batch inputs of the rule, e.g. ``freq=`` (site allele frequencies, shape
             ``(sites,)`` or ``(samples, sites)``) for ``"af_aware"``.
@@ -436,7 +441,7 @@ class Masker:
         """
         return self._draw(
             haps, lengths=lengths, indices=indices, union=self.union, eligible=eligible,
-            inputs=inputs,
+            protect=protect, inputs=inputs,
         )  # fmt: skip
 
     def batch(
@@ -446,6 +451,7 @@ class Masker:
         lengths: Any = None,
         indices: Any = None,
         eligible: Any = None,
+        protect: Any = None,
         **kwargs: Any,
     ) -> dict[str, np.ndarray]:
         """Mask, pad and tokenize a batch: :func:`maskkit.collate` on this Masker's mask.
@@ -468,7 +474,9 @@ class Masker:
                 raise TypeError(f"batch() sets {key} from the Masker; do not pass {key}=")
         inputs = {k: kwargs.pop(k) for k in list(kwargs) if k in self.rule.inputs}
         idx = _indices(indices, np.shape(haps)[0])
-        mask = self(haps, lengths=lengths, indices=idx, eligible=eligible, **inputs)
+        mask = self(
+            haps, lengths=lengths, indices=idx, eligible=eligible, protect=protect, **inputs
+        )
         return collate(
             haps, mask, lengths=lengths, seed=self.seed, epoch=self.mask_epoch, indices=idx,
             **kwargs,

@@ -55,7 +55,6 @@ from .masks import (
     span_length_probabilities,
     span_mask,
 )
-from .union import union as _union
 
 __all__ = [
     "AlleleFrequency",
@@ -223,25 +222,25 @@ def _in_unit(values: tuple[Any, ...], name: str) -> None:
         raise ValueError(f"{name} must be in [0, 1], got {arr[bad].ravel()[0]}")
 
 
-def _eligible_haps(haps: Any, eligible: Any) -> Any:
-    """Ineligible positions read as missing (-1): no rule masks them, exact counts skip them."""
+def _eligible_arg(haps: Any, eligible: Any) -> Any:
+    """``eligible`` for the mask functions: ``(samples, sites)`` of 3-D haps as a column."""
     if eligible is None:
-        return haps
-    h = np.asarray(haps)
+        return None
     e = np.asarray(eligible)
-    if e.dtype != np.bool_:
-        raise TypeError(f"eligible must be a bool array (True = may be masked), got {e.dtype}")
-    shape = h.shape
-    if e.shape == shape or e.shape == shape[-1:]:
-        pass
-    elif h.ndim == 3 and e.shape == (shape[0], shape[2]):
-        e = e[:, None, :]
-    else:
-        allowed = [shape, shape[-1:]] + ([(shape[0], shape[2])] if h.ndim == 3 else [])
-        raise ValueError(f"eligible must have one of the shapes {allowed}, got {e.shape}")
-    if not np.issubdtype(h.dtype, np.signedinteger):
-        return h  # haps validation names the dtype problem
-    return np.where(e, h, np.array(-1, dtype=h.dtype))
+    shape = np.shape(haps)
+    if len(shape) == 3 and e.shape == (shape[0], shape[2]):
+        return e[:, None, :]
+    return e
+
+
+def _never(h: np.ndarray, eligible: Any, protect: Any) -> np.ndarray:
+    """Positions that ``eligible`` / ``protect`` exclude, the shape of ``h``."""
+    out = np.zeros(h.shape, dtype=np.bool_)
+    if eligible is not None:
+        out |= ~np.broadcast_to(eligible, h.shape)
+    if protect is not None:
+        out |= np.isin(h, np.asarray(protect, dtype=np.int64))
+    return out
 
 
 def _real_mask(h: Any, lengths: Any) -> np.ndarray:
@@ -371,6 +370,7 @@ class Rule:
         lengths: Any = None,
         rates: Mapping[str, Any] | None = None,
         eligible: Any = None,
+        protect: Any = None,
         exact: bool = False,
         site_rate: bool = False,
         union: bool = False,
@@ -392,6 +392,8 @@ class Rule:
             Positions that may be masked: the shape of ``haps``, ``(sites,)``, or for 3-D
             ``haps`` ``(samples, sites)``. ``False`` positions are never masked and exact
             counts ignore them (like missing calls): CLS/SEP tokens, sites kept observed.
+        protect : int or sequence of int, optional
+            Token ids never masked (e.g. ``[cls_id, sep_id, pad_id]``), like ``eligible=False``.
         union : bool, default False
             Return the site mask, the union over the ploidy axis (3-D ``haps``).
         out : bool array, optional
@@ -405,22 +407,15 @@ class Rule:
         """
         self._inputs(inputs)
         r = self._rates(rates)
-        h = _eligible_haps(haps, eligible)
         common = {
             "seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths,
-            "exact": exact, "site_rate": site_rate, "parallel": parallel,
+            "exact": exact, "site_rate": site_rate, "parallel": parallel, "union": union,
+            "out": out, "eligible": _eligible_arg(haps, eligible), "protect": protect,
         }  # fmt: skip
-        return self._draw(h, r, common, union=union, out=out, inputs=inputs)
+        return self._draw(haps, r, common, inputs)
 
     def _draw(
-        self,
-        haps: Any,
-        rates: dict[str, Any],
-        common: dict[str, Any],
-        *,
-        union: bool,
-        out: np.ndarray | None,
-        inputs: dict[str, Any],
+        self, haps: Any, rates: dict[str, Any], common: dict[str, Any], inputs: dict[str, Any]
     ) -> np.ndarray:
         """Draw from :meth:`site_rates`: positions grouped by equal rate, one af_mask call."""
         site = self._site_rates(haps, rates, inputs)
@@ -441,11 +436,7 @@ class Rule:
         # group g <-> frequency (g + 0.5) / k between the edges j / k: af_mask's bins are groups
         codes = (groups.reshape(site.shape) + 0.5) / k
         edges = np.arange(1, k) / k
-        return _finish(
-            af_mask(haps, codes, edges, levels, fold=False, out=None if union else out, **common),
-            union,
-            out,
-        )
+        return af_mask(haps, codes, edges, levels, fold=False, **common)
 
     def _site_rates(self, haps: Any, rates: dict[str, Any], inputs: dict[str, Any]) -> np.ndarray:
         site = np.asarray(self.site_rates(haps, rates=rates, **inputs), dtype=np.float64)
@@ -476,6 +467,7 @@ class Rule:
         rates: Mapping[str, Any] | None = None,
         lengths: Any = None,
         eligible: Any = None,
+        protect: Any = None,
         site_rate: bool = False,
         **inputs: Any,
     ) -> np.ndarray:
@@ -495,7 +487,7 @@ class Rule:
         """
         self._inputs(inputs)
         r = self._rates(rates)
-        h = np.asarray(_eligible_haps(haps, eligible))
+        h = np.asarray(haps)
         v.haps_2d(h)
         for name in self.rate_fields:
             if np.ndim(r[name]) == 1:
@@ -505,18 +497,8 @@ class Rule:
         if site_rate:
             ploidy = h.shape[1] if h.ndim == 3 else 1
             p = 1.0 - (1.0 - p) ** (1.0 / ploidy)
-        return np.where(_real_mask(h, lengths), p, 0.0)
-
-
-def _finish(mask: np.ndarray, union: bool, out: np.ndarray | None) -> np.ndarray:
-    if not union:
-        return mask
-    if mask.ndim != 3:
-        raise ValueError(
-            f"union=True needs 3-D haps (samples, ploidy, sites) to take the union over the "
-            f"ploidy axis, got shape {mask.shape}"
-        )
-    return _union(mask, out=out)
+        never = _never(h, _eligible_arg(h, eligible), protect)
+        return np.where(_real_mask(h, lengths) & ~never, p, 0.0)
 
 
 def _col(value: Any, h: np.ndarray) -> Any:
@@ -549,8 +531,8 @@ class Random(Rule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", _rate(self.rate, "rate"))
 
-    def _draw(self, haps, rates, common, *, union, out, inputs):  # type: ignore[no-untyped-def]
-        return random_mask(haps, rates["rate"], union=union, out=out, **common)
+    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
+        return random_mask(haps, rates["rate"], **common)
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
         return _col(rates["rate"], h)
@@ -581,10 +563,8 @@ class SmartBalanced(Rule):
         object.__setattr__(self, "ref_rate", _rate(self.ref_rate, "ref_rate"))
         object.__setattr__(self, "alt_rate", _rate(self.alt_rate, "alt_rate"))
 
-    def _draw(self, haps, rates, common, *, union, out, inputs):  # type: ignore[no-untyped-def]
-        return class_rate_mask(
-            haps, rates["ref_rate"], rates["alt_rate"], union=union, out=out, **common
-        )
+    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
+        return class_rate_mask(haps, rates["ref_rate"], rates["alt_rate"], **common)
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
         return np.where(h > 0, _col(rates["alt_rate"], h), _col(rates["ref_rate"], h))
@@ -650,12 +630,11 @@ class AlleleFrequency(Rule):
             )
         return f
 
-    def _draw(self, haps, rates, common, *, union, out, inputs):  # type: ignore[no-untyped-def]
-        m = af_mask(
+    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
+        return af_mask(
             haps, self._freq_of(inputs), self.edges, self.rates, scale=rates["scale"],
-            fold=self.fold, out=None if union else out, **common,
+            fold=self.fold, **common,
         )  # fmt: skip
-        return _finish(m, union, out)
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
         bins = _freq.maf_bins(self._freq_of(inputs), self.edges, fold=self.fold)
@@ -709,12 +688,11 @@ class Span(Rule):
             object.__setattr__(self, "max_span", int(self.max_span))
         object.__setattr__(self, "span_lengths", sl)
 
-    def _draw(self, haps, rates, common, *, union, out, inputs):  # type: ignore[no-untyped-def]
-        m = span_mask(
+    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
+        return span_mask(
             haps, rates["rate"], mean_span=self.mean_span, max_span=self.max_span,
-            span_lengths=self.span_lengths, out=None if union else out, **common,
+            span_lengths=self.span_lengths, **common,
         )  # fmt: skip
-        return _finish(m, union, out)
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
         raise NotImplementedError(
@@ -772,12 +750,11 @@ class Array(Rule):
     def _keep(self) -> Any:
         return None if self.keep is None else np.asarray(self.keep)
 
-    def _draw(self, haps, rates, common, *, union, out, inputs):  # type: ignore[no-untyped-def]
-        m = array_mask(
+    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
+        return array_mask(
             haps, self._keep(), rates["rate"], every=self.every, kept_rate=rates["kept_rate"],
-            out=None if union else out, **common,
+            **common,
         )  # fmt: skip
-        return _finish(m, union, out)
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
         sites = h.shape[-1]

@@ -102,6 +102,13 @@ def _decode_gt(
     """
     if raw is None or raw.ndim != 2 or raw.shape[0] != len(samples):
         raise VCFFormatError(f"{where} has no GT calls; every record needs a GT field")
+    if raw.shape[1] == ploidy and raw.size and raw.min() >= 0 and raw.max() <= 5:
+        # the common case: every allele 0, 1 or missing (raw 0..5), every call full length
+        calls = ((raw >> 1) - 1).astype(np.int8)
+        if ploidy == 1:
+            return calls, True
+        called = (raw >= 2).all(axis=1)
+        return calls, bool((raw[called, 1:] & 1).all())
     raw = raw.astype(np.int64)
     p = raw.shape[1]
     if p > ploidy:
