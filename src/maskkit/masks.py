@@ -503,7 +503,7 @@ def af_mask(
             "freq is NaN (a site without calls) where af_mask needs a rate; give those sites a "
             "frequency (e.g. 0.0) or make them ineligible"
         )
-    nb = _freq.check_edges(edges).size + 1
+    nb = np.size(edges) + 1  # af_bins checked the edges
     if bins.shape[-1] != sites or (bins.ndim == 2 and bins.shape[0] != n):
         raise ValueError(
             f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "
