@@ -298,11 +298,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", default=None)
+    p.add_argument("--quiet", action="store_true", help="print nothing (run_all.py reports)")
     args = p.parse_args(argv)
     res = run(args.epochs, args.quick)
     res["python"] = sys.version.split()[0]
     res["torch"] = torch.__version__
-    report(res)
+    if not args.quiet:
+        report(res)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(res, fh, indent=2)

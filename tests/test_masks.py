@@ -472,3 +472,15 @@ def test_eligible_and_protect_errors_name_the_argument(
 ) -> None:
     with pytest.raises(error, match=match):
         mk.random_mask(np.zeros((3, 8), dtype=np.int8), 0.5, seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("fn", [mk.random_mask, mk.smart_balanced_mask])
+def test_sample_by_site_eligible_applies_to_every_haplotype_of_its_sample(fn: Any) -> None:
+    # samples == ploidy == 2: plain broadcasting would read the rows as haplotypes
+    haps = np.zeros((2, 2, 16), dtype=np.int8)
+    eligible = np.zeros((2, 16), dtype=bool)
+    eligible[0, :8] = True  # sample 0: first 8 sites; sample 1: none
+    m = fn(haps, 1.0, seed=5, eligible=eligible)
+    assert m[0, :, :8].all()
+    assert not m[0, :, 8:].any()
+    assert not m[1].any()

@@ -116,6 +116,10 @@ def _classes(h2: np.ndarray, shape: tuple[int, ...], eligible: Any, protect: Any
                 f"eligible must be a bool array (True = may be masked), got dtype {e.dtype}; "
                 "build it with a comparison, e.g. ids != pad_id"
             )
+        if len(shape) == 3 and e.shape == (shape[0], shape[2]):
+            # a (samples, sites) array marks sites of each sample (like a site mask); plain
+            # broadcasting would align it with (ploidy, sites) whenever samples == ploidy
+            e = e[:, None, :]
         try:
             keep &= np.broadcast_to(e, shape).reshape(h2.shape)
         except ValueError:
@@ -242,7 +246,8 @@ def random_mask(
         (Bernoulli mode) and without the intermediate array. Needs 3-D ``haps``.
     eligible : bool array broadcastable to ``haps``, optional
         ``False`` marks positions that are never masked (observed sites, special tokens) and,
-        in exact mode, not counted.
+        in exact mode, not counted. For 3-D ``haps`` a ``(samples, sites)`` array applies to
+        every haplotype of its sample.
     protect : int or 1-D array of int, optional
         Token ids that are never masked (e.g. ``[cls_id, sep_id, pad_id]``): positions holding
         them are not eligible.
@@ -503,7 +508,7 @@ def af_mask(
             "freq is NaN (a site without calls) where af_mask needs a rate; give those sites a "
             "frequency (e.g. 0.0) or make them ineligible"
         )
-    nb = _freq.check_edges(edges).size + 1
+    nb = np.size(edges) + 1  # af_bins checked the edges
     if bins.shape[-1] != sites or (bins.ndim == 2 and bins.shape[0] != n):
         raise ValueError(
             f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "
