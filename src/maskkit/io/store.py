@@ -77,6 +77,18 @@ def _decode(values: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
+def _sample_names(raw: Any, n_samples: int, where: str, gt: str) -> np.ndarray:
+    """Return decoded sample names (``sample0``, ... when ``raw`` is None), one per column."""
+    if raw is None:
+        return np.asarray([f"sample{i}" for i in range(n_samples)], dtype=object)
+    samples = _decode(np.asarray(raw))
+    if samples.shape != (n_samples,):
+        raise StoreFormatError(
+            f"{where} has {samples.shape[0]} names but {gt} has {n_samples} samples"
+        )
+    return samples
+
+
 class HaplotypeStore:
     """Read windows of sites for sets of samples from a scikit-allel HDF5 file.
 
@@ -210,15 +222,8 @@ class HaplotypeStore:
             raise StoreFormatError(
                 f"{self.path}:{POS_PATH} has shape {pos.shape} but {GT_PATH} has {n_sites} variants"
             )
-        if SAMPLES_PATH in f:
-            samples = _decode(np.asarray(f[SAMPLES_PATH][:]))
-            if samples.shape != (n_samples,):
-                raise StoreFormatError(
-                    f"{self.path}:{SAMPLES_PATH} has {samples.shape[0]} names but {GT_PATH} "
-                    f"has {n_samples} samples"
-                )
-        else:
-            samples = np.asarray([f"sample{i}" for i in range(n_samples)], dtype=object)
+        raw = f[SAMPLES_PATH][:] if SAMPLES_PATH in f else None
+        samples = _sample_names(raw, n_samples, f"{self.path}:{SAMPLES_PATH}", GT_PATH)
         self._shape = (n_sites, n_samples, ploidy)
         self._positions = pos
         self._samples = samples

@@ -31,7 +31,7 @@ import numpy as np
 
 from ._deps import require
 from ._errors import StoreFormatError
-from .store import HaplotypeStore, _decode
+from .store import HaplotypeStore, _decode, _sample_names
 
 __all__ = ["VcfZarrStore"]
 
@@ -220,15 +220,8 @@ class VcfZarrStore(HaplotypeStore):
                 f"{self.source}:{_POS} has shape {pos.shape} but {_GT} has {n_variants} variants"
             )
         lo, hi = self._contig_range(root, n_variants)
-        if _SAMPLES in root:
-            samples = _decode(np.asarray(root[_SAMPLES][:]))
-            if samples.shape != (n_samples,):
-                raise StoreFormatError(
-                    f"{self.source}:{_SAMPLES} has {samples.shape[0]} names but {_GT} has "
-                    f"{n_samples} samples"
-                )
-        else:
-            samples = np.asarray([f"sample{i}" for i in range(n_samples)], dtype=object)
+        raw = root[_SAMPLES][:] if _SAMPLES in root else None
+        samples = _sample_names(raw, n_samples, f"{self.source}:{_SAMPLES}", _GT)
         self._offset = lo
         self._shape = (hi - lo, n_samples, ploidy)
         self._positions = pos[lo:hi]
