@@ -226,3 +226,25 @@ def mask_rows(mask: Any, shape: tuple[int, ...], ploidy: int) -> tuple[np.ndarra
     raise ValueError(
         f"mask shape {m.shape} matches neither haps {shape} nor the site shape {site_shape}"
     )
+
+
+def eligible_mask(eligible: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Return ``eligible`` (bool, True = may be masked) broadcast to ``shape``.
+
+    For 3-D ``shape`` a ``(samples, sites)`` array marks the sites of each sample (like a site
+    mask); plain broadcasting would align it with ``(ploidy, sites)`` whenever samples == ploidy.
+    """
+    e = np.asarray(eligible)
+    if e.dtype != np.bool_:
+        raise TypeError(
+            f"eligible must be a bool array (True = may be masked), got dtype {e.dtype}; "
+            "build it with a comparison, e.g. ids != pad_id"
+        )
+    if len(shape) == 3 and e.shape == (shape[0], shape[2]):
+        e = e[:, None, :]
+    try:
+        return np.broadcast_to(e, shape)
+    except ValueError:
+        raise ValueError(
+            f"eligible must broadcast to the shape of haps {shape}, got shape {e.shape}"
+        ) from None

@@ -110,22 +110,7 @@ def _classes(h2: np.ndarray, shape: tuple[int, ...], eligible: Any, protect: Any
     """Int8 classes of ``h2`` (0 ref, 1 alt, -1 never masked) under ``eligible`` and ``protect``."""
     keep = np.ones(h2.shape, dtype=np.bool_)
     if eligible is not None:
-        e = np.asarray(eligible)
-        if e.dtype != np.bool_:
-            raise TypeError(
-                f"eligible must be a bool array (True = may be masked), got dtype {e.dtype}; "
-                "build it with a comparison, e.g. ids != pad_id"
-            )
-        if len(shape) == 3 and e.shape == (shape[0], shape[2]):
-            # a (samples, sites) array marks sites of each sample (like a site mask); plain
-            # broadcasting would align it with (ploidy, sites) whenever samples == ploidy
-            e = e[:, None, :]
-        try:
-            keep &= np.broadcast_to(e, shape).reshape(h2.shape)
-        except ValueError:
-            raise ValueError(
-                f"eligible must broadcast to the shape of haps {shape}, got shape {e.shape}"
-            ) from None
+        keep &= v.eligible_mask(eligible, shape).reshape(h2.shape)
     if protect is not None:
         ids = np.asarray(protect)
         if (ids.size and ids.dtype.kind not in "iu") or ids.ndim > 1:

@@ -222,22 +222,11 @@ def _in_unit(values: tuple[Any, ...], name: str) -> None:
         raise ValueError(f"{name} must be in [0, 1], got {arr[bad].ravel()[0]}")
 
 
-def _eligible_arg(haps: Any, eligible: Any) -> Any:
-    """``eligible`` for the mask functions: ``(samples, sites)`` of 3-D haps as a column."""
-    if eligible is None:
-        return None
-    e = np.asarray(eligible)
-    shape = np.shape(haps)
-    if len(shape) == 3 and e.shape == (shape[0], shape[2]):
-        return e[:, None, :]
-    return e
-
-
 def _never(h: np.ndarray, eligible: Any, protect: Any) -> np.ndarray:
     """Positions that ``eligible`` / ``protect`` exclude, the shape of ``h``."""
     out = np.zeros(h.shape, dtype=np.bool_)
     if eligible is not None:
-        out |= ~np.broadcast_to(eligible, h.shape)
+        out |= ~v.eligible_mask(eligible, h.shape)
     if protect is not None:
         out |= np.isin(h, np.asarray(protect, dtype=np.int64))
     return out
@@ -410,7 +399,7 @@ class Rule:
         common = {
             "seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths,
             "exact": exact, "site_rate": site_rate, "parallel": parallel, "union": union,
-            "out": out, "eligible": _eligible_arg(haps, eligible), "protect": protect,
+            "out": out, "eligible": eligible, "protect": protect,
         }  # fmt: skip
         return self._draw(haps, r, common, inputs)
 
@@ -497,7 +486,7 @@ class Rule:
         if site_rate:
             ploidy = h.shape[1] if h.ndim == 3 else 1
             p = 1.0 - (1.0 - p) ** (1.0 / ploidy)
-        never = _never(h, _eligible_arg(h, eligible), protect)
+        never = _never(h, eligible, protect)
         return np.where(_real_mask(h, lengths) & ~never, p, 0.0)
 
 
