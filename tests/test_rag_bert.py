@@ -324,3 +324,27 @@ def test_threshold_fit_and_calls():
     np.testing.assert_array_equal(calls.call(alt_p, freq, None), [[0, 1, 0]])
     # P(minor) = 0.25 at site 0 and 0.25 at site 1 (ref minor) -> both called minor
     np.testing.assert_array_equal(calls.call(alt_p, freq, np.array([0.2, 0.5, 0.5])), [[1, 0, 0]])
+
+
+def test_af_aware_mask_rates_follow_the_bins():
+    from tests.bounds import assert_binomial
+
+    masker = dt.make_masker("af_aware", 0.5, 0.7, seed=4, af_rates=[1.6, 1.3, 1.0])
+    masker.set_epoch(0)
+    sites = 3 * 400
+    freq = np.repeat([0.005, 0.02, 0.3], 400)
+    haps = np.zeros((64, 2, sites), dtype=np.int8)
+    key = np.arange(64, dtype=np.int64)
+    m = dt.af_aware_mask(masker, [1.6, 1.3, 1.0], haps, freq, key)
+    assert m.shape == haps.shape
+    for b, expected in enumerate((0.8, 0.65, 0.5)):
+        part = m[..., b * 400 : (b + 1) * 400]
+        assert_binomial(int(part.sum()), part.size, expected, what=f"MAF bin {b}")
+
+
+def test_af_aware_training_runs(tmp_path):
+    out = tmp_path / "af"
+    args = [*TINY, "--strategy", "af_aware", "--epochs", "1", "--max-steps", "3", "--out", str(out)]
+    assert train.main(args) == 0
+    hist = json.loads((out / "metrics.json").read_text())["history"]
+    assert len(hist) == 1

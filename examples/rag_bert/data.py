@@ -397,9 +397,9 @@ def af_aware_mask(
     masker: mk.Masker, af_rates: list[float], haps: np.ndarray, freq: np.ndarray, key: np.ndarray
 ) -> np.ndarray:
     """Per-haplotype af_aware mask of a window batch, keyed like the dataset's masks."""
-    o = masker.options
+    rule = masker.rule
     return mk.af_mask(
-        haps, freq, o["edges"], o["rates"], scale=af_scale(masker, af_rates), fold=o["fold"],
+        haps, freq, rule.edges, rule.rates, scale=af_scale(masker, af_rates), fold=rule.fold,
         seed=masker.seed, epoch=masker.mask_epoch, indices=key, exact=masker.exact,
     )  # fmt: skip
 
