@@ -136,12 +136,19 @@ def read_freq(path: str | os.PathLike[str], n_sites: int) -> np.ndarray:
     return f
 
 
-def make_windows(n_sites: int, size: int) -> np.ndarray:
-    """Tile ``n_sites`` with ``size``-site windows; the last one is shifted to end at the edge."""
+def make_windows(n_sites: int, size: int, stride: int | None = None) -> np.ndarray:
+    """Windows of ``size`` sites starting every ``stride`` sites (default ``size``: tiles);
+    the last one is shifted to end at the edge. ``stride < size`` makes overlapping windows,
+    scored at their centres by :func:`score_windows` with ``centre=True``."""
     if size < 1:
         raise InputError(f"window size must be >= 1, got {size}")
+    stride = size if stride is None else stride
+    if not 1 <= stride <= size:
+        raise InputError(
+            f"window stride must be between 1 and the window size {size}, got {stride}"
+        )
     size = min(size, n_sites)
-    starts = list(range(0, max(n_sites - size, 0) + 1, size))
+    starts = list(range(0, max(n_sites - size, 0) + 1, min(stride, size)))
     if starts[-1] + size < n_sites:
         starts.append(n_sites - size)
     return np.array([(s, s + size) for s in starts], dtype=np.int64)
@@ -482,7 +489,7 @@ def val_genotype_mask(
 def score_windows(windows: np.ndarray, n_sites: int, centre: bool = False) -> list[np.ndarray]:
     """Columns each window scores: a site is scored once, in the first window that holds it,
     or with ``centre=True`` in the window whose centre is nearest (the first on ties), so
-    overlapping windows (``--stride``) score their middles."""
+    overlapping windows (``--val-stride``, ``impute --stride``) score their middles."""
     if not centre:
         covered = np.zeros(n_sites, dtype=bool)
         out = []

@@ -44,8 +44,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the target calls as phased haplotypes or as unphased genotypes (phased "
         "against the panel first); auto: the store's 'phased' attribute, phased if not recorded",
     )  # fmt: skip
+    p.add_argument(
+        "--stride", type=int, default=None,
+        help="impute with windows of the model's size starting every N sites, each site from "
+        "the window whose centre is nearest (default: the checkpoint's validation setting; "
+        "0: the training windows)",
+    )  # fmt: skip
+    p.add_argument(
+        "--k-retrieve", type=int, default=None,
+        help="retrieved haplotypes per query (default: the checkpoint's validation setting)",
+    )  # fmt: skip
+    p.add_argument(
+        "--calls", choices=["fitted", "argmax"], default="fitted",
+        help="minor-allele calls at the checkpoint's per-MAF-bin thresholds (argmax when it "
+        "has none) or at P >= 0.5",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=0)
     return p
+
+
+def eval_windows(state: dict[str, Any], stride: int | None) -> tuple[np.ndarray, bool]:
+    """Windows to impute with and whether sites are taken from window centres.
+
+    ``stride`` None takes the checkpoint's ``--val-stride``; 0 the training windows; N > 0
+    windows of the training window size starting every N sites.
+    """
+    windows = np.asarray(state["windows"])
+    if stride is None:
+        stride = int(state.get("eval", {}).get("stride", 0))
+    if not stride:
+        return windows, False
+    sizes = np.unique(windows[:, 1] - windows[:, 0])
+    if sizes.size != 1:
+        raise InputError("--stride needs a checkpoint trained on windows of one size")
+    return dt.make_windows(len(state["positions"]), int(sizes[0]), stride), True
 
 
 def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -67,6 +99,9 @@ def impute(
     haps: np.ndarray,
     batch_size: int = 64,
     unphased: bool = False,
+    stride: int | None = None,
+    k_retrieve: int | None = None,
+    argmax: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(filled haps, P(alt) per haplotype call, imputed mask)`` for ``haps``.
 
@@ -74,12 +109,16 @@ def impute(
     ``unphased=True`` reads ``haps`` as genotypes: in each window the observed genotypes are
     phased against the panel (:func:`.phase.phase_window`) before the model imputes the missing
     calls of the two haplotypes; observed calls are returned in their original order.
+    ``stride`` and ``k_retrieve`` override the checkpoint's validation windows and neighbours
+    (see :func:`eval_windows`); ``argmax`` calls at P >= 0.5 instead of the fitted thresholds.
     """
     import torch
 
     panel = state["panel"]
-    windows = np.asarray(state["windows"])
-    k = int(state["config"]["k_retrieve"])
+    windows, centre = eval_windows(state, stride)
+    if k_retrieve is None:
+        k_retrieve = int(state.get("eval", {}).get("k_retrieve", state["config"]["k_retrieve"]))
+    k = int(k_retrieve)
     index = PanelIndex(panel, windows, k)
     learned = bool(model.config.get("learned_key")) and model.key_encoder is not None
     if learned:
@@ -95,12 +134,11 @@ def impute(
     missing = haps < 0
     filled = haps.copy()
     alt_p = np.where(haps > 0, 1.0, 0.0)
-    done = np.zeros(n_sites, dtype=bool)
+    fill_cols = dt.score_windows(windows, n_sites, centre=centre)
     rows_all = haps.reshape(n * ploidy, n_sites)
     miss_all = missing.reshape(n * ploidy, n_sites)
     for w, (s, e) in enumerate(windows):
-        cols = np.flatnonzero(~done[s:e])
-        done[s:e] = True
+        cols = fill_cols[w]
         need = np.flatnonzero(miss_all[:, s:e][:, cols].any(axis=1))
         if unphased and need.size:
             rows_all = haps.reshape(n * ploidy, n_sites).copy()
@@ -124,7 +162,7 @@ def impute(
                     logits[..., 1] -= torch.as_tensor(shift, dtype=logits.dtype)
                 prob = torch.softmax(logits, -1).numpy()
             p_alt = 1.0 - prob[..., 0]
-            th = state.get("thresholds")
+            th = None if argmax else state.get("thresholds")
             pred = calls.call(
                 p_alt, np.asarray(state["alt_freq"])[s:e], None if th is None else np.asarray(th)
             )
@@ -156,7 +194,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     unphased = args.phase == "unphased" or (args.phase == "auto" and recorded is False)
     how = " (store attribute)" if args.phase == "auto" and recorded is not None else ""
     print(f"targets read as {'unphased genotypes' if unphased else 'phased haplotypes'}{how}")
-    filled, alt_p, imputed = impute(model, state, haps, args.batch_size, unphased)
+    filled, alt_p, imputed = impute(
+        model, state, haps, args.batch_size, unphased, args.stride, args.k_retrieve,
+        args.calls == "argmax",
+    )  # fmt: skip
     dosage = alt_p.sum(axis=1).astype(np.float32)
     elapsed = time.perf_counter() - t0
     dt.write_store(

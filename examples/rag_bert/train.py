@@ -116,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         "phased against the panel, calls are scored per genotype",
     )  # fmt: skip
     g.add_argument(
+        "--val-stride", type=int, default=0,
+        help="validate and calibrate on windows of --window sites starting every N sites, each "
+        "site scored in the window whose centre is nearest (0: the training windows)",
+    )  # fmt: skip
+    g.add_argument(
+        "--val-k-retrieve", type=int, default=0,
+        help="retrieved haplotypes per query at validation and calibration (0: --k-retrieve)",
+    )  # fmt: skip
+    g.add_argument(
         "--calib-samples", type=int, default=64,
         help="training samples used to fit per-MAF-bin call thresholds (0: argmax calls)",
     )  # fmt: skip
@@ -180,6 +189,17 @@ class Trainer:
                 torch.cuda.set_device(self.device)
         torch.manual_seed(args.seed)
         self.index = PanelIndex(data.train.haps, data.windows, args.k_retrieve)
+        # validation and calibration: --val-stride overlapping windows scored at their centres
+        # and --val-k-retrieve neighbours, or the model's windows and k
+        self.eval_index = self.index
+        stride, k_eval = args.val_stride, args.val_k_retrieve or args.k_retrieve
+        if stride or k_eval != args.k_retrieve:
+            windows = data.windows
+            if stride:
+                if args.windows is not None:
+                    raise InputError("--val-stride needs windows of --window sites, not --windows")
+                windows = dt.make_windows(data.n_sites, args.window, stride)
+            self.eval_index = PanelIndex(data.train.haps, windows, k_eval)
         self.max_len = int((data.windows[:, 1] - data.windows[:, 0]).max())
         self.model = RagBert(
             dims=args.dims, layers=args.layers, heads=args.heads, max_len=max(self.max_len, 8),
@@ -201,14 +221,18 @@ class Trainer:
         self.af = torch.as_tensor(data.alt_freq, dtype=torch.float32, device=self.device)
         self._make_loader()
         # frozen validation masks on --val-mask-window tiles (the same genotypes for any model
-        # window); each site is scored in the window whose centre is nearest
+        # window)
         mask_windows = dt.make_windows(data.n_sites, args.val_mask_window)
         self.val_site = dt.val_genotype_mask(
             data.val.haps, mask_windows, args.val_mask_rule, args.val_mask_rate,
             args.val_mask_unit, args.alt_rate, args.val_seed,
         )  # fmt: skip
-        self.val_masks = [self.val_site[:, s:e] for s, e in data.windows]
-        self.score_cols = dt.score_windows(data.windows, data.n_sites)
+        # baselines: the model's windows, each site scored in the first window holding it
+        self.base_masks = [self.val_site[:, s:e] for s, e in data.windows]
+        self.base_cols = dt.score_windows(data.windows, data.n_sites)
+        ew = self.eval_index.windows
+        self.val_masks = [self.val_site[:, s:e] for s, e in ew]
+        self.score_cols = dt.score_windows(ew, data.n_sites, centre=bool(args.val_stride))
         self.autocast = self.device.type == "cuda"
 
     def _make_loader(self) -> None:
@@ -259,28 +283,43 @@ class Trainer:
 
     # -- helpers --------------------------------------------------------------------------
     def _retrieve(
-        self, w: int, rows: np.ndarray, hidden: np.ndarray, ids_tok: Any, own: np.ndarray | None
+        self,
+        index: PanelIndex,
+        w: int,
+        rows: np.ndarray,
+        hidden: np.ndarray,
+        ids_tok: Any,
+        own: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray, Any]:
-        """Return (qkey, ref alleles (R, k, W), ref ids)."""
+        """Return (qkey, ref alleles (R, k, W), ref ids) from window ``w`` of ``index``."""
         qkey = query_keys(rows, hidden)
-        if self.args.key == "learned" and self.index.learned_indexes is not None:
+        if self.args.key == "learned" and index.learned_indexes is not None:
             with self.torch.no_grad():
                 q = self.model.encode_key(ids_tok).float().cpu().numpy()
-            ids, _ = self.index.search(w, q, own, learned=True)
+            ids, _ = index.search(w, q, own, learned=True)
         else:
-            ids, _ = self.index.search(w, qkey, own)
-        return qkey, self.index.alleles(w, ids), ids
+            ids, _ = index.search(w, qkey, own)
+        return qkey, index.alleles(w, ids), ids
 
-    def _forward(self, w: int, haps: np.ndarray, site_mask: np.ndarray, own: Any) -> tuple:
+    def _forward(
+        self,
+        w: int,
+        haps: np.ndarray,
+        site_mask: np.ndarray,
+        own: Any,
+        index: PanelIndex | None = None,
+    ) -> tuple:
+        """Loss and logits of window ``w`` of ``index`` (default: the training windows)."""
         torch = self.torch
-        s, e = self.data.windows[w]
+        index = self.index if index is None else index
+        s, e = index.windows[w]
         batch = mk.collate(haps, site_mask)
         ids_np = batch["input_ids"].reshape(-1, haps.shape[-1])
         labels = torch.as_tensor(batch["labels"].reshape(-1, haps.shape[-1]), device=self.device)
         rows = haps.reshape(-1, haps.shape[-1])
         hidden = np.repeat(site_mask, haps.shape[1], axis=0)
         tok = torch.as_tensor(ids_np, device=self.device)
-        qkey, ref, _ = self._retrieve(w, rows, hidden, tok, own)
+        qkey, ref, _ = self._retrieve(index, w, rows, hidden, tok, own)
         ref_t = torch.as_tensor(ref, device=self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             logits = self.net(
@@ -302,19 +341,23 @@ class Trainer:
         return loss, logits
 
     def rebuild_learned_index(self) -> float:
+        """Encode the panel with the key encoder into the training (and evaluation) index."""
         torch = self.torch
-        embs = []
         self.model.eval()
-        with torch.no_grad():
-            for s, e in self.data.windows:
-                rows = self.index.panel_rows[:, s:e]
-                tok = np.where(rows >= 0, rows.astype(np.int64) + mk.tokens.ALLELE_OFFSET, 2)
-                parts = [
-                    self.model.encode_key(torch.as_tensor(tok[i : i + 512], device=self.device))
-                    for i in range(0, tok.shape[0], 512)
-                ]
-                embs.append(torch.cat(parts).float().cpu().numpy())
-        return self.index.set_embeddings(embs)
+        seconds = 0.0
+        for index in {id(i): i for i in (self.index, self.eval_index)}.values():
+            embs = []
+            with torch.no_grad():
+                for s, e in index.windows:
+                    rows = index.panel_rows[:, s:e]
+                    tok = np.where(rows >= 0, rows.astype(np.int64) + mk.tokens.ALLELE_OFFSET, 2)
+                    parts = [
+                        self.model.encode_key(torch.as_tensor(tok[i : i + 512], device=self.device))
+                        for i in range(0, tok.shape[0], 512)
+                    ]
+                    embs.append(torch.cat(parts).float().cpu().numpy())
+            seconds += index.set_embeddings(embs)
+        return seconds
 
     # -- epochs ---------------------------------------------------------------------------
     def train_epoch(self, epoch: int, bar: Any) -> dict[str, Any]:
@@ -380,12 +423,12 @@ class Trainer:
         bs = max(self.args.batch_size * 2, 32)
         work = [
             (w, pick[i : i + bs])
-            for w in range(len(self.data.windows))
+            for w in range(len(self.eval_index.windows))
             for i in range(0, pick.size, bs)
         ][self.rank :: self.world]
         with torch.no_grad():
             for w, samples in bar(work):
-                s, e = self.data.windows[w]
+                s, e = self.eval_index.windows[w]
                 haps = self.data.train.haps[samples, :, s:e]
                 site = dt.val_site_mask(
                     haps, self.args.val_mask_rule, self.args.val_mask_rate,
@@ -394,7 +437,7 @@ class Trainer:
                 )  # fmt: skip
                 own = np.repeat(samples, haps.shape[1])
                 inp = self._unphase(w, haps, site, samples)
-                _, logits = self._forward(w, inp, site, own)
+                _, logits = self._forward(w, inp, site, own, self.eval_index)
                 alt_p = (1.0 - torch.softmax(logits.float(), -1)[..., 0]).cpu().numpy()
                 alt_p = alt_p.reshape(haps.shape)
                 haps = self._truth_for(haps, inp, site, alt_p)
@@ -423,7 +466,9 @@ class Trainer:
         if not self.args.val_unphased:
             return haps
         hidden = np.broadcast_to(site[:, None, :], haps.shape)
-        phased = phase_window(self.index, w, np.where(hidden, -1, haps).astype(haps.dtype), own)
+        phased = phase_window(
+            self.eval_index, w, np.where(hidden, -1, haps).astype(haps.dtype), own
+        )
         dose = (haps > 0).sum(axis=1, keepdims=True)
         canon = (np.arange(haps.shape[1])[None, :, None] < dose).astype(haps.dtype)
         canon = np.where(haps < 0, haps, canon)
@@ -458,16 +503,16 @@ class Trainer:
         bs = max(self.args.batch_size * 2, 32)
         work = [
             (w, np.arange(i, min(i + bs, val.shape[0])))
-            for w in range(len(self.data.windows))
+            for w in range(len(self.eval_index.windows))
             for i in range(0, val.shape[0], bs)
         ][self.rank :: self.world]
         with torch.no_grad():
             for w, samples in bar(work):
-                s, e = self.data.windows[w]
+                s, e = self.eval_index.windows[w]
                 haps = val[samples, :, s:e]
                 site = self.val_masks[w][samples]
                 inp = self._unphase(w, haps, site, None)
-                loss, logits = self._forward(w, inp, site, None)
+                loss, logits = self._forward(w, inp, site, None, self.eval_index)
                 prob = torch.softmax(logits, -1)
                 alt_p = (1.0 - prob[..., 0]).cpu().numpy().reshape(haps.shape)
                 if self.args.val_unphased:
@@ -670,7 +715,7 @@ def _train(
     nparams = sum(p.numel() for p in tr.model.parameters())
     log(f"model: RagBert dims={args.dims} layers={args.layers} params={nparams:,} on {tr.device}")
     t0 = time.perf_counter()
-    base = baselines(data, tr.index, tr.val_masks, tr.score_cols, args.val_unphased)
+    base = baselines(data, tr.index, tr.base_masks, tr.base_cols, args.val_unphased)
     log(f"baselines ({time.perf_counter() - t0:.1f} s) on the frozen val masks "
         f"({args.val_mask_rule} {args.val_mask_rate} per {args.val_mask_unit}):")  # fmt: skip
     for name, res in base.items():
@@ -732,6 +777,7 @@ def _train(
                 "alt_freq": data.alt_freq, "positions": data.positions,
                 "panel": data.train.haps, "thresholds": entry["thresholds"],
                 "prior_rates": entry["prior_rates"],
+                "eval": {"stride": args.val_stride, "k_retrieve": tr.eval_index.k},
             })  # fmt: skip
             summary["wall_s"] = time.perf_counter() - t_start
             write_metrics(out, history, summary)
