@@ -52,12 +52,15 @@ def test_bad_stride_is_a_clear_error(stride):
         dt.make_windows(100, 32, stride)
 
 
-def test_strided_validation_equals_strided_impute(tmp_path):
-    """A checkpoint trained with --val-stride and --val-k-retrieve imputes with the same windows
-    and neighbours by default, and scores the validation masks exactly as validation did."""
+@pytest.mark.parametrize("unphased", [False, True])
+def test_strided_validation_equals_strided_impute(tmp_path, unphased):
+    """A checkpoint trained with --val-stride, --val-k-retrieve and --val-retrieval-window
+    imputes with the same windows, neighbours and retrieval range by default, and scores the
+    validation masks exactly as validation did (phased, or genotypes phased over the range)."""
     out = tmp_path / "m"
     argv = [*TINY, "--cache-dir", str(tmp_path / "cache"), "--epochs", "1", "--max-steps", "4"]
     argv += ["--val-stride", "12", "--val-k-retrieve", "6", "--calib-samples", "8"]
+    argv += ["--val-retrieval-window", "80", *(["--val-unphased"] if unphased else [])]
     assert train.main([*argv, "--out", str(out)]) == 0
     hist = json.loads((out / "metrics.json").read_text())["history"]
     args = train.build_parser().parse_args([*argv, "--out", str(out)])
@@ -65,12 +68,15 @@ def test_strided_validation_equals_strided_impute(tmp_path):
     tr = train.Trainer(args, data)
     tr.close()
     assert tr.eval_index.k == 6
+    kw, ew = tr.eval_index.key_windows, tr.eval_index.windows
+    assert ((kw[:, 1] - kw[:, 0]) == min(80, data.n_sites)).all()
+    assert ((kw[:, 0] <= ew[:, 0]) & (kw[:, 1] >= ew[:, 1])).all()  # the range holds the window
     assert len(tr.eval_index.windows) > len(data.windows)
     n_scored = sum(int(m[:, c].sum()) for m, c in zip(tr.val_masks, tr.score_cols))
     assert n_scored == int(tr.val_site.sum())  # every masked genotype scored once
     target = np.where(tr.val_site[:, None, :], -1, data.val.haps).astype(np.int8)
     store, truth = tmp_path / "target.h5", tmp_path / "truth.h5"
-    dt.write_store(store, target, data.positions, data.val.samples)
+    dt.write_store(store, target, data.positions, data.val.samples, phased=not unphased)
     dt.write_store(truth, data.val.haps, data.positions, data.val.samples)
     base = ["--checkpoint", str(out / "checkpoint.pt"), "--store", str(store), "--threads", "1"]
     for calls, key in (("fitted", "val"), ("argmax", "val_argmax")):

@@ -154,6 +154,18 @@ def make_windows(n_sites: int, size: int, stride: int | None = None) -> np.ndarr
     return np.array([(s, s + size) for s in starts], dtype=np.int64)
 
 
+def centred_windows(windows: np.ndarray, n_sites: int, size: int) -> np.ndarray:
+    """Ranges of ``size`` sites centred on each window, shifted to stay inside ``[0, n_sites)``
+    and never shorter than the window itself (retrieval key ranges, ``--val-retrieval-window``)."""
+    w = np.asarray(windows, dtype=np.int64)
+    if size < 1:
+        raise InputError(f"retrieval window must be >= 1 site, got {size}")
+    length = np.clip(np.maximum(size, w[:, 1] - w[:, 0]), 1, n_sites)
+    start = (w[:, 0] + w[:, 1]) // 2 - length // 2
+    start = np.clip(start, 0, n_sites - length)
+    return np.stack([start, start + length], axis=1)
+
+
 def read_windows(path: str | os.PathLike[str], n_sites: int) -> np.ndarray:
     """Read windows (two integers a line: start, stop site index, half-open) and check them."""
     p = _need(path, "windows")

@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="retrieved haplotypes per query (default: the checkpoint's validation setting)",
     )  # fmt: skip
     p.add_argument(
+        "--retrieval-window", type=int, default=None,
+        help="retrieve by similarity over N sites centred on each window (0: the window; "
+        "default: the checkpoint's validation setting)",
+    )  # fmt: skip
+    p.add_argument(
         "--calls", choices=["fitted", "argmax"], default="fitted",
         help="minor-allele calls at the checkpoint's per-MAF-bin thresholds (argmax when it "
         "has none) or at P >= 0.5",
@@ -102,6 +107,7 @@ def impute(
     stride: int | None = None,
     k_retrieve: int | None = None,
     argmax: bool = False,
+    retrieval_window: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(filled haps, P(alt) per haplotype call, imputed mask)`` for ``haps``.
 
@@ -109,8 +115,9 @@ def impute(
     ``unphased=True`` reads ``haps`` as genotypes: in each window the observed genotypes are
     phased against the panel (:func:`.phase.phase_window`) before the model imputes the missing
     calls of the two haplotypes; observed calls are returned in their original order.
-    ``stride`` and ``k_retrieve`` override the checkpoint's validation windows and neighbours
-    (see :func:`eval_windows`); ``argmax`` calls at P >= 0.5 instead of the fitted thresholds.
+    ``stride``, ``k_retrieve`` and ``retrieval_window`` override the checkpoint's validation
+    windows, neighbours and retrieval range (see :func:`eval_windows`); ``argmax`` calls at
+    P >= 0.5 instead of the fitted thresholds.
     """
     import torch
 
@@ -119,8 +126,15 @@ def impute(
     if k_retrieve is None:
         k_retrieve = int(state.get("eval", {}).get("k_retrieve", state["config"]["k_retrieve"]))
     k = int(k_retrieve)
-    index = PanelIndex(panel, windows, k)
+    if retrieval_window is None:
+        retrieval_window = int(state.get("eval", {}).get("retrieval_window", 0))
     learned = bool(model.config.get("learned_key")) and model.key_encoder is not None
+    keys = None
+    if retrieval_window:
+        if learned:
+            raise InputError("--retrieval-window needs a similarity-key checkpoint")
+        keys = dt.centred_windows(windows, haps.shape[-1], retrieval_window)
+    index = PanelIndex(panel, windows, k, key_windows=keys)
     if learned:
         with torch.no_grad():
             embs = []
@@ -138,11 +152,13 @@ def impute(
     rows_all = haps.reshape(n * ploidy, n_sites)
     miss_all = missing.reshape(n * ploidy, n_sites)
     for w, (s, e) in enumerate(windows):
+        ks, ke = index.key_windows[w]
         cols = fill_cols[w]
         need = np.flatnonzero(miss_all[:, s:e][:, cols].any(axis=1))
         if unphased and need.size:
             rows_all = haps.reshape(n * ploidy, n_sites).copy()
-            rows_all[:, s:e] = phase_window(index, w, haps[:, :, s:e]).reshape(n * ploidy, -1)
+            phased = phase_window(index, w, haps[:, :, ks:ke])
+            rows_all[:, ks:ke] = phased.reshape(n * ploidy, -1)
         for i in range(0, need.size, batch_size):
             r = need[i : i + batch_size]
             rows = rows_all[r, s:e]
@@ -151,7 +167,8 @@ def impute(
             qkey = query_keys(rows, hidden)
             tok_t = torch.as_tensor(tok)
             with torch.no_grad():
-                key = model.encode_key(tok_t).float().numpy() if learned else qkey
+                key = qkey if keys is None else query_keys(rows_all[r, ks:ke], miss_all[r, ks:ke])
+                key = model.encode_key(tok_t).float().numpy() if learned else key
                 ids, _ = index.search(w, key, None, learned=learned)
                 ref = torch.as_tensor(index.alleles(w, ids))
                 logits = model(tok_t, torch.as_tensor(qkey), ref, af[s:e], learned_key=learned)
@@ -196,7 +213,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"targets read as {'unphased genotypes' if unphased else 'phased haplotypes'}{how}")
     filled, alt_p, imputed = impute(
         model, state, haps, args.batch_size, unphased, args.stride, args.k_retrieve,
-        args.calls == "argmax",
+        args.calls == "argmax", args.retrieval_window,
     )  # fmt: skip
     dosage = alt_p.sum(axis=1).astype(np.float32)
     elapsed = time.perf_counter() - t0

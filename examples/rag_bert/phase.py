@@ -52,7 +52,8 @@ def phase_window(
     own: np.ndarray | None = None,
     n_candidates: int = 32,
 ) -> np.ndarray:
-    """Phase diploid genotypes ``haps`` ``(samples, 2, sites)`` of one window.
+    """Phase diploid genotypes ``haps`` ``(samples, 2, sites)`` of one window (over the
+    window's key range, ``index.key_windows[window]``, which is the window itself by default).
 
     Only the genotype (alt dosage) of each site is used: the order of the alleles in ``haps``
     is ignored. Sites where any allele is missing keep missing alleles (and the other observed
@@ -64,7 +65,7 @@ def phase_window(
     dose = (haps > 0).sum(axis=1)
     c = min(n_candidates, index.n_haps - (0 if own is None else index.ploidy))
     ids, _ = index.search(window, genotype_key(haps), own, k=c)
-    cand = index.alleles(window, ids)  # (samples, C, sites)
+    cand = index.key_alleles(window, ids)  # (samples, C, sites)
     ab = best_pairs(cand, dose, called)
     rows = np.arange(haps.shape[0])
     ra = cand[rows, ab[:, 0]] > 0

@@ -71,9 +71,20 @@ class PanelIndex:
     windows : int array (n_windows, 2)
     k : int
         Neighbours to return; must leave room for excluding a query's own haplotypes.
+    key_windows : int array (n_windows, 2), optional
+        Site ranges the similarity keys span, one per window (default ``windows``): a query of
+        window ``w`` is matched over ``key_windows[w]`` (a longer range around the window finds
+        haplotypes shared over more sites), while :meth:`alleles` returns ``windows[w]``.
     """
 
-    def __init__(self, panel: np.ndarray, windows: np.ndarray, k: int, threads: int = 1) -> None:
+    def __init__(
+        self,
+        panel: np.ndarray,
+        windows: np.ndarray,
+        k: int,
+        threads: int = 1,
+        key_windows: np.ndarray | None = None,
+    ) -> None:
         self.faiss = _faiss()
         self.faiss.omp_set_num_threads(max(1, threads))
         self.ploidy = int(panel.shape[1])
@@ -85,11 +96,14 @@ class PanelIndex:
             )
         self.k = int(k)
         self.windows = np.asarray(windows)
+        self.key_windows = self.windows if key_windows is None else np.asarray(key_windows)
+        if self.key_windows.shape != self.windows.shape:
+            raise InputError("key_windows must hold one site range per window")
         self.panel_rows = panel.reshape(self.n_haps, panel.shape[-1])
         self.sim_indexes: list[Any] = []
         self.learned_indexes: list[Any] | None = None
         t0 = time.perf_counter()
-        for start, stop in self.windows:
+        for start, stop in self.key_windows:
             idx = self.faiss.IndexFlatIP(int(stop - start))
             idx.add(pm1(self.panel_rows[:, start:stop]))
             self.sim_indexes.append(idx)
@@ -138,6 +152,11 @@ class PanelIndex:
     def alleles(self, window: int, ids: np.ndarray) -> np.ndarray:
         """Alleles of retrieved haplotypes in a window: ``(rows, k, sites)`` int8."""
         start, stop = self.windows[window]
+        return self.panel_rows[ids, start:stop]
+
+    def key_alleles(self, window: int, ids: np.ndarray) -> np.ndarray:
+        """Alleles of retrieved haplotypes over the window's key range ``(rows, k, key sites)``."""
+        start, stop = self.key_windows[window]
         return self.panel_rows[ids, start:stop]
 
 

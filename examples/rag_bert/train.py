@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         "site scored in the window whose centre is nearest (0: the training windows)",
     )  # fmt: skip
     g.add_argument(
+        "--val-retrieval-window", type=int, default=0,
+        help="at validation and calibration, retrieve by similarity over N sites centred on each "
+        "window (0: the window itself); the model still reads its window",
+    )  # fmt: skip
+    g.add_argument(
         "--val-k-retrieve", type=int, default=0,
         help="retrieved haplotypes per query at validation and calibration (0: --k-retrieve)",
     )  # fmt: skip
@@ -191,15 +196,22 @@ class Trainer:
         self.index = PanelIndex(data.train.haps, data.windows, args.k_retrieve)
         # validation and calibration: --val-stride overlapping windows scored at their centres
         # and --val-k-retrieve neighbours, or the model's windows and k
+        # (--val-retrieval-window: similarity keys over a longer range centred on each window)
         self.eval_index = self.index
         stride, k_eval = args.val_stride, args.val_k_retrieve or args.k_retrieve
-        if stride or k_eval != args.k_retrieve:
+        reach = args.val_retrieval_window
+        if stride or k_eval != args.k_retrieve or reach:
             windows = data.windows
             if stride:
                 if args.windows is not None:
                     raise InputError("--val-stride needs windows of --window sites, not --windows")
                 windows = dt.make_windows(data.n_sites, args.window, stride)
-            self.eval_index = PanelIndex(data.train.haps, windows, k_eval)
+            keys = None
+            if reach:
+                if args.key == "learned":
+                    raise InputError("--val-retrieval-window needs --key similarity")
+                keys = dt.centred_windows(windows, data.n_sites, reach)
+            self.eval_index = PanelIndex(data.train.haps, windows, k_eval, key_windows=keys)
         self.max_len = int((data.windows[:, 1] - data.windows[:, 0]).max())
         self.model = RagBert(
             dims=args.dims, layers=args.layers, heads=args.heads, max_len=max(self.max_len, 8),
@@ -290,15 +302,17 @@ class Trainer:
         hidden: np.ndarray,
         ids_tok: Any,
         own: np.ndarray | None,
+        ctx: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, Any]:
-        """Return (qkey, ref alleles (R, k, W), ref ids) from window ``w`` of ``index``."""
+        """Return (qkey, ref alleles (R, k, W), ref ids) from window ``w`` of ``index``;
+        ``ctx`` (rows, hidden) over the window's key range is what the search matches."""
         qkey = query_keys(rows, hidden)
         if self.args.key == "learned" and index.learned_indexes is not None:
             with self.torch.no_grad():
                 q = self.model.encode_key(ids_tok).float().cpu().numpy()
             ids, _ = index.search(w, q, own, learned=True)
         else:
-            ids, _ = index.search(w, qkey, own)
+            ids, _ = index.search(w, qkey if ctx is None else query_keys(*ctx), own)
         return qkey, index.alleles(w, ids), ids
 
     def _forward(
@@ -308,6 +322,7 @@ class Trainer:
         site_mask: np.ndarray,
         own: Any,
         index: PanelIndex | None = None,
+        ctx: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple:
         """Loss and logits of window ``w`` of ``index`` (default: the training windows)."""
         torch = self.torch
@@ -319,7 +334,7 @@ class Trainer:
         rows = haps.reshape(-1, haps.shape[-1])
         hidden = np.repeat(site_mask, haps.shape[1], axis=0)
         tok = torch.as_tensor(ids_np, device=self.device)
-        qkey, ref, _ = self._retrieve(index, w, rows, hidden, tok, own)
+        qkey, ref, _ = self._retrieve(index, w, rows, hidden, tok, own, ctx)
         ref_t = torch.as_tensor(ref, device=self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             logits = self.net(
@@ -429,15 +444,15 @@ class Trainer:
         with torch.no_grad():
             for w, samples in bar(work):
                 s, e = self.eval_index.windows[w]
-                haps = self.data.train.haps[samples, :, s:e]
-                site = dt.val_site_mask(
-                    haps, self.args.val_mask_rule, self.args.val_mask_rate,
-                    self.args.val_mask_unit, self.args.alt_rate, self.args.val_seed + 1,
-                    w + 10_000,
+                ks, ke = self.eval_index.key_windows[w]
+                site_k = dt.val_site_mask(
+                    self.data.train.haps[samples, :, ks:ke], self.args.val_mask_rule,
+                    self.args.val_mask_rate, self.args.val_mask_unit, self.args.alt_rate,
+                    self.args.val_seed + 1, w + 10_000,
                 )  # fmt: skip
+                haps, site, inp, ctx = self._eval_batch(w, self.data.train.haps, samples, site_k)
                 own = np.repeat(samples, haps.shape[1])
-                inp = self._unphase(w, haps, site, samples)
-                _, logits = self._forward(w, inp, site, own, self.eval_index)
+                _, logits = self._forward(w, inp, site, own, self.eval_index, ctx)
                 alt_p = (1.0 - torch.softmax(logits.float(), -1)[..., 0]).cpu().numpy()
                 alt_p = alt_p.reshape(haps.shape)
                 haps = self._truth_for(haps, inp, site, alt_p)
@@ -453,6 +468,23 @@ class Trainer:
             torch.distributed.all_reduce(t)
             fitter.counts = t.cpu().numpy()
         return fitter.fit()
+
+    def _eval_batch(
+        self, w: int, src: np.ndarray, samples: np.ndarray, site_k: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        """Truth, mask and model input of evaluation window ``w`` for ``samples`` of ``src``,
+        and the search context over its key range (None when that is the window itself).
+        ``site_k`` is the mask over the key range; unphased targets are phased over it."""
+        s, e = self.eval_index.windows[w]
+        ks, ke = self.eval_index.key_windows[w]
+        haps_k = src[samples, :, ks:ke]
+        own = samples if src is self.data.train.haps else None
+        inp_k = self._unphase(w, haps_k, site_k, own)
+        ctx = None
+        if (ks, ke) != (s, e):
+            ctx = (inp_k.reshape(-1, ke - ks), np.repeat(site_k, haps_k.shape[1], axis=0))
+        a, b = s - ks, e - ks
+        return haps_k[..., a:b], site_k[:, a:b], inp_k[..., a:b], ctx
 
     def _unphase(
         self, w: int, haps: np.ndarray, site: np.ndarray, own: np.ndarray | None
@@ -509,10 +541,10 @@ class Trainer:
         with torch.no_grad():
             for w, samples in bar(work):
                 s, e = self.eval_index.windows[w]
-                haps = val[samples, :, s:e]
-                site = self.val_masks[w][samples]
-                inp = self._unphase(w, haps, site, None)
-                loss, logits = self._forward(w, inp, site, None, self.eval_index)
+                ks, ke = self.eval_index.key_windows[w]
+                site_k = self.val_site[samples, ks:ke]
+                haps, site, inp, ctx = self._eval_batch(w, val, samples, site_k)
+                loss, logits = self._forward(w, inp, site, None, self.eval_index, ctx)
                 prob = torch.softmax(logits, -1)
                 alt_p = (1.0 - prob[..., 0]).cpu().numpy().reshape(haps.shape)
                 if self.args.val_unphased:
@@ -777,7 +809,10 @@ def _train(
                 "alt_freq": data.alt_freq, "positions": data.positions,
                 "panel": data.train.haps, "thresholds": entry["thresholds"],
                 "prior_rates": entry["prior_rates"],
-                "eval": {"stride": args.val_stride, "k_retrieve": tr.eval_index.k},
+                "eval": {
+                    "stride": args.val_stride, "k_retrieve": tr.eval_index.k,
+                    "retrieval_window": args.val_retrieval_window,
+                },
             })  # fmt: skip
             summary["wall_s"] = time.perf_counter() - t_start
             write_metrics(out, history, summary)
