@@ -32,6 +32,7 @@ import numpy as np
 
 from . import _kernels
 from . import _validate as v
+from ._config import plain
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -179,7 +180,7 @@ class Schedule(ABC):
                 f"'type', 'config' and 'state', got {state!r}"
             )
         mine = self.state_dict()
-        if state["type"] != mine["type"] or _canon(state["config"]) != _canon(mine["config"]):
+        if state["type"] != mine["type"] or plain(state["config"]) != plain(mine["config"]):
             raise ValueError(
                 f"state was saved by {state['type']}({state['config']}) but this schedule is "
                 f"{mine['type']}({mine['config']}); build the schedule with the saved "
@@ -192,26 +193,11 @@ class Schedule(ABC):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):
             return NotImplemented
-        return _canon(self.state_dict()) == _canon(other.state_dict())
+        return plain(self.state_dict()) == plain(other.state_dict())
 
     def __hash__(self) -> int:
         # configuration only: a Plateau's hash must not change as its level moves
-        return hash((type(self).__name__, json.dumps(_canon(self.config()), sort_keys=True)))
-
-
-def _canon(obj: Any) -> Any:
-    """Normalize tuples to lists and numbers to floats/ints so configs compare after JSON."""
-    if isinstance(obj, dict):
-        return {str(k): _canon(x) for k, x in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_canon(x) for x in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        return float(obj)
-    return obj
+        return hash((type(self).__name__, json.dumps(plain(self.config()), sort_keys=True)))
 
 
 class Constant(Schedule):
