@@ -3,7 +3,8 @@
 A strategy string names a rule kind (:func:`maskkit.rules.rule_class`); its ``options`` are the
 rule's parameters other than the rates a Masker drives with schedules (:func:`scheduled`).
 :func:`rule_of` turns a string and its options into the rule object, :func:`options` gives them
-back from the object, so a Masker's configuration keeps the shorthand.
+back from the object, so a Masker's configuration keeps the shorthand; :func:`schedules` turns
+the ``rate`` / ``alt_rate`` arguments into the schedules of those rates.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from ._config import plain
+from .curriculum import Schedule, as_schedule
 from .rules import Rule, rule_class
 
 #: Strategy strings of the built-in rules (any registered rule kind is accepted too).
@@ -96,3 +98,39 @@ def rule_of(strategy: Any, options: Any) -> Rule:
                 f"strategy={strategy!r} needs options['{name}'] (see maskkit.rules.{cls.__name__})"
             )
     return cls(**plain(options))
+
+
+def schedules(
+    strategy: Any, rule: Rule, rate: Any, alt_rate: Any
+) -> tuple[Schedule, Schedule | None]:
+    """Return the schedules of the driven rate and of ``alt_rate`` (None for rules without one).
+
+    ``rate=None`` takes the rule object's own value (a strategy string needs ``rate``);
+    ``alt_rate=None`` takes the rule's ``alt_rate``.
+
+    Examples
+    --------
+    >>> from maskkit import rules
+    >>> schedules("smart_balanced", rules.SmartBalanced(), 0.4, None)
+    (Constant(0.4), Constant(0.7))
+    """
+    if rate is None:
+        if not isinstance(strategy, Rule):
+            raise TypeError(
+                f"Masker({strategy!r}, ...) needs rate= (a float or a schedule); "
+                "a rule object brings its own"
+            )
+        rate = getattr(rule, rule.driven)
+        name = f"{type(rule).__name__}.{rule.driven} (the Masker's rate)"
+    else:
+        name = "rate"
+    if "alt_rate" in scheduled(type(rule)):
+        alt = getattr(rule, "alt_rate") if alt_rate is None else alt_rate  # noqa: B009
+        return as_schedule(rate, name), as_schedule(alt, "alt_rate")
+    if alt_rate is not None:
+        raise ValueError(
+            f"alt_rate is for rules with an alt rate (strategy='smart_balanced'); "
+            f"strategy={rule.kind!r} has one curriculum rate (got alt_rate={alt_rate!r}); "
+            "drop alt_rate or switch strategy"
+        )
+    return as_schedule(rate, name), None

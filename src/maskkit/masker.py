@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from . import _config, report
+from . import _config, _strategy, report
 from . import _validate as v
-from ._strategy import STRATEGIES, options, rule_of, scheduled
+from ._strategy import STRATEGIES
 from ._sync import SyncChannel, SyncLink
 from .collate import collate
-from .curriculum import Constant, Distribution, Plateau, Schedule, as_schedule, from_state_dict
+from .curriculum import Constant, Distribution, Plateau, Schedule, from_state_dict
 from .rules import Rule
 
 __all__ = ["STRATEGIES", "Masker"]
@@ -99,28 +99,10 @@ class Masker:
         parallel: bool = False,
         options: dict[str, Any] | None = None,
     ) -> None:
-        rule = rule_of(strategy, options)
-        if rate is None:
-            if not isinstance(strategy, Rule):
-                raise TypeError(
-                    f"Masker({strategy!r}, ...) needs rate= (a float or a schedule); "
-                    "a rule object brings its own"
-                )
-            rate = getattr(rule, rule.driven)
-            name = f"{type(rule).__name__}.{rule.driven} (the Masker's rate)"
-        else:
-            name = "rate"
-        self.schedule: Schedule = as_schedule(rate, name)
-        self.alt_schedule: Schedule | None = None
-        if "alt_rate" in scheduled(type(rule)):
-            alt = getattr(rule, "alt_rate") if alt_rate is None else alt_rate  # noqa: B009
-            self.alt_schedule = as_schedule(alt, "alt_rate")
-        elif alt_rate is not None:
-            raise ValueError(
-                f"alt_rate is for rules with an alt rate (strategy='smart_balanced'); "
-                f"strategy={rule.kind!r} has one curriculum rate (got alt_rate={alt_rate!r}); "
-                "drop alt_rate or switch strategy"
-            )
+        rule = _strategy.rule_of(strategy, options)
+        self.schedule: Schedule
+        self.alt_schedule: Schedule | None
+        self.schedule, self.alt_schedule = _strategy.schedules(strategy, rule, rate, alt_rate)
         # the rule holds the schedules' opening rates; the schedules decide every draw's rates
         opening = {name: s.rate(0, 0) for name, s in self._schedules(rule.driven)}
         self.rule: Rule = rule.with_rates(**opening)
@@ -153,7 +135,7 @@ class Masker:
     @property
     def options(self) -> dict[str, Any]:
         """The rule's parameters besides its scheduled rates, where not default (JSON types)."""
-        return options(self.rule)
+        return _strategy.options(self.rule)
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -273,11 +255,6 @@ class Masker:
                 f"haps must be 2-D (rows, sites) or 3-D (samples, ploidy, sites), got {shape}"
             )
         idx = v.sample_ids(indices, shape[0])
-        if union and len(shape) != 3:
-            raise ValueError(
-                f"union=True needs 3-D haps (samples, ploidy, sites), got shape {shape}; "
-                "pass haplotypes grouped by sample or build the Masker with union=False"
-            )
         return self.rule.draw(
             haps, seed=self.seed, epoch=self.mask_epoch, indices=idx, lengths=lengths,
             rates=self._draw_rates(idx), eligible=eligible, protect=protect, exact=self.exact,
@@ -665,13 +642,8 @@ class Masker:
                 return sched
             return Constant(self._rate_of(sched))
 
-        alt = pick(alt_rate, self.alt_schedule)
-        if self.alt_schedule is None and alt_rate is not None:
-            raise ValueError(
-                f"alt_rate is for rules with an alt rate, not {self.strategy!r}; drop it"
-            )
         return Masker(
-            self.rule, pick(rate, self.schedule), alt,
+            self.rule, pick(rate, self.schedule), pick(alt_rate, self.alt_schedule),
             seed=self.seed if seed is None else seed, exact=self.exact, union=self.union,
             site_rate=self.site_rate, fixed_epoch=epoch, parallel=self.parallel,
         )  # fmt: skip
