@@ -267,7 +267,7 @@ def ooa_demo_data(
     finally:
         store.close()
     split = mkio.read_split(demo.split, samples=names)
-    freq = mkio.load_frequencies(demo.freq, haps.shape[-1])
+    freq = mkio.load_frequencies(demo.freq, n_sites=haps.shape[-1])
     poly = (freq > 0) & (freq < 1)
     tr = np.ascontiguousarray(haps[split.train][..., poly])
     va = np.ascontiguousarray(haps[split.val][..., poly])

@@ -126,11 +126,11 @@ def schedules(
         name = "rate"
     if "alt_rate" in scheduled(type(rule)):
         alt = getattr(rule, "alt_rate") if alt_rate is None else alt_rate  # noqa: B009
-        return as_schedule(rate, name), as_schedule(alt, "alt_rate")
+        return as_schedule(rate, name=name), as_schedule(alt, name="alt_rate")
     if alt_rate is not None:
         raise ValueError(
             f"alt_rate is for rules with an alt rate (strategy='smart_balanced'); "
             f"strategy={rule.kind!r} has one curriculum rate (got alt_rate={alt_rate!r}); "
             "drop alt_rate or switch strategy"
         )
-    return as_schedule(rate, name), None
+    return as_schedule(rate, name=name), None

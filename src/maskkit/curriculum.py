@@ -818,7 +818,7 @@ def from_state_dict(state: dict[str, Any]) -> Schedule:
     return sched
 
 
-def as_schedule(value: Any, name: str = "rate") -> Schedule:
+def as_schedule(value: Any, *, name: str = "rate") -> Schedule:
     """Return ``value`` if it is a :class:`Schedule`, or ``Constant(value)`` for a number.
 
     Examples

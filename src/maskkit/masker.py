@@ -360,7 +360,7 @@ class Masker:
 
     # ------------------------------------------------------------------ reporting
 
-    def describe(self, ploidy: int = 2) -> str:
+    def describe(self, *, ploidy: int = 2) -> str:
         """Return the training-log banner: :func:`maskkit.report.describe` of this Masker.
 
         Examples
@@ -608,9 +608,9 @@ class Masker:
 
     def frozen(
         self,
+        *,
         rate: float | Schedule | None = None,
         alt_rate: float | Schedule | None = None,
-        *,
         epoch: int = 0,
         seed: int | None = None,
     ) -> Masker:

@@ -704,10 +704,10 @@ def _geometric_table(q_log: float, c: float, top: int) -> tuple[np.ndarray, np.n
 
 
 def span_length_probabilities(
+    *,
     mean_span: float | None = None,
     max_span: int | None = None,
     span_lengths: Any = None,
-    *,
     upto: int = 64,
 ) -> np.ndarray:
     """Return ``P(length = l)`` for ``l = 0..upto`` under :func:`span_mask`'s length arguments.
@@ -715,7 +715,7 @@ def span_length_probabilities(
     Examples
     --------
     >>> from maskkit.masks import span_length_probabilities
-    >>> span_length_probabilities(2.0, upto=3).round(3).tolist()
+    >>> span_length_probabilities(mean_span=2.0, upto=3).round(3).tolist()
     [0.0, 0.5, 0.25, 0.125]
     """
     kind, q_log, c, top, vals, cdf = _span_distribution(mean_span, max_span, span_lengths)

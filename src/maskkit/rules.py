@@ -552,6 +552,7 @@ class AlleleFrequency(Rule):
     rate_label: ClassVar[str] = "Rate Scale (x AF table)"
     edges: tuple[float, ...]
     rates: tuple[Any, ...]
+    _: dataclasses.KW_ONLY
     scale: float = 1.0
     fold: bool = True
     freq: tuple[float, ...] | None = None
@@ -622,6 +623,7 @@ class Span(Rule):
     rate_fields: ClassVar[tuple[str, ...]] = ("rate",)
     rate_label: ClassVar[str] = "Span Mask Rate (target fraction)"
     rate: float = 0.15
+    _: dataclasses.KW_ONLY
     mean_span: float | None = None
     max_span: int | None = None
     span_lengths: tuple[tuple[Any, ...], tuple[float, ...]] | None = None
@@ -638,7 +640,9 @@ class Span(Rule):
         ms = self.mean_span
         if isinstance(ms, numbers.Real) and not isinstance(ms, (bool, np.bool_)):
             object.__setattr__(self, "mean_span", float(ms))
-        span_length_probabilities(self.mean_span, self.max_span, sl, upto=1)  # checks all three
+        span_length_probabilities(
+            mean_span=self.mean_span, max_span=self.max_span, span_lengths=sl, upto=1
+        )  # checks all three
         if self.max_span is not None:
             object.__setattr__(self, "max_span", int(self.max_span))
         object.__setattr__(self, "span_lengths", sl)
@@ -676,6 +680,7 @@ class Array(Rule):
     rate_fields: ClassVar[tuple[str, ...]] = ("rate", "kept_rate")
     rate_label: ClassVar[str] = "Off-array Mask Rate"
     keep: tuple[Any, ...] | None = None
+    _: dataclasses.KW_ONLY
     every: int | None = None
     rate: float = 1.0
     kept_rate: float = 0.0
@@ -747,6 +752,7 @@ class PerPosition(Rule):
     rate_fields: ClassVar[tuple[str, ...]] = ("scale",)
     rate_label: ClassVar[str] = "Rate Scale (x per-position rates)"
     rates: tuple[float, ...]
+    _: dataclasses.KW_ONLY
     scale: float = 1.0
 
     def __post_init__(self) -> None:

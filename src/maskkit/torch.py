@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -366,9 +366,9 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         store: Any,
         masker: Masker,
         windows: Any,
+        *,
         samples: Sequence[int] | Sequence[str] | np.ndarray | None = None,
         frozen: bool = False,
-        *,
         pad_to: int | None = None,
         pad_to_multiple_of: int | None = None,
         replace: tuple[float, float, float] | None = None,
@@ -641,6 +641,7 @@ class MaskingCollator:
     """
 
     masker: Masker
+    _: KW_ONLY
     haps_key: str = "haps"
     index_key: str = "index"
     lengths_key: str | None = None
@@ -756,6 +757,8 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
     >>> sampler.set_epoch(0)
     >>> all(len(set(b["window"].tolist())) == 1 for b in loader)
     True
+    >>> sampler.state_dict()  # resume: sampler.load_state_dict(saved)
+    {'epoch': 0, 'seed': 1}
     >>> shutil.rmtree(tmp)
     """
 
@@ -793,6 +796,31 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch that seeds the order (call each epoch, like DistributedSampler)."""
         self.epoch = int(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the state that orders the batches, ``{"epoch": ..., "seed": ...}`` (JSON types).
+
+        The order of an epoch is a function of ``(seed, epoch)``; restoring the epoch restores
+        the order (a DataLoader starts each epoch from its first batch).
+        """
+        return {"epoch": self.epoch, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the epoch from :meth:`state_dict` of a sampler with the same seed."""
+        if not isinstance(state, dict) or not {"epoch", "seed"} <= state.keys():
+            raise TypeError(
+                "state must be a dict from WindowBatchSampler.state_dict() with keys 'epoch' "
+                f"and 'seed', got {state!r}"
+            )
+        if state["seed"] != self.seed:
+            raise ValueError(
+                f"state was saved by a sampler with seed={state['seed']!r}, this one has "
+                f"seed={self.seed}; build the sampler with the saved seed"
+            )
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"state['epoch'] must be an int >= 0, got {epoch!r}")
+        self.set_epoch(int(epoch))
 
     def _all_batches(self) -> list[np.ndarray]:
         rng = np.random.default_rng([self.seed, self.epoch])
