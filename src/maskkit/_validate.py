@@ -72,8 +72,10 @@ def int_scalar(value: Any, name: str, low: int = 0, high: int = MAX_U64) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     v = int(value)
-    if not low <= v <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {v}")
+    if v < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {v}")
+    if v > high:
+        raise ValueError(f"{name} must be at most {high}, got {v}")
     return v
 
 
@@ -120,6 +122,18 @@ def unit_interval(value: Any, name: str) -> None:
     bad = ~((arr >= 0.0) & (arr <= 1.0))
     if bad.any():
         raise ValueError(f"{name} must be in [0, 1] (no NaN), got {arr[bad].ravel()[0]}")
+
+
+def bin_rates(value: Any, n_bins: int, name: str = "rates") -> np.ndarray:
+    """Return a rate table as float64: one rate per bin, or a (ref row, alt row) table."""
+    table = float_array(value, name)
+    if table.shape not in ((n_bins,), (2, n_bins)):
+        raise ValueError(
+            f"{name} must have shape ({n_bins},) (one rate per bin) or (2, {n_bins}) (ref row, "
+            f"alt row) for {n_bins - 1} edges, got {table.shape}"
+        )
+    unit_interval(table, name)
+    return table
 
 
 def rates(value: Any, n: int, name: str) -> np.ndarray:

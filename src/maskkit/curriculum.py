@@ -55,6 +55,11 @@ DEFAULT_LEVELS: tuple[float, ...] = (0.30, 0.40, 0.50, 0.60, 0.70, 0.80)
 _MAX_EPOCH = 2**63 - 1
 
 
+def _count(value: Any, name: str, low: int = 0) -> int:
+    """Return an epoch, step, count or level: an int in ``[low, 2**63 - 1]``."""
+    return v.int_scalar(value, name, low=low, high=_MAX_EPOCH)
+
+
 def _rate_arg(value: Any, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(
@@ -86,24 +91,6 @@ def _real_arg(value: Any, name: str, what: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {what}, got {value!r}")
     return float(value)
-
-
-def _count_arg(value: Any, name: str, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}")
-    n = int(value)
-    if n < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {n}")
-    return n
-
-
-def _time_arg(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
-    t = int(value)
-    if not 0 <= t <= _MAX_EPOCH:
-        raise ValueError(f"{name} must be a non-negative integer, got {t}")
-    return t
 
 
 def _fmt(x: float) -> str:
@@ -220,7 +207,7 @@ class Constant(Schedule):
 
     def rate(self, epoch: int, step: int | None = None) -> float:
         """Return ``p`` whatever the epoch."""
-        _time_arg(epoch, "epoch")
+        _count(epoch, "epoch")
         return self.p
 
     def config(self) -> dict[str, Any]:
@@ -290,7 +277,7 @@ class Levels(_Leveled):
                     "pass either epochs_per_level or boundaries, not both "
                     f"(got epochs_per_level={epochs_per_level!r}, boundaries={boundaries!r})"
                 )
-            b = tuple(_count_arg(x, f"boundaries[{i}]", 1) for i, x in enumerate(boundaries))
+            b = tuple(_count(x, f"boundaries[{i}]", 1) for i, x in enumerate(boundaries))
             if len(b) != len(self._levels) - 1:
                 raise ValueError(
                     f"boundaries must hold len(levels) - 1 = {len(self._levels) - 1} epochs "
@@ -302,12 +289,12 @@ class Levels(_Leveled):
             self.epochs_per_level = None
         else:
             epl = 1 if epochs_per_level is None else epochs_per_level
-            self.epochs_per_level = _count_arg(epl, "epochs_per_level", 1)
+            self.epochs_per_level = _count(epl, "epochs_per_level", 1)
             self.boundaries = None
 
     def level(self, epoch: int, step: int | None = None) -> int:
         """Return the level index in use at ``epoch``."""
-        e = _time_arg(epoch, "epoch")
+        e = _count(epoch, "epoch")
         if self.boundaries is not None:
             return sum(e >= b for b in self.boundaries)
         assert self.epochs_per_level is not None
@@ -352,9 +339,9 @@ class _Ramp(Schedule):
                 f"{type(self).__name__} needs exactly one of epochs= or steps= (the ramp "
                 f"length), got epochs={epochs!r}, steps={steps!r}"
             )
-        self.epochs = None if epochs is None else _count_arg(epochs, "epochs", 1)
-        self.steps = None if steps is None else _count_arg(steps, "steps", 1)
-        self.begin = _time_arg(begin, "begin")
+        self.epochs = None if epochs is None else _count(epochs, "epochs", 1)
+        self.steps = None if steps is None else _count(steps, "steps", 1)
+        self.begin = _count(begin, "begin")
 
     @property
     def unit(self) -> str:
@@ -372,14 +359,14 @@ class _Ramp(Schedule):
     def fraction(self, epoch: int, step: int | None = None) -> float:
         """Return how far along the ramp training is, in [0, 1]."""
         if self.epochs is not None:
-            t, n = _time_arg(epoch, "epoch"), self.epochs
+            t, n = _count(epoch, "epoch"), self.epochs
         elif step is None:
             raise ValueError(
                 f"{self!r} counts optimizer steps: pass step= (the global step) to rate(), "
                 "or build the ramp with epochs= instead"
             )
         else:
-            t, n = _time_arg(step, "step"), int(self.steps or 1)
+            t, n = _count(step, "step"), int(self.steps or 1)
         return min(max(t - self.begin, 0) / n, 1.0)
 
     def rate(self, epoch: int, step: int | None = None) -> float:
@@ -499,8 +486,8 @@ class Plateau(_Leveled):
         cooldown: int = 0,
     ) -> None:
         self._levels = _levels_arg(levels)
-        self.patience = _count_arg(patience, "patience", 0)
-        self.cooldown = _count_arg(cooldown, "cooldown", 0)
+        self.patience = _count(patience, "patience")
+        self.cooldown = _count(cooldown, "cooldown")
         delta = _real_arg(min_delta, "min_delta", "a non-negative number")
         if not (math.isfinite(delta) and delta >= 0.0):
             raise ValueError(
@@ -526,7 +513,7 @@ class Plateau(_Leveled):
 
     def set_level(self, level: int) -> None:
         """Set the level directly (for workers receiving the main process's level)."""
-        self._level = _count_arg(level, "level", 0)
+        self._level = _count(level, "level")
         if self._level >= len(self._levels):
             raise ValueError(
                 f"level must be in [0, {len(self._levels) - 1}] (one per rate in levels), "
@@ -603,7 +590,7 @@ class Plateau(_Leveled):
                 + (f"; unknown {unknown}" if unknown else "")
                 + f"; got {state!r}"
             )
-        level = _count_arg(state["level"], "state['level']", 0)
+        level = _count(state["level"], "state['level']")
         if level >= len(self._levels):
             raise ValueError(
                 f"state['level'] must be in [0, {len(self._levels) - 1}] (one per rate in "
@@ -616,9 +603,9 @@ class Plateau(_Leveled):
                 raise ValueError(
                     "state['best'] is NaN, which update() never records; the state is damaged"
                 )
-        num_bad = _count_arg(state["num_bad"], "state['num_bad']", 0)
-        cooldown_left = _count_arg(state["cooldown_left"], "state['cooldown_left']", 0)
-        evaluations = _count_arg(state.get("evaluations", 0), "state['evaluations']", 0)
+        num_bad = _count(state["num_bad"], "state['num_bad']")
+        cooldown_left = _count(state["cooldown_left"], "state['cooldown_left']")
+        evaluations = _count(state.get("evaluations", 0), "state['evaluations']")
         self._level, self.best, self.num_bad = level, best, num_bad
         self.cooldown_left, self.evaluations = cooldown_left, evaluations
 
@@ -677,7 +664,7 @@ class Distribution(Schedule):
             raise TypeError("indices must be the global sample ids (an int array), got None")
         idx = v.indices(indices, int(np.size(indices)))
         seed_ = np.uint64(v.int_scalar(seed, "seed"))
-        epoch_ = v.int_scalar(epoch, "epoch", high=_MAX_EPOCH)
+        epoch_ = _count(epoch, "epoch")
         slot_ = v.int_scalar(slot, "slot", high=2**20)
         out = np.empty(idx.shape[0], dtype=np.float64)
         if idx.shape[0]:

@@ -486,13 +486,7 @@ def af_mask(
             f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "
             f"got {bins.shape}"
         )
-    table = v.float_array(rates, "rates")
-    if table.shape not in ((nb,), (2, nb)):
-        raise ValueError(
-            f"rates must have shape ({nb},) (one rate per bin) or (2, {nb}) (ref row, alt row) "
-            f"for {nb - 1} edges, got {table.shape}"
-        )
-    v.unit_interval(table, "rates")
+    table = v.bin_rates(rates, nb)
     split = table.ndim == 2
     sc = _scale(scale, n)
     # groups: 2 * bin + class when split, else bin

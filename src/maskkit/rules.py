@@ -559,15 +559,7 @@ class AlleleFrequency(Rule):
 
     def __post_init__(self) -> None:
         edges = _tuple(_freq.check_edges(self.edges))
-        rates = _float_tuple(self.rates, "rates", (1, 2))
-        nb = len(edges) + 1
-        shape = np.shape(rates)
-        if shape not in ((nb,), (2, nb)):
-            raise ValueError(
-                f"rates must have shape ({nb},) (one rate per bin) or (2, {nb}) (ref row, alt "
-                f"row) for {nb - 1} edges, got {shape}"
-            )
-        v.unit_interval(rates, "rates")
+        rates = _tuple(v.bin_rates(self.rates, len(edges) + 1))
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "rates", rates)
         object.__setattr__(self, "scale", v.nonneg_scalar(self.scale, "scale"))
@@ -631,18 +623,14 @@ class Span(Rule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
         sl = self.span_lengths
+        span_length_probabilities(  # checks all three
+            mean_span=self.mean_span, max_span=self.max_span, span_lengths=sl, upto=1
+        )
         if sl is not None:
-            if not isinstance(sl, (tuple, list)) or len(sl) != 2:
-                raise TypeError(
-                    "span_lengths must be a pair (values, probs), e.g. ([1, 2, 3], [0.5, 0.3, 0.2])"
-                )
             sl = (_tuple(np.asarray(sl[0])), _tuple(np.asarray(sl[1], dtype=np.float64)))
         ms = self.mean_span
         if isinstance(ms, numbers.Real) and not isinstance(ms, (bool, np.bool_)):
             object.__setattr__(self, "mean_span", float(ms))
-        span_length_probabilities(
-            mean_span=self.mean_span, max_span=self.max_span, span_lengths=sl, upto=1
-        )  # checks all three
         if self.max_span is not None:
             object.__setattr__(self, "max_span", int(self.max_span))
         object.__setattr__(self, "span_lengths", sl)
