@@ -93,6 +93,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "maskkit.masker.Masker": ("strategy", "rate", "alt_rate"),
     "maskkit.masker.Masker.__call__": ("haps",),
     "maskkit.masker.Masker.haplotype_mask": ("haps",),
+    "maskkit.masker.Masker.probabilities": ("haps",),
     "maskkit.masker.Masker.batch": ("haps",),
     "maskkit.masker.Masker.stats": ("mask", "haps"),
     "maskkit.masker.Masker.sample_rates": ("indices",),

@@ -404,6 +404,21 @@ def af_aware_mask(
     )  # fmt: skip
 
 
+def site_mask_probability(
+    masker: mk.Masker, af_rates: list[float], haps: np.ndarray, freq: np.ndarray, key: np.ndarray
+) -> np.ndarray:
+    """``P(site masked)`` ``(samples, sites)`` of the trainer's masks: the union of haplotypes.
+
+    From the rule's per-haplotype probabilities at the current rates
+    (:meth:`maskkit.Masker.probabilities`; for ``af_aware`` at :func:`af_scale`).
+    """
+    if masker.rule.kind == "af_aware":
+        p = masker.rule.probabilities(haps, rates={"scale": af_scale(masker, af_rates)}, freq=freq)
+    else:
+        p = masker.probabilities(haps, indices=key)
+    return 1.0 - np.prod(1.0 - p, axis=1)
+
+
 def class_log_odds(
     ref_rate: float, alt_rate: float, alt_freq: np.ndarray, ploidy: int = 2
 ) -> np.ndarray:

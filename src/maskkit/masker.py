@@ -281,6 +281,49 @@ class Masker:
             protect=protect, inputs=inputs,
         )  # fmt: skip
 
+    def probabilities(
+        self,
+        haps: Any,
+        *,
+        lengths: Any = None,
+        indices: Any = None,
+        eligible: Any = None,
+        protect: Any = None,
+        **inputs: Any,
+    ) -> np.ndarray:
+        """Return each position's probability of being masked by :meth:`__call__` now.
+
+        The marginal probability under the rule at the current (scheduled) rates: per
+        haplotype, or with ``union=True`` per site, ``1 - prod(1 - p)`` over the ploidy axis.
+        ``0`` where a position is missing, padding or not eligible. Use it for importance
+        weights: a loss term weighted by ``1 / p`` over the masked positions estimates the loss
+        over all eligible positions, whatever the rule over-samples (e.g. alt alleles under
+        smart balanced masking).
+
+        Arguments as for :meth:`__call__`.
+
+        Examples
+        --------
+        >>> import numpy as np, maskkit as mk
+        >>> masker = mk.Masker("smart_balanced", rate=0.2, alt_rate=0.6, seed=0, union=True)
+        >>> haps = np.array([[[0, 1, 0], [0, 1, 1]]], dtype=np.int8)
+        >>> masker.probabilities(haps).round(2).tolist()
+        [[0.36, 0.84, 0.68]]
+        """
+        self._pull()
+        idx = v.sample_ids(indices, np.shape(haps)[0])
+        p = self.rule.probabilities(
+            haps, rates=self._draw_rates(idx), lengths=lengths, eligible=eligible,
+            protect=protect, site_rate=self.site_rate, **inputs,
+        )  # fmt: skip
+        if not self.union:
+            return p
+        if p.ndim != 3:
+            raise ValueError(
+                f"union=True needs 3-D haps (samples, ploidy, sites), got shape {p.shape}"
+            )
+        return 1.0 - np.prod(1.0 - p, axis=1)
+
     def __call__(
         self,
         haps: Any,

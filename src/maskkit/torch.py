@@ -47,6 +47,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
         'pip install "maskkit[torch]"'
     ) from _exc
 
+from . import freq as _freq
 from . import tokens
 from .masker import Masker
 
@@ -274,6 +275,33 @@ def _as_windows(windows: Any, n_sites: int) -> np.ndarray:
     return np.array(w.validate(n_sites).bounds, dtype=np.int64)
 
 
+def _site_freq(freq: Any, masker: Masker, n_sites: int) -> np.ndarray | None:
+    """Check ``freq=`` of a dataset against its Masker's rule and the store's sites."""
+    takes = "freq" in masker.rule.inputs
+    if freq is None:
+        if takes and getattr(masker.rule, "freq", None) is None:
+            raise ValueError(
+                f"the Masker's rule kind={masker.rule.kind!r} needs site frequencies: pass "
+                "freq= (shape (n_sites,)), e.g. maskkit.io.alt_allele_frequency(store, "
+                "train_samples)"
+            )
+        return None
+    if not takes:
+        raise ValueError(
+            f"freq= is for rules that take site frequencies; the Masker's rule "
+            f"kind={masker.rule.kind!r} does not: drop freq="
+        )
+    f = _freq.maf(freq, name="freq")  # dtype and range check
+    if f.shape != (n_sites,):
+        raise ValueError(
+            f"freq must have shape (n_sites,) = ({n_sites},) (one frequency per store site), "
+            f"got {f.shape}"
+        )
+    out = np.asarray(freq, dtype=np.float64).copy()
+    out.setflags(write=False)
+    return out
+
+
 def _as_samples(samples: Any, store: Any) -> np.ndarray:
     """Store positions (int64) of ``samples``: None (all), ints, or names."""
     if samples is None:
@@ -329,6 +357,12 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         frozen` copy at its current rates, unless it already has a ``fixed_epoch``).
     pad_to, pad_to_multiple_of, replace, n_alleles, dtype
         Passed to :func:`maskkit.collate`. ``pad_to`` = the window size gives fixed shapes.
+    freq : float array of shape (n_sites,), optional
+        Per-site alternate-allele frequencies of the store, for rules that take ``freq`` per
+        batch (:class:`maskkit.rules.AlleleFrequency`, ``"af_aware"``): each item gets its
+        window's slice. Required by such rules, refused by the others. Compute them from the
+        training samples only, e.g. ``maskkit.io.alt_allele_frequency(store, split.train)``,
+        so validation genotypes do not leak into the masks.
     haplotypes : bool, default False
         Also return the unmasked alleles as ``haplotypes`` (``(batch, ploidy, width)`` int8, zero
         past each row's ``length`` like :meth:`read`), for trainers that need the true alleles
@@ -375,6 +409,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         n_alleles: int = 2,
         dtype: Any = np.int64,
         haplotypes: bool = False,
+        freq: Any = None,
     ) -> None:
         from .io import ArrayStore, open_store
 
@@ -402,6 +437,8 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
             "dtype": dtype,
         }
         self.haplotypes = bool(haplotypes)
+        #: Per-site alternate-allele frequencies passed to the rule window by window (or None).
+        self.freq = _site_freq(freq, masker, self.store.n_sites)
         # Shared with every DataLoader worker (fork or spawn): (epoch, step, plateau levels).
         self.channel = share(masker)
 
@@ -511,12 +548,28 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
             haps[rows, :, : e - s] = self.store.read(sample[rows], int(s), int(e))
         return haps, lengths
 
+    def _window_freq(self, window: np.ndarray, width: int) -> np.ndarray:
+        """Site frequencies aligned with :meth:`read`'s batch: ``(width,)`` or ``(rows, width)``."""
+        assert self.freq is not None
+        uniq = np.unique(window)
+        if uniq.size == 1:
+            s, e = self.bounds[uniq[0]]
+            return self.freq[s:e]
+        out = np.zeros((window.size, width), dtype=np.float64)  # past a row's length: unused
+        for w in uniq.tolist():
+            s, e = self.bounds[w]
+            out[window == w, : e - s] = self.freq[s:e]
+        return out
+
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         """Return the collated batch of dataset items ``indices`` (DataLoader's batched path)."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         sample, window, key = self.locate(idx)
         haps, lengths = self.read(sample, window)
-        arrays = self.masker.batch(haps, lengths=lengths, indices=key, **self.collate_kwargs)
+        inputs = {} if self.freq is None else {"freq": self._window_freq(window, haps.shape[-1])}
+        arrays = self.masker.batch(
+            haps, lengths=lengths, indices=key, **inputs, **self.collate_kwargs
+        )
         out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
         if self.haplotypes:
             shape = arrays["mask"].shape
