@@ -312,17 +312,10 @@ class Masker:
         """
         self._pull()
         idx = v.sample_ids(indices, np.shape(haps)[0])
-        p = self.rule.probabilities(
+        return self.rule.probabilities(
             haps, rates=self._draw_rates(idx), lengths=lengths, eligible=eligible,
-            protect=protect, site_rate=self.site_rate, **inputs,
+            protect=protect, site_rate=self.site_rate, union=self.union, **inputs,
         )  # fmt: skip
-        if not self.union:
-            return p
-        if p.ndim != 3:
-            raise ValueError(
-                f"union=True needs 3-D haps (samples, ploidy, sites), got shape {p.shape}"
-            )
-        return 1.0 - np.prod(1.0 - p, axis=1)
 
     def __call__(
         self,

@@ -424,13 +424,16 @@ class Rule:
         eligible: Any = None,
         protect: Any = None,
         site_rate: bool = False,
+        union: bool = False,
         **inputs: Any,
     ) -> np.ndarray:
         """Return each position's probability of being masked (float64, the shape of ``haps``).
 
         The marginal probability of :meth:`draw` with the same arguments, in Bernoulli and in
         exact mode (exact counts keep each position's marginal). ``0`` where a position is
-        missing, padding or not eligible.
+        missing, padding or not eligible. With ``union=True`` (3-D ``haps``), each site's
+        probability of being set in the site mask, ``1 - prod(1 - p)`` over the ploidy axis
+        (haplotypes are drawn independently), shape ``(samples, sites)``.
 
         Examples
         --------
@@ -453,7 +456,15 @@ class Rule:
             ploidy = h.shape[1] if h.ndim == 3 else 1
             p = 1.0 - (1.0 - p) ** (1.0 / ploidy)
         never = _never(h, eligible, protect)
-        return np.where(_real_mask(h, lengths) & ~never, p, 0.0)
+        p = np.where(_real_mask(h, lengths) & ~never, p, 0.0)
+        if not union:
+            return p
+        if h.ndim != 3:
+            raise ValueError(
+                f"union=True needs 3-D haps (samples, ploidy, sites) to take the union over the "
+                f"ploidy axis, got shape {h.shape}"
+            )
+        return 1.0 - np.prod(1.0 - p, axis=1)
 
 
 def _col(value: Any, h: np.ndarray) -> Any:
