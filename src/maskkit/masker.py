@@ -226,13 +226,23 @@ class Masker:
         a = r if self.alt_schedule is None else one(self.alt_schedule, 1)
         return r, a
 
-    def _draw_rates(self, idx: np.ndarray) -> dict[str, Any]:
-        """Return the rule's scheduled rates for samples ``idx`` (``rates=`` of Rule.draw)."""
+    def _batch_rates(self, haps: Any, indices: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """Follow the main process (in a worker); return the batch's sample ids and their rates.
+
+        The rates are the rule's scheduled rates (``rates=`` of :meth:`Rule.draw`).
+        """
+        self._pull()
+        shape = np.shape(haps)
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                f"haps must be 2-D (rows, sites) or 3-D (samples, ploidy, sites), got {shape}"
+            )
+        idx = v.sample_ids(indices, shape[0])
         r, a = self._rates_for(idx)
-        out = {self.rule.driven: r}
+        rates = {self.rule.driven: r}
         if self.alt_schedule is not None:
-            out["alt_rate"] = a
-        return out
+            rates["alt_rate"] = a
+        return idx, rates
 
     # ------------------------------------------------------------------ masks
 
@@ -248,16 +258,10 @@ class Masker:
         protect: Any = None,
         inputs: dict[str, Any],
     ) -> np.ndarray:
-        self._pull()
-        shape = np.shape(haps)
-        if len(shape) not in (2, 3):
-            raise ValueError(
-                f"haps must be 2-D (rows, sites) or 3-D (samples, ploidy, sites), got {shape}"
-            )
-        idx = v.sample_ids(indices, shape[0])
+        idx, rates = self._batch_rates(haps, indices)
         return self.rule.draw(
             haps, seed=self.seed, epoch=self.mask_epoch, indices=idx, lengths=lengths,
-            rates=self._draw_rates(idx), eligible=eligible, protect=protect, exact=self.exact,
+            rates=rates, eligible=eligible, protect=protect, exact=self.exact,
             site_rate=self.site_rate, union=union, out=out, parallel=self.parallel, **inputs,
         )  # fmt: skip
 
@@ -310,10 +314,9 @@ class Masker:
         >>> masker.probabilities(haps).round(2).tolist()
         [[0.36, 0.84, 0.68]]
         """
-        self._pull()
-        idx = v.sample_ids(indices, np.shape(haps)[0])
+        _, rates = self._batch_rates(haps, indices)
         return self.rule.probabilities(
-            haps, rates=self._draw_rates(idx), lengths=lengths, eligible=eligible,
+            haps, rates=rates, lengths=lengths, eligible=eligible,
             protect=protect, site_rate=self.site_rate, union=self.union, **inputs,
         )  # fmt: skip
 
