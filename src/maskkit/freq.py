@@ -36,7 +36,7 @@ NO_CALLS = -1
 _MAX_EDGES = 2**15 - 1
 
 
-def check_edges(edges: Any, name: str = "edges") -> np.ndarray:
+def check_edges(edges: Any, *, name: str = "edges") -> np.ndarray:
     """Return ``edges`` as float64 after checking they are finite and strictly increasing.
 
     Examples
@@ -73,7 +73,7 @@ def _frequencies(freq: Any, name: str) -> np.ndarray:
     return f
 
 
-def maf(freq: Any, name: str = "freq") -> np.ndarray:
+def maf(freq: Any, *, name: str = "freq") -> np.ndarray:
     """Return the minor-allele frequency ``min(f, 1 - f)`` (float64; NaN stays NaN).
 
     Examples
@@ -109,7 +109,7 @@ def maf_bins(
     [0, 1]
     """
     e = check_edges(edges)
-    f = maf(freq, name) if fold else _frequencies(freq, name)
+    f = maf(freq, name=name) if fold else _frequencies(freq, name)
     out = np.searchsorted(e, f, side="right").astype(np.int32)
     out[np.isnan(f)] = NO_CALLS
     return out

@@ -351,24 +351,11 @@ _EMPTY_F = np.ones(1, dtype=np.float64)
 # ----------------------------------------------------------------------------- argument checks
 
 
-def _float_array(value: Any, name: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    return arr.astype(np.float64)
-
-
-def _in_unit(arr: np.ndarray, name: str) -> None:
-    bad = ~((arr >= 0.0) & (arr <= 1.0))
-    if bad.any():
-        raise ValueError(f"{name} must be in [0, 1] (no NaN), got {arr[bad].ravel()[0]}")
-
-
 def _scale(value: Any, n: int) -> np.ndarray:
     """Per-sample non-negative multipliers: ``(1,)`` for a scalar, else ``(n,)``."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"scale must be a number or an array of numbers, got {value!r}")
-    arr = _float_array(value, "scale")
+    arr = v.float_array(value, "scale")
     if arr.ndim == 0:
         arr = arr.reshape(1)
     elif arr.shape != (n,):
@@ -499,13 +486,7 @@ def af_mask(
             f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "
             f"got {bins.shape}"
         )
-    table = _float_array(rates, "rates")
-    if table.shape not in ((nb,), (2, nb)):
-        raise ValueError(
-            f"rates must have shape ({nb},) (one rate per bin) or (2, {nb}) (ref row, alt row) "
-            f"for {nb - 1} edges, got {table.shape}"
-        )
-    _in_unit(table, "rates")
+    table = v.bin_rates(rates, nb)
     split = table.ndim == 2
     sc = _scale(scale, n)
     # groups: 2 * bin + class when split, else bin
@@ -658,7 +639,7 @@ def _span_distribution(
                 f"span_lengths values must be a 1-D integer array, got dtype {vals.dtype} "
                 f"shape {vals.shape}"
             )
-        probs = _float_array(span_lengths[1], "span_lengths probs")
+        probs = v.float_array(span_lengths[1], "span_lengths probs")
         if vals.size == 0 or probs.shape != vals.shape:
             raise ValueError(
                 "span_lengths values and probs must be non-empty and of the same length, "
@@ -717,10 +698,10 @@ def _geometric_table(q_log: float, c: float, top: int) -> tuple[np.ndarray, np.n
 
 
 def span_length_probabilities(
+    *,
     mean_span: float | None = None,
     max_span: int | None = None,
     span_lengths: Any = None,
-    *,
     upto: int = 64,
 ) -> np.ndarray:
     """Return ``P(length = l)`` for ``l = 0..upto`` under :func:`span_mask`'s length arguments.
@@ -728,7 +709,7 @@ def span_length_probabilities(
     Examples
     --------
     >>> from maskkit.masks import span_length_probabilities
-    >>> span_length_probabilities(2.0, upto=3).round(3).tolist()
+    >>> span_length_probabilities(mean_span=2.0, upto=3).round(3).tolist()
     [0.0, 0.5, 0.25, 0.125]
     """
     kind, q_log, c, top, vals, cdf = _span_distribution(mean_span, max_span, span_lengths)
