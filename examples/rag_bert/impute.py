@@ -157,7 +157,10 @@ def impute(
         need = np.flatnonzero(miss_all[:, s:e][:, cols].any(axis=1))
         if unphased and need.size:
             rows_all = haps.reshape(n * ploidy, n_sites).copy()
-            phased = phase_window(index, w, haps[:, :, ks:ke])
+            # in chunks of samples: the pair search holds (samples, 32, 32, sites) sums
+            phased = np.concatenate([
+                phase_window(index, w, haps[i : i + 32, :, ks:ke]) for i in range(0, n, 32)
+            ])  # fmt: skip
             rows_all[:, ks:ke] = phased.reshape(n * ploidy, -1)
         for i in range(0, need.size, batch_size):
             r = need[i : i + batch_size]
