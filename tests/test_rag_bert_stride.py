@@ -15,6 +15,8 @@ from test_rag_bert_phase import TINY  # the tiny model and data of the trainer t
 from examples.rag_bert import data as dt
 from examples.rag_bert import impute, train
 from examples.rag_bert.data import InputError
+from examples.rag_bert.phase import phase_window
+from examples.rag_bert.retrieval import PanelIndex
 
 
 @given(
@@ -104,3 +106,19 @@ def test_val_stride_with_a_window_file_is_refused(tmp_path, capsys):
     argv = [*TINY, "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "o")]
     assert train.main([*argv, "--windows", str(win), "--val-stride", "8"]) == 2
     assert "--val-stride" in capsys.readouterr().err
+
+
+def test_phasing_pair_is_chosen_on_the_focus_sites():
+    """A target copying panel haplotypes 0+1 on 28 sites and 4+5 on the last 12 of a key range:
+    over the whole range the pair 0+1 fits best, with focus on the last 12 sites the phased
+    haplotypes are exactly 4 and 5 there."""
+    rng = np.random.default_rng(4)
+    panel = (rng.random((3, 2, 40)) < 0.5).astype(np.int8)
+    rows = panel.reshape(6, 40)
+    target = np.concatenate([rows[[0, 1], :28], rows[[4, 5], 28:]], axis=1)[None]
+    index = PanelIndex(panel, np.array([[28, 40]]), 1, key_windows=np.array([[0, 40]]))
+    want = {tuple(rows[4, 28:]), tuple(rows[5, 28:])}
+    for focus, match in ((None, False), ((28, 40), True)):
+        out = phase_window(index, 0, target, focus=focus)
+        np.testing.assert_array_equal(out.sum(axis=1), target.sum(axis=1))  # genotypes kept
+        assert ({tuple(out[0, 0, 28:]), tuple(out[0, 1, 28:])} == want) is match

@@ -159,7 +159,8 @@ def impute(
             rows_all = haps.reshape(n * ploidy, n_sites).copy()
             # in chunks of samples: the pair search holds (samples, 32, 32, sites) sums
             phased = np.concatenate([
-                phase_window(index, w, haps[i : i + 32, :, ks:ke]) for i in range(0, n, 32)
+                phase_window(index, w, haps[i : i + 32, :, ks:ke], focus=(s - ks, e - ks))
+                for i in range(0, n, 32)
             ])  # fmt: skip
             rows_all[:, ks:ke] = phased.reshape(n * ploidy, -1)
         for i in range(0, need.size, batch_size):

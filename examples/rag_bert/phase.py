@@ -51,6 +51,7 @@ def phase_window(
     haps: np.ndarray,
     own: np.ndarray | None = None,
     n_candidates: int = 32,
+    focus: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Phase diploid genotypes ``haps`` ``(samples, 2, sites)`` of one window (over the
     window's key range, ``index.key_windows[window]``, which is the window itself by default).
@@ -58,6 +59,9 @@ def phase_window(
     Only the genotype (alt dosage) of each site is used: the order of the alleles in ``haps``
     is ignored. Sites where any allele is missing keep missing alleles (and the other observed
     allele) as they are. ``own`` holds panel sample ids to exclude (training targets).
+    ``focus`` ``(a, b)``: choose the pair on sites ``a:b`` only (the model's window inside a
+    longer key range; candidates still come from the whole range, and heterozygous sites
+    outside ``a:b`` are split by the same pair).
     """
     if haps.shape[1] != 2:
         raise ValueError(f"phasing needs diploid haplotypes, got ploidy {haps.shape[1]}")
@@ -66,7 +70,11 @@ def phase_window(
     c = min(n_candidates, index.n_haps - (0 if own is None else index.ploidy))
     ids, _ = index.search(window, genotype_key(haps), own, k=c)
     cand = index.key_alleles(window, ids)  # (samples, C, sites)
-    ab = best_pairs(cand, dose, called)
+    scored = called
+    if focus is not None:
+        scored = np.zeros_like(called)
+        scored[:, focus[0] : focus[1]] = called[:, focus[0] : focus[1]]
+    ab = best_pairs(cand, dose, scored)
     rows = np.arange(haps.shape[0])
     ra = cand[rows, ab[:, 0]] > 0
     rb = cand[rows, ab[:, 1]] > 0

@@ -502,28 +502,33 @@ class Trainer:
         ks, ke = self.eval_index.key_windows[w]
         haps_k = src[samples, :, ks:ke]
         own = samples if src is self.data.train.haps else None
-        inp_k = self._unphase(w, haps_k, site_k, own)
+        a, b = s - ks, e - ks
+        inp_k = self._unphase(w, haps_k, site_k, own, (a, b))
         ctx = None
         if (ks, ke) != (s, e):
             ctx = (inp_k.reshape(-1, ke - ks), np.repeat(site_k, haps_k.shape[1], axis=0))
-        a, b = s - ks, e - ks
         return haps_k[..., a:b], site_k[:, a:b], inp_k[..., a:b], ctx
 
     def _unphase(
-        self, w: int, haps: np.ndarray, site: np.ndarray, own: np.ndarray | None
+        self,
+        w: int,
+        haps: np.ndarray,
+        site: np.ndarray,
+        own: np.ndarray | None,
+        focus: tuple[int, int] | None = None,
     ) -> np.ndarray:
         """``--val-unphased``: the model's input haplotypes from the genotypes alone.
 
         The visible genotypes are phased against the panel (:mod:`.phase`, own sample excluded
         for training targets); masked sites get the true genotype in a fixed order (alt first),
         which only feeds the per-haplotype loss that validation replaces by the genotype loss.
+        ``focus``: the model's window inside the key range, where the phasing pair is chosen.
         """
         if not self.args.val_unphased:
             return haps
         hidden = np.broadcast_to(site[:, None, :], haps.shape)
-        phased = phase_window(
-            self.eval_index, w, np.where(hidden, -1, haps).astype(haps.dtype), own
-        )
+        visible = np.where(hidden, -1, haps).astype(haps.dtype)
+        phased = phase_window(self.eval_index, w, visible, own, focus=focus)
         dose = (haps > 0).sum(axis=1, keepdims=True)
         canon = (np.arange(haps.shape[1])[None, :, None] < dose).astype(haps.dtype)
         canon = np.where(haps < 0, haps, canon)
