@@ -381,6 +381,35 @@ def _scale(value: Any, n: int) -> np.ndarray:
     return arr
 
 
+def _af_rates(rates: Any, nb: int, scale: Any, n: int) -> tuple[np.ndarray, bool]:
+    """Return ``(group rates, split)``: ``min(1, scale * rates)`` as a ``(1 or n, groups)`` table.
+
+    Groups are ``2 * bin + class`` for a (class x bin) table (``split``), else ``bin``.
+    """
+    table = _float_array(rates, "rates")
+    if table.shape not in ((nb,), (2, nb)):
+        raise ValueError(
+            f"rates must have shape ({nb},) (one rate per bin) or (2, {nb}) (ref row, alt row) "
+            f"for {nb - 1} edges, got {table.shape}"
+        )
+    split = table.ndim == 2
+    flat = table.T.reshape(-1) if split else table
+    if type(scale) is int and 0 <= scale < 2**53:
+        scale = float(scale)
+    if type(scale) is float and 0.0 <= scale < math.inf and flat.size <= _FEW_RATES:
+        # one scale, a small table: plain floats (numpy's per-call cost, ~1 us a call, would
+        # be most of the work); the same float64 products and minimum as the array path
+        vals = flat.tolist()
+        if all(0.0 <= x <= 1.0 for x in vals):
+            return np.array([[min(scale * x, 1.0) for x in vals]], dtype=np.float64), split
+    _in_unit(table, "rates")
+    sc = _scale(scale, n)
+    return np.minimum(sc[:, None] * flat[None, :], 1.0), split
+
+
+_FEW_RATES = 64
+
+
 def _site_rate(rates: np.ndarray, ploidy: int) -> np.ndarray:
     return np.asarray(1.0 - (1.0 - rates) ** (1.0 / ploidy), dtype=np.float64)
 
@@ -487,30 +516,21 @@ def af_mask(
     b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
     shape = b.shape
     n, sites = shape[0], shape[-1]
-    bins = af_bins(freq, edges, fold=fold)
-    if (bins == _freq.NO_CALLS).any():
+    if np.ndim(freq) not in (1, 2):
+        af_bins(freq, edges, fold=fold)  # raises, naming freq
+    bins, nans, nb = _freq._bins(freq, edges, fold, "freq")
+    if nans:
         raise ValueError(
             "freq is NaN (a site without calls) where af_mask needs a rate; give those sites a "
             "frequency (e.g. 0.0) or make them ineligible"
         )
-    nb = np.size(edges) + 1  # af_bins checked the edges
+    nb += 1  # bins: one more than edges
     if bins.shape[-1] != sites or (bins.ndim == 2 and bins.shape[0] != n):
         raise ValueError(
             f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "
             f"got {bins.shape}"
         )
-    table = _float_array(rates, "rates")
-    if table.shape not in ((nb,), (2, nb)):
-        raise ValueError(
-            f"rates must have shape ({nb},) (one rate per bin) or (2, {nb}) (ref row, alt row) "
-            f"for {nb - 1} edges, got {table.shape}"
-        )
-    _in_unit(table, "rates")
-    split = table.ndim == 2
-    sc = _scale(scale, n)
-    # groups: 2 * bin + class when split, else bin
-    flat = table.T.reshape(-1) if split else table
-    per = np.minimum(sc[:, None] * flat[None, :], 1.0)
+    per, split = _af_rates(rates, nb, scale, n)
     if site_rate:
         per = _site_rate(per, b.ploidy)
     # one bin: the rule without bins (the same groups, so the same masks)
