@@ -148,8 +148,17 @@ def _decide_classes(h, r, length, w16, t_ref, t_alt, o, i, combine):  # type: ig
 
 
 @ijit
-def _decide_sites(h, r, length, w16, t_ref, t_alt, o, i, combine):  # type: ignore[no-untyped-def]
-    """``_decide_classes`` with per-site thresholds (``t_ref[j]``, ``t_alt[j]``: uint32)."""
+def _decide_sites(h, r, length, w16, t_ref, t_alt, split, o, i, combine):  # type: ignore[no-untyped-def]
+    """``_decide_classes`` with per-site thresholds (``t_ref[j]``, ``t_alt[j]``: uint32).
+
+    Rates not ``split`` by class have ``t_ref == t_alt``: one compare per site, half the work.
+    """
+    if not split:
+        for j in range(length):
+            sel = (np.uint32(w16[j]) < t_ref[j]) & (h[r, j] >= 0)
+            o[i, j] = (o[i, j] & combine) | sel
+        _clear_padding(o, i, length, combine)
+        return
     for j in range(length):
         a = h[r, j]
         x = np.uint32(w16[j])
@@ -400,7 +409,7 @@ def _group_mask(  # type: ignore[no-untyped-def]
                         spread_for = want
                 if not exact:
                     if by_site:
-                        _decide_sites(haps, r, length, w16, t_ref, t_alt, out, i, combine)
+                        _decide_sites(haps, r, length, w16, t_ref, t_alt, split, out, i, combine)
                     else:
                         t0 = _threshold16(rates[tr, 0])
                         t1 = _threshold16(rates[tr, 1]) if split else t0
@@ -412,7 +421,7 @@ def _group_mask(  # type: ignore[no-untyped-def]
                 o = tmp if per > 1 else out
                 oi = 0 if per > 1 else i
                 if by_site:
-                    _decide_sites(haps, r, length, w16, t_ref, t_alt, o, oi, False)
+                    _decide_sites(haps, r, length, w16, t_ref, t_alt, split, o, oi, False)
                     _count(haps, r, length, o, oi, bins, tb, split, n_cnt, m_cnt)
                 elif not split:  # one group: decide and count in one pass
                     t0 = _pass_threshold(rates[tr, 0], length)
