@@ -542,6 +542,9 @@ def af_mask(
 # ----------------------------------------------------------------------------- genotyping array
 
 
+_EVERY: dict[tuple[int, int], np.ndarray] = {}
+
+
 def _keep_sites(keep: Any, every: Any, n: int, sites: int) -> np.ndarray:
     """Return int32 keep flags, shape (1 or n, sites): 1 = on the array (kept visible)."""
     if (keep is None) == (every is None):
@@ -552,8 +555,13 @@ def _keep_sites(keep: Any, every: Any, n: int, sites: int) -> np.ndarray:
         )
     if every is not None:
         step = v.int_scalar(every, "every", low=1, high=2**62)
-        flags = (np.arange(sites) % step == 0).astype(np.int32)
-        return flags.reshape(1, sites)
+        flags = _EVERY.get((step, sites))
+        if flags is None:  # shared (kernels only read it): building it costs a few microseconds
+            if len(_EVERY) > 64:
+                _EVERY.clear()
+            flags = (np.arange(sites) % step == 0).astype(np.int32).reshape(1, sites)
+            _EVERY[step, sites] = flags
+        return flags
     arr = np.asarray(keep)
     if arr.dtype == np.bool_:
         if arr.shape == (sites,):
@@ -639,18 +647,8 @@ def array_mask(
     b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
     n, sites = b.shape[0], b.shape[-1]
     flags = _keep_sites(keep, every, n, sites)
-    off = v.rates(rate, n, "rate")
-    on = v.rates(kept_rate, n, "kept_rate")
-    # group 0: off the array, group 1: on it (plain indexing: np.broadcast_arrays and np.stack
-    # cost microseconds, a fifth of a 48 x 1,024 call)
-    if off.shape[0] == 1 and on.shape[0] == 1:
-        per = np.array([[off[0], on[0]]], dtype=np.float64)
-    else:
-        per = np.empty((n, 2), dtype=np.float64)
-        per[:, 0] = off
-        per[:, 1] = on
-    if site_rate:
-        per = _site_rate(per, b.ploidy)
+    # group 0: off the array, group 1: on it
+    per = _rate_table((rate, kept_rate), ("rate", "kept_rate"), n, site_rate, b.ploidy)
     return _group_masks(b, flags, False, per, exact, parallel)
 
 
