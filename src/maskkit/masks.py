@@ -336,11 +336,9 @@ def smart_balanced_mask(
     >>> site.shape, bool((site == mk.union(m)).all())
     ((1, 4), True)
     """
-    return class_rate_mask(
-        haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
-        exact=exact, site_rate=site_rate, union=union, eligible=eligible, protect=protect,
-        out=out, parallel=parallel,
-    )  # fmt: skip
+    # class_rate_mask's body: forwarding 14 arguments through it costs ~0.4 us a call
+    b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
+    return _core(b, (ref_rate, alt_rate), ("ref_rate", "alt_rate"), exact, site_rate, parallel)
 
 
 _NO_MAX = 2**62
