@@ -151,11 +151,14 @@ def _decide_classes(h, r, length, w16, t_ref, t_alt, o, i, combine):  # type: ig
 def _decide_sites(h, r, length, w16, t_ref, t_alt, split, o, i, combine):  # type: ignore[no-untyped-def]
     """``_decide_classes`` with per-site thresholds (``t_ref[j]``, ``t_alt[j]``: uint32).
 
-    Rates not ``split`` by class have ``t_ref == t_alt``: one compare per site, half the work.
+    Rates not ``split`` by class: one threshold per site, in ``t_alt`` as ``_spread`` packs it
+    (16-bit lanes: twice the sites per vector of 32-bit compares, and one compare, not two).
     """
     if not split:
+        lo = t_alt.view(np.uint16)
         for j in range(length):
-            sel = (np.uint32(w16[j]) < t_ref[j]) & (h[r, j] >= 0)
+            x = w16[j]
+            sel = ((x < lo[2 * j]) | (lo[2 * j + 1] != 0)) & (h[r, j] >= 0)
             o[i, j] = (o[i, j] & combine) | sel
         _clear_padding(o, i, length, combine)
         return
@@ -169,9 +172,21 @@ def _decide_sites(h, r, length, w16, t_ref, t_alt, split, o, i, combine):  # typ
 
 @ijit
 def _spread(bins, tb, split, rates, tr, t_ref, t_alt):  # type: ignore[no-untyped-def]
-    """Per-site thresholds of bins row ``tb`` under row ``tr`` of the group rates."""
+    """Per-site thresholds of bins row ``tb`` under row ``tr`` of the group rates.
+
+    ``split``: ``t_ref[j]`` and ``t_alt[j]``. Otherwise site ``j`` has one threshold ``t``,
+    packed into ``t_alt`` viewed as uint16 pairs: ``min(t, 65535)`` at ``2 j`` and at
+    ``2 j + 1`` 65535 when ``t`` is ``FULL16`` (rate 1: every word), else 0.
+    """
     mul = 2 if split else 1
     sp = 1 if split else 0
+    if not split:
+        lo = t_alt.view(np.uint16)
+        for j in range(bins.shape[1]):
+            t = _threshold16(rates[tr, bins[tb, j]])
+            lo[2 * j] = np.uint16(min(t, 65535))
+            lo[2 * j + 1] = np.uint16(65535 if t >= FULL16 else 0)
+        return
     for j in range(bins.shape[1]):
         g = bins[tb, j] * mul
         t_ref[j] = _threshold16(rates[tr, g])
