@@ -440,7 +440,7 @@ def collate(
         raise ValueError("mask marks missing calls")
     n = haps.shape[0]
     max_len = int(np.max(lens, initial=0)) if lengths is not None else (sites if n else 0)
-    width = padded_width(max_len, pad_to, pad_to_multiple_of)
+    width = padded_width(max_len, pad_to=pad_to, pad_to_multiple_of=pad_to_multiple_of)
     ids = np.full((rows, width), PAD, dtype=np.int64)
     labels = np.full((rows, width), IGNORE_INDEX, dtype=np.int64)
     attention = np.zeros((rows, width), dtype=np.int64)

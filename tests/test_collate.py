@@ -142,7 +142,7 @@ def test_site_mask_broadcasts_and_skips_missing() -> None:
      (0, None, 3, 0), (1000, None, 64, 1024)],
 )  # fmt: skip
 def test_padded_width(max_len: int, pad_to: int | None, mult: int | None, width: int) -> None:
-    assert mk.padded_width(max_len, pad_to, mult) == width
+    assert mk.padded_width(max_len, pad_to=pad_to, pad_to_multiple_of=mult) == width
     haps = np.zeros((2, 10), dtype=np.int8)
     lens = np.array([max_len // 2, max_len]) if max_len <= 10 else None
     if lens is not None:

@@ -579,3 +579,26 @@ def test_af_aware_needs_frequencies() -> None:
         mk.Masker("random", rate=0.5, seed=0)(np.zeros((2, 5), dtype=np.int8), freq=np.zeros(5))
     fixed = mk.Masker("af_aware", rate=0.5, seed=0, options={**AF_OPTIONS, "freq": [0.01] * 5})
     assert fixed(np.zeros((2, 5), dtype=np.int8)).shape == (2, 5)
+
+
+@pytest.mark.parametrize("union", [False, True])
+def test_probabilities_are_the_mask_frequencies(union):
+    haps = np.array(
+        [[[0, 1, 0, -1, 1, 0], [0, 0, 1, 1, 1, 0]], [[1, 0, 0, 0, 1, 1], [0, 0, -1, 0, 1, 0]]],
+        dtype=np.int8,
+    )
+    lengths = [6, 4]
+    schedule = Levels([0.2, 0.4], epochs_per_level=1)
+    n = 3000
+    total = None
+    for seed in range(n):
+        masker = mk.Masker("smart_balanced", rate=schedule, alt_rate=0.7, seed=seed, union=union)
+        masker.set_epoch(1)
+        m = masker(haps, lengths=lengths, indices=[3, 8]).astype(np.int64)
+        total = m if total is None else total + m
+    p = masker.probabilities(haps, lengths=lengths, indices=[3, 8])
+    assert p.shape == total.shape
+    assert not total[p == 0].any()
+    assert (p[..., 4:][1] == 0).all()  # padding of the second sample
+    for pos in zip(*np.nonzero(p)):
+        assert_binomial(int(total[pos]), n, float(p[pos]), what=f"position {pos}")

@@ -170,4 +170,4 @@ def test_shape_errors():
 
 
 def test_flatten():
-    assert metrics.flatten({"rare": {"f1": 1}}, "v/") == {"v/rare/f1": 1.0}
+    assert metrics.flatten({"rare": {"f1": 1}}, prefix="v/") == {"v/rare/f1": 1.0}

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from bounds import assert_binomial
 
 import maskkit as mk
 
@@ -214,9 +215,9 @@ def test_training_batches_come_from_the_torch_adapter(tmp_path, monkeypatch):
         seen = []
         forward = tr._forward
 
-        def spy(w, haps, site, own):
+        def spy(w, haps, site, own, *weights):
             seen.append((w, haps.copy(), site.copy(), own.copy()))
-            return forward(w, haps, site, own)
+            return forward(w, haps, site, own, *weights)
 
         monkeypatch.setattr(tr, "_forward", spy)
         tr.train_epoch(1, lambda it: it)
@@ -327,8 +328,6 @@ def test_threshold_fit_and_calls():
 
 
 def test_af_aware_mask_rates_follow_the_bins():
-    from tests.bounds import assert_binomial
-
     masker = dt.make_masker("af_aware", 0.5, 0.7, seed=4, af_rates=[1.6, 1.3, 1.0])
     masker.set_epoch(0)
     sites = 3 * 400
@@ -348,3 +347,27 @@ def test_af_aware_training_runs(tmp_path):
     assert train.main(args) == 0
     hist = json.loads((out / "metrics.json").read_text())["history"]
     assert len(hist) == 1
+
+
+def test_site_mask_probability_is_the_union_of_haplotype_rates():
+    freq = np.repeat([0.005, 0.02, 0.3], 5)
+    haps = np.zeros((3, 2, 15), dtype=np.int8)
+    haps[0, 0, 7] = 1
+    key = np.arange(3, dtype=np.int64)
+    af = dt.make_masker("af_aware", 0.5, 0.7, seed=1, af_rates=[1.6, 1.3, 1.0])
+    p = dt.site_mask_probability(af, [1.6, 1.3, 1.0], haps, freq, key)
+    per_hap = np.repeat([0.8, 0.65, 0.5], 5)
+    assert np.allclose(p, 1 - (1 - per_hap) ** 2)
+    smart = dt.make_masker("smart_balanced", 0.3, 0.7, seed=1)
+    p = dt.site_mask_probability(smart, [1.0] * 3, haps, freq, key)
+    assert np.isclose(p[0, 7], 1 - 0.7 * 0.3)
+    assert np.isclose(p[0, 6], 1 - 0.7 * 0.7)
+
+
+def test_importance_weighted_training_runs(tmp_path):
+    out = tmp_path / "iw"
+    args = [*TINY, "--importance-weights", "--epochs", "1", "--max-steps", "3", "--out", str(out)]
+    assert train.main(args) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["config"]["importance_weights"] is True
+    assert np.isfinite(summary["history"][0]["train_loss"])

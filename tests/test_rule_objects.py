@@ -374,6 +374,14 @@ def test_probabilities_of_per_sample_rates_and_site_rates() -> None:
         rules.Span().probabilities(haps)
 
 
+def test_probabilities_of_the_site_mask() -> None:
+    haps = np.array([[[0, 1, -1], [1, 1, 0]]], dtype=np.int8)
+    site = rules.SmartBalanced(0.2, 0.6).probabilities(haps, union=True)
+    np.testing.assert_allclose(site, [[1 - 0.8 * 0.4, 1 - 0.4 * 0.4, 0.2]])
+    with pytest.raises(ValueError, match="union=True needs 3-D"):
+        rules.Random(0.3).probabilities(haps[0], union=True)
+
+
 # ----------------------------------------------------------------------------- Masker
 
 

@@ -237,7 +237,7 @@ def test_thread_invariance(rule: str) -> None:
 @pytest.mark.parametrize("rule", RULES)
 @given(case=mask_cases(min_sites=1), replace=replacements())
 def test_collate_replacement_with_every_rule(rule: str, case: MaskCase, replace: Any) -> None:
-    """80/10/10 (or any split) replacement applies to the new rules' masks like to any mask."""
+    """80/10/10 (or any split) replacement applies to AF-aware, span and array masks too."""
     m = _call(rule, case)
     n_alleles = max(2, int(case.haps.max(initial=0)) + 1)
     kw = {"replace": replace, "seed": case.seed, "epoch": case.epoch, "indices": case.indices}

@@ -334,3 +334,40 @@ def test_haplotypes_field(data):
     listed = collate_fn([ds[i] for i in items])
     for k in got:
         assert torch.equal(listed[k], got[k]), k
+
+
+def _af_data() -> tuple[np.ndarray, np.ndarray, mk.Masker]:
+    rng = np.random.default_rng(11)
+    haps = (rng.random((12, 2, 90)) < rng.random(90) * 0.3).astype(np.int8)
+    freq = mk.io.alt_allele_frequency(haps)
+    rule = mk.rules.AlleleFrequency(edges=[0.05, 0.2], rates=[0.9, 0.5, 0.1])
+    return haps, freq, mk.Masker(rule, seed=5)
+
+
+def test_freq_reaches_the_rule_window_by_window():
+    haps, freq, masker = _af_data()
+    ds = HaplotypeDataset(haps, masker, windows=32, freq=freq)  # windows 32, 32, 26 sites
+    items = [0, 5, 12, 13, 30, 35, 26]  # three windows in one batch, in no order
+    batch = ds.__getitems__(items)
+    sample, window, key = ds.locate(items)
+    for row, (s, w, k) in enumerate(zip(sample, window, key)):
+        start, stop = ds.bounds[w]
+        expected = masker(haps[s : s + 1, :, start:stop], indices=[k], freq=freq[start:stop])[0]
+        got = batch["mask"][row].numpy()
+        assert np.array_equal(got[:, : stop - start], expected)
+        assert not got[:, stop - start :].any()
+    single = ds.__getitems__([24, 25])  # one window: the 1-D slice path
+    for row, item in enumerate((24, 25)):
+        assert torch.equal(single["mask"][row], ds.__getitems__([item])["mask"][0])
+
+
+def test_freq_required_refused_and_checked():
+    haps, freq, masker = _af_data()
+    with pytest.raises(ValueError, match="needs site frequencies: pass freq="):
+        HaplotypeDataset(haps, masker, windows=32)
+    with pytest.raises(ValueError, match="does not: drop freq="):
+        HaplotypeDataset(haps, mk.Masker("random", rate=0.2, seed=0), windows=32, freq=freq)
+    with pytest.raises(ValueError, match=r"freq must have shape \(n_sites,\) = \(90,\)"):
+        HaplotypeDataset(haps, masker, windows=32, freq=freq[:40])
+    with pytest.raises(ValueError, match=r"freq must hold frequencies in \[0, 1\]"):
+        HaplotypeDataset(haps, masker, windows=32, freq=freq + 2)

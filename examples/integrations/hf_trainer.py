@@ -72,7 +72,7 @@ def build_trainer(out_dir: str, masker: mk.Masker, metric: str | None = None, **
     trainer = RateTrainer(
         model=BertForMaskedLM(config), args=args, data_collator=collator,
         train_dataset=Haplotypes(make_data()), eval_dataset=Haplotypes(make_data()[:32]),
-        callbacks=[CurriculumCallback(masker, metric)],
+        callbacks=[CurriculumCallback(masker, metric=metric)],
     )  # fmt: skip
     trainer.counts = {}
     return trainer

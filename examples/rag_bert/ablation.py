@@ -1,12 +1,14 @@
 """Masking ablation: ``python -m examples.rag_bert.ablation [train flags...]``.
 
-Trains random, smart balanced (alt 0.7) and allele-frequency-aware masking for the same epochs
-over several seeds (``--seeds 1 2 3``) on the same data and frozen validation masks. The smart
-balanced runs are scored twice, as trained and with the prior correction (``--prior-correction``:
-the training masks' class log odds subtracted from the alt logit), so "smart balanced corrected"
-is the same model as "smart balanced". Writes ``ablation.md`` (mean and 95 % t-interval over
-seeds of minor-allele F1 and dosage r²), ``ablation.json`` and ``ablation.png`` under ``--out``.
-Any other flag is passed to the trainer (e.g. ``--epochs 4``).
+Trains random, smart balanced (alt 0.7), smart balanced with importance weights and
+allele-frequency-aware masking for the same epochs over several seeds (``--seeds 1 2 3``) on the
+same data and frozen validation masks. The smart balanced runs are scored twice, as trained and
+with the prior correction (``--prior-correction``: the training masks' class log odds subtracted
+from the alt logit), so "smart balanced corrected" is the same model as "smart balanced".
+"smart balanced weighted" trains on the same masks with each masked genotype's loss weighted by
+``1 / P(masked)`` (``--importance-weights``). Writes ``ablation.md`` (mean and 95 % t-interval
+over seeds of minor-allele F1 and dosage r²), ``ablation.json`` and ``ablation.png`` under
+``--out``. Any other flag is passed to the trainer (e.g. ``--epochs 4``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ ARMS: dict[str, list[str]] = {
         "--alt-rate",
         "0.7",
         "--prior-correction",
+    ],
+    "smart_balanced_0.7_weighted": [
+        "--strategy",
+        "smart_balanced",
+        "--alt-rate",
+        "0.7",
+        "--importance-weights",
     ],
     "af_aware": ["--strategy", "af_aware"],
 }

@@ -267,7 +267,7 @@ def ooa_demo_data(
     finally:
         store.close()
     split = mkio.read_split(demo.split, samples=names)
-    freq = mkio.load_frequencies(demo.freq, haps.shape[-1])
+    freq = mkio.load_frequencies(demo.freq, n_sites=haps.shape[-1])
     poly = (freq > 0) & (freq < 1)
     tr = np.ascontiguousarray(haps[split.train][..., poly])
     va = np.ascontiguousarray(haps[split.val][..., poly])
@@ -402,6 +402,21 @@ def af_aware_mask(
         haps, freq, rule.edges, rule.rates, scale=af_scale(masker, af_rates), fold=rule.fold,
         seed=masker.seed, epoch=masker.mask_epoch, indices=key, exact=masker.exact,
     )  # fmt: skip
+
+
+def site_mask_probability(
+    masker: mk.Masker, af_rates: list[float], haps: np.ndarray, freq: np.ndarray, key: np.ndarray
+) -> np.ndarray:
+    """``P(site masked)`` ``(samples, sites)`` of the trainer's masks: the union of haplotypes.
+
+    From the rule's per-haplotype probabilities at the current rates
+    (:meth:`maskkit.Masker.probabilities`; for ``af_aware`` at :func:`af_scale`).
+    """
+    if masker.rule.kind == "af_aware":
+        p = masker.rule.probabilities(haps, rates={"scale": af_scale(masker, af_rates)}, freq=freq)
+    else:
+        p = masker.probabilities(haps, indices=key)
+    return 1.0 - np.prod(1.0 - p, axis=1)
 
 
 def class_log_odds(

@@ -36,7 +36,7 @@ BINS = mm.bin_labels()
 CONFIG_KEYS = (
     "dims", "layers", "heads", "window", "k_retrieve", "key", "no_af", "strategy", "alt_rate",
     "levels", "epochs_per_level", "dynamic", "schedule", "seed", "exact", "batch_size", "lr",
-    "no_copy_prior", "prior_correction",
+    "no_copy_prior", "prior_correction", "importance_weights",
 )  # fmt: skip
 
 
@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--prior-correction", action="store_true",
         help="at evaluation, subtract the training masks' log odds log(P(masked|alt) / "
         "P(masked|ref)) from the alt logit (class-rate masking shifts the prior otherwise)",
+    )  # fmt: skip
+    g.add_argument(
+        "--importance-weights", action="store_true",
+        help="weight each masked genotype's training loss by 1 / P(masked) under the rule "
+        "(Masker.probabilities), so over-sampled classes or bins do not shift the model's prior",
     )  # fmt: skip
     g.add_argument("--levels", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
     g.add_argument("--epochs-per-level", type=int, default=1)
@@ -271,7 +276,14 @@ class Trainer:
             ids, _ = self.index.search(w, qkey, own)
         return qkey, self.index.alleles(w, ids), ids
 
-    def _forward(self, w: int, haps: np.ndarray, site_mask: np.ndarray, own: Any) -> tuple:
+    def _forward(
+        self,
+        w: int,
+        haps: np.ndarray,
+        site_mask: np.ndarray,
+        own: Any,
+        weights: np.ndarray | None = None,
+    ) -> tuple:
         torch = self.torch
         s, e = self.data.windows[w]
         batch = mk.collate(haps, site_mask)
@@ -296,10 +308,18 @@ class Trainer:
             if rates is not None:
                 shift = dt.class_log_odds(*rates, self.data.alt_freq[s:e], haps.shape[1])
                 logits[..., 1] -= torch.as_tensor(shift, dtype=logits.dtype, device=self.device)
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+        flat = logits.reshape(-1, logits.shape[-1])
+        if weights is None:
+            loss = torch.nn.functional.cross_entropy(flat, labels.reshape(-1), ignore_index=-100)
+            return loss, logits
+        each = torch.nn.functional.cross_entropy(
+            flat, labels.reshape(-1), ignore_index=-100, reduction="none"
         )
-        return loss, logits
+        wt = torch.as_tensor(
+            np.repeat(weights, haps.shape[1], axis=0).reshape(-1), dtype=each.dtype,
+            device=self.device,
+        ) * (labels.reshape(-1) != -100)  # fmt: skip
+        return (each * wt).sum() / wt.sum().clamp_min(1e-12), logits
 
     def rebuild_learned_index(self) -> float:
         torch = self.torch
@@ -348,7 +368,16 @@ class Trainer:
                 st["n_alt"], st["n_alt"] * np.nan_to_num(st["alt_rate"]),
                 site.sum(), site.size,
             ]  # fmt: skip
-            loss, _ = self._forward(w, haps, site, np.repeat(samples, haps.shape[1]))
+            weights = None
+            if self.args.importance_weights:
+                s, e = self.data.windows[w]
+                key = samples * len(self.data.windows) + w
+                p = dt.site_mask_probability(
+                    self.masker, self.args.af_rates, haps, self.data.alt_freq[s:e], key
+                )
+                weights = np.where(site, 1.0 / np.maximum(p, 1e-12), 0.0)
+            own = np.repeat(samples, haps.shape[1])
+            loss, _ = self._forward(w, haps, site, own, weights)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from typing import Any
@@ -71,8 +72,10 @@ def int_scalar(value: Any, name: str, low: int = 0, high: int = MAX_U64) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     v = int(value)
-    if not low <= v <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {v}")
+    if v < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {v}")
+    if v > high:
+        raise ValueError(f"{name} must be at most {high}, got {v}")
     return v
 
 
@@ -86,6 +89,56 @@ def rate_scalar(value: Any, name: str) -> float:
     if math.isnan(v) or not 0.0 <= v <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {v}")
     return v
+
+
+def nonneg_scalar(value: Any, name: str) -> float:
+    """Return ``value`` as a finite float ``>= 0``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number >= 0, got {value!r}")
+    x = float(value)
+    if not (math.isfinite(x) and x >= 0.0):
+        raise ValueError(f"{name} must be finite and >= 0, got {x}")
+    return x
+
+
+def flag(value: Any, name: str) -> bool:
+    """Return ``value`` as a bool; only True and False (Python or numpy) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def float_array(value: Any, name: str) -> np.ndarray:
+    """Return ``value`` as a float64 array; refuse bool, complex, text and objects."""
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def unit_interval(value: Any, name: str) -> None:
+    """Raise ValueError unless every number of ``value`` is in [0, 1] (NaN is not)."""
+    arr = np.asarray(value, dtype=np.float64)
+    bad = ~((arr >= 0.0) & (arr <= 1.0))
+    if bad.any():
+        raise ValueError(f"{name} must be in [0, 1] (no NaN), got {arr[bad].ravel()[0]}")
+
+
+def bin_rates(value: Any, n_bins: int, name: str = "rates") -> np.ndarray:
+    """Return a rate table as float64: one rate per bin, or a (ref row, alt row) table."""
+    table = float_array(value, name)
+    if table.shape not in ((n_bins,), (2, n_bins)):
+        raise ValueError(
+            f"{name} must have shape ({n_bins},) (one rate per bin) or (2, {n_bins}) (ref row, "
+            f"alt row) for {n_bins - 1} edges, got {table.shape}"
+        )
+    # a few rates (the usual table): checked in Python, without numpy's per-call cost
+    if table.size > _FEW_RATES or not all(0.0 <= x <= 1.0 for x in table.ravel().tolist()):
+        unit_interval(table, name)
+    return table
+
+
+_FEW_RATES = 64
 
 
 def rates(value: Any, n: int, name: str) -> np.ndarray:
@@ -149,6 +202,13 @@ def indices(value: Any, n: int) -> np.ndarray:
     if n and arr.min() < 0:
         raise ValueError(f"indices must be >= 0, got {arr.min()}")
     return np.ascontiguousarray(arr.astype(np.int64))
+
+
+def sample_ids(value: Any, n: int) -> np.ndarray:
+    """Return int64 global sample ids, ``0..n-1`` when not given."""
+    if value is None:
+        return np.arange(n, dtype=np.int64)
+    return indices(value, n)
 
 
 def out_buffer(
@@ -248,3 +308,29 @@ def eligible_mask(eligible: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(
             f"eligible must broadcast to the shape of haps {shape}, got shape {e.shape}"
         ) from None
+
+
+def masker_state(state: dict[str, Any], schedules: list[tuple[str, Any]]) -> tuple[int, int]:
+    """Return a Masker state's ``(epoch, step)`` after checking all of it; change nothing.
+
+    Each schedule state is loaded into a copy of its schedule (``(name, schedule)`` pairs), so
+    that ``Masker.load_state_dict`` either applies the whole state or raises before applying any.
+    """
+    missing = [k for k in ("epoch", "step", "schedules") if k not in state]
+    if missing:
+        raise ValueError(
+            f"Masker state is missing {missing}; pass the dict Masker.state_dict() returned"
+        )
+    epoch = int_scalar(state["epoch"], "state['epoch']", high=2**63 - 1)
+    step = int_scalar(state["step"], "state['step']", high=2**63 - 1)
+    saved = state["schedules"]
+    if not isinstance(saved, dict):
+        raise TypeError(f"state['schedules'] must be a dict, got {type(saved).__name__}")
+    for name, sched in schedules:
+        if name not in saved:
+            raise ValueError(
+                f"Masker state has no entry state['schedules'][{name!r}]; pass the dict "
+                "Masker.state_dict() returned"
+            )
+        copy.deepcopy(sched).load_state_dict(saved[name])
+    return epoch, step

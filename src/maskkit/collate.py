@@ -18,7 +18,7 @@ _INT_OUTPUTS = ("input_ids", "labels", "attention_mask")
 
 
 def padded_width(
-    max_length: int, pad_to: int | None = None, pad_to_multiple_of: int | None = None
+    max_length: int, *, pad_to: int | None = None, pad_to_multiple_of: int | None = None
 ) -> int:
     """Return the padded width for a batch whose longest real row has ``max_length`` sites.
 
@@ -213,7 +213,9 @@ def collate(
     n = shape[0]
     m2, mask_div = v.mask_rows(mask, shape, ploidy)
     lens = v.lengths(lengths, n, shape[-1])
-    width = padded_width(int(lens.max()) if n else 0, pad_to, pad_to_multiple_of)
+    width = padded_width(
+        int(lens.max()) if n else 0, pad_to=pad_to, pad_to_multiple_of=pad_to_multiple_of
+    )
     if replace is None:
         t_mask = t_keep = np.uint64(2**32)
     else:

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import _kernels
 from . import _validate as v
+from ._config import plain
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -52,6 +53,11 @@ __all__ = [
 DEFAULT_LEVELS: tuple[float, ...] = (0.30, 0.40, 0.50, 0.60, 0.70, 0.80)
 
 _MAX_EPOCH = 2**63 - 1
+
+
+def _count(value: Any, name: str, low: int = 0) -> int:
+    """Return an epoch, step, count or level: an int in ``[low, 2**63 - 1]``."""
+    return v.int_scalar(value, name, low=low, high=_MAX_EPOCH)
 
 
 def _rate_arg(value: Any, name: str) -> float:
@@ -85,24 +91,6 @@ def _real_arg(value: Any, name: str, what: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {what}, got {value!r}")
     return float(value)
-
-
-def _count_arg(value: Any, name: str, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}")
-    n = int(value)
-    if n < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {n}")
-    return n
-
-
-def _time_arg(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
-    t = int(value)
-    if not 0 <= t <= _MAX_EPOCH:
-        raise ValueError(f"{name} must be a non-negative integer, got {t}")
-    return t
 
 
 def _fmt(x: float) -> str:
@@ -179,7 +167,7 @@ class Schedule(ABC):
                 f"'type', 'config' and 'state', got {state!r}"
             )
         mine = self.state_dict()
-        if state["type"] != mine["type"] or _canon(state["config"]) != _canon(mine["config"]):
+        if state["type"] != mine["type"] or plain(state["config"]) != plain(mine["config"]):
             raise ValueError(
                 f"state was saved by {state['type']}({state['config']}) but this schedule is "
                 f"{mine['type']}({mine['config']}); build the schedule with the saved "
@@ -192,26 +180,11 @@ class Schedule(ABC):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):
             return NotImplemented
-        return _canon(self.state_dict()) == _canon(other.state_dict())
+        return plain(self.state_dict()) == plain(other.state_dict())
 
     def __hash__(self) -> int:
         # configuration only: a Plateau's hash must not change as its level moves
-        return hash((type(self).__name__, json.dumps(_canon(self.config()), sort_keys=True)))
-
-
-def _canon(obj: Any) -> Any:
-    """Normalize tuples to lists and numbers to floats/ints so configs compare after JSON."""
-    if isinstance(obj, dict):
-        return {str(k): _canon(x) for k, x in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_canon(x) for x in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        return float(obj)
-    return obj
+        return hash((type(self).__name__, json.dumps(plain(self.config()), sort_keys=True)))
 
 
 class Constant(Schedule):
@@ -234,7 +207,7 @@ class Constant(Schedule):
 
     def rate(self, epoch: int, step: int | None = None) -> float:
         """Return ``p`` whatever the epoch."""
-        _time_arg(epoch, "epoch")
+        _count(epoch, "epoch")
         return self.p
 
     def config(self) -> dict[str, Any]:
@@ -304,7 +277,7 @@ class Levels(_Leveled):
                     "pass either epochs_per_level or boundaries, not both "
                     f"(got epochs_per_level={epochs_per_level!r}, boundaries={boundaries!r})"
                 )
-            b = tuple(_count_arg(x, f"boundaries[{i}]", 1) for i, x in enumerate(boundaries))
+            b = tuple(_count(x, f"boundaries[{i}]", 1) for i, x in enumerate(boundaries))
             if len(b) != len(self._levels) - 1:
                 raise ValueError(
                     f"boundaries must hold len(levels) - 1 = {len(self._levels) - 1} epochs "
@@ -316,12 +289,12 @@ class Levels(_Leveled):
             self.epochs_per_level = None
         else:
             epl = 1 if epochs_per_level is None else epochs_per_level
-            self.epochs_per_level = _count_arg(epl, "epochs_per_level", 1)
+            self.epochs_per_level = _count(epl, "epochs_per_level", 1)
             self.boundaries = None
 
     def level(self, epoch: int, step: int | None = None) -> int:
         """Return the level index in use at ``epoch``."""
-        e = _time_arg(epoch, "epoch")
+        e = _count(epoch, "epoch")
         if self.boundaries is not None:
             return sum(e >= b for b in self.boundaries)
         assert self.epochs_per_level is not None
@@ -366,9 +339,9 @@ class _Ramp(Schedule):
                 f"{type(self).__name__} needs exactly one of epochs= or steps= (the ramp "
                 f"length), got epochs={epochs!r}, steps={steps!r}"
             )
-        self.epochs = None if epochs is None else _count_arg(epochs, "epochs", 1)
-        self.steps = None if steps is None else _count_arg(steps, "steps", 1)
-        self.begin = _time_arg(begin, "begin")
+        self.epochs = None if epochs is None else _count(epochs, "epochs", 1)
+        self.steps = None if steps is None else _count(steps, "steps", 1)
+        self.begin = _count(begin, "begin")
 
     @property
     def unit(self) -> str:
@@ -386,14 +359,14 @@ class _Ramp(Schedule):
     def fraction(self, epoch: int, step: int | None = None) -> float:
         """Return how far along the ramp training is, in [0, 1]."""
         if self.epochs is not None:
-            t, n = _time_arg(epoch, "epoch"), self.epochs
+            t, n = _count(epoch, "epoch"), self.epochs
         elif step is None:
             raise ValueError(
                 f"{self!r} counts optimizer steps: pass step= (the global step) to rate(), "
                 "or build the ramp with epochs= instead"
             )
         else:
-            t, n = _time_arg(step, "step"), int(self.steps or 1)
+            t, n = _count(step, "step"), int(self.steps or 1)
         return min(max(t - self.begin, 0) / n, 1.0)
 
     def rate(self, epoch: int, step: int | None = None) -> float:
@@ -513,8 +486,8 @@ class Plateau(_Leveled):
         cooldown: int = 0,
     ) -> None:
         self._levels = _levels_arg(levels)
-        self.patience = _count_arg(patience, "patience", 0)
-        self.cooldown = _count_arg(cooldown, "cooldown", 0)
+        self.patience = _count(patience, "patience")
+        self.cooldown = _count(cooldown, "cooldown")
         delta = _real_arg(min_delta, "min_delta", "a non-negative number")
         if not (math.isfinite(delta) and delta >= 0.0):
             raise ValueError(
@@ -540,7 +513,7 @@ class Plateau(_Leveled):
 
     def set_level(self, level: int) -> None:
         """Set the level directly (for workers receiving the main process's level)."""
-        self._level = _count_arg(level, "level", 0)
+        self._level = _count(level, "level")
         if self._level >= len(self._levels):
             raise ValueError(
                 f"level must be in [0, {len(self._levels) - 1}] (one per rate in levels), "
@@ -617,7 +590,7 @@ class Plateau(_Leveled):
                 + (f"; unknown {unknown}" if unknown else "")
                 + f"; got {state!r}"
             )
-        level = _count_arg(state["level"], "state['level']", 0)
+        level = _count(state["level"], "state['level']")
         if level >= len(self._levels):
             raise ValueError(
                 f"state['level'] must be in [0, {len(self._levels) - 1}] (one per rate in "
@@ -630,9 +603,9 @@ class Plateau(_Leveled):
                 raise ValueError(
                     "state['best'] is NaN, which update() never records; the state is damaged"
                 )
-        num_bad = _count_arg(state["num_bad"], "state['num_bad']", 0)
-        cooldown_left = _count_arg(state["cooldown_left"], "state['cooldown_left']", 0)
-        evaluations = _count_arg(state.get("evaluations", 0), "state['evaluations']", 0)
+        num_bad = _count(state["num_bad"], "state['num_bad']")
+        cooldown_left = _count(state["cooldown_left"], "state['cooldown_left']")
+        evaluations = _count(state.get("evaluations", 0), "state['evaluations']")
         self._level, self.best, self.num_bad = level, best, num_bad
         self.cooldown_left, self.evaluations = cooldown_left, evaluations
 
@@ -691,7 +664,7 @@ class Distribution(Schedule):
             raise TypeError("indices must be the global sample ids (an int array), got None")
         idx = v.indices(indices, int(np.size(indices)))
         seed_ = np.uint64(v.int_scalar(seed, "seed"))
-        epoch_ = v.int_scalar(epoch, "epoch", high=_MAX_EPOCH)
+        epoch_ = _count(epoch, "epoch")
         slot_ = v.int_scalar(slot, "slot", high=2**20)
         out = np.empty(idx.shape[0], dtype=np.float64)
         if idx.shape[0]:
@@ -832,7 +805,7 @@ def from_state_dict(state: dict[str, Any]) -> Schedule:
     return sched
 
 
-def as_schedule(value: Any, name: str = "rate") -> Schedule:
+def as_schedule(value: Any, *, name: str = "rate") -> Schedule:
     """Return ``value`` if it is a :class:`Schedule`, or ``Constant(value)`` for a number.
 
     Examples

@@ -40,7 +40,7 @@ _MAX_EDGES = 2**15 - 1
 _FEW = 64  # edges checked in Python (numpy's per-call cost outweighs the work)
 
 
-def check_edges(edges: Any, name: str = "edges") -> np.ndarray:
+def check_edges(edges: Any, *, name: str = "edges") -> np.ndarray:
     """Return ``edges`` as float64 after checking they are finite and strictly increasing.
 
     Examples
@@ -90,7 +90,7 @@ def _frequencies(freq: Any, name: str) -> np.ndarray:
     return f
 
 
-def maf(freq: Any, name: str = "freq") -> np.ndarray:
+def maf(freq: Any, *, name: str = "freq") -> np.ndarray:
     """Return the minor-allele frequency ``min(f, 1 - f)`` (float64; NaN stays NaN).
 
     Examples

@@ -53,7 +53,7 @@ _STRIPPED = (
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class HaplotypeDataCollator(MaskingCollator):
     """A ``transformers.Trainer`` data collator: masked haplotypes as model-vocabulary tokens.
 
@@ -172,12 +172,13 @@ class CurriculumCallback(transformers.TrainerCallback):
     >>> import maskkit as mk
     >>> from maskkit.curriculum import Plateau
     >>> from maskkit.hf import CurriculumCallback
-    >>> cb = CurriculumCallback(mk.Masker("random", rate=Plateau(mode="min"), seed=0), "eval_loss")
+    >>> masker = mk.Masker("random", rate=Plateau(mode="min"), seed=0)
+    >>> cb = CurriculumCallback(masker, metric="eval_loss")
     >>> cb.metric
     'eval_loss'
     """
 
-    def __init__(self, masker: Masker, metric: str | None = None) -> None:
+    def __init__(self, masker: Masker, *, metric: str | None = None) -> None:
         from .torch import share
 
         if not isinstance(masker, Masker):

@@ -10,119 +10,21 @@ the same masks as the main process. The training-log banner and mask statistics 
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import hashlib
-import json
 from typing import Any
 
 import numpy as np
 
+from . import _config, _strategy, report
 from . import _validate as v
-from . import report
+from ._strategy import STRATEGIES
 from ._sync import SyncChannel, SyncLink
 from .collate import collate
-from .curriculum import Constant, Distribution, Plateau, Schedule, as_schedule, from_state_dict
-from .rules import Rule, rule_class
+from .curriculum import Constant, Distribution, Plateau, Schedule, from_state_dict
+from .rules import Rule
 
 __all__ = ["STRATEGIES", "Masker"]
 
-#: Strategy strings of the built-in rules (any registered rule kind is accepted too).
-STRATEGIES: tuple[str, ...] = ("random", "smart_balanced", "af_aware", "span", "array")
 _FORMAT = "maskkit.Masker/1"
-
-
-def _indices(value: Any, n: int) -> np.ndarray:
-    """Global sample ids as int64, ``0..n-1`` when not given (the core functions' default)."""
-    if value is None:
-        return np.arange(n, dtype=np.int64)
-    return v.indices(value, n)
-
-
-def _canon(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, sort_keys=True))
-
-
-def _plain(obj: Any) -> Any:
-    """Arrays and tuples to lists, numpy scalars to Python numbers (JSON types)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(x) for k, x in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_plain(x) for x in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def _scheduled(cls: type[Rule]) -> tuple[str, ...]:
-    """Rule fields a Masker drives with schedules: the driven rate, and ``alt_rate`` if any."""
-    alt = ("alt_rate",) if "alt_rate" in cls.rate_fields[1:] else ()
-    return (cls.rate_fields[0], *alt)
-
-
-def _options(rule: Rule) -> dict[str, Any]:
-    """Return the rule's parameters other than scheduled rates, where not at their defaults."""
-    skip = _scheduled(type(rule))
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(rule):
-        if f.name in skip:
-            continue
-        value = getattr(rule, f.name)
-        has_default = f.default is not dataclasses.MISSING
-        if not has_default or value != f.default:
-            out[f.name] = _plain(value)
-    return out
-
-
-def _rule_of(strategy: Any, options: Any) -> Rule:
-    """Return the rule object of a strategy string and its options (a rule object as given)."""
-    if isinstance(strategy, Rule):
-        if options:
-            raise TypeError(
-                "options are for strategy strings; set them on the rule object "
-                f"(e.g. {type(strategy).__name__}(...)) instead"
-            )
-        return strategy
-    if not isinstance(strategy, str):
-        raise TypeError(
-            f"strategy must be a rule object (maskkit.rules) or one of {list(STRATEGIES)}, "
-            f"got {type(strategy).__name__}"
-        )
-    try:
-        cls = rule_class(strategy)
-    except ValueError:
-        raise ValueError(
-            f"strategy must be one of {list(STRATEGIES)} (or a registered rule kind), "
-            f"got {strategy!r}"
-        ) from None
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        raise TypeError(f"options must be a dict of rule options, got {type(options).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    allowed = [name for name in fields if name not in _scheduled(cls)]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"options {unknown} are not options of strategy={strategy!r}; "
-            f"it accepts {allowed or 'none'}"
-        )
-    for name in allowed:
-        f = fields[name]
-        if name not in options and f.default is dataclasses.MISSING:
-            raise ValueError(
-                f"strategy={strategy!r} needs options['{name}'] (see maskkit.rules.{cls.__name__})"
-            )
-    return cls(**_plain(options))
-
-
-def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k, x in obj.items():
-            out.update(_flatten(x, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: obj}
 
 
 class Masker:
@@ -197,38 +99,17 @@ class Masker:
         parallel: bool = False,
         options: dict[str, Any] | None = None,
     ) -> None:
-        rule = _rule_of(strategy, options)
-        if rate is None:
-            if not isinstance(strategy, Rule):
-                raise TypeError(
-                    f"Masker({strategy!r}, ...) needs rate= (a float or a schedule); "
-                    "a rule object brings its own"
-                )
-            rate = getattr(rule, rule.driven)
-            name = f"{type(rule).__name__}.{rule.driven} (the Masker's rate)"
-        else:
-            name = "rate"
-        self.schedule: Schedule = as_schedule(rate, name)
-        self.alt_schedule: Schedule | None = None
-        if "alt_rate" in _scheduled(type(rule)):
-            alt = getattr(rule, "alt_rate") if alt_rate is None else alt_rate  # noqa: B009
-            self.alt_schedule = as_schedule(alt, "alt_rate")
-        elif alt_rate is not None:
-            raise ValueError(
-                f"alt_rate is for rules with an alt rate (strategy='smart_balanced'); "
-                f"strategy={rule.kind!r} has one curriculum rate (got alt_rate={alt_rate!r}); "
-                "drop alt_rate or switch strategy"
-            )
+        rule = _strategy.rule_of(strategy, options)
+        self.schedule: Schedule
+        self.alt_schedule: Schedule | None
+        self.schedule, self.alt_schedule = _strategy.schedules(strategy, rule, rate, alt_rate)
         # the rule holds the schedules' opening rates; the schedules decide every draw's rates
         opening = {name: s.rate(0, 0) for name, s in self._schedules(rule.driven)}
         self.rule: Rule = rule.with_rates(**opening)
         self.seed = v.int_scalar(seed, "seed")
-        for name, flag in (("exact", exact), ("union", union), ("site_rate", site_rate)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {flag!r}")
-        self.exact = bool(exact)
-        self.union = bool(union)
-        self.site_rate = bool(site_rate)
+        self.exact = v.flag(exact, "exact")
+        self.union = v.flag(union, "union")
+        self.site_rate = v.flag(site_rate, "site_rate")
         self.parallel = bool(parallel)
         self.fixed_epoch = (
             None
@@ -254,7 +135,7 @@ class Masker:
     @property
     def options(self) -> dict[str, Any]:
         """The rule's parameters besides its scheduled rates, where not default (JSON types)."""
-        return _options(self.rule)
+        return _strategy.options(self.rule)
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -332,7 +213,7 @@ class Masker:
         Each is a float, or a float64 array of one rate per sample for per-sample
         distributions.
         """
-        idx = _indices(indices, int(np.size(indices)))
+        idx = v.sample_ids(indices, int(np.size(indices)))
         return self._rates_for(idx)
 
     def _rates_for(self, idx: np.ndarray) -> tuple[Any, Any]:
@@ -345,13 +226,23 @@ class Masker:
         a = r if self.alt_schedule is None else one(self.alt_schedule, 1)
         return r, a
 
-    def _draw_rates(self, idx: np.ndarray) -> dict[str, Any]:
-        """Return the rule's scheduled rates for samples ``idx`` (``rates=`` of Rule.draw)."""
+    def _batch_rates(self, haps: Any, indices: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """Follow the main process (in a worker); return the batch's sample ids and their rates.
+
+        The rates are the rule's scheduled rates (``rates=`` of :meth:`Rule.draw`).
+        """
+        self._pull()
+        shape = np.shape(haps)
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                f"haps must be 2-D (rows, sites) or 3-D (samples, ploidy, sites), got {shape}"
+            )
+        idx = v.sample_ids(indices, shape[0])
         r, a = self._rates_for(idx)
-        out = {self.rule.driven: r}
+        rates = {self.rule.driven: r}
         if self.alt_schedule is not None:
-            out["alt_rate"] = a
-        return out
+            rates["alt_rate"] = a
+        return idx, rates
 
     # ------------------------------------------------------------------ masks
 
@@ -367,21 +258,10 @@ class Masker:
         protect: Any = None,
         inputs: dict[str, Any],
     ) -> np.ndarray:
-        self._pull()
-        shape = np.shape(haps)
-        if len(shape) not in (2, 3):
-            raise ValueError(
-                f"haps must be 2-D (rows, sites) or 3-D (samples, ploidy, sites), got {shape}"
-            )
-        idx = _indices(indices, shape[0])
-        if union and len(shape) != 3:
-            raise ValueError(
-                f"union=True needs 3-D haps (samples, ploidy, sites), got shape {shape}; "
-                "pass haplotypes grouped by sample or build the Masker with union=False"
-            )
+        idx, rates = self._batch_rates(haps, indices)
         return self.rule.draw(
             haps, seed=self.seed, epoch=self.mask_epoch, indices=idx, lengths=lengths,
-            rates=self._draw_rates(idx), eligible=eligible, protect=protect, exact=self.exact,
+            rates=rates, eligible=eligible, protect=protect, exact=self.exact,
             site_rate=self.site_rate, union=union, out=out, parallel=self.parallel, **inputs,
         )  # fmt: skip
 
@@ -403,6 +283,41 @@ class Masker:
         return self._draw(
             haps, lengths=lengths, indices=indices, union=False, out=out, eligible=eligible,
             protect=protect, inputs=inputs,
+        )  # fmt: skip
+
+    def probabilities(
+        self,
+        haps: Any,
+        *,
+        lengths: Any = None,
+        indices: Any = None,
+        eligible: Any = None,
+        protect: Any = None,
+        **inputs: Any,
+    ) -> np.ndarray:
+        """Return each position's probability of being masked by :meth:`__call__` now.
+
+        The marginal probability under the rule at the current (scheduled) rates: per
+        haplotype, or with ``union=True`` per site, ``1 - prod(1 - p)`` over the ploidy axis.
+        ``0`` where a position is missing, padding or not eligible. Use it for importance
+        weights: a loss term weighted by ``1 / p`` over the masked positions estimates the loss
+        over all eligible positions, whatever the rule over-samples (e.g. alt alleles under
+        smart balanced masking).
+
+        Arguments as for :meth:`__call__`.
+
+        Examples
+        --------
+        >>> import numpy as np, maskkit as mk
+        >>> masker = mk.Masker("smart_balanced", rate=0.2, alt_rate=0.6, seed=0, union=True)
+        >>> haps = np.array([[[0, 1, 0], [0, 1, 1]]], dtype=np.int8)
+        >>> masker.probabilities(haps).round(2).tolist()
+        [[0.36, 0.84, 0.68]]
+        """
+        _, rates = self._batch_rates(haps, indices)
+        return self.rule.probabilities(
+            haps, rates=rates, lengths=lengths, eligible=eligible,
+            protect=protect, site_rate=self.site_rate, union=self.union, **inputs,
         )  # fmt: skip
 
     def __call__(
@@ -473,7 +388,7 @@ class Masker:
             if key in kwargs:
                 raise TypeError(f"batch() sets {key} from the Masker; do not pass {key}=")
         inputs = {k: kwargs.pop(k) for k in list(kwargs) if k in self.rule.inputs}
-        idx = _indices(indices, np.shape(haps)[0])
+        idx = v.sample_ids(indices, np.shape(haps)[0])
         mask = self(
             haps, lengths=lengths, indices=idx, eligible=eligible, protect=protect, **inputs
         )
@@ -484,7 +399,7 @@ class Masker:
 
     # ------------------------------------------------------------------ reporting
 
-    def describe(self, ploidy: int = 2) -> str:
+    def describe(self, *, ploidy: int = 2) -> str:
         """Return the training-log banner: :func:`maskkit.report.describe` of this Masker.
 
         Examples
@@ -531,8 +446,7 @@ class Masker:
     @property
     def fingerprint(self) -> str:
         """A 16-hex-digit hash of :meth:`config`; checkpoints of other configurations differ."""
-        blob = json.dumps(_canon(self.config()), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _config.fingerprint(self.config())
 
     def state_dict(self) -> dict[str, Any]:
         """Return configuration, fingerprint and training state as plain JSON types.
@@ -570,14 +484,7 @@ class Masker:
                 + (f" with format {state.get('format')!r}" if isinstance(state, dict) else "")
             )
         if state.get("fingerprint") != self.fingerprint and not self._same_config(state):
-            mine = _flatten(_canon(self.config()))
-            theirs = _flatten(_canon(state.get("config", {})))
-            unset = "<unset>"
-            diffs = [
-                f"{k}: checkpoint {theirs.get(k, unset)!r}, this Masker {mine.get(k, unset)!r}"
-                for k in sorted(set(mine) | set(theirs))
-                if mine.get(k, unset) != theirs.get(k, unset)
-            ]
+            diffs = _config.differences(self.config(), state.get("config", {}))
             raise ValueError(
                 "Masker checkpoint comes from a different configuration "
                 f"(fingerprint {state.get('fingerprint')} != {self.fingerprint}): "
@@ -585,7 +492,7 @@ class Masker:
                 + ". Build the Masker with the checkpoint's configuration "
                 "(Masker.from_state_dict(state)) or start without loading its state."
             )
-        self._epoch, self._step = _checked_state(state, self._schedules())  # or raise
+        self._epoch, self._step = v.masker_state(state, self._schedules())  # or raise
         for name, s in self._schedules():  # cannot fail: each was tried on a copy
             s.load_state_dict(state["schedules"][name])
         self._publish()
@@ -596,7 +503,7 @@ class Masker:
             other = Masker._from_config(state["config"], state.get("schedules", {}), False)
         except (KeyError, TypeError, ValueError):
             return False
-        return bool(_canon(other.config()) == _canon(self.config()))
+        return bool(_config.plain(other.config()) == _config.plain(self.config()))
 
     @classmethod
     def _from_config(cls, cfg: dict[str, Any], schedules: dict[str, Any], parallel: bool) -> Masker:
@@ -632,7 +539,7 @@ class Masker:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Masker):
             return NotImplemented
-        return _canon(self.state_dict()) == _canon(other.state_dict())
+        return bool(_config.plain(self.state_dict()) == _config.plain(other.state_dict()))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -740,9 +647,9 @@ class Masker:
 
     def frozen(
         self,
+        *,
         rate: float | Schedule | None = None,
         alt_rate: float | Schedule | None = None,
-        *,
         epoch: int = 0,
         seed: int | None = None,
     ) -> Masker:
@@ -774,13 +681,8 @@ class Masker:
                 return sched
             return Constant(self._rate_of(sched))
 
-        alt = pick(alt_rate, self.alt_schedule)
-        if self.alt_schedule is None and alt_rate is not None:
-            raise ValueError(
-                f"alt_rate is for rules with an alt rate, not {self.strategy!r}; drop it"
-            )
         return Masker(
-            self.rule, pick(rate, self.schedule), alt,
+            self.rule, pick(rate, self.schedule), pick(alt_rate, self.alt_schedule),
             seed=self.seed if seed is None else seed, exact=self.exact, union=self.union,
             site_rate=self.site_rate, fixed_epoch=epoch, parallel=self.parallel,
         )  # fmt: skip
@@ -795,29 +697,3 @@ class Masker:
             f"exact={self.exact}, union={self.union}, site_rate={self.site_rate}{fixed}; "
             f"epoch={self._epoch}, step={self._step})"
         )
-
-
-def _checked_state(state: dict[str, Any], schedules: list[tuple[str, Schedule]]) -> tuple[int, int]:
-    """Return a Masker state's ``(epoch, step)`` after checking all of it; change nothing.
-
-    Each schedule state is loaded into a copy of its schedule first, so that
-    ``Masker.load_state_dict`` either applies the whole state or raises before applying any.
-    """
-    missing = [k for k in ("epoch", "step", "schedules") if k not in state]
-    if missing:
-        raise ValueError(
-            f"Masker state is missing {missing}; pass the dict Masker.state_dict() returned"
-        )
-    epoch = v.int_scalar(state["epoch"], "state['epoch']", high=2**63 - 1)
-    step = v.int_scalar(state["step"], "state['step']", high=2**63 - 1)
-    saved = state["schedules"]
-    if not isinstance(saved, dict):
-        raise TypeError(f"state['schedules'] must be a dict, got {type(saved).__name__}")
-    for name, sched in schedules:
-        if name not in saved:
-            raise ValueError(
-                f"Masker state has no entry state['schedules'][{name!r}]; pass the dict "
-                "Masker.state_dict() returned"
-            )
-        copy.deepcopy(sched).load_state_dict(saved[name])
-    return epoch, step

@@ -349,24 +349,11 @@ _EMPTY_F = np.ones(1, dtype=np.float64)
 # ----------------------------------------------------------------------------- argument checks
 
 
-def _float_array(value: Any, name: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    return arr.astype(np.float64)
-
-
-def _in_unit(arr: np.ndarray, name: str) -> None:
-    bad = ~((arr >= 0.0) & (arr <= 1.0))
-    if bad.any():
-        raise ValueError(f"{name} must be in [0, 1] (no NaN), got {arr[bad].ravel()[0]}")
-
-
 def _scale(value: Any, n: int) -> np.ndarray:
     """Per-sample non-negative multipliers: ``(1,)`` for a scalar, else ``(n,)``."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"scale must be a number or an array of numbers, got {value!r}")
-    arr = _float_array(value, "scale")
+    arr = v.float_array(value, "scale")
     if arr.ndim == 0:
         arr = arr.reshape(1)
     elif arr.shape != (n,):
@@ -384,12 +371,7 @@ def _af_rates(rates: Any, nb: int, scale: Any, n: int) -> tuple[np.ndarray, bool
 
     Groups are ``2 * bin + class`` for a (class x bin) table (``split``), else ``bin``.
     """
-    table = _float_array(rates, "rates")
-    if table.shape not in ((nb,), (2, nb)):
-        raise ValueError(
-            f"rates must have shape ({nb},) (one rate per bin) or (2, {nb}) (ref row, alt row) "
-            f"for {nb - 1} edges, got {table.shape}"
-        )
+    table = v.bin_rates(rates, nb)
     split = table.ndim == 2
     flat = table.T.reshape(-1) if split else table
     if type(scale) is int and 0 <= scale < 2**53:
@@ -397,10 +379,7 @@ def _af_rates(rates: Any, nb: int, scale: Any, n: int) -> tuple[np.ndarray, bool
     if type(scale) is float and 0.0 <= scale < math.inf and flat.size <= _FEW_RATES:
         # one scale, a small table: plain floats (numpy's per-call cost, ~1 us a call, would
         # be most of the work); the same float64 products and minimum as the array path
-        vals = flat.tolist()
-        if all(0.0 <= x <= 1.0 for x in vals):
-            return np.array([[min(scale * x, 1.0) for x in vals]], dtype=np.float64), split
-    _in_unit(table, "rates")
+        return np.array([[min(scale * x, 1.0) for x in flat.tolist()]], dtype=np.float64), split
     sc = _scale(scale, n)
     return np.minimum(sc[:, None] * flat[None, :], 1.0), split
 
@@ -674,7 +653,7 @@ def _span_distribution(
                 f"span_lengths values must be a 1-D integer array, got dtype {vals.dtype} "
                 f"shape {vals.shape}"
             )
-        probs = _float_array(span_lengths[1], "span_lengths probs")
+        probs = v.float_array(span_lengths[1], "span_lengths probs")
         if vals.size == 0 or probs.shape != vals.shape:
             raise ValueError(
                 "span_lengths values and probs must be non-empty and of the same length, "
@@ -733,10 +712,10 @@ def _geometric_table(q_log: float, c: float, top: int) -> tuple[np.ndarray, np.n
 
 
 def span_length_probabilities(
+    *,
     mean_span: float | None = None,
     max_span: int | None = None,
     span_lengths: Any = None,
-    *,
     upto: int = 64,
 ) -> np.ndarray:
     """Return ``P(length = l)`` for ``l = 0..upto`` under :func:`span_mask`'s length arguments.
@@ -744,7 +723,7 @@ def span_length_probabilities(
     Examples
     --------
     >>> from maskkit.masks import span_length_probabilities
-    >>> span_length_probabilities(2.0, upto=3).round(3).tolist()
+    >>> span_length_probabilities(mean_span=2.0, upto=3).round(3).tolist()
     [0.0, 0.5, 0.25, 0.125]
     """
     kind, q_log, c, top, vals, cdf = _span_distribution(mean_span, max_span, span_lengths)

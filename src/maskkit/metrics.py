@@ -55,7 +55,7 @@ _FIELDS = ("tp", "fp", "fn", "n", "hit", "sx", "sy", "sxx", "syy", "sxy")
 
 def _check_freq(alt_freq: Any) -> np.ndarray:
     # the minor allele needs a frequency at every site: NaN (no calls) is an error here
-    f = _freq.maf(alt_freq, "alt_freq")  # checks dtype and range
+    f = _freq.maf(alt_freq, name="alt_freq")  # checks dtype and range
     if f.ndim != 1:
         raise ValueError(f"alt_freq must be 1-D (sites,), got shape {f.shape}")
     if np.isnan(f).any():
@@ -370,7 +370,7 @@ def score(
     return s.result()
 
 
-def flatten(result: Mapping[str, Mapping[str, float]], prefix: str = "") -> dict[str, float]:
+def flatten(result: Mapping[str, Mapping[str, float]], *, prefix: str = "") -> dict[str, float]:
     """Flatten ``{bin: {metric: value}}`` into ``{prefix + bin + "/" + metric: value}``.
 
     Examples

@@ -38,7 +38,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
@@ -47,6 +46,7 @@ import numpy as np
 
 from . import _validate as v
 from . import freq as _freq
+from ._config import plain
 from .masks import (
     af_mask,
     array_mask,
@@ -169,25 +169,6 @@ def from_config(config: Mapping[str, Any]) -> Rule:
 # ----------------------------------------------------------------------------- checks
 
 
-def _rate(value: Any, name: str) -> float:
-    return v.rate_scalar(value, name)
-
-
-def _nonneg(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number >= 0, got {value!r}")
-    x = float(value)
-    if not (math.isfinite(x) and x >= 0.0):
-        raise ValueError(f"{name} must be finite and >= 0, got {x}")
-    return x
-
-
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 def _tuple(value: Any) -> Any:
     """Nested lists/arrays to nested tuples of Python scalars (hashable, JSON-able)."""
     if isinstance(value, np.ndarray):
@@ -199,27 +180,12 @@ def _tuple(value: Any) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_plain(x) for x in value]
-    return value
-
-
 def _float_tuple(value: Any, name: str, ndims: tuple[int, ...]) -> tuple[Any, ...]:
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = v.float_array(value, name)
     if arr.ndim not in ndims:
         raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in ndims)}, got {arr.shape}")
-    out: tuple[Any, ...] = _tuple(arr.astype(np.float64))
+    out: tuple[Any, ...] = _tuple(arr)
     return out
-
-
-def _in_unit(values: tuple[Any, ...], name: str) -> None:
-    arr = np.asarray(values, dtype=np.float64)
-    bad = ~((arr >= 0.0) & (arr <= 1.0))
-    if bad.any():
-        raise ValueError(f"{name} must be in [0, 1], got {arr[bad].ravel()[0]}")
 
 
 def _never(h: np.ndarray, eligible: Any, protect: Any) -> np.ndarray:
@@ -284,7 +250,7 @@ class Rule:
 
     def params(self) -> dict[str, Any]:
         """Return the parameters (fields) as a dict of plain JSON types."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def config(self) -> dict[str, Any]:
         """Return ``{"kind": ..., **parameters}`` in JSON types (see :func:`from_config`).
@@ -415,7 +381,7 @@ class Rule:
                 f"{type(self).__name__}.site_rates must return shape {want[0]} or {want[1]}, "
                 f"got {site.shape}"
             )
-        _in_unit(_tuple(site), f"{type(self).__name__}.site_rates")
+        v.unit_interval(site, f"{type(self).__name__}.site_rates")
         levels, groups = np.unique(site, return_inverse=True)
         k = levels.size
         if k > 2**15 - 1:
@@ -458,13 +424,16 @@ class Rule:
         eligible: Any = None,
         protect: Any = None,
         site_rate: bool = False,
+        union: bool = False,
         **inputs: Any,
     ) -> np.ndarray:
         """Return each position's probability of being masked (float64, the shape of ``haps``).
 
         The marginal probability of :meth:`draw` with the same arguments, in Bernoulli and in
         exact mode (exact counts keep each position's marginal). ``0`` where a position is
-        missing, padding or not eligible.
+        missing, padding or not eligible. With ``union=True`` (3-D ``haps``), each site's
+        probability of being set in the site mask, ``1 - prod(1 - p)`` over the ploidy axis
+        (haplotypes are drawn independently), shape ``(samples, sites)``.
 
         Examples
         --------
@@ -487,7 +456,15 @@ class Rule:
             ploidy = h.shape[1] if h.ndim == 3 else 1
             p = 1.0 - (1.0 - p) ** (1.0 / ploidy)
         never = _never(h, eligible, protect)
-        return np.where(_real_mask(h, lengths) & ~never, p, 0.0)
+        p = np.where(_real_mask(h, lengths) & ~never, p, 0.0)
+        if not union:
+            return p
+        if h.ndim != 3:
+            raise ValueError(
+                f"union=True needs 3-D haps (samples, ploidy, sites) to take the union over the "
+                f"ploidy axis, got shape {h.shape}"
+            )
+        return 1.0 - np.prod(1.0 - p, axis=1)
 
 
 def _col(value: Any, h: np.ndarray) -> Any:
@@ -518,7 +495,7 @@ class Random(Rule):
     rate: float = 0.15
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rate", _rate(self.rate, "rate"))
+        object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
 
     def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
         return random_mask(haps, rates["rate"], **common)
@@ -549,8 +526,8 @@ class SmartBalanced(Rule):
     alt_rate: float = 0.7
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ref_rate", _rate(self.ref_rate, "ref_rate"))
-        object.__setattr__(self, "alt_rate", _rate(self.alt_rate, "alt_rate"))
+        object.__setattr__(self, "ref_rate", v.rate_scalar(self.ref_rate, "ref_rate"))
+        object.__setattr__(self, "alt_rate", v.rate_scalar(self.alt_rate, "alt_rate"))
 
     def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
         return class_rate_mask(haps, rates["ref_rate"], rates["alt_rate"], **common)
@@ -586,25 +563,18 @@ class AlleleFrequency(Rule):
     rate_label: ClassVar[str] = "Rate Scale (x AF table)"
     edges: tuple[float, ...]
     rates: tuple[Any, ...]
+    _: dataclasses.KW_ONLY
     scale: float = 1.0
     fold: bool = True
     freq: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         edges = _tuple(_freq.check_edges(self.edges))
-        rates = _float_tuple(self.rates, "rates", (1, 2))
-        nb = len(edges) + 1
-        shape = np.shape(rates)
-        if shape not in ((nb,), (2, nb)):
-            raise ValueError(
-                f"rates must have shape ({nb},) (one rate per bin) or (2, {nb}) (ref row, alt "
-                f"row) for {nb - 1} edges, got {shape}"
-            )
-        _in_unit(rates, "rates")
+        rates = _tuple(v.bin_rates(self.rates, len(edges) + 1))
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "rates", rates)
-        object.__setattr__(self, "scale", _nonneg(self.scale, "scale"))
-        object.__setattr__(self, "fold", _flag(self.fold, "fold"))
+        object.__setattr__(self, "scale", v.nonneg_scalar(self.scale, "scale"))
+        object.__setattr__(self, "fold", v.flag(self.fold, "fold"))
         if self.freq is not None:
             f = _float_tuple(self.freq, "freq", (1,))
             _freq.maf_bins(f, edges)  # range check, naming freq
@@ -656,23 +626,22 @@ class Span(Rule):
     rate_fields: ClassVar[tuple[str, ...]] = ("rate",)
     rate_label: ClassVar[str] = "Span Mask Rate (target fraction)"
     rate: float = 0.15
+    _: dataclasses.KW_ONLY
     mean_span: float | None = None
     max_span: int | None = None
     span_lengths: tuple[tuple[Any, ...], tuple[float, ...]] | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rate", _rate(self.rate, "rate"))
+        object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
         sl = self.span_lengths
+        span_length_probabilities(  # checks all three
+            mean_span=self.mean_span, max_span=self.max_span, span_lengths=sl, upto=1
+        )
         if sl is not None:
-            if not isinstance(sl, (tuple, list)) or len(sl) != 2:
-                raise TypeError(
-                    "span_lengths must be a pair (values, probs), e.g. ([1, 2, 3], [0.5, 0.3, 0.2])"
-                )
             sl = (_tuple(np.asarray(sl[0])), _tuple(np.asarray(sl[1], dtype=np.float64)))
         ms = self.mean_span
         if isinstance(ms, numbers.Real) and not isinstance(ms, (bool, np.bool_)):
             object.__setattr__(self, "mean_span", float(ms))
-        span_length_probabilities(self.mean_span, self.max_span, sl, upto=1)  # checks all three
         if self.max_span is not None:
             object.__setattr__(self, "max_span", int(self.max_span))
         object.__setattr__(self, "span_lengths", sl)
@@ -710,6 +679,7 @@ class Array(Rule):
     rate_fields: ClassVar[tuple[str, ...]] = ("rate", "kept_rate")
     rate_label: ClassVar[str] = "Off-array Mask Rate"
     keep: tuple[Any, ...] | None = None
+    _: dataclasses.KW_ONLY
     every: int | None = None
     rate: float = 1.0
     kept_rate: float = 0.0
@@ -733,8 +703,8 @@ class Array(Rule):
                     f"site positions >= 0, got dtype {arr.dtype} and shape {arr.shape}"
                 )
             object.__setattr__(self, "keep", _tuple(arr))
-        object.__setattr__(self, "rate", _rate(self.rate, "rate"))
-        object.__setattr__(self, "kept_rate", _rate(self.kept_rate, "kept_rate"))
+        object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
+        object.__setattr__(self, "kept_rate", v.rate_scalar(self.kept_rate, "kept_rate"))
 
     def _keep(self) -> Any:
         return None if self.keep is None else np.asarray(self.keep)
@@ -781,13 +751,14 @@ class PerPosition(Rule):
     rate_fields: ClassVar[tuple[str, ...]] = ("scale",)
     rate_label: ClassVar[str] = "Rate Scale (x per-position rates)"
     rates: tuple[float, ...]
+    _: dataclasses.KW_ONLY
     scale: float = 1.0
 
     def __post_init__(self) -> None:
         rates = _float_tuple(self.rates, "rates", (1,))
-        _in_unit(rates, "rates")
+        v.unit_interval(rates, "rates")
         object.__setattr__(self, "rates", rates)
-        object.__setattr__(self, "scale", _nonneg(self.scale, "scale"))
+        object.__setattr__(self, "scale", v.nonneg_scalar(self.scale, "scale"))
 
     def site_rates(self, haps: Any, *, rates: Mapping[str, Any], **inputs: Any) -> np.ndarray:
         """Return ``min(1, scale * rates)`` per site (per sample and site for per-sample scales)."""
@@ -800,7 +771,7 @@ class PerPosition(Rule):
         base = np.asarray(self.rates, dtype=np.float64)
         scale = rates["scale"]
         if np.ndim(scale) == 0:
-            return np.minimum(base * _nonneg(scale, "scale"), 1.0)
+            return np.minimum(base * v.nonneg_scalar(scale, "scale"), 1.0)
         sc = np.asarray(scale, dtype=np.float64).reshape(-1)
         if sc.shape != (np.shape(haps)[0],):
             raise ValueError(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -47,6 +47,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
         'pip install "maskkit[torch]"'
     ) from _exc
 
+from . import freq as _freq
 from . import tokens
 from .masker import Masker
 
@@ -274,6 +275,33 @@ def _as_windows(windows: Any, n_sites: int) -> np.ndarray:
     return np.array(w.validate(n_sites).bounds, dtype=np.int64)
 
 
+def _site_freq(freq: Any, masker: Masker, n_sites: int) -> np.ndarray | None:
+    """Check ``freq=`` of a dataset against its Masker's rule and the store's sites."""
+    takes = "freq" in masker.rule.inputs
+    if freq is None:
+        if takes and getattr(masker.rule, "freq", None) is None:
+            raise ValueError(
+                f"the Masker's rule kind={masker.rule.kind!r} needs site frequencies: pass "
+                "freq= (shape (n_sites,)), e.g. maskkit.io.alt_allele_frequency(store, "
+                "train_samples)"
+            )
+        return None
+    if not takes:
+        raise ValueError(
+            f"freq= is for rules that take site frequencies; the Masker's rule "
+            f"kind={masker.rule.kind!r} does not: drop freq="
+        )
+    f = _freq.maf(freq, name="freq")  # dtype and range check
+    if f.shape != (n_sites,):
+        raise ValueError(
+            f"freq must have shape (n_sites,) = ({n_sites},) (one frequency per store site), "
+            f"got {f.shape}"
+        )
+    out = np.asarray(freq, dtype=np.float64).copy()
+    out.setflags(write=False)
+    return out
+
+
 def _as_samples(samples: Any, store: Any) -> np.ndarray:
     """Store positions (int64) of ``samples``: None (all), ints, or names."""
     if samples is None:
@@ -329,6 +357,12 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         frozen` copy at its current rates, unless it already has a ``fixed_epoch``).
     pad_to, pad_to_multiple_of, replace, n_alleles, dtype
         Passed to :func:`maskkit.collate`. ``pad_to`` = the window size gives fixed shapes.
+    freq : float array of shape (n_sites,), optional
+        Per-site alternate-allele frequencies of the store, for rules that take ``freq`` per
+        batch (:class:`maskkit.rules.AlleleFrequency`, ``"af_aware"``): each item gets its
+        window's slice. Required by such rules, refused by the others. Compute them from the
+        training samples only, e.g. ``maskkit.io.alt_allele_frequency(store, split.train)``,
+        so validation genotypes do not leak into the masks.
     haplotypes : bool, default False
         Also return the unmasked alleles as ``haplotypes`` (``(batch, ploidy, width)`` int8, zero
         past each row's ``length`` like :meth:`read`), for trainers that need the true alleles
@@ -366,15 +400,16 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         store: Any,
         masker: Masker,
         windows: Any,
+        *,
         samples: Sequence[int] | Sequence[str] | np.ndarray | None = None,
         frozen: bool = False,
-        *,
         pad_to: int | None = None,
         pad_to_multiple_of: int | None = None,
         replace: tuple[float, float, float] | None = None,
         n_alleles: int = 2,
         dtype: Any = np.int64,
         haplotypes: bool = False,
+        freq: Any = None,
     ) -> None:
         from .io import ArrayStore, open_store
 
@@ -402,6 +437,8 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
             "dtype": dtype,
         }
         self.haplotypes = bool(haplotypes)
+        #: Per-site alternate-allele frequencies passed to the rule window by window (or None).
+        self.freq = _site_freq(freq, masker, self.store.n_sites)
         # Shared with every DataLoader worker (fork or spawn): (epoch, step, plateau levels).
         self.channel = share(masker)
 
@@ -511,12 +548,28 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
             haps[rows, :, : e - s] = self.store.read(sample[rows], int(s), int(e))
         return haps, lengths
 
+    def _window_freq(self, window: np.ndarray, width: int) -> np.ndarray:
+        """Site frequencies aligned with :meth:`read`'s batch: ``(width,)`` or ``(rows, width)``."""
+        assert self.freq is not None
+        uniq = np.unique(window)
+        if uniq.size == 1:
+            s, e = self.bounds[uniq[0]]
+            return self.freq[s:e]
+        out = np.zeros((window.size, width), dtype=np.float64)  # past a row's length: unused
+        for w in uniq.tolist():
+            s, e = self.bounds[w]
+            out[window == w, : e - s] = self.freq[s:e]
+        return out
+
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         """Return the collated batch of dataset items ``indices`` (DataLoader's batched path)."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         sample, window, key = self.locate(idx)
         haps, lengths = self.read(sample, window)
-        arrays = self.masker.batch(haps, lengths=lengths, indices=key, **self.collate_kwargs)
+        inputs = {} if self.freq is None else {"freq": self._window_freq(window, haps.shape[-1])}
+        arrays = self.masker.batch(
+            haps, lengths=lengths, indices=key, **inputs, **self.collate_kwargs
+        )
         out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
         if self.haplotypes:
             shape = arrays["mask"].shape
@@ -641,6 +694,7 @@ class MaskingCollator:
     """
 
     masker: Masker
+    _: KW_ONLY
     haps_key: str = "haps"
     index_key: str = "index"
     lengths_key: str | None = None
@@ -756,6 +810,8 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
     >>> sampler.set_epoch(0)
     >>> all(len(set(b["window"].tolist())) == 1 for b in loader)
     True
+    >>> sampler.state_dict()  # resume: sampler.load_state_dict(saved)
+    {'epoch': 0, 'seed': 1}
     >>> shutil.rmtree(tmp)
     """
 
@@ -793,6 +849,31 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch that seeds the order (call each epoch, like DistributedSampler)."""
         self.epoch = int(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the state that orders the batches, ``{"epoch": ..., "seed": ...}`` (JSON types).
+
+        The order of an epoch is a function of ``(seed, epoch)``; restoring the epoch restores
+        the order (a DataLoader starts each epoch from its first batch).
+        """
+        return {"epoch": self.epoch, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the epoch from :meth:`state_dict` of a sampler with the same seed."""
+        if not isinstance(state, dict) or not {"epoch", "seed"} <= state.keys():
+            raise TypeError(
+                "state must be a dict from WindowBatchSampler.state_dict() with keys 'epoch' "
+                f"and 'seed', got {state!r}"
+            )
+        if state["seed"] != self.seed:
+            raise ValueError(
+                f"state was saved by a sampler with seed={state['seed']!r}, this one has "
+                f"seed={self.seed}; build the sampler with the saved seed"
+            )
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"state['epoch'] must be an int >= 0, got {epoch!r}")
+        self.set_epoch(int(epoch))
 
     def _all_batches(self) -> list[np.ndarray]:
         rng = np.random.default_rng([self.seed, self.epoch])

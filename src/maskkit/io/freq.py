@@ -147,7 +147,7 @@ def save_frequencies(path: str | os.PathLike[str], freq: Any, *, overwrite: bool
     return Path(path)
 
 
-def load_frequencies(path: str | os.PathLike[str], n_sites: int | None = None) -> np.ndarray:
+def load_frequencies(path: str | os.PathLike[str], *, n_sites: int | None = None) -> np.ndarray:
     """Load a frequency ``.npy`` file; check it has ``n_sites`` entries when given.
 
     Examples

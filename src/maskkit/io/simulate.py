@@ -165,7 +165,7 @@ class DemoData:
         """Open the haplotype store (keyword arguments go to :class:`HaplotypeStore`)."""
         return HaplotypeStore(self.store, **kwargs)
 
-    def write_vcf(self, path: str | os.PathLike[str], contig: str = "1") -> Path:
+    def write_vcf(self, path: str | os.PathLike[str], *, contig: str = "1") -> Path:
         """Write the simulated genotypes as a phased VCF with tskit (1-based positions).
 
         Examples
@@ -201,8 +201,8 @@ def simulate_demo(
     outdir: str | os.PathLike[str],
     n_diploids: int = 1000,
     length: int = 1_500_000,
-    seed: int = DEFAULT_SEED,
     *,
+    seed: int = DEFAULT_SEED,
     mutation_rate: float = 1.29e-8,
     recombination_rate: float = 1e-8,
     window_size: int = 512,
