@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import sys
-from multiprocessing.reduction import ForkingPickler
 
 import h5py
 import numpy as np
@@ -219,38 +217,18 @@ def test_items_collate_like_batches(data):
     assert collate_fn(want) is want
 
 
-def assert_one_block_copy(c: Batch, b: Batch) -> None:
-    """``c`` holds ``b``'s tensors, all views of one block."""
+def test_batch_crosses_processes_as_one_block(data):
+    path, _ = data
+    b = make(path, 0.4).__getitems__([0, 27])
+    c = pickle.loads(pickle.dumps(b))
     assert isinstance(c, Batch)
     assert c.keys() == b.keys()
     for k in b:
         assert c[k].dtype == b[k].dtype
         assert torch.equal(c[k], b[k])
     assert len({c[k].untyped_storage().data_ptr() for k in c}) == 1
-
-
-def test_batch_crosses_processes_as_one_block(data):
-    path, _ = data
-    b = make(path, 0.4).__getitems__([0, 27])
-    c = pickle.loads(pickle.dumps(b))
-    assert_one_block_copy(c, b)
     with pytest.raises(KeyError, match=r"collate_fn=dataset\.collate_fn"):
         c[0]  # what torch's default collate would do with a batch dict
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="shared by name on Linux only")
-def test_batch_crosses_a_worker_queue_by_name(data):
-    # multiprocessing's pickler (the DataLoader's worker pipe) sends a handle to one shared block;
-    # plain pickle sends the data
-    path, _ = data
-    b = make(path, 0.4).__getitems__([0, 27])
-    nbytes = sum(t.numel() * t.element_size() for t in b.values())
-    by_handle = ForkingPickler.dumps(b)
-    assert len(by_handle) < nbytes // 4 < len(pickle.dumps(b))
-    c = pickle.loads(by_handle)
-    assert_one_block_copy(c, b)
-    empty = Batch(ids=torch.empty((0, 4), dtype=torch.uint8))
-    assert pickle.loads(ForkingPickler.dumps(empty))["ids"].shape == (0, 4)
 
 
 def test_samples_by_name_and_errors(data):

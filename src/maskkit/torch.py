@@ -32,10 +32,8 @@ Examples
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import KW_ONLY, dataclass
-from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -95,9 +93,8 @@ class Batch(dict[str, torch.Tensor]):
     The DataLoader sends every tensor of a worker's batch through its own shared-memory
     segment and file descriptor; nine small tensors cost more than the whole batch's work.
     A Batch pickles its tensors as views of one packed block instead (one segment per batch),
-    so the main process receives views into that block; on Linux the block crosses the worker
-    queue by name rather than by file descriptor (see ``_reduce_batch_for_ipc``). In the main
-    process (``num_workers=0``) it is just a dict.
+    so the main process receives views into that block. In the main process
+    (``num_workers=0``) it is just a dict.
 
     Examples
     --------
@@ -110,30 +107,20 @@ class Batch(dict[str, torch.Tensor]):
     """
 
     def __reduce__(self) -> tuple[Any, ...]:
-        layout = self._layout()
-        if layout is None:
-            return (Batch, (dict(self),))  # packing is for CPU tensors only
-        buf = torch.empty(layout[1], dtype=torch.uint8)
-        if torch.utils.data.get_worker_info() is not None:
-            buf.share_memory_()  # the DataLoader queue would copy it there anyway
-        return (_rebuild_batch, (self._fill(buf, layout[0]), layout[0]))
-
-    def _layout(self) -> tuple[list[tuple[str, torch.dtype, tuple[int, ...], int]], int] | None:
-        """Return ``(layout, bytes)`` of the packed block (None: not all tensors on the CPU)."""
         if not all(isinstance(t, torch.Tensor) and t.device.type == "cpu" for t in self.values()):
-            return None
+            return (Batch, (dict(self),))  # packing is for CPU tensors only
         layout = []
         total = 0
         for name, t in self.items():
             layout.append((name, t.dtype, tuple(t.shape), total))
             total += -(-(t.numel() * t.element_size()) // 8) * 8  # 8-byte aligned
-        return layout, total
-
-    def _fill(self, buf: torch.Tensor, layout: list[Any]) -> torch.Tensor:
+        buf = torch.empty(total, dtype=torch.uint8)
+        if torch.utils.data.get_worker_info() is not None:
+            buf.share_memory_()  # the DataLoader queue would copy it there anyway
         for (_, dtype, shape, offset), t in zip(layout, self.values()):
             n = t.numel() * t.element_size()
             buf[offset : offset + n].view(dtype).view(shape).copy_(t)
-        return buf
+        return (_rebuild_batch, (buf, layout))
 
     def __copy__(self) -> Batch:
         return Batch(self)
@@ -146,40 +133,6 @@ class Batch(dict[str, torch.Tensor]):
                 "collate_fn=dataset.collate_fn to the DataLoader)"
             )
         raise KeyError(f"{key!r}: a Batch has keys {sorted(self)}{hint}")
-
-
-def _reduce_batch_for_ipc(batch: Batch) -> tuple[Any, ...]:
-    """How a :class:`Batch` crosses a multiprocessing queue (the DataLoader's worker pipe).
-
-    Its block is shared by name (torch's file-system handle: the receiving process opens and
-    maps it) instead of by file descriptor, which costs the receiver a round trip to a thread
-    of the sending worker for every batch (one more wake-up per batch, each waiting for a time
-    slice on a busy machine). The segment's reference count follows torch's own
-    ``file_system`` sharing: held for the receiver, dropped once it has mapped the block.
-    Plain ``pickle`` keeps :meth:`Batch.__reduce__` (the data, not a handle).
-    """
-    layout = batch._layout()
-    if layout is None or layout[1] == 0:
-        return batch.__reduce__()
-    buf = torch.empty(layout[1], dtype=torch.uint8)
-    storage = buf.untyped_storage()
-    handle = storage._share_filename_cpu_()  # moves the (empty) block to shared memory
-    batch._fill(buf, layout[0])
-    storage._shared_incref()
-    return (_rebuild_named_batch, (handle, layout[0]))
-
-
-def _rebuild_named_batch(handle: tuple[Any, ...], layout: list[Any]) -> Batch:
-    from torch.multiprocessing.reductions import rebuild_storage_filename
-
-    storage = rebuild_storage_filename(torch.UntypedStorage, *handle)
-    return _rebuild_batch(torch.empty(0, dtype=torch.uint8).set_(storage), layout)
-
-
-# By name on Linux, where torch's default is by file descriptor (macOS already shares by name;
-# elsewhere the fallback is Batch.__reduce__).
-if sys.platform == "linux" and hasattr(torch.UntypedStorage, "_share_filename_cpu_"):
-    ForkingPickler.register(Batch, _reduce_batch_for_ipc)
 
 
 class SharedChannel:
