@@ -62,3 +62,37 @@ def test_edges_are_checked_once(edges: object, error: type, match: str) -> None:
 def test_frequencies_out_of_range_name_the_argument(bad: float) -> None:
     with pytest.raises(ValueError, match=r"freq must hold frequencies in \[0, 1\]"):
         freq.maf_bins([bad])
+
+
+@given(
+    FREQS,
+    st.lists(st.floats(0, 1), max_size=20, unique=True),
+    st.booleans(),
+    st.sampled_from([np.float64, np.float32]),
+    st.sampled_from(["list", "tuple", "array"]),
+)
+def test_bins_equal_numpy_searchsorted(
+    values: list[float], edges: list[float], fold: bool, dtype: type, kind: str
+) -> None:
+    # few edges (a pass per edge) and many (a binary search per site), either container
+    f = np.asarray(values, dtype=dtype)
+    e = sorted(edges)
+    given_edges = {"list": e, "tuple": tuple(e), "array": np.asarray(e)}[kind]
+    f64 = f.astype(np.float64)
+    m = np.minimum(f64, 1 - f64) if fold else f64
+    want = np.searchsorted(np.asarray(e, dtype=np.float64), m, side="right").astype(np.int32)
+    want[np.isnan(f64)] = freq.NO_CALLS
+    got = freq.maf_bins(f, given_edges, fold=fold)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, want)
+    # a (samples, sites) table bins alike
+    np.testing.assert_array_equal(
+        freq.maf_bins(np.stack([f, f]), given_edges, fold=fold), np.stack([want, want])
+    )
+
+
+def test_first_out_of_range_frequency_is_named() -> None:
+    with pytest.raises(ValueError, match=r"got 2\.0$"):
+        freq.maf_bins([0.1, float("nan"), 2.0, -1.0])
+    with pytest.raises(ValueError, match=r"got -1\.0$"):
+        freq.maf_bins(np.array([[0.1, -1.0], [2.0, 0.3]]))

@@ -484,3 +484,49 @@ def test_sample_by_site_eligible_applies_to_every_haplotype_of_its_sample(fn: An
     assert m[0, :, :8].all()
     assert not m[0, :, 8:].any()
     assert not m[1].any()
+
+
+@pytest.mark.parametrize(
+    ("rates", "scale", "error", "match"),
+    [
+        ([0.5, float("nan")], 1.0, ValueError, r"rates must be in \[0, 1\] \(no NaN\), got nan"),
+        ([[0.5, 0.2], [1.5, 0.1]], 1.0, ValueError, r"rates must be in \[0, 1\].*got 1\.5"),
+        (np.r_[np.full(80, 0.2), -0.1], 1.0, ValueError, r"got -0\.1"),  # a long table
+        ([0.5, 0.2, 0.1], 1.0, ValueError, r"rates must have shape \(2,\)"),
+        ([0.5, 0.2], -1.0, ValueError, "scale must be finite and >= 0"),
+        ([0.5, 0.2], float("inf"), ValueError, "scale must be finite and >= 0"),
+        ([0.5, 0.2], True, TypeError, "scale must be a number"),
+    ],
+)
+def test_af_rate_table_and_scale_errors_name_the_argument(
+    rates: Any, scale: Any, error: type[Exception], match: str
+) -> None:
+    n_bins = np.size(rates) if np.ndim(rates) == 1 and np.size(rates) > 3 else 2
+    edges = list(np.linspace(0.01, 0.4, n_bins - 1))
+    with pytest.raises(error, match=match):
+        mk.af_mask(
+            np.zeros((2, 4), dtype=np.int8), np.full(4, 0.3), edges, rates, scale=scale, seed=0
+        )
+
+
+def test_af_scale_as_float_int_or_array_gives_the_same_mask() -> None:
+    haps = (np.random.default_rng(0).random((4, 2, 300)) < 0.3).astype(np.int8)
+    freq = np.random.default_rng(1).random(300)
+    table = [[0.5, 0.3, 0.15], [0.9, 0.8, 0.7]]
+    for scale in (1.0, 2.0, 0.37):
+        want = mk.af_mask(haps, freq, [0.01, 0.05], table, scale=np.full(4, scale), seed=3)
+        np.testing.assert_array_equal(
+            mk.af_mask(haps, freq, [0.01, 0.05], table, scale=scale, seed=3), want
+        )
+    np.testing.assert_array_equal(
+        mk.af_mask(haps, freq, [0.01, 0.05], table, scale=2, seed=3),
+        mk.af_mask(haps, freq, [0.01, 0.05], table, scale=2.0, seed=3),
+    )
+
+
+def test_array_every_flags_follow_step_and_width() -> None:
+    # the flags of every= are shared between calls of the same (step, sites): never mixed up
+    for sites, step in [(8, 3), (9, 3), (8, 2), (8, 3)]:
+        haps = np.zeros((1, sites), dtype=np.int8)
+        m = mk.array_mask(haps, every=step, seed=0)
+        np.testing.assert_array_equal(m[0], np.arange(sites) % step != 0)

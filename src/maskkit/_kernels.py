@@ -148,8 +148,20 @@ def _decide_classes(h, r, length, w16, t_ref, t_alt, o, i, combine):  # type: ig
 
 
 @ijit
-def _decide_sites(h, r, length, w16, t_ref, t_alt, o, i, combine):  # type: ignore[no-untyped-def]
-    """``_decide_classes`` with per-site thresholds (``t_ref[j]``, ``t_alt[j]``: uint32)."""
+def _decide_sites(h, r, length, w16, t_ref, t_alt, split, o, i, combine):  # type: ignore[no-untyped-def]
+    """``_decide_classes`` with per-site thresholds (``t_ref[j]``, ``t_alt[j]``: uint32).
+
+    Rates not ``split`` by class: one threshold per site, in ``t_alt`` as ``_spread`` packs it
+    (16-bit lanes: twice the sites per vector of 32-bit compares, and one compare, not two).
+    """
+    if not split:
+        lo = t_alt.view(np.uint16)
+        for j in range(length):
+            x = w16[j]
+            sel = ((x < lo[2 * j]) | (lo[2 * j + 1] != 0)) & (h[r, j] >= 0)
+            o[i, j] = (o[i, j] & combine) | sel
+        _clear_padding(o, i, length, combine)
+        return
     for j in range(length):
         a = h[r, j]
         x = np.uint32(w16[j])
@@ -160,13 +172,71 @@ def _decide_sites(h, r, length, w16, t_ref, t_alt, o, i, combine):  # type: igno
 
 @ijit
 def _spread(bins, tb, split, rates, tr, t_ref, t_alt):  # type: ignore[no-untyped-def]
-    """Per-site thresholds of bins row ``tb`` under row ``tr`` of the group rates."""
+    """Per-site thresholds of bins row ``tb`` under row ``tr`` of the group rates.
+
+    ``split``: ``t_ref[j]`` and ``t_alt[j]``. Otherwise site ``j`` has one threshold ``t``,
+    packed into ``t_alt`` viewed as uint16 pairs: ``min(t, 65535)`` at ``2 j`` and at
+    ``2 j + 1`` 65535 when ``t`` is ``FULL16`` (rate 1: every word), else 0.
+    """
     mul = 2 if split else 1
     sp = 1 if split else 0
+    if not split:
+        lo = t_alt.view(np.uint16)
+        for j in range(bins.shape[1]):
+            t = _threshold16(rates[tr, bins[tb, j]])
+            lo[2 * j] = np.uint16(min(t, 65535))
+            lo[2 * j + 1] = np.uint16(65535 if t >= FULL16 else 0)
+        return
     for j in range(bins.shape[1]):
         g = bins[tb, j] * mul
         t_ref[j] = _threshold16(rates[tr, g])
         t_alt[j] = _threshold16(rates[tr, g + sp])
+
+
+_MAX_I16 = 32767
+
+
+@ijit
+def _sums(h, r, length, o, i, split, acc):  # type: ignore[no-untyped-def]
+    """Eligible and chosen positions of row ``r`` (and the alt ones when ``split``).
+
+    Each sum is kept in the narrow type ``acc`` (the caller picks one that cannot overflow):
+    numba widens ``int + int`` to 64 bits, which leaves the compiler four sums per vector
+    instead of sixteen (int16); the explicit cast back keeps the lanes narrow.
+    """
+    n_elig = acc(0)
+    m_all = acc(0)
+    for j in range(length):
+        n_elig = acc(n_elig + acc(h[r, j] >= 0))
+        m_all = acc(m_all + acc(o[i, j]))
+    n_alt = acc(0)
+    m_alt = acc(0)
+    if split:
+        for j in range(length):
+            alt = h[r, j] > 0
+            n_alt = acc(n_alt + acc(alt))
+            m_alt = acc(m_alt + acc(alt & o[i, j]))
+    return np.int64(n_elig), np.int64(m_all), np.int64(n_alt), np.int64(m_alt)
+
+
+@ijit
+def _decide_count(h, r, length, w16, t, o, i, acc):  # type: ignore[no-untyped-def]
+    """``_decide`` into a fresh row that also returns its eligible and chosen positions.
+
+    One pass instead of a decision pass and a counting pass; sums as in ``_sums``.
+    """
+    b = np.uint16(min(t, 65535))
+    full = t >= FULL16
+    n_elig = acc(0)
+    m_all = acc(0)
+    for j in range(length):
+        e = h[r, j] >= 0
+        sel = ((w16[j] < b) | full) & e
+        o[i, j] = sel
+        n_elig = acc(n_elig + acc(e))
+        m_all = acc(m_all + acc(sel))
+    _clear_padding(o, i, length, False)
+    return np.int64(n_elig), np.int64(m_all)
 
 
 @ijit
@@ -175,26 +245,15 @@ def _count(h, r, length, o, i, bins, tb, split, n_cnt, m_cnt):  # type: ignore[n
     n_cnt[:] = 0
     m_cnt[:] = 0
     if bins.shape[1] == 0:
-        # sums in 32 bits (rows hold < 2**31 sites), each in a loop of its own: both vectorise
-        n_elig = np.int32(0)
-        m_all = np.int32(0)
-        for j in range(length):
-            n_elig += np.int32(h[r, j] >= 0)
-            m_all += np.int32(o[i, j])
+        if length <= _MAX_I16:
+            n_elig, m_all, n_alt, m_alt = _sums(h, r, length, o, i, split, np.int16)
+        else:  # rows hold < 2**31 sites
+            n_elig, m_all, n_alt, m_alt = _sums(h, r, length, o, i, split, np.int32)
+        n_cnt[0] = n_elig - n_alt
+        m_cnt[0] = m_all - m_alt
         if split:
-            n_alt = np.int32(0)
-            m_alt = np.int32(0)
-            for j in range(length):
-                alt = h[r, j] > 0
-                n_alt += np.int32(alt)
-                m_alt += np.int32(alt & o[i, j])
-            n_cnt[0] = n_elig - n_alt
             n_cnt[1] = n_alt
-            m_cnt[0] = m_all - m_alt
             m_cnt[1] = m_alt
-        else:
-            n_cnt[0] = n_elig
-            m_cnt[0] = m_all
         return
     mul = 2 if split else 1
     sp = 1 if split else 0
@@ -365,7 +424,7 @@ def _group_mask(  # type: ignore[no-untyped-def]
                         spread_for = want
                 if not exact:
                     if by_site:
-                        _decide_sites(haps, r, length, w16, t_ref, t_alt, out, i, combine)
+                        _decide_sites(haps, r, length, w16, t_ref, t_alt, split, out, i, combine)
                     else:
                         t0 = _threshold16(rates[tr, 0])
                         t1 = _threshold16(rates[tr, 1]) if split else t0
@@ -377,15 +436,26 @@ def _group_mask(  # type: ignore[no-untyped-def]
                 o = tmp if per > 1 else out
                 oi = 0 if per > 1 else i
                 if by_site:
-                    _decide_sites(haps, r, length, w16, t_ref, t_alt, o, oi, False)
+                    _decide_sites(haps, r, length, w16, t_ref, t_alt, split, o, oi, False)
+                    _count(haps, r, length, o, oi, bins, tb, split, n_cnt, m_cnt)
+                elif not split:  # one group: decide and count in one pass
+                    t0 = _pass_threshold(rates[tr, 0], length)
+                    if length <= _MAX_I16:
+                        n_cnt[0], m_cnt[0] = _decide_count(
+                            haps, r, length, w16, t0, o, oi, np.int16
+                        )
+                    else:
+                        n_cnt[0], m_cnt[0] = _decide_count(
+                            haps, r, length, w16, t0, o, oi, np.int32
+                        )
                 else:
                     t0 = _pass_threshold(rates[tr, 0], length)
-                    t1 = _pass_threshold(rates[tr, 1], length) if split else t0
+                    t1 = _pass_threshold(rates[tr, 1], length)
                     if t0 == t1:
                         _decide(haps, r, length, w16, t0, o, oi, False)
                     else:
                         _decide_classes(haps, r, length, w16, t0, t1, o, oi, False)
-                _count(haps, r, length, o, oi, bins, tb, split, n_cnt, m_cnt)
+                    _count(haps, r, length, o, oi, bins, tb, split, n_cnt, m_cnt)
                 key_round = sample_key(k_round, sample, hap)
                 key_fix = sample_key(k_fix, sample, hap)
                 for g in range(n_groups):
@@ -519,6 +589,58 @@ def gather_sites(slab, cols, out):  # type: ignore[no-untyped-def]
             for h in range(p):
                 for j in range(j0, j1):
                     out[i, h, j] = slab[j, c, h]
+
+
+# --------------------------------------------------------------------------- MAF bins
+
+_FEW_EDGES = 8  # up to this many edges: one vectorised pass per edge; more: a binary search
+
+
+@jit
+def maf_bins(f, edges, fold, out):  # type: ignore[no-untyped-def]
+    """``out[i]`` = edges at or below the MAF of ``f[i]`` (``-1`` for NaN), as int32.
+
+    ``edges`` strictly increasing (``np.searchsorted(edges, maf, side="right")``). Returns
+    ``(i, nans)``: the first ``i`` with ``f[i]`` outside [0, 1] and not NaN (``-1`` when none;
+    ``out`` is then not written) and the number of NaN frequencies.
+    """
+    n = f.shape[0]
+    n_edges = edges.shape[0]
+    nans = 0
+    bad = 0
+    for i in range(n):
+        x = f[i]
+        nan = x != x
+        nans += nan
+        bad += (not nan) & ((x < 0.0) | (x > 1.0))
+    if bad:
+        for i in range(n):
+            x = f[i]
+            if x == x and (x < 0.0 or x > 1.0):
+                return i, nans
+    for i in range(n):
+        out[i] = -np.int32(f[i] != f[i])  # NaN: no edge is at or below it, so -1 in the end
+    if n_edges <= _FEW_EDGES:
+        for k in range(n_edges):
+            e = edges[k]
+            for i in range(n):
+                x = f[i]
+                m = min(x, 1.0 - x) if fold else x
+                out[i] += np.int32(e <= m)
+        return -1, nans
+    for i in range(n):
+        x = f[i]
+        m = min(x, 1.0 - x) if fold else x
+        lo = 0
+        hi = n_edges
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if edges[mid] <= m:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] += np.int32(lo)
+    return -1, nans
 
 
 # --------------------------------------------------------------------------- stats

@@ -132,8 +132,13 @@ def bin_rates(value: Any, n_bins: int, name: str = "rates") -> np.ndarray:
             f"{name} must have shape ({n_bins},) (one rate per bin) or (2, {n_bins}) (ref row, "
             f"alt row) for {n_bins - 1} edges, got {table.shape}"
         )
-    unit_interval(table, name)
+    # a few rates (the usual table): checked in Python, without numpy's per-call cost
+    if table.size > _FEW_RATES or not all(0.0 <= x <= 1.0 for x in table.ravel().tolist()):
+        unit_interval(table, name)
     return table
+
+
+_FEW_RATES = 64
 
 
 def rates(value: Any, n: int, name: str) -> np.ndarray:

@@ -336,11 +336,9 @@ def smart_balanced_mask(
     >>> site.shape, bool((site == mk.union(m)).all())
     ((1, 4), True)
     """
-    return class_rate_mask(
-        haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
-        exact=exact, site_rate=site_rate, union=union, eligible=eligible, protect=protect,
-        out=out, parallel=parallel,
-    )  # fmt: skip
+    # class_rate_mask's body: forwarding 14 arguments through it costs ~0.4 us a call
+    b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
+    return _core(b, (ref_rate, alt_rate), ("ref_rate", "alt_rate"), exact, site_rate, parallel)
 
 
 _NO_MAX = 2**62
@@ -366,6 +364,27 @@ def _scale(value: Any, n: int) -> np.ndarray:
     if bad.any():
         raise ValueError(f"scale must be finite and >= 0, got {arr[bad][0]}")
     return arr
+
+
+def _af_rates(rates: Any, nb: int, scale: Any, n: int) -> tuple[np.ndarray, bool]:
+    """Return ``(group rates, split)``: ``min(1, scale * rates)`` as a ``(1 or n, groups)`` table.
+
+    Groups are ``2 * bin + class`` for a (class x bin) table (``split``), else ``bin``.
+    """
+    table = v.bin_rates(rates, nb)
+    split = table.ndim == 2
+    flat = table.T.reshape(-1) if split else table
+    if type(scale) is int and 0 <= scale < 2**53:
+        scale = float(scale)
+    if type(scale) is float and 0.0 <= scale < math.inf and flat.size <= _FEW_RATES:
+        # one scale, a small table: plain floats (numpy's per-call cost, ~1 us a call, would
+        # be most of the work); the same float64 products and minimum as the array path
+        return np.array([[min(scale * x, 1.0) for x in flat.tolist()]], dtype=np.float64), split
+    sc = _scale(scale, n)
+    return np.minimum(sc[:, None] * flat[None, :], 1.0), split
+
+
+_FEW_RATES = 64
 
 
 def _site_rate(rates: np.ndarray, ploidy: int) -> np.ndarray:
@@ -474,24 +493,21 @@ def af_mask(
     b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
     shape = b.shape
     n, sites = shape[0], shape[-1]
-    bins = af_bins(freq, edges, fold=fold)
-    if (bins == _freq.NO_CALLS).any():
+    if np.ndim(freq) not in (1, 2):
+        af_bins(freq, edges, fold=fold)  # raises, naming freq
+    bins, nans, nb = _freq._bins(freq, edges, fold, "freq")
+    if nans:
         raise ValueError(
             "freq is NaN (a site without calls) where af_mask needs a rate; give those sites a "
             "frequency (e.g. 0.0) or make them ineligible"
         )
-    nb = np.size(edges) + 1  # af_bins checked the edges
+    nb += 1  # bins: one more than edges
     if bins.shape[-1] != sites or (bins.ndim == 2 and bins.shape[0] != n):
         raise ValueError(
             f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {shape}, "
             f"got {bins.shape}"
         )
-    table = v.bin_rates(rates, nb)
-    split = table.ndim == 2
-    sc = _scale(scale, n)
-    # groups: 2 * bin + class when split, else bin
-    flat = table.T.reshape(-1) if split else table
-    per = np.minimum(sc[:, None] * flat[None, :], 1.0)
+    per, split = _af_rates(rates, nb, scale, n)
     if site_rate:
         per = _site_rate(per, b.ploidy)
     # one bin: the rule without bins (the same groups, so the same masks)
@@ -501,6 +517,9 @@ def af_mask(
 
 
 # ----------------------------------------------------------------------------- genotyping array
+
+
+_EVERY: dict[tuple[int, int], np.ndarray] = {}
 
 
 def _keep_sites(keep: Any, every: Any, n: int, sites: int) -> np.ndarray:
@@ -513,8 +532,13 @@ def _keep_sites(keep: Any, every: Any, n: int, sites: int) -> np.ndarray:
         )
     if every is not None:
         step = v.int_scalar(every, "every", low=1, high=2**62)
-        flags = (np.arange(sites) % step == 0).astype(np.int32)
-        return flags.reshape(1, sites)
+        flags = _EVERY.get((step, sites))
+        if flags is None:  # shared (kernels only read it): building it costs a few microseconds
+            if len(_EVERY) > 64:
+                _EVERY.clear()
+            flags = (np.arange(sites) % step == 0).astype(np.int32).reshape(1, sites)
+            _EVERY[step, sites] = flags
+        return flags
     arr = np.asarray(keep)
     if arr.dtype == np.bool_:
         if arr.shape == (sites,):
@@ -600,18 +624,8 @@ def array_mask(
     b = _batch(haps, seed, epoch, indices, lengths, out, union, eligible, protect)
     n, sites = b.shape[0], b.shape[-1]
     flags = _keep_sites(keep, every, n, sites)
-    off = v.rates(rate, n, "rate")
-    on = v.rates(kept_rate, n, "kept_rate")
-    # group 0: off the array, group 1: on it (plain indexing: np.broadcast_arrays and np.stack
-    # cost microseconds, a fifth of a 48 x 1,024 call)
-    if off.shape[0] == 1 and on.shape[0] == 1:
-        per = np.array([[off[0], on[0]]], dtype=np.float64)
-    else:
-        per = np.empty((n, 2), dtype=np.float64)
-        per[:, 0] = off
-        per[:, 1] = on
-    if site_rate:
-        per = _site_rate(per, b.ploidy)
+    # group 0: off the array, group 1: on it
+    per = _rate_table((rate, kept_rate), ("rate", "kept_rate"), n, site_rate, b.ploidy)
     return _group_masks(b, flags, False, per, exact, parallel)
 
 
