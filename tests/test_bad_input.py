@@ -369,8 +369,9 @@ def test_outputs_honour_the_umask(tmp_path, umask):
 def test_sigterm_and_sighup_remove_the_temporary_file(tmp_path, sig):
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import signal, sys, time
         from maskkit.io._atomic import atomic_dir, atomic_file
+        signal.signal({int(sig)}, signal.SIG_DFL)  # the default, also under nohup
         with atomic_file({str(tmp_path / "out.h5")!r}) as tmp:
             tmp.write_text("partial")
             print("ready", flush=True)
@@ -384,3 +385,16 @@ def test_sigterm_and_sighup_remove_the_temporary_file(tmp_path, sig):
         proc.send_signal(sig)
         assert proc.wait(timeout=30) == -sig  # still ends as the signal says
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ignored_signals_stay_ignored(tmp_path):
+    from maskkit.io._atomic import atomic_file
+
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        with atomic_file(tmp_path / "x.txt") as tmp:
+            tmp.write_text("partial")
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert (tmp_path / "x.txt").read_text() == "partial"
+    finally:
+        signal.signal(signal.SIGHUP, old)
