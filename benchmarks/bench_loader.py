@@ -18,7 +18,8 @@ Rows:
   first epoch every chunk is cached). The faster of the two is the baseline.
 * ``maskkit`` -- ``HaplotypeDataset`` (smart balanced Masker on a ``Levels`` curriculum,
   ``pad_to=1024``) with ``WindowBatchSampler`` (one HDF5 read per batch) or ``shuffle=True``,
-  int64 outputs or the narrowest dtypes (``uint8`` ids, ``int8`` labels, ``bool`` attention).
+  int64 outputs or the narrowest dtypes (``uint8`` ids, ``int8`` labels, ``bool`` attention),
+  2 workers; and the first of these with ``num_workers=0`` (loading in the main process).
 
 The stage breakdown is an in-process pass over the same batches: HDF5 read, mask, collate,
 ``Batch`` of tensors (``__getitems__`` minus the rest) and packing it for the worker pipe
@@ -189,6 +190,8 @@ def maskkit_rate(
     rates = _time_epochs(loader, epochs, set_epoch)
     del loader
     name = "WindowBatchSampler" if sampler == "window" else "shuffle=True"
+    if workers != WORKERS:
+        name += f", {workers} workers"
     return _result(f"maskkit: {name}", _dtype_name(dtype), rates)
 
 
@@ -261,6 +264,8 @@ def run(epochs: int, quick: bool = False) -> dict[str, Any]:
     for sampler, dtype in configs:
         res["rows"].append(maskkit_rate(path, sampler, dtype, epochs))
         res["stages"].append(stage_breakdown(path, sampler, dtype, 50 if quick else 200))
+    # in the main process: no worker hand-over, but no overlap with the training step either
+    res["rows"].append(maskkit_rate(path, *configs[0], epochs, workers=0))
     # the faster naive loader is the baseline
     base = max(r["windows_per_s"] for r in res["rows"] if r["loader"].startswith("naive"))
     res["baseline_windows_per_s"] = base
