@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import h5py
@@ -371,3 +372,15 @@ def test_freq_required_refused_and_checked():
         HaplotypeDataset(haps, masker, windows=32, freq=freq[:40])
     with pytest.raises(ValueError, match=r"freq must hold frequencies in \[0, 1\]"):
         HaplotypeDataset(haps, masker, windows=32, freq=freq + 2)
+
+
+def test_the_rules_own_freq_is_sliced_window_by_window():
+    haps, freq, masker = _af_data()
+    fixed = mk.Masker(dataclasses.replace(masker.rule, freq=tuple(freq)), seed=5)
+    given = HaplotypeDataset(haps, masker, windows=32, freq=freq)
+    own = HaplotypeDataset(haps, fixed, windows=32)
+    items = [0, 13, 30, 35]
+    assert torch.equal(own.__getitems__(items)["mask"], given.__getitems__(items)["mask"])
+    short = mk.Masker(dataclasses.replace(masker.rule, freq=tuple(freq[:32])), seed=5)
+    with pytest.raises(ValueError, match=r"the rule's freq must have shape \(n_sites,\)"):
+        HaplotypeDataset(haps, short, windows=32)

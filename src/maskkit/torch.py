@@ -278,13 +278,17 @@ def _as_windows(windows: Any, n_sites: int) -> np.ndarray:
 def _site_freq(freq: Any, masker: Masker, n_sites: int) -> np.ndarray | None:
     """Check ``freq=`` of a dataset against its Masker's rule and the store's sites."""
     takes = "freq" in masker.rule.inputs
-    if freq is None:
-        if takes and getattr(masker.rule, "freq", None) is None:
+    source = "freq"
+    if freq is None and takes:
+        freq = getattr(masker.rule, "freq", None)  # the rule's own, sliced window by window
+        source = "the rule's freq"
+        if freq is None:
             raise ValueError(
                 f"the Masker's rule kind={masker.rule.kind!r} needs site frequencies: pass "
                 "freq= (shape (n_sites,)), e.g. maskkit.io.alt_allele_frequency(store, "
                 "train_samples)"
             )
+    if freq is None:
         return None
     if not takes:
         raise ValueError(
@@ -294,8 +298,8 @@ def _site_freq(freq: Any, masker: Masker, n_sites: int) -> np.ndarray | None:
     f = _freq.maf(freq, name="freq")  # dtype and range check
     if f.shape != (n_sites,):
         raise ValueError(
-            f"freq must have shape (n_sites,) = ({n_sites},) (one frequency per store site), "
-            f"got {f.shape}"
+            f"{source} must have shape (n_sites,) = ({n_sites},) (one frequency per store "
+            f"site), got {f.shape}"
         )
     out = np.asarray(freq, dtype=np.float64).copy()
     out.setflags(write=False)
@@ -360,7 +364,8 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
     freq : float array of shape (n_sites,), optional
         Per-site alternate-allele frequencies of the store, for rules that take ``freq`` per
         batch (:class:`maskkit.rules.AlleleFrequency`, ``"af_aware"``): each item gets its
-        window's slice. Required by such rules, refused by the others. Compute them from the
+        window's slice. Default: the rule's own ``freq`` (one per store site). Required by such
+        rules, refused by the others. Compute them from the
         training samples only, e.g. ``maskkit.io.alt_allele_frequency(store, split.train)``,
         so validation genotypes do not leak into the masks.
     haplotypes : bool, default False
