@@ -602,3 +602,11 @@ def test_probabilities_are_the_mask_frequencies(union):
     assert (p[..., 4:][1] == 0).all()  # padding of the second sample
     for pos in zip(*np.nonzero(p)):
         assert_binomial(int(total[pos]), n, float(p[pos]), what=f"position {pos}")
+
+
+def test_probabilities_union_argument_overrides_the_maskers():
+    haps = np.array([[[0, 1, 0, 1], [0, 0, 1, 1]]], dtype=np.int8)
+    per_hap = mk.Masker("smart_balanced", rate=0.2, alt_rate=0.6, seed=0)
+    site = mk.Masker("smart_balanced", rate=0.2, alt_rate=0.6, seed=0, union=True)
+    assert np.array_equal(per_hap.probabilities(haps, union=True), site.probabilities(haps))
+    assert np.array_equal(site.probabilities(haps, union=False), per_hap.probabilities(haps))

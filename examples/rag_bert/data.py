@@ -428,14 +428,13 @@ def site_mask_probability(
 ) -> np.ndarray:
     """``P(site masked)`` ``(samples, sites)`` of the trainer's masks: the union of haplotypes.
 
-    From the rule's per-haplotype probabilities at the current rates
-    (:meth:`maskkit.Masker.probabilities`; for ``af_aware`` at :func:`af_scale`).
+    The rule's probabilities at the current rates (:meth:`maskkit.Masker.probabilities`; for
+    ``af_aware`` at :func:`af_scale`), united over the haplotypes.
     """
     if masker.rule.kind == "af_aware":
-        p = masker.rule.probabilities(haps, rates={"scale": af_scale(masker, af_rates)}, freq=freq)
-    else:
-        p = masker.probabilities(haps, indices=key)
-    return 1.0 - np.prod(1.0 - p, axis=1)
+        scale = {"scale": af_scale(masker, af_rates)}
+        return masker.rule.probabilities(haps, rates=scale, freq=freq, union=True)
+    return masker.probabilities(haps, indices=key, union=True)
 
 
 def class_log_odds(

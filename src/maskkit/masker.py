@@ -293,12 +293,15 @@ class Masker:
         indices: Any = None,
         eligible: Any = None,
         protect: Any = None,
+        union: bool | None = None,
         **inputs: Any,
     ) -> np.ndarray:
         """Return each position's probability of being masked by :meth:`__call__` now.
 
         The marginal probability under the rule at the current (scheduled) rates: per
-        haplotype, or with ``union=True`` per site, ``1 - prod(1 - p)`` over the ploidy axis.
+        haplotype, or with ``union`` (default: the Masker's) per site, ``1 - prod(1 - p)``
+        over the ploidy axis; ``union=True`` also serves trainers that draw per-haplotype
+        masks (:meth:`haplotype_mask`) and take the union themselves.
         ``0`` where a position is missing, padding or not eligible. Use it for importance
         weights: a loss term weighted by ``1 / p`` over the masked positions estimates the loss
         over all eligible positions, whatever the rule over-samples (e.g. alt alleles under
@@ -317,7 +320,8 @@ class Masker:
         _, rates = self._batch_rates(haps, indices)
         return self.rule.probabilities(
             haps, rates=rates, lengths=lengths, eligible=eligible,
-            protect=protect, site_rate=self.site_rate, union=self.union, **inputs,
+            protect=protect, site_rate=self.site_rate,
+            union=self.union if union is None else union, **inputs,
         )  # fmt: skip
 
     def __call__(

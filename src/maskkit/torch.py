@@ -541,29 +541,28 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         real = getattr(self.store, "lengths", None)  # per-sample real sites (ArrayStore)
         if real is not None:
             lengths = np.clip(real[sample] - starts, 0, lengths)
+        haps = self._by_window(
+            window, (self.store.ploidy,), np.int8,
+            lambda rows, s, e: self.store.read(sample[rows], s, e),
+        )  # fmt: skip
+        return haps, lengths
+
+    def _by_window(self, window: np.ndarray, lead: tuple[int, ...], dtype: Any, take: Any) -> Any:
+        """Stack ``take(rows, start, stop)`` of each distinct window of a batch.
+
+        One call, returned as is, when the batch holds one window; otherwise an array
+        ``(n, *lead, max length)`` of ``dtype``, zero past each row's window.
+        """
         uniq = np.unique(window)
         if uniq.size == 1:
             s, e = self.bounds[uniq[0]]
-            return self.store.read(sample, int(s), int(e)), lengths
-        width = int((self.bounds[window, 1] - starts).max()) if lengths.size else 0
-        haps = np.zeros((sample.size, self.store.ploidy, width), dtype=np.int8)
+            return take(slice(None), int(s), int(e))
+        width = int((self.bounds[window, 1] - self.bounds[window, 0]).max()) if uniq.size else 0
+        out = np.zeros((window.size, *lead, width), dtype=dtype)
         for w in uniq.tolist():
             rows = np.flatnonzero(window == w)
             s, e = self.bounds[w]
-            haps[rows, :, : e - s] = self.store.read(sample[rows], int(s), int(e))
-        return haps, lengths
-
-    def _window_freq(self, window: np.ndarray, width: int) -> np.ndarray:
-        """Site frequencies aligned with :meth:`read`'s batch: ``(width,)`` or ``(rows, width)``."""
-        assert self.freq is not None
-        uniq = np.unique(window)
-        if uniq.size == 1:
-            s, e = self.bounds[uniq[0]]
-            return self.freq[s:e]
-        out = np.zeros((window.size, width), dtype=np.float64)  # past a row's length: unused
-        for w in uniq.tolist():
-            s, e = self.bounds[w]
-            out[window == w, : e - s] = self.freq[s:e]
+            out[rows, ..., : e - s] = take(rows, int(s), int(e))
         return out
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
@@ -571,7 +570,10 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         sample, window, key = self.locate(idx)
         haps, lengths = self.read(sample, window)
-        inputs = {} if self.freq is None else {"freq": self._window_freq(window, haps.shape[-1])}
+        freq = self.freq
+        inputs: dict[str, Any] = {}
+        if freq is not None:  # aligned with haps: (sites,) or (rows, sites)
+            inputs["freq"] = self._by_window(window, (), np.float64, lambda _, s, e: freq[s:e])
         arrays = self.masker.batch(
             haps, lengths=lengths, indices=key, **inputs, **self.collate_kwargs
         )
