@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import KW_ONLY, dataclass
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -47,8 +48,8 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
         'pip install "maskkit[torch]"'
     ) from _exc
 
+from . import _blocks, tokens
 from . import freq as _freq
-from . import tokens
 from .masker import Masker
 
 __all__ = [
@@ -77,14 +78,12 @@ _META = ("index", "sample", "window", "key", "length", "start")
 _STORE_API = ("read", "n_sites", "n_samples", "ploidy", "samples")
 
 
-def _rebuild_batch(
-    buf: torch.Tensor, layout: list[tuple[str, torch.dtype, tuple[int, ...], int]]
-) -> Batch:
-    out = Batch()
-    for name, dtype, shape, offset in layout:
-        n = int(np.prod(shape, dtype=np.int64)) * torch.empty((), dtype=dtype).element_size()
-        out[name] = buf[offset : offset + n].view(dtype).view(shape)
-    return out
+def _rebuild_batch(buf: torch.Tensor, layout: _blocks.Layout) -> Batch:
+    return Batch(_blocks.unpack(buf, layout))
+
+
+def _rebuild_batch_from_block(*args: Any) -> Batch:
+    return Batch(_blocks.rebuild_from_block(*args))
 
 
 class Batch(dict[str, torch.Tensor]):
@@ -92,8 +91,10 @@ class Batch(dict[str, torch.Tensor]):
 
     The DataLoader sends every tensor of a worker's batch through its own shared-memory
     segment and file descriptor; nine small tensors cost more than the whole batch's work.
-    A Batch pickles its tensors as views of one packed block instead (one segment per batch),
-    so the main process receives views into that block. In the main process
+    A Batch is sent as one packed block instead. From a DataLoader worker the block is one of a
+    few the worker reuses: its descriptor crosses once, and the main process copies each batch
+    out of it and frees it for the next batch. Pickled anywhere else (``pickle``,
+    ``torch.save``) a Batch packs its tensors into one fresh block. In the main process
     (``num_workers=0``) it is just a dict.
 
     Examples
@@ -106,20 +107,17 @@ class Batch(dict[str, torch.Tensor]):
     ('Batch', [[0, 1, 2], [3, 4, 5]], [True, False])
     """
 
+    def _packable(self) -> bool:
+        return all(isinstance(t, torch.Tensor) and t.device.type == "cpu" for t in self.values())
+
     def __reduce__(self) -> tuple[Any, ...]:
-        if not all(isinstance(t, torch.Tensor) and t.device.type == "cpu" for t in self.values()):
+        if not self._packable():
             return (Batch, (dict(self),))  # packing is for CPU tensors only
-        layout = []
-        total = 0
-        for name, t in self.items():
-            layout.append((name, t.dtype, tuple(t.shape), total))
-            total += -(-(t.numel() * t.element_size()) // 8) * 8  # 8-byte aligned
+        layout, total = _blocks.layout_of(self)
         buf = torch.empty(total, dtype=torch.uint8)
         if torch.utils.data.get_worker_info() is not None:
             buf.share_memory_()  # the DataLoader queue would copy it there anyway
-        for (_, dtype, shape, offset), t in zip(layout, self.values()):
-            n = t.numel() * t.element_size()
-            buf[offset : offset + n].view(dtype).view(shape).copy_(t)
+        _blocks.pack(self, layout, buf)
         return (_rebuild_batch, (buf, layout))
 
     def __copy__(self) -> Batch:
@@ -133,6 +131,17 @@ class Batch(dict[str, torch.Tensor]):
                 "collate_fn=dataset.collate_fn to the DataLoader)"
             )
         raise KeyError(f"{key!r}: a Batch has keys {sorted(self)}{hint}")
+
+
+def _reduce_for_queue(batch: Batch) -> tuple[Any, ...]:
+    """How a Batch crosses a multiprocessing queue: through a worker's reused block if it can."""
+    args = _blocks.reduce_in_worker(batch) if batch._packable() else None
+    if args is None:
+        return batch.__reduce__()
+    return (_rebuild_batch_from_block, args)
+
+
+ForkingPickler.register(Batch, _reduce_for_queue)
 
 
 class SharedChannel:
