@@ -215,9 +215,9 @@ def test_training_batches_come_from_the_torch_adapter(tmp_path, monkeypatch):
         seen = []
         forward = tr._forward
 
-        def spy(w, haps, site, own, *weights):
+        def spy(w, haps, site, own, *weights, **kw):
             seen.append((w, haps.copy(), site.copy(), own.copy()))
-            return forward(w, haps, site, own, *weights)
+            return forward(w, haps, site, own, *weights, **kw)
 
         monkeypatch.setattr(tr, "_forward", spy)
         tr.train_epoch(1, lambda it: it)

@@ -80,7 +80,15 @@ def test_phase_window_recovers_panel_pairs_and_keeps_genotypes():
 
 
 def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path):
-    argv = [*TINY, "--val-unphased", "--calib-samples", "8", "--out", str(tmp_path / "o")]
+    argv = [
+        *TINY,
+        "--val-unphased",
+        "--no-hmm-prior",
+        "--calib-samples",
+        "8",
+        "--out",
+        str(tmp_path / "o"),
+    ]
     args = train.build_parser().parse_args([*argv, "--cache-dir", str(tmp_path / "cache")])
     data = dt.load_data(args)
     torch.manual_seed(0)
@@ -104,7 +112,7 @@ def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path):
 
 
 def test_impute_unphased_store_reads_genotypes(tmp_path):
-    common = [*TINY, "--cache-dir", str(tmp_path / "cache"), "--epochs", "1"]
+    common = [*TINY, "--cache-dir", str(tmp_path / "cache"), "--epochs", "1", "--no-hmm-prior"]
     assert train.main([*common, "--max-steps", "6", "--out", str(tmp_path / "m")]) == 0
     ckpt = tmp_path / "m" / "checkpoint.pt"
     d = dt.ooa_demo_data(

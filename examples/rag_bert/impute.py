@@ -24,7 +24,7 @@ import numpy as np
 from maskkit import metrics as mm
 from maskkit import tokens as tk
 
-from . import calls
+from . import calls, hmm
 from . import checkpoint as ckpt_io
 from . import data as dt
 from .data import InputError
@@ -145,6 +145,19 @@ def impute(
         index.set_embeddings(embs)
     af = torch.as_tensor(np.asarray(state["alt_freq"]), dtype=torch.float32)
     n, ploidy, n_sites = haps.shape
+    rho = None
+    if model.prior_input:  # trained with --hmm-prior: the Li-Stephens prior over the flanks
+        if unphased:
+            raise InputError(
+                "this checkpoint's model (--hmm-prior) needs phased targets; for unphased "
+                "genotypes train with --no-hmm-prior"
+            )
+        hcfg = state.get("hmm") or {}
+        if not {"flank", "ne", "eps"} <= set(hcfg):
+            raise InputError("checkpoint of an --hmm-prior model lacks its 'hmm' settings")
+        flank, eps = int(hcfg["flank"]), float(hcfg["eps"])
+        panel_rows = np.ascontiguousarray(panel.reshape(-1, panel.shape[-1]))
+        rho = hmm.switch_probabilities(state["positions"], panel_rows.shape[0], float(hcfg["ne"]))
     missing = haps < 0
     filled = haps.copy()
     alt_p = np.where(haps > 0, 1.0, 0.0)
@@ -175,7 +188,15 @@ def impute(
                 key = model.encode_key(tok_t).float().numpy() if learned else key
                 ids, _ = index.search(w, key, None, learned=learned)
                 ref = torch.as_tensor(index.alleles(w, ids))
-                logits = model(tok_t, torch.as_tensor(qkey), ref, af[s:e], learned_key=learned)
+                prior = None
+                if rho is not None:
+                    a, b = max(0, s - flank), min(n_sites, e + flank)
+                    prior = torch.as_tensor(hmm.window_log_odds(
+                        panel_rows, rho, rows_all[r, a:b], miss_all[r, a:b], a, (s, e), eps=eps,
+                    ))  # fmt: skip
+                logits = model(
+                    tok_t, torch.as_tensor(qkey), ref, af[s:e], learned_key=learned, prior=prior
+                )
                 logits = logits.float()
                 rates = state.get("prior_rates")
                 if rates:  # the trainer's --prior-correction (class-rate masks' log odds)

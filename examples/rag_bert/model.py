@@ -20,6 +20,10 @@ run length around the site, plus a learned term; ``p(alt)`` is the weighted vote
 and the head's own weights start at zero. An untrained model therefore predicts the copy of its
 best-matching retrieved haplotypes, and training learns corrections to it. The prior and the
 rank-1 (nearest) haplotype's allele are also input features of every site.
+
+With ``prior_input=True`` the prior comes from outside instead (``forward(..., prior=)``, log odds
+``(R, W)``): the trainer's ``--hmm-prior`` passes the Li and Stephens posterior over the whole
+panel (:mod:`.hmm`), and the untrained model predicts exactly that posterior.
 """
 
 from __future__ import annotations
@@ -179,12 +183,13 @@ class RagBert(nn.Module):
         learned_key: bool = False,
         dropout: float = 0.1,
         copy_prior: bool = True,
+        prior_input: bool = False,
     ) -> None:
         super().__init__()
         self.config: dict[str, Any] = dict(
             dims=dims, layers=layers, heads=heads, max_len=max_len, n_alleles=n_alleles,
             use_af=use_af, learned_key=learned_key, dropout=dropout,
-            copy_prior=copy_prior,
+            copy_prior=copy_prior, prior_input=prior_input,
         )  # fmt: skip
         n_tokens = tk.vocab_size(n_alleles)
         self.n_tokens = n_tokens
@@ -200,11 +205,13 @@ class RagBert(nn.Module):
         self.norm = nn.LayerNorm(dims)
         self.head = nn.Linear(dims, n_alleles)
         self.copy: CopyPrior | None = None
-        if copy_prior:
+        self.prior_input = prior_input
+        if copy_prior or prior_input:
             # copy path: the head starts at zero, so the first prediction is the copying prior
+            # (the retrieved copy's, or the one passed in with prior_input, e.g. Li-Stephens')
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
-            self.copy = CopyPrior()
+            self.copy = None if prior_input else CopyPrior()
             self.copy_in = nn.Linear(2, dims)
             self.copy_gain = nn.Parameter(torch.tensor(1.0))
         self.key_encoder = KeyEncoder(dims, n_tokens, max_len) if learned_key else None
@@ -222,12 +229,21 @@ class RagBert(nn.Module):
         af: torch.Tensor | None = None,
         key_bias: torch.Tensor | None = None,
         learned_key: bool = False,
+        prior: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return allele logits ``(R, W, n_alleles)``.
 
         ``learned_key=True`` adds the learned-key similarity of query and retrieved haplotypes
         to the fusion logits (computed here, inside ``forward``, so DDP syncs its gradients).
+        ``prior`` ``(R, W)``: log odds of alt the model starts from; required by a model built
+        with ``prior_input=True`` (it replaces the retrieved copy's prior), refused otherwise.
         """
+        if (prior is not None) != self.prior_input:
+            raise ValueError(
+                "this model takes the copying prior as input: pass prior=(R, W) log odds"
+                if self.prior_input
+                else "prior= is for models built with prior_input=True"
+            )
         w = tokens.shape[-1]
         if w > self.pos.num_embeddings:
             raise ValueError(
@@ -237,9 +253,11 @@ class RagBert(nn.Module):
         if self.af is not None and af is not None:
             h = h + self.af(self._af_features(af.to(h.dtype)))
         feats = match_features(qkey.to(h.dtype), ref)
-        prior = None
-        if self.copy is not None:
+        if prior is not None:
+            prior = prior.to(h.dtype)
+        elif self.copy is not None:
             prior = self.copy(feats, ref)  # (R, W) log odds of alt
+        if prior is not None:
             nearest = torch.where(ref[:, 0] > 0, 1.0, torch.where(ref[:, 0] == 0, -1.0, 0.0))
             h = h + self.copy_in(torch.stack([prior / 5.0, nearest.to(h.dtype)], -1))
         ref_tokens = torch.where(ref >= 0, ref.long() + tk.ALLELE_OFFSET, tk.MISSING)

@@ -25,7 +25,7 @@ import numpy as np
 import maskkit as mk
 from maskkit import metrics as mm
 
-from . import calls
+from . import calls, hmm
 from . import checkpoint as ckpt_io
 from . import data as dt
 from .data import InputError
@@ -36,7 +36,8 @@ BINS = mm.bin_labels()
 CONFIG_KEYS = (
     "dims", "layers", "heads", "window", "k_retrieve", "key", "no_af", "strategy", "alt_rate",
     "levels", "epochs_per_level", "dynamic", "schedule", "seed", "exact", "batch_size", "lr",
-    "no_copy_prior", "prior_correction", "importance_weights",
+    "no_copy_prior", "prior_correction", "importance_weights", "hmm_prior", "hmm_flank",
+    "hmm_ne", "hmm_eps",
 )  # fmt: skip
 
 
@@ -69,8 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--rebuild-every", type=int, default=1, help="learned key: epochs per rebuild")
     g.add_argument(
         "--no-copy-prior", action="store_true",
-        help="no copying prior: the head starts from scratch instead of the retrieved copy",
+        help="no copying prior at all (neither --hmm-prior nor the retrieved copy): the head "
+        "starts from scratch",
     )  # fmt: skip
+    g.add_argument(
+        "--hmm-prior", action=argparse.BooleanOptionalAction, default=True,
+        help="the model starts from a Li-Stephens copying posterior over the whole panel "
+        "(window plus --hmm-flank sites each side); --no-hmm-prior: from the retrieved "
+        "haplotypes' copy (default: %(default)s)",
+    )  # fmt: skip
+    g.add_argument("--hmm-flank", type=int, default=256, help="--hmm-prior: sites each side")
+    g.add_argument("--hmm-ne", type=float, default=1e4, help="--hmm-prior: effective size Ne")
+    g.add_argument("--hmm-eps", type=float, default=1e-3, help="--hmm-prior: copying error")
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=4)
     g.add_argument("--batch-size", type=int, default=16, help="diploid samples per step")
@@ -218,10 +229,22 @@ class Trainer:
                 keys = dt.centred_windows(windows, data.n_sites, reach)
             self.eval_index = PanelIndex(data.train.haps, windows, k_eval, key_windows=keys)
         self.max_len = int((data.windows[:, 1] - data.windows[:, 0]).max())
+        use_hmm = args.hmm_prior and not args.no_copy_prior
         self.model = RagBert(
             dims=args.dims, layers=args.layers, heads=args.heads, max_len=max(self.max_len, 8),
             use_af=not args.no_af, learned_key=args.key == "learned",
+            copy_prior=not args.no_copy_prior, prior_input=use_hmm,
         ).to(self.device)  # fmt: skip
+        self.rho = None
+        if use_hmm:
+            if args.val_unphased:
+                raise InputError(
+                    "--val-unphased needs --no-hmm-prior (the Li-Stephens prior reads phased "
+                    "haplotypes)"
+                )
+            if args.hmm_flank < 0 or not args.hmm_ne > 0 or not 0 < args.hmm_eps < 0.5:
+                raise InputError("--hmm-flank must be >= 0, --hmm-ne > 0 and --hmm-eps in (0, 0.5)")
+            self.rho = hmm.switch_probabilities(data.positions, self.index.n_haps, args.hmm_ne)
         self.net: Any = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -329,8 +352,10 @@ class Trainer:
         weights: np.ndarray | None = None,
         index: PanelIndex | None = None,
         ctx: tuple[np.ndarray, np.ndarray] | None = None,
+        prior: Any = None,
     ) -> tuple:
-        """Loss and logits of window ``w`` of ``index`` (default: the training windows)."""
+        """Loss and logits of window ``w`` of ``index`` (default: the training windows);
+        ``prior``: the model's input prior (``--hmm-prior``, see :meth:`_hmm_prior`)."""
         torch = self.torch
         index = self.index if index is None else index
         s, e = index.windows[w]
@@ -349,6 +374,7 @@ class Trainer:
                 ref_t,
                 self.af[s:e],
                 learned_key=self.args.key == "learned",
+                prior=prior,
             )
         logits = logits.float()
         if self.correct_prior and not self.net.training:
@@ -368,6 +394,25 @@ class Trainer:
             device=self.device,
         ) * (labels.reshape(-1) != -100)  # fmt: skip
         return (each * wt).sum() / wt.sum().clamp_min(1e-12), logits
+
+    def _hmm_prior(
+        self, src: np.ndarray, samples: np.ndarray, s: int, e: int, hidden_of: Any, own: Any
+    ) -> Any:
+        """``--hmm-prior``: Li-Stephens log odds of alt ``(rows, e - s)`` for ``samples`` of
+        ``src`` over window ``s:e`` plus ``--hmm-flank`` sites each side; ``hidden_of(a, b)``
+        gives the ``(samples, b - a)`` mask over that range. None without ``--hmm-prior``."""
+        if self.rho is None:
+            return None
+        a = max(0, s - self.args.hmm_flank)
+        b = min(self.data.n_sites, e + self.args.hmm_flank)
+        haps = src[samples, :, a:b]
+        ploidy = haps.shape[1]
+        lo = hmm.window_log_odds(
+            self.index.panel_rows, self.rho, haps.reshape(-1, b - a),
+            np.repeat(hidden_of(a, b), ploidy, axis=0), a, (s, e), own=own, ploidy=ploidy,
+            eps=self.args.hmm_eps,
+        )  # fmt: skip
+        return self.torch.as_tensor(lo, device=self.device)
 
     def rebuild_learned_index(self) -> float:
         """Encode the panel with the key encoder into the training (and evaluation) index."""
@@ -429,7 +474,15 @@ class Trainer:
                 )
                 weights = np.where(site, 1.0 / np.maximum(p, 1e-12), 0.0)
             own = np.repeat(samples, haps.shape[1])
-            loss, _ = self._forward(w, haps, site, own, weights)
+            s, e = self.data.windows[w]
+
+            def hidden_of(a: int, b: int, s: int = s, e: int = e, site: Any = site) -> Any:
+                out = np.zeros((site.shape[0], b - a), dtype=bool)  # flanks: all visible
+                out[:, s - a : e - a] = site
+                return out
+
+            prior = self._hmm_prior(self.data.train.haps, samples, s, e, hidden_of, own)
+            loss, _ = self._forward(w, haps, site, own, weights, prior=prior)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -468,14 +521,25 @@ class Trainer:
             for w, samples in bar(work):
                 s, e = self.eval_index.windows[w]
                 ks, ke = self.eval_index.key_windows[w]
-                site_k = dt.val_site_mask(
-                    self.data.train.haps[samples, :, ks:ke], self.args.val_mask_rule,
+                lo, hi = ks, ke  # the mask's range: the key range, and the HMM's flanks
+                if self.rho is not None:
+                    lo = min(ks, max(0, s - self.args.hmm_flank))
+                    hi = max(ke, min(self.data.n_sites, e + self.args.hmm_flank))
+                site_r = dt.val_site_mask(
+                    self.data.train.haps[samples, :, lo:hi], self.args.val_mask_rule,
                     self.args.val_mask_rate, self.args.val_mask_unit, self.args.alt_rate,
                     self.args.val_seed + 1, w + 10_000,
                 )  # fmt: skip
+                site_k = site_r[:, ks - lo : ke - lo]
                 haps, site, inp, ctx = self._eval_batch(w, self.data.train.haps, samples, site_k)
                 own = np.repeat(samples, haps.shape[1])
-                _, logits = self._forward(w, inp, site, own, index=self.eval_index, ctx=ctx)
+                prior = self._hmm_prior(
+                    self.data.train.haps, samples, s, e,
+                    lambda a, b, r=site_r, lo=lo: r[:, a - lo : b - lo], own,
+                )  # fmt: skip
+                _, logits = self._forward(
+                    w, inp, site, own, index=self.eval_index, ctx=ctx, prior=prior
+                )
                 alt_p = (1.0 - torch.softmax(logits.float(), -1)[..., 0]).cpu().numpy()
                 alt_p = alt_p.reshape(haps.shape)
                 haps = self._truth_for(haps, inp, site, alt_p)
@@ -572,7 +636,12 @@ class Trainer:
                 ks, ke = self.eval_index.key_windows[w]
                 site_k = self.val_site[samples, ks:ke]
                 haps, site, inp, ctx = self._eval_batch(w, val, samples, site_k)
-                loss, logits = self._forward(w, inp, site, None, index=self.eval_index, ctx=ctx)
+                prior = self._hmm_prior(
+                    val, samples, s, e, lambda a, b, i=samples: self.val_site[i, a:b], None
+                )
+                loss, logits = self._forward(
+                    w, inp, site, None, index=self.eval_index, ctx=ctx, prior=prior
+                )
                 prob = torch.softmax(logits, -1)
                 alt_p = (1.0 - prob[..., 0]).cpu().numpy().reshape(haps.shape)
                 if self.args.val_unphased:
@@ -841,6 +910,7 @@ def _train(
                     "stride": args.val_stride, "k_retrieve": tr.eval_index.k,
                     "retrieval_window": args.val_retrieval_window,
                 },
+                "hmm": {"flank": args.hmm_flank, "ne": args.hmm_ne, "eps": args.hmm_eps},
             })  # fmt: skip
             summary["wall_s"] = time.perf_counter() - t_start
             write_metrics(out, history, summary)

@@ -1,0 +1,149 @@
+"""Reference trainer: the Li-Stephens copying prior (examples/rag_bert/hmm.py, --hmm-prior)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_rag_bert import TINY, _check_impute
+
+from examples.rag_bert import checkpoint as ckpt_io
+from examples.rag_bert import data as dt
+from examples.rag_bert import hmm, impute, train
+from examples.rag_bert.model import RagBert
+
+
+def reference_posterior(panel, query, hidden, rho, eps, use):
+    """P(alt) by explicit transition matrices (forward-backward without tricks)."""
+    m = panel.shape[1]
+    used = np.flatnonzero(use)
+    n = used.size
+    emit = np.ones((m, n))
+    for j in range(m):
+        if not hidden[j] and query[j] >= 0:
+            b = panel[used, j]
+            emit[j] = np.where(b < 0, 1.0, np.where(b == query[j], 1 - eps, eps))
+    fwd = np.zeros((m, n))
+    fwd[0] = emit[0] / n
+    fwd[0] /= fwd[0].sum()
+    for j in range(1, m):
+        t = (1 - rho[j]) * np.eye(n) + rho[j] / n
+        fwd[j] = (fwd[j - 1] @ t) * emit[j]
+        fwd[j] /= fwd[j].sum()
+    bwd = np.ones((m, n))
+    for j in range(m - 2, -1, -1):
+        t = (1 - rho[j + 1]) * np.eye(n) + rho[j + 1] / n
+        bwd[j] = t @ (emit[j + 1] * bwd[j + 1])
+        bwd[j] /= bwd[j].sum()
+    post = fwd * bwd
+    b = panel[used]
+    known = (b >= 0).T
+    return (post * (b > 0).T).sum(1) / (post * known).sum(1)
+
+
+def test_posterior_matches_the_matrix_forward_backward():
+    rng = np.random.default_rng(3)
+    panel = (rng.random((12, 50)) < 0.3).astype(np.int8)
+    panel[rng.random(panel.shape) < 0.05] = -1
+    rows = (rng.random((5, 30)) < 0.3).astype(np.int8)
+    rows[rng.random(rows.shape) < 0.05] = -1
+    hidden = rng.random(rows.shape) < 0.3
+    rho = hmm.switch_probabilities(np.sort(rng.choice(10**6, 50, replace=False)), 12, 1e4)
+    own = np.array([-1, 0, 3, 5, -1])
+    got = hmm.alt_prob(panel, rho, rows, hidden, 15, own=own, ploidy=2, eps=0.01)
+    for r in range(5):
+        use = np.ones(12, dtype=bool)
+        if own[r] >= 0:
+            use[2 * own[r] : 2 * own[r] + 2] = False
+        want = reference_posterior(panel[:, 15:45], rows[r], hidden[r], rho[15:45], 0.01, use)
+        np.testing.assert_allclose(got[r], want, rtol=1e-9, atol=1e-12)
+
+
+def test_own_haplotypes_are_never_copied():
+    panel = np.zeros((6, 20), dtype=np.int8)
+    panel[2:4, 10] = 1  # only sample 1 carries the alt allele at site 10
+    hidden = np.zeros((1, 20), dtype=bool)
+    hidden[0, 10] = True
+    query = panel[2:3].copy()
+    with_own = hmm.alt_prob(panel, np.full(20, 0.01), query, hidden, 0)
+    without = hmm.alt_prob(panel, np.full(20, 0.01), query, hidden, 0, own=np.array([1]))
+    assert with_own[0, 10] > 0.3
+    assert without[0, 10] == 0.0
+
+
+def test_bad_shapes_are_refused():
+    panel = np.zeros((4, 10), dtype=np.int8)
+    with pytest.raises(ValueError, match="same 2-D shape"):
+        hmm.alt_prob(panel, np.zeros(10), np.zeros((2, 5), np.int8), np.zeros((2, 4), bool), 0)
+    with pytest.raises(ValueError, match="outside the panel"):
+        hmm.alt_prob(panel, np.zeros(10), np.zeros((2, 5), np.int8), np.zeros((2, 5), bool), 6)
+
+
+def test_untrained_model_predicts_the_prior_it_is_given():
+    torch.manual_seed(0)
+    model = RagBert(dims=16, layers=1, heads=2, max_len=40, prior_input=True).eval()
+    assert model.copy is None
+    tok = torch.randint(3, 5, (4, 40))
+    qkey = torch.zeros(4, 40)
+    ref = torch.randint(0, 2, (4, 3, 40), dtype=torch.int8)
+    prior = torch.randn(4, 40) * 3
+    with torch.no_grad():
+        p_alt = torch.softmax(model(tok, qkey, ref, None, prior=prior), -1)[..., 1]
+    torch.testing.assert_close(p_alt, torch.sigmoid(prior), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="takes the copying prior as input"):
+        model(tok, qkey, ref, None)
+    with pytest.raises(ValueError, match="prior_input=True"):
+        RagBert(dims=16, layers=1, heads=2, max_len=40)(tok, qkey, ref, None, prior=prior)
+
+
+def test_hmm_prior_training_and_impute(tmp_path, capsys):
+    out = tmp_path / "hmm"
+    args = [*TINY, "--hmm-flank", "16", "--epochs", "1", "--max-steps", "3"]  # the default prior
+    assert train.main([*args, "--out", str(out)]) == 0
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["config"]["hmm_prior"] is True
+    assert np.isfinite(summary["history"][0]["train_loss"])
+    _check_impute(tmp_path, out / "checkpoint.pt")
+    # the model reads phased haplotypes only
+    d = dt.ooa_demo_data(
+        n_train=24, n_val=6, length=6e4, window=32, seed=3, cache_dir=tmp_path / "cache"
+    )
+    target = np.where(np.random.default_rng(1).random(d.val.haps.shape) < 0.2, -1, d.val.haps)
+    dt.write_store(tmp_path / "t.h5", target.astype(np.int8), d.positions, d.val.samples)
+    rc = impute.main(
+        ["--checkpoint", str(out / "checkpoint.pt"), "--store", str(tmp_path / "t.h5"),
+         "--out", str(tmp_path / "u.h5"), "--phase", "unphased"]
+    )  # fmt: skip
+    assert rc == 2
+    assert "needs phased targets" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--val-unphased"], "--val-unphased needs --no-hmm-prior"),
+        (["--hmm-eps", "0.7"], "--hmm-eps in"),
+        (["--hmm-flank", "-1"], "--hmm-flank must be"),
+    ],
+)
+def test_hmm_prior_bad_combinations(tmp_path, capsys, extra, message):
+    argv = [*TINY, "--hmm-prior", *extra, "--epochs", "1", "--out", str(tmp_path / "x")]
+    assert train.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "copy_prior", "copy_params"),
+    [("--no-copy-prior", False, False), ("--no-hmm-prior", True, True)],
+)
+def test_prior_flags_build_the_model_they_name(tmp_path, flag, copy_prior, copy_params):
+    """--no-copy-prior: no prior at all; --no-hmm-prior: the retrieved copy's prior."""
+    out = tmp_path / "m"
+    argv = [*TINY, flag, "--epochs", "1", "--max-steps", "2", "--out", str(out)]
+    assert train.main(argv) == 0
+    state = ckpt_io.load(out / "checkpoint.pt")
+    assert state["model_config"]["copy_prior"] is copy_prior
+    assert state["model_config"]["prior_input"] is False
+    assert any(k.startswith("copy.") for k in state["model"]) is copy_params
