@@ -10,9 +10,10 @@ import torch
 from test_rag_bert import TINY, _check_impute
 
 from examples.rag_bert import checkpoint as ckpt_io
-from examples.rag_bert import data as dt
-from examples.rag_bert import hmm, impute, train
+from examples.rag_bert import hmm, train
 from examples.rag_bert.model import RagBert
+from examples.rag_bert.phase import phase_hmm, phase_window
+from examples.rag_bert.retrieval import PanelIndex
 
 
 def reference_posterior(panel, query, hidden, rho, eps, use):
@@ -98,7 +99,7 @@ def test_untrained_model_predicts_the_prior_it_is_given():
         RagBert(dims=16, layers=1, heads=2, max_len=40)(tok, qkey, ref, None, prior=prior)
 
 
-def test_hmm_prior_training_and_impute(tmp_path, capsys):
+def test_hmm_prior_training_and_impute(tmp_path):
     out = tmp_path / "hmm"
     args = [*TINY, "--hmm-flank", "16", "--epochs", "1", "--max-steps", "3"]  # the default prior
     assert train.main([*args, "--out", str(out)]) == 0
@@ -106,24 +107,11 @@ def test_hmm_prior_training_and_impute(tmp_path, capsys):
     assert summary["config"]["hmm_prior"] is True
     assert np.isfinite(summary["history"][0]["train_loss"])
     _check_impute(tmp_path, out / "checkpoint.pt")
-    # the model reads phased haplotypes only
-    d = dt.ooa_demo_data(
-        n_train=24, n_val=6, length=6e4, window=32, seed=3, cache_dir=tmp_path / "cache"
-    )
-    target = np.where(np.random.default_rng(1).random(d.val.haps.shape) < 0.2, -1, d.val.haps)
-    dt.write_store(tmp_path / "t.h5", target.astype(np.int8), d.positions, d.val.samples)
-    rc = impute.main(
-        ["--checkpoint", str(out / "checkpoint.pt"), "--store", str(tmp_path / "t.h5"),
-         "--out", str(tmp_path / "u.h5"), "--phase", "unphased"]
-    )  # fmt: skip
-    assert rc == 2
-    assert "needs phased targets" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--val-unphased"], "--val-unphased needs --no-hmm-prior"),
         (["--hmm-eps", "0.7"], "--hmm-eps in"),
         (["--hmm-flank", "-1"], "--hmm-flank must be"),
     ],
@@ -147,3 +135,40 @@ def test_prior_flags_build_the_model_they_name(tmp_path, flag, copy_prior, copy_
     assert state["model_config"]["copy_prior"] is copy_prior
     assert state["model_config"]["prior_input"] is False
     assert any(k.startswith("copy.") for k in state["model"]) is copy_params
+
+
+def test_pair_path_follows_a_template_switch():
+    rng = np.random.default_rng(5)
+    cand = (rng.random((4, 300)) < 0.4).astype(np.int8)
+    dose = np.concatenate([cand[0, :150] + cand[1, :150], cand[2, 150:] + cand[1, 150:]])
+    path = hmm.pair_path(cand, dose, np.full(300, 1e-3), 1e-3)
+    pairs = [set(p) for p in path.tolist()]
+    # away from the switch (where the templates may agree) the pair is the true one
+    assert all(p == {0, 1} for p in pairs[:140])
+    assert all(p == {2, 1} for p in pairs[160:])
+    # one copy keeps its template through the switch: the orientation never flips
+    kept = path[:140, 0] if path[0, 0] == 1 else path[:140, 1]
+    assert (kept == 1).all()
+    assert ((path[160:, 0] == 1) | (path[160:, 1] == 1)).all()
+
+
+def test_phase_hmm_recovers_a_recombinant_targets_phase():
+    rng = np.random.default_rng(8)
+    panel = (rng.random((20, 2, 400)) < 0.35).astype(np.int8)
+    rows = panel.reshape(40, 400)
+    h1 = np.concatenate([rows[0, :200], rows[7, 200:]])
+    h2 = rows[13]
+    truth = np.stack([h1, h2])[None]  # (1, 2, 400)
+    unphased = np.sort(truth, axis=1)  # alt always second: phase lost
+    index = PanelIndex(panel, np.array([[0, 400]]), 1)
+    rho = hmm.switch_probabilities(np.arange(400) * 50, 40, 1e4)
+    got = phase_hmm(index, 0, unphased, rho, chunk=100)
+    np.testing.assert_array_equal(got.sum(axis=1), truth.sum(axis=1))  # the genotypes
+    het = truth[0, 0] != truth[0, 1]
+    same = (got[0, 0] == truth[0, 0])[het]
+    swapped = (got[0, 0] == truth[0, 1])[het]
+    assert same.all() or swapped.all()
+    # the single-pair phasing cannot follow the switch
+    pair = phase_window(index, 0, unphased)
+    assert not (pair[0, 0] == truth[0, 0])[het].all()
+    assert not (pair[0, 0] == truth[0, 1])[het].all()

@@ -79,11 +79,12 @@ def test_phase_window_recovers_panel_pairs_and_keeps_genotypes():
         phase_window(index, 0, target[:, :1])
 
 
-def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path):
+@pytest.mark.parametrize("prior", [[], ["--no-hmm-prior"]], ids=["hmm", "copy"])
+def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path, prior):
     argv = [
         *TINY,
         "--val-unphased",
-        "--no-hmm-prior",
+        *prior,
         "--calib-samples",
         "8",
         "--out",
@@ -111,8 +112,9 @@ def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path):
             assert three["val"][b][key] == stats[key], (b, key)
 
 
-def test_impute_unphased_store_reads_genotypes(tmp_path):
-    common = [*TINY, "--cache-dir", str(tmp_path / "cache"), "--epochs", "1", "--no-hmm-prior"]
+@pytest.mark.parametrize("prior", [[], ["--no-hmm-prior"]], ids=["hmm", "copy"])
+def test_impute_unphased_store_reads_genotypes(tmp_path, prior):
+    common = [*TINY, "--cache-dir", str(tmp_path / "cache"), "--epochs", "1", *prior]
     assert train.main([*common, "--max-steps", "6", "--out", str(tmp_path / "m")]) == 0
     ckpt = tmp_path / "m" / "checkpoint.pt"
     d = dt.ooa_demo_data(

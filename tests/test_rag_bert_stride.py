@@ -55,18 +55,15 @@ def test_bad_stride_is_a_clear_error(stride):
 
 
 @pytest.mark.parametrize("unphased", [False, True])
-def test_strided_validation_equals_strided_impute(tmp_path, unphased):
+@pytest.mark.parametrize("prior", [[], ["--no-hmm-prior"]], ids=["hmm", "copy"])
+def test_strided_validation_equals_strided_impute(tmp_path, unphased, prior):
     """A checkpoint trained with --val-stride, --val-k-retrieve and --val-retrieval-window
     imputes with the same windows, neighbours and retrieval range by default, and scores the
     validation masks exactly as validation did (phased, or genotypes phased over the range)."""
     out = tmp_path / "m"
     argv = [*TINY, "--cache-dir", str(tmp_path / "cache"), "--epochs", "1", "--max-steps", "4"]
     argv += ["--val-stride", "12", "--val-k-retrieve", "6", "--calib-samples", "8"]
-    argv += [
-        "--val-retrieval-window",
-        "80",
-        *(["--val-unphased", "--no-hmm-prior"] if unphased else []),
-    ]
+    argv += ["--val-retrieval-window", "80", *prior, *(["--val-unphased"] if unphased else [])]
     assert train.main([*argv, "--out", str(out)]) == 0
     hist = json.loads((out / "metrics.json").read_text())["history"]
     args = train.build_parser().parse_args([*argv, "--out", str(out)])

@@ -23,6 +23,17 @@ RATE_PER_BP = 1e-8  # recombination rate per base pair (1 cM/Mb)
 PRIOR_EPS = 1e-4  # posteriors are clipped to [PRIOR_EPS, 1 - PRIOR_EPS] before the log odds
 
 
+def flanked_ranges(
+    windows: np.ndarray, key_windows: np.ndarray, n_sites: int, flank: int
+) -> np.ndarray:
+    """Per window, the site range ``(lo, hi)`` covering its key range and ``flank`` sites on
+    either side of it (clipped to the sites): what evaluation reads around a window."""
+    w, kw = np.asarray(windows), np.asarray(key_windows)
+    lo = np.minimum(kw[:, 0], np.maximum(0, w[:, 0] - flank))
+    hi = np.maximum(kw[:, 1], np.minimum(n_sites, w[:, 1] + flank))
+    return np.stack([lo, hi], axis=1)
+
+
 def switch_probabilities(positions: np.ndarray, n_haps: int, ne: float) -> np.ndarray:
     """``rho[j]``: probability of switching copied haplotype between sites ``j - 1`` and ``j``."""
     pos = np.asarray(positions, dtype=np.float64)
@@ -159,3 +170,94 @@ def window_log_odds(
     p = alt_prob(panel_rows, rho, rows, hidden, start, own=own, ploidy=ploidy, eps=eps)
     p = np.clip(p[:, s - start : e - start], PRIOR_EPS, 1.0 - PRIOR_EPS)
     return (np.log(p) - np.log1p(-p)).astype(np.float32)
+
+
+@numba.njit(cache=False)
+def _pair_viterbi(cand, dose, rho, eps, path):  # type: ignore[no-untyped-def]
+    """Most likely pair of copied candidates per site for one diploid genotype row.
+
+    ``cand`` (C, L) candidate alleles, ``dose`` (L,) alt dosage (-1: not observed), ``path``
+    (L, 2) output. Each of the two copies switches to a uniformly drawn candidate with
+    probability ``rho[j]``, independently; a pair emits the observed dosage with ``1 - eps``.
+    """
+    c, length = cand.shape
+    v = np.zeros((c, c))
+    nv = np.empty((c, c))
+    code = np.zeros((length, c, c), dtype=np.int8)
+    col_arg = np.zeros((length, c), dtype=np.int64)
+    row_arg = np.zeros((length, c), dtype=np.int64)
+    g_arg = np.zeros((length, 2), dtype=np.int64)
+    log_hit, log_miss = np.log(1.0 - eps), np.log(eps)
+    for j in range(length):
+        d = dose[j]
+        if j > 0:
+            r = max(rho[j], 1e-300)
+            stay = 2.0 * np.log1p(-min(r, 1.0 - 1e-12))
+            one = np.log(r) + np.log1p(-min(r, 1.0 - 1e-12)) - np.log(c)
+            both = 2.0 * (np.log(r) - np.log(c))
+            cmax = np.full(c, -np.inf)  # over a, per b
+            rmax = np.full(c, -np.inf)  # over b, per a
+            gbest, ga, gb = -np.inf, 0, 0
+            for a in range(c):
+                for b in range(c):
+                    x = v[a, b]
+                    if x > cmax[b]:
+                        cmax[b] = x
+                        col_arg[j, b] = a
+                    if x > rmax[a]:
+                        rmax[a] = x
+                        row_arg[j, a] = b
+                    if x > gbest:
+                        gbest, ga, gb = x, a, b
+            g_arg[j, 0], g_arg[j, 1] = ga, gb
+            for a in range(c):
+                for b in range(c):
+                    best, k = v[a, b] + stay, 0
+                    x = cmax[b] + one
+                    if x > best:
+                        best, k = x, 1
+                    x = rmax[a] + one
+                    if x > best:
+                        best, k = x, 2
+                    x = gbest + both
+                    if x > best:
+                        best, k = x, 3
+                    nv[a, b] = best
+                    code[j, a, b] = k
+        else:
+            for a in range(c):
+                for b in range(c):
+                    nv[a, b] = 0.0
+        for a in range(c):
+            for b in range(c):
+                e = 0.0
+                if d >= 0 and cand[a, j] >= 0 and cand[b, j] >= 0:
+                    e = log_hit if cand[a, j] + cand[b, j] == d else log_miss
+                v[a, b] = nv[a, b] + e
+    best, a, b = -np.inf, 0, 0
+    for x in range(c):
+        for y in range(c):
+            if v[x, y] > best:
+                best, a, b = v[x, y], x, y
+    for j in range(length - 1, -1, -1):
+        path[j, 0], path[j, 1] = a, b
+        if j == 0:
+            break
+        k = code[j, a, b]
+        if k == 1:
+            a = col_arg[j, b]
+        elif k == 2:
+            b = row_arg[j, a]
+        elif k == 3:
+            a, b = g_arg[j, 0], g_arg[j, 1]
+
+
+def pair_path(cand: np.ndarray, dose: np.ndarray, rho: np.ndarray, eps: float) -> np.ndarray:
+    """Viterbi path ``(L, 2)`` of candidate indices explaining genotype ``dose`` (see
+    :func:`_pair_viterbi`; ``dose`` -1 where not observed)."""
+    path = np.zeros((dose.shape[0], 2), dtype=np.int64)
+    _pair_viterbi(
+        np.ascontiguousarray(cand, dtype=np.int8), np.ascontiguousarray(dose, dtype=np.int64),
+        np.ascontiguousarray(rho, dtype=np.float64), float(eps), path,
+    )  # fmt: skip
+    return path

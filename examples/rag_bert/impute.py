@@ -28,7 +28,7 @@ from . import calls, hmm
 from . import checkpoint as ckpt_io
 from . import data as dt
 from .data import InputError
-from .phase import phase_window
+from .phase import phase_hmm, phase_window
 from .retrieval import PanelIndex, query_keys
 
 
@@ -146,18 +146,19 @@ def impute(
     af = torch.as_tensor(np.asarray(state["alt_freq"]), dtype=torch.float32)
     n, ploidy, n_sites = haps.shape
     rho = None
+    # unphased targets are phased over each window's key range and, with the HMM prior, its
+    # flanks: the model's input, the search key and the HMM's rows come from one phasing
+    ranges, phase_index = index.key_windows, index
     if model.prior_input:  # trained with --hmm-prior: the Li-Stephens prior over the flanks
-        if unphased:
-            raise InputError(
-                "this checkpoint's model (--hmm-prior) needs phased targets; for unphased "
-                "genotypes train with --no-hmm-prior"
-            )
         hcfg = state.get("hmm") or {}
         if not {"flank", "ne", "eps"} <= set(hcfg):
             raise InputError("checkpoint of an --hmm-prior model lacks its 'hmm' settings")
         flank, eps = int(hcfg["flank"]), float(hcfg["eps"])
         panel_rows = np.ascontiguousarray(panel.reshape(-1, panel.shape[-1]))
         rho = hmm.switch_probabilities(state["positions"], panel_rows.shape[0], float(hcfg["ne"]))
+        ranges = hmm.flanked_ranges(windows, index.key_windows, n_sites, flank)
+        if unphased:
+            phase_index = PanelIndex(panel, windows, 1, key_windows=ranges)
     missing = haps < 0
     filled = haps.copy()
     alt_p = np.where(haps > 0, 1.0, 0.0)
@@ -166,16 +167,22 @@ def impute(
     miss_all = missing.reshape(n * ploidy, n_sites)
     for w, (s, e) in enumerate(windows):
         ks, ke = index.key_windows[w]
+        lo, hi = ranges[w]
         cols = fill_cols[w]
         need = np.flatnonzero(miss_all[:, s:e][:, cols].any(axis=1))
         if unphased and need.size:
             rows_all = haps.reshape(n * ploidy, n_sites).copy()
             # in chunks of samples: the pair search holds (samples, 32, 32, sites) sums
-            phased = np.concatenate([
-                phase_window(index, w, haps[i : i + 32, :, ks:ke], focus=(s - ks, e - ks))
-                for i in range(0, n, 32)
-            ])  # fmt: skip
-            rows_all[:, ks:ke] = phased.reshape(n * ploidy, -1)
+            chunks = [haps[i : i + 32, :, lo:hi] for i in range(0, n, 32)]
+            if rho is not None:  # with the HMM prior: template switches over the longer range
+                phased = np.concatenate(
+                    [phase_hmm(phase_index, w, c, rho, eps=eps, chunk=128) for c in chunks]
+                )
+            else:
+                phased = np.concatenate(
+                    [phase_window(phase_index, w, c, focus=(s - lo, e - lo)) for c in chunks]
+                )
+            rows_all[:, lo:hi] = phased.reshape(n * ploidy, -1)
         for i in range(0, need.size, batch_size):
             r = need[i : i + batch_size]
             rows = rows_all[r, s:e]

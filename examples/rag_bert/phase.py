@@ -85,3 +85,82 @@ def phase_window(
     out[:, 0] = np.where(called, first, haps[:, 0])
     out[:, 1] = np.where(called, second, haps[:, 1])
     return out.astype(haps.dtype)
+
+
+def phase_hmm(
+    index: PanelIndex,
+    window: int,
+    haps: np.ndarray,
+    rho: np.ndarray,
+    own: np.ndarray | None = None,
+    n_candidates: int = 32,
+    eps: float = 1e-3,
+    chunk: int = 0,
+) -> np.ndarray:
+    """Phase diploid genotypes like :func:`phase_window`, letting the pair switch templates.
+
+    The same candidates (``index.key_windows[window]``, phase-free key), but instead of one pair
+    for the whole range, each genotype row follows the most likely path of candidate pairs
+    (:func:`.hmm.pair_path`: either copy switches to another candidate with probability
+    ``rho[j]``, the site-to-site switch probabilities of the whole panel's sites). Heterozygous
+    sites are split as the path's pair does there (alt on the first haplotype where the pair
+    agrees). Over a long range this follows recombinations that a single pair cannot.
+    """
+    from . import hmm
+
+    if haps.shape[1] != 2:
+        raise ValueError(f"phasing needs diploid haplotypes, got ploidy {haps.shape[1]}")
+    lo, hi = index.key_windows[window]
+    called = (haps >= 0).all(axis=1)
+    dose = np.where(called, (haps > 0).sum(axis=1), -1)
+    c = min(n_candidates, index.n_haps - (0 if own is None else index.ploidy))
+    key = genotype_key(haps)
+    if chunk:
+        ids = local_candidates(index.panel_rows[:, lo:hi], key, own, index.ploidy, c, chunk)
+    else:
+        ids, _ = index.search(window, key, own, k=c)
+    cand = index.key_alleles(window, ids)  # (samples, C, sites)
+    ra = np.zeros(called.shape, dtype=bool)
+    rb = np.zeros(called.shape, dtype=bool)
+    cols = np.arange(called.shape[1])
+    for i in range(haps.shape[0]):
+        path = hmm.pair_path(cand[i], dose[i], rho[lo:hi], eps)
+        ra[i] = cand[i, path[:, 0], cols] > 0
+        rb[i] = cand[i, path[:, 1], cols] > 0
+    het = called & (dose == 1)
+    first = np.where(het, np.where(ra != rb, ra, True), dose == 2)
+    second = np.where(het, ~first, dose == 2)
+    out = haps.copy()
+    out[:, 0] = np.where(called, first, haps[:, 0])
+    out[:, 1] = np.where(called, second, haps[:, 1])
+    return out.astype(haps.dtype)
+
+
+def local_candidates(
+    panel: np.ndarray, key: np.ndarray, own: np.ndarray | None, ploidy: int, c: int, chunk: int
+) -> np.ndarray:
+    """``(samples, c)`` panel ids: the best matches of the phase-free ``key`` on each ``chunk``
+    of sites in turn (so every part of the range has its own candidates), then overall."""
+    pm = np.where(panel > 0, 1.0, np.where(panel == 0, -1.0, 0.0)).astype(np.float32)
+    n, length = key.shape
+    starts = list(range(0, length, chunk))
+    per = max(1, c // (len(starts) + 1))
+    scores = [key[:, a : a + chunk] @ pm[:, a : a + chunk].T for a in starts]
+    scores.append(key @ pm.T)
+    if own is not None:
+        bad = (np.arange(panel.shape[0])[None, :] // ploidy) == np.asarray(own)[:, None]
+        for sc in scores:
+            sc[bad] = -np.inf
+    out = np.empty((n, c), dtype=np.int64)
+    for i in range(n):
+        picked: list[int] = []
+        seen: set[int] = set()
+        for sc in [*scores[:-1], scores[-1]]:
+            for j in np.argsort(-sc[i], kind="stable")[: per if sc is not scores[-1] else c]:
+                if len(picked) == c:
+                    break
+                if int(j) not in seen and np.isfinite(sc[i, j]):
+                    seen.add(int(j))
+                    picked.append(int(j))
+        out[i] = picked
+    return out

@@ -29,7 +29,7 @@ from . import calls, hmm
 from . import checkpoint as ckpt_io
 from . import data as dt
 from .data import InputError
-from .phase import phase_window
+from .phase import phase_hmm, phase_window
 from .retrieval import PanelIndex, nearest_copy, query_keys
 
 BINS = mm.bin_labels()
@@ -237,11 +237,6 @@ class Trainer:
         ).to(self.device)  # fmt: skip
         self.rho = None
         if use_hmm:
-            if args.val_unphased:
-                raise InputError(
-                    "--val-unphased needs --no-hmm-prior (the Li-Stephens prior reads phased "
-                    "haplotypes)"
-                )
             if args.hmm_flank < 0 or not args.hmm_ne > 0 or not 0 < args.hmm_eps < 0.5:
                 raise InputError("--hmm-flank must be >= 0, --hmm-ne > 0 and --hmm-eps in (0, 0.5)")
             self.rho = hmm.switch_probabilities(data.positions, self.index.n_haps, args.hmm_ne)
@@ -271,6 +266,17 @@ class Trainer:
         self.base_masks = [self.val_site[:, s:e] for s, e in data.windows]
         self.base_cols = dt.score_windows(data.windows, data.n_sites)
         ew = self.eval_index.windows
+        # what evaluation reads around each window: its key range, widened by the HMM's flanks;
+        # unphased targets are phased over all of it, so the model's input, the search context
+        # and the HMM's rows come from one phasing
+        self.eval_ranges = self.eval_index.key_windows
+        self.phase_index = self.eval_index
+        if self.rho is not None:
+            self.eval_ranges = hmm.flanked_ranges(
+                ew, self.eval_index.key_windows, data.n_sites, args.hmm_flank
+            )
+            if args.val_unphased:
+                self.phase_index = PanelIndex(data.train.haps, ew, 1, key_windows=self.eval_ranges)
         self.val_masks = [self.val_site[:, s:e] for s, e in ew]
         self.score_cols = dt.score_windows(ew, data.n_sites, centre=bool(args.val_stride))
         self.autocast = self.device.type == "cuda"
@@ -396,21 +402,23 @@ class Trainer:
         return (each * wt).sum() / wt.sum().clamp_min(1e-12), logits
 
     def _hmm_prior(
-        self, src: np.ndarray, samples: np.ndarray, s: int, e: int, hidden_of: Any, own: Any
+        self, rows: np.ndarray, hidden: np.ndarray, start: int, s: int, e: int, own: Any
     ) -> Any:
-        """``--hmm-prior``: Li-Stephens log odds of alt ``(rows, e - s)`` for ``samples`` of
-        ``src`` over window ``s:e`` plus ``--hmm-flank`` sites each side; ``hidden_of(a, b)``
-        gives the ``(samples, b - a)`` mask over that range. None without ``--hmm-prior``."""
+        """``--hmm-prior``: Li-Stephens log odds of alt ``(rows, e - s)`` over window ``s:e``
+        from haplotypes ``rows`` ``(samples, ploidy, sites)`` and mask ``hidden`` ``(samples,
+        sites)`` of sites ``start ..``, which cover ``--hmm-flank`` sites on either side of the
+        window (or up to the ends). None without ``--hmm-prior``."""
         if self.rho is None:
             return None
         a = max(0, s - self.args.hmm_flank)
         b = min(self.data.n_sites, e + self.args.hmm_flank)
-        haps = src[samples, :, a:b]
-        ploidy = haps.shape[1]
+        if a < start or b > start + rows.shape[-1]:
+            raise ValueError(f"rows of sites {start}.. do not cover the HMM range {a}..{b}")
+        ploidy = rows.shape[1]
         lo = hmm.window_log_odds(
-            self.index.panel_rows, self.rho, haps.reshape(-1, b - a),
-            np.repeat(hidden_of(a, b), ploidy, axis=0), a, (s, e), own=own, ploidy=ploidy,
-            eps=self.args.hmm_eps,
+            self.index.panel_rows, self.rho, rows[..., a - start : b - start].reshape(-1, b - a),
+            np.repeat(hidden[:, a - start : b - start], ploidy, axis=0), a, (s, e), own=own,
+            ploidy=ploidy, eps=self.args.hmm_eps,
         )  # fmt: skip
         return self.torch.as_tensor(lo, device=self.device)
 
@@ -474,14 +482,14 @@ class Trainer:
                 )
                 weights = np.where(site, 1.0 / np.maximum(p, 1e-12), 0.0)
             own = np.repeat(samples, haps.shape[1])
-            s, e = self.data.windows[w]
-
-            def hidden_of(a: int, b: int, s: int = s, e: int = e, site: Any = site) -> Any:
-                out = np.zeros((site.shape[0], b - a), dtype=bool)  # flanks: all visible
-                out[:, s - a : e - a] = site
-                return out
-
-            prior = self._hmm_prior(self.data.train.haps, samples, s, e, hidden_of, own)
+            prior = None
+            if self.rho is not None:
+                s, e = self.data.windows[w]
+                a = max(0, s - self.args.hmm_flank)
+                b = min(self.data.n_sites, e + self.args.hmm_flank)
+                hidden = np.zeros((samples.size, b - a), dtype=bool)  # flanks: all visible
+                hidden[:, s - a : e - a] = site
+                prior = self._hmm_prior(self.data.train.haps[samples, :, a:b], hidden, a, s, e, own)
             loss, _ = self._forward(w, haps, site, own, weights, prior=prior)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -520,23 +528,16 @@ class Trainer:
         with torch.no_grad():
             for w, samples in bar(work):
                 s, e = self.eval_index.windows[w]
-                ks, ke = self.eval_index.key_windows[w]
-                lo, hi = ks, ke  # the mask's range: the key range, and the HMM's flanks
-                if self.rho is not None:
-                    lo = min(ks, max(0, s - self.args.hmm_flank))
-                    hi = max(ke, min(self.data.n_sites, e + self.args.hmm_flank))
+                lo, hi = self.eval_ranges[w]
                 site_r = dt.val_site_mask(
                     self.data.train.haps[samples, :, lo:hi], self.args.val_mask_rule,
                     self.args.val_mask_rate, self.args.val_mask_unit, self.args.alt_rate,
                     self.args.val_seed + 1, w + 10_000,
                 )  # fmt: skip
-                site_k = site_r[:, ks - lo : ke - lo]
-                haps, site, inp, ctx = self._eval_batch(w, self.data.train.haps, samples, site_k)
+                haps, site, inp, ctx, prior = self._eval_batch(
+                    w, self.data.train.haps, samples, site_r
+                )
                 own = np.repeat(samples, haps.shape[1])
-                prior = self._hmm_prior(
-                    self.data.train.haps, samples, s, e,
-                    lambda a, b, r=site_r, lo=lo: r[:, a - lo : b - lo], own,
-                )  # fmt: skip
                 _, logits = self._forward(
                     w, inp, site, own, index=self.eval_index, ctx=ctx, prior=prior
                 )
@@ -557,21 +558,27 @@ class Trainer:
         return fitter.fit()
 
     def _eval_batch(
-        self, w: int, src: np.ndarray, samples: np.ndarray, site_k: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+        self, w: int, src: np.ndarray, samples: np.ndarray, site_r: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None, Any]:
         """Truth, mask and model input of evaluation window ``w`` for ``samples`` of ``src``,
-        and the search context over its key range (None when that is the window itself).
-        ``site_k`` is the mask over the key range; unphased targets are phased over it."""
+        the search context over its key range (None when that is the window itself) and the
+        ``--hmm-prior`` input (None without it). ``site_r`` is the mask over the window's
+        evaluation range (``self.eval_ranges[w]``); unphased targets are phased over it."""
         s, e = self.eval_index.windows[w]
         ks, ke = self.eval_index.key_windows[w]
-        haps_k = src[samples, :, ks:ke]
+        lo, hi = self.eval_ranges[w]
+        haps_r = src[samples, :, lo:hi]
         own = samples if src is self.data.train.haps else None
-        a, b = s - ks, e - ks
-        inp_k = self._unphase(w, haps_k, site_k, own, (a, b))
+        inp_r = self._unphase(w, haps_r, site_r, own, (s - lo, e - lo))
         ctx = None
         if (ks, ke) != (s, e):
-            ctx = (inp_k.reshape(-1, ke - ks), np.repeat(site_k, haps_k.shape[1], axis=0))
-        return haps_k[..., a:b], site_k[:, a:b], inp_k[..., a:b], ctx
+            key_rows = inp_r[..., ks - lo : ke - lo].reshape(-1, ke - ks)
+            ctx = (key_rows, np.repeat(site_r[:, ks - lo : ke - lo], haps_r.shape[1], axis=0))
+        prior = self._hmm_prior(
+            inp_r, site_r, int(lo), s, e, None if own is None else np.repeat(own, src.shape[1])
+        )
+        a, b = s - lo, e - lo
+        return haps_r[..., a:b], site_r[:, a:b], inp_r[..., a:b], ctx, prior
 
     def _unphase(
         self,
@@ -592,7 +599,12 @@ class Trainer:
             return haps
         hidden = np.broadcast_to(site[:, None, :], haps.shape)
         visible = np.where(hidden, -1, haps).astype(haps.dtype)
-        phased = phase_window(self.eval_index, w, visible, own, focus=focus)
+        if self.rho is not None:  # with the HMM prior: template switches over the longer range
+            phased = phase_hmm(
+                self.phase_index, w, visible, self.rho, own, eps=self.args.hmm_eps, chunk=128
+            )
+        else:
+            phased = phase_window(self.phase_index, w, visible, own, focus=focus)
         dose = (haps > 0).sum(axis=1, keepdims=True)
         canon = (np.arange(haps.shape[1])[None, :, None] < dose).astype(haps.dtype)
         canon = np.where(haps < 0, haps, canon)
@@ -633,11 +645,9 @@ class Trainer:
         with torch.no_grad():
             for w, samples in bar(work):
                 s, e = self.eval_index.windows[w]
-                ks, ke = self.eval_index.key_windows[w]
-                site_k = self.val_site[samples, ks:ke]
-                haps, site, inp, ctx = self._eval_batch(w, val, samples, site_k)
-                prior = self._hmm_prior(
-                    val, samples, s, e, lambda a, b, i=samples: self.val_site[i, a:b], None
+                lo, hi = self.eval_ranges[w]
+                haps, site, inp, ctx, prior = self._eval_batch(
+                    w, val, samples, self.val_site[samples, lo:hi]
                 )
                 loss, logits = self._forward(
                     w, inp, site, None, index=self.eval_index, ctx=ctx, prior=prior
