@@ -12,6 +12,10 @@ This is the model behind Beagle and IMPUTE. Here it runs over each query's windo
 costs ``O((W + 2 flank) K)`` per query and is the prior the trainer's model starts from with
 ``--hmm-prior`` (``model.RagBert(prior_input=True)``). A training query never copies its own
 sample's haplotypes.
+
+Unphased genotypes are phased first (:func:`.phase.phase_hmm`): :func:`pair_path` is the Viterbi
+path of the diploid version of the model restricted to a few candidate haplotypes, a pair of
+copied candidates per site, either copy switching independently.
 """
 
 from __future__ import annotations
@@ -172,7 +176,7 @@ def window_log_odds(
     return (np.log(p) - np.log1p(-p)).astype(np.float32)
 
 
-@numba.njit(cache=False)
+@numba.njit
 def _pair_viterbi(cand, dose, rho, eps, path):  # type: ignore[no-untyped-def]
     """Most likely pair of copied candidates per site for one diploid genotype row.
 
