@@ -172,3 +172,19 @@ def test_phase_hmm_recovers_a_recombinant_targets_phase():
     pair = phase_window(index, 0, unphased)
     assert not (pair[0, 0] == truth[0, 0])[het].all()
     assert not (pair[0, 0] == truth[0, 1])[het].all()
+
+
+def test_local_candidates_cover_every_chunk_and_skip_own_sample():
+    from examples.rag_bert.phase import genotype_key, local_candidates
+
+    rng = np.random.default_rng(2)
+    panel = (rng.random((30, 200)) < 0.3).astype(np.int8)
+    target = np.stack([panel[3], panel[20]])[None]  # sample 1 (rows 2, 3) and row 20
+    key = genotype_key(target)
+    ids = local_candidates(panel, key, np.array([1]), 2, 8, 50)
+    assert ids.shape == (1, 8)
+    assert len(set(ids[0].tolist())) == 8
+    assert not ({2, 3} & set(ids[0].tolist()))  # own sample's haplotypes
+    assert 20 in ids[0]
+    # without exclusion the target's own template is found too
+    assert 3 in local_candidates(panel, key, None, 2, 8, 50)[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import hmm
 from .retrieval import PanelIndex
 
 
@@ -106,8 +107,6 @@ def phase_hmm(
     sites are split as the path's pair does there (alt on the first haplotype where the pair
     agrees). Over a long range this follows recombinations that a single pair cannot.
     """
-    from . import hmm
-
     if haps.shape[1] != 2:
         raise ValueError(f"phasing needs diploid haplotypes, got ploidy {haps.shape[1]}")
     lo, hi = index.key_windows[window]
@@ -153,14 +152,11 @@ def local_candidates(
             sc[bad] = -np.inf
     out = np.empty((n, c), dtype=np.int64)
     for i in range(n):
-        picked: list[int] = []
-        seen: set[int] = set()
-        for sc in [*scores[:-1], scores[-1]]:
-            for j in np.argsort(-sc[i], kind="stable")[: per if sc is not scores[-1] else c]:
-                if len(picked) == c:
-                    break
-                if int(j) not in seen and np.isfinite(sc[i, j]):
-                    seen.add(int(j))
-                    picked.append(int(j))
-        out[i] = picked
+        picked: dict[int, None] = {}  # insertion-ordered set
+        for k, sc in enumerate(scores):
+            take = c if k == len(scores) - 1 else per  # the overall pass fills up to c
+            for j in np.argsort(-sc[i], kind="stable")[:take]:
+                if len(picked) < c and np.isfinite(sc[i, j]):
+                    picked.setdefault(int(j))
+        out[i] = list(picked)
     return out
