@@ -139,6 +139,9 @@ def _drop_exited_workers() -> None:
     pids = {key[0] for key in _received}
     gone = set()
     for pid in pids:
+        if pid <= 0:  # not a process id (os.kill would address a process group)
+            gone.add(pid)
+            continue
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
