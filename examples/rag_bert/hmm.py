@@ -27,15 +27,23 @@ RATE_PER_BP = 1e-8  # recombination rate per base pair (1 cM/Mb)
 PRIOR_EPS = 1e-4  # posteriors are clipped to [PRIOR_EPS, 1 - PRIOR_EPS] before the log odds
 
 
+def flank_range(start: int, stop: int, n_sites: int, flank: int) -> tuple[int, int]:
+    """Sites ``start .. stop`` widened by ``flank`` on either side, clipped to ``0 .. n_sites``."""
+    return max(0, start - flank), min(n_sites, stop + flank)
+
+
 def flanked_ranges(
     windows: np.ndarray, key_windows: np.ndarray, n_sites: int, flank: int
 ) -> np.ndarray:
     """Per window, the site range ``(lo, hi)`` covering its key range and ``flank`` sites on
     either side of it (clipped to the sites): what evaluation reads around a window."""
-    w, kw = np.asarray(windows), np.asarray(key_windows)
-    lo = np.minimum(kw[:, 0], np.maximum(0, w[:, 0] - flank))
-    hi = np.maximum(kw[:, 1], np.minimum(n_sites, w[:, 1] + flank))
-    return np.stack([lo, hi], axis=1)
+    hmm_ranges = np.array(
+        [flank_range(s, e, n_sites, flank) for s, e in np.asarray(windows)], dtype=np.int64
+    ).reshape(-1, 2)
+    kw = np.asarray(key_windows)
+    return np.stack(
+        [np.minimum(kw[:, 0], hmm_ranges[:, 0]), np.maximum(kw[:, 1], hmm_ranges[:, 1])], axis=1
+    )
 
 
 def switch_probabilities(positions: np.ndarray, n_haps: int, ne: float) -> np.ndarray:

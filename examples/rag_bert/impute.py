@@ -197,7 +197,7 @@ def impute(
                 ref = torch.as_tensor(index.alleles(w, ids))
                 prior = None
                 if rho is not None:
-                    a, b = max(0, s - flank), min(n_sites, e + flank)
+                    a, b = hmm.flank_range(s, e, n_sites, flank)
                     prior = torch.as_tensor(hmm.window_log_odds(
                         panel_rows, rho, rows_all[r, a:b], miss_all[r, a:b], a, (s, e), eps=eps,
                     ))  # fmt: skip

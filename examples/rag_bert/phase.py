@@ -46,6 +46,21 @@ def best_pairs(cand: np.ndarray, dose: np.ndarray, called: np.ndarray) -> np.nda
     return np.stack([flat // k, flat % k], axis=1)
 
 
+def split_hets(haps: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
+    """Haplotypes ``(samples, 2, sites)`` with the genotypes of ``haps``, each heterozygous site
+    split as templates ``ra`` / ``rb`` (bool ``(samples, sites)``, alt or not) do there: alt on
+    the first haplotype where they agree. Sites with a missing allele stay as they are."""
+    called = (haps >= 0).all(axis=1)
+    dose = (haps > 0).sum(axis=1)
+    het = called & (dose == 1)
+    first = np.where(het, np.where(ra != rb, ra, True), dose == 2)
+    second = np.where(het, ~first, dose == 2)
+    out = haps.copy()
+    out[:, 0] = np.where(called, first, haps[:, 0])
+    out[:, 1] = np.where(called, second, haps[:, 1])
+    return out.astype(haps.dtype)
+
+
 def phase_window(
     index: PanelIndex,
     window: int,
@@ -79,13 +94,7 @@ def phase_window(
     rows = np.arange(haps.shape[0])
     ra = cand[rows, ab[:, 0]] > 0
     rb = cand[rows, ab[:, 1]] > 0
-    het = called & (dose == 1)
-    first = np.where(het, np.where(ra != rb, ra, True), dose == 2)
-    second = np.where(het, ~first, dose == 2)
-    out = haps.copy()
-    out[:, 0] = np.where(called, first, haps[:, 0])
-    out[:, 1] = np.where(called, second, haps[:, 1])
-    return out.astype(haps.dtype)
+    return split_hets(haps, ra, rb)
 
 
 def phase_hmm(
@@ -126,13 +135,7 @@ def phase_hmm(
         path = hmm.pair_path(cand[i], dose[i], rho[lo:hi], eps)
         ra[i] = cand[i, path[:, 0], cols] > 0
         rb[i] = cand[i, path[:, 1], cols] > 0
-    het = called & (dose == 1)
-    first = np.where(het, np.where(ra != rb, ra, True), dose == 2)
-    second = np.where(het, ~first, dose == 2)
-    out = haps.copy()
-    out[:, 0] = np.where(called, first, haps[:, 0])
-    out[:, 1] = np.where(called, second, haps[:, 1])
-    return out.astype(haps.dtype)
+    return split_hets(haps, ra, rb)
 
 
 def local_candidates(

@@ -410,8 +410,7 @@ class Trainer:
         window (or up to the ends). None without ``--hmm-prior``."""
         if self.rho is None:
             return None
-        a = max(0, s - self.args.hmm_flank)
-        b = min(self.data.n_sites, e + self.args.hmm_flank)
+        a, b = hmm.flank_range(s, e, self.data.n_sites, self.args.hmm_flank)
         if a < start or b > start + rows.shape[-1]:
             raise ValueError(f"rows of sites {start}.. do not cover the HMM range {a}..{b}")
         ploidy = rows.shape[1]
@@ -485,8 +484,7 @@ class Trainer:
             prior = None
             if self.rho is not None:
                 s, e = self.data.windows[w]
-                a = max(0, s - self.args.hmm_flank)
-                b = min(self.data.n_sites, e + self.args.hmm_flank)
+                a, b = hmm.flank_range(s, e, self.data.n_sites, self.args.hmm_flank)
                 hidden = np.zeros((samples.size, b - a), dtype=bool)  # flanks: all visible
                 hidden[:, s - a : e - a] = site
                 prior = self._hmm_prior(self.data.train.haps[samples, :, a:b], hidden, a, s, e, own)
