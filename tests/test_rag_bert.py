@@ -281,6 +281,19 @@ def test_bad_input_messages(tmp_path, capsys):
     assert "too large" in capsys.readouterr().err
 
 
+def test_calib_samples_default_follows_the_prior():
+    def resolved(*argv: str) -> int:
+        return train.resolve_defaults(train.build_parser().parse_args(list(argv))).calib_samples
+
+    assert resolved() == 0  # HMM prior (the default): argmax calls
+    assert resolved("--no-hmm-prior") == 64
+    assert resolved("--no-copy-prior") == 64  # no prior at all: fitted thresholds
+    assert resolved("--calib-samples", "8") == 8
+    assert resolved("--no-hmm-prior", "--calib-samples", "0") == 0
+    with pytest.raises(dt.InputError, match="--calib-samples must be >= 0"):
+        resolved("--calib-samples", "-1")
+
+
 def test_learned_key_sees_only_visible_sites_and_gets_gradients():
     rng = np.random.default_rng(6)
     torch.manual_seed(0)
