@@ -468,6 +468,31 @@ def cpu_info() -> dict[str, str]:
     }
 
 
+def numpy_avx512_targets() -> str:
+    """numpy's AVX-512 dispatch targets on this machine, space-separated ('' if none).
+
+    ``NPY_DISABLE_CPU_FEATURES`` accepts only targets numpy was built to dispatch to, and their
+    names differ between numpy versions, so the list comes from numpy itself.
+    """
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__ as targets
+    except ImportError:  # numpy < 2
+        try:
+            from numpy.core._multiarray_umath import __cpu_dispatch__ as targets
+        except ImportError:
+            return ""
+    return " ".join(t for t in targets if t.startswith("AVX512") or t == "X86_V4")
+
+
+def baseline_isa() -> str:
+    """What the baselines run on: numpy's AVX-512 dispatch on or off, torch's CPU capability."""
+    npy = os.environ.get("NPY_DISABLE_CPU_FEATURES")
+    parts = [f"numpy AVX-512 loops off ({npy})" if npy else "numpy host dispatch"]
+    aten = os.environ.get("ATEN_CPU_CAPABILITY")
+    parts.append(f"torch ATEN_CPU_CAPABILITY={aten}" if aten else "torch host capability")
+    return ", ".join(parts)
+
+
 def run_avx2_child(argv: list[str]) -> dict[str, Any]:
     """Re-run the speed tables in a child process with numba forced to AVX2 (Haswell).
 
@@ -481,7 +506,12 @@ def run_avx2_child(argv: list[str]) -> dict[str, Any]:
         "NUMBA_CPU_NAME": AVX2_CPU,
         "NUMBA_CPU_FEATURES": AVX2_FEATURES,
         "NUMBA_CACHE_DIR": str(cache),
+        # the baselines too: an AVX2 machine runs numpy's and torch's AVX2 loops
+        "ATEN_CPU_CAPABILITY": "avx2",
     }
+    npy_off = numpy_avx512_targets()
+    if npy_off:
+        env["NPY_DISABLE_CPU_FEATURES"] = npy_off
     with tempfile.TemporaryDirectory(prefix="maskkit-bench-") as d:
         out = Path(d) / "avx2.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), *argv]
@@ -636,6 +666,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(", ".join(f"{k} {v}" for k, v in versions.items()) + f"; load average {load:.1f}")
     print(f"CPU: {cpu['cpu']}")
     print(f"numba compiles for: {cpu['numba_target']}, features {cpu['numba_features']}")
+    print(f"baselines: {baseline_isa()}")
     print(
         f"ns per site (lower is better), median of >= {repeats} calls (and >= "
         f"{MIN_TIME_S * 1e3:.0f} ms of calls) with a fresh seed each"
@@ -648,6 +679,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {
         "versions": versions,
         "cpu": cpu,
+        "baselines": baseline_isa(),
         "load_average": load,
         "rows": rows,
         "floor": floors,
