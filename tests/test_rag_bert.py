@@ -377,10 +377,13 @@ def test_site_mask_probability_is_the_union_of_haplotype_rates():
     assert np.isclose(p[0, 6], 1 - 0.7 * 0.7)
 
 
-def test_importance_weighted_training_runs(tmp_path):
+@pytest.mark.parametrize("strategy", ["smart_balanced", "af_aware"])
+def test_importance_weighted_training_runs(tmp_path, strategy):
     out = tmp_path / "iw"
-    args = [*TINY, "--importance-weights", "--epochs", "1", "--max-steps", "3", "--out", str(out)]
+    args = [*TINY, "--importance-weights", "--strategy", strategy, "--epochs", "1",
+            "--max-steps", "3", "--out", str(out)]  # fmt: skip
     assert train.main(args) == 0
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["config"]["importance_weights"] is True
+    assert summary["config"]["strategy"] == strategy
     assert np.isfinite(summary["history"][0]["train_loss"])

@@ -1,15 +1,15 @@
 """Masking ablation: ``python -m examples.rag_bert.ablation [train flags...]``.
 
-Trains random, smart balanced (alt 0.7), smart balanced with importance weights and
-allele-frequency-aware masking for the same epochs over several seeds (``--seeds 1 2 3``) on the
-same data and frozen validation masks. The smart balanced runs are scored twice, as trained and
-with the prior correction (``--prior-correction``: the training masks' class log odds subtracted
-from the alt logit), so "smart balanced corrected" is the same model as "smart balanced".
-"smart balanced weighted" trains on the same masks with each masked genotype's loss weighted by
-``1 / P(masked)`` (``--importance-weights``). Writes ``ablation.md`` (mean and 95 % t-interval
-over seeds of minor-allele F1 and dosage r², then each arm minus random paired by seed),
-``ablation.json`` and ``ablation.png`` under ``--out``. Any other flag is passed to the trainer
-(e.g. ``--epochs 4``); calls are the trainer's (argmax with the HMM prior, the default).
+Trains random, smart balanced (alt 0.7) and allele-frequency-aware masking, the last two also
+with importance weights (each masked genotype's loss weighted by ``1 / P(masked)``,
+``--importance-weights``), for the same epochs over several seeds (``--seeds 1 2 3``) on the same
+data and frozen validation masks. The smart balanced run is scored twice, as trained and with the
+prior correction (``--prior-correction``: the training masks' class log odds subtracted from the
+alt logit), so "smart balanced corrected" is the same model as "smart balanced". Writes
+``ablation.md`` (mean and 95 % t-interval over seeds of minor-allele F1 and dosage r², then each
+arm minus random paired by seed), ``ablation.json`` and ``ablation.png`` under ``--out``. Any
+other flag is passed to the trainer (e.g. ``--epochs 4``); calls are the trainer's (argmax with
+the HMM prior, the default).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ ARMS: dict[str, list[str]] = {
         "--importance-weights",
     ],
     "af_aware": ["--strategy", "af_aware"],
+    "af_aware_weighted": ["--strategy", "af_aware", "--importance-weights"],
 }
 # Student t quantile 0.975 for 1..9 degrees of freedom (95 % interval of a mean)
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262)
