@@ -798,9 +798,10 @@ def _fmt_bins(res: dict[str, Any]) -> str:
 def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the flags whose default depends on others (in place; returns ``args``).
 
-    ``--calib-samples``: argmax calls with the HMM prior. Its posterior is close to calibrated,
-    and thresholds fitted on 64 training samples moved rare F1 by up to 0.03 either way between
-    seeds (docs/trainer.md, "Calls"); without it the copy-prior model needs thresholds (64).
+    ``--calib-samples``: argmax calls with the HMM prior, whose posterior is close to
+    calibrated; thresholds fitted on 32-64 training samples moved its rare F1 by -0.022 to
+    +0.015 against argmax from run to run (docs/trainer.md, "Calls"). The copy-prior models
+    under-call rare variants at argmax and keep fitted thresholds (64 samples).
     """
     if args.calib_samples is None:
         args.calib_samples = 0 if args.hmm_prior and not args.no_copy_prior else 64
