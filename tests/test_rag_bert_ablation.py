@@ -72,3 +72,26 @@ def test_merge_writes_both_tables(tmp_path):
     assert "| random | 0.810 ± " in md
     assert "| better | 2 | +0.030 ± 0.000 | +0.010 ± 0.000 | yes |" in md
     assert (out / "ablation.png").stat().st_size > 0
+
+
+def test_merge_joins_runs_split_by_seed():
+    first = _results({"random": [(1, 0.80, 0.7), (2, 0.81, 0.7)], "a": [(1, 0.82, 0.7)]})
+    more = _results({"random": [(4, 0.79, 0.7), (2, 0.81, 0.7)], "a": [(4, 0.83, 0.7)]})
+    res = ablation.merge([first, more])
+    assert [r["seed"] for r in res["arms"]["random"]] == [1, 2, 4]  # seed 2 once, in order
+    assert [r["seed"] for r in res["arms"]["a"]] == [1, 4]
+    assert res["seeds"] == [1, 2, 4]
+    assert ablation.paired(res)[0]["seeds"] == 2
+
+
+def test_merge_refuses_two_different_runs_under_one_seed(tmp_path, capsys):
+    a = _results({"random": [(1, 0.80, 0.7)]})
+    b = _results({"random": [(1, 0.85, 0.7)]})
+    with pytest.raises(ValueError, match="random seed 1 has two different results"):
+        ablation.merge([a, b])
+    fa, fb = tmp_path / "a.json", tmp_path / "b.json"
+    fa.write_text(json.dumps(a))
+    fb.write_text(json.dumps(b))
+    assert ablation.main(["--out", str(tmp_path / "m"), "--merge", str(fa), str(fb)]) == 2
+    assert "two different results" in capsys.readouterr().err
+    assert ablation.main(["--out", str(tmp_path / "m"), "--merge", str(tmp_path / "no.json")]) == 2

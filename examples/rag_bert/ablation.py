@@ -130,15 +130,18 @@ def paired_table(results: dict[str, Any], base: str = "random", col: str = "rare
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
+    """F1 per arm and bin; with a random arm, also each arm minus random paired by seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     arms = list(results["arms"])
+    rows = paired(results)
+    fig, axes = plt.subplots(1, 2 if rows else 1, figsize=(11 if rows else 6.5, 4), squeeze=False)
+    ax = axes[0, 0]
     x = np.arange(len(COLUMNS))
     width = 0.8 / (len(arms) + 1)
-    fig, ax = plt.subplots(figsize=(6.5, 4))
     for i, arm in enumerate(arms):
         runs = results["arms"][arm]
         ms = [_mean_ci([r["val"][c]["f1"] for r in runs]) for c in COLUMNS]
@@ -148,13 +151,48 @@ def plot(results: dict[str, Any], path: Path) -> None:
     ax.bar(x + len(arms) * width, [nn[c]["f1"] for c in COLUMNS], width, label="nearest copy",
            color="grey")  # fmt: skip
     ax.set_xticks(x + width * len(arms) / 2, COLUMNS)
-    ax.set(ylabel="minor-allele F1 (mean, 95 % interval over seeds)", ylim=(0, 1.05))
+    ax.set(ylabel="minor-allele F1 (mean, 95 % interval over seeds)", ylim=(0, 1.25))
     ax.set_title("masking ablation")
-    ax.set_ylim(0, 1.25)
     ax.legend(fontsize=7, loc="upper left", ncol=2)
+    if rows:
+        ax = axes[0, 1]
+        y = np.arange(len(rows))[::-1]
+        for yi, r in zip(y, rows):
+            for key, dy, colour, name in (
+                ("f1", 0.12, "C0", "Δ F1 rare"),
+                ("r2", -0.12, "C1", "Δ r² rare"),
+            ):
+                m, h = r[key]
+                label = name if yi == y[0] else None
+                ax.errorbar(m, yi + dy, xerr=h, fmt="o", color=colour, capsize=3, label=label)
+        ax.axvline(0.0, color="grey", lw=1)
+        ax.set_yticks(y, [r["arm"] for r in rows], fontsize=8)
+        ax.set_xlabel("arm minus random, paired by seed (mean, 95 % interval)")
+        ax.set_title("does a rule beat random?")
+        ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from runs split by ``--arms`` or by ``--seeds``: each arm's runs in order of
+    seed. A seed of an arm present in two parts must hold the same scores (a re-run), else
+    ``ValueError``: two different runs under one seed would make the pairing meaningless."""
+    results: dict[str, Any] = {**parts[0], "arms": {}}
+    for part in parts:
+        for arm, runs in part["arms"].items():
+            have = {r["seed"]: r for r in results["arms"].setdefault(arm, [])}
+            for r in runs:
+                if r["seed"] in have:
+                    if have[r["seed"]]["val"] != r["val"]:
+                        raise ValueError(f"arm {arm} seed {r['seed']} has two different results")
+                    continue
+                results["arms"][arm].append(r)
+    for runs in results["arms"].values():
+        runs.sort(key=lambda r: r["seed"])
+    results["seeds"] = sorted({r["seed"] for runs in results["arms"].values() for r in runs})
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     p.add_argument(
         "--merge", nargs="+", metavar="JSON",
-        help="only combine the ablation.json files of runs split by --arms into one table",
+        help="only combine the ablation.json files of runs split by --arms or --seeds into one "
+        "table",
     )  # fmt: skip
     args, rest = p.parse_known_args(argv)
     out = Path(args.out)
@@ -172,10 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"arms": {}, "train_flags": rest, "seeds": args.seeds}
     runs: dict[str, list[dict[str, Any]]] = {}
     if args.merge:
-        parts = [json.loads(Path(f).read_text()) for f in args.merge]
-        results = {**parts[0], "arms": {}}
-        for part in parts:
-            results["arms"].update(part["arms"])
+        try:
+            results = merge([json.loads(Path(f).read_text()) for f in args.merge])
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"error: --merge: {exc}", file=sys.stderr)
+            return 2
         args.seeds = []  # nothing to train
     try:
         for seed in args.seeds:  # seeds outside: a cut-short run still has every arm
