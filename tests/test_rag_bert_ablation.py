@@ -82,6 +82,10 @@ def test_merge_joins_runs_split_by_seed():
     assert [r["seed"] for r in res["arms"]["a"]] == [1, 4]
     assert res["seeds"] == [1, 2, 4]
     assert ablation.paired(res)[0]["seeds"] == 2
+    # the same run listed twice, with a NaN score (a bin without minor alleles), is one run
+    nan = _results({"random": [(1, 0.80, float("nan"))]})
+    again = json.loads(json.dumps(nan))
+    assert len(ablation.merge([nan, again])["arms"]["random"]) == 1
 
 
 def test_merge_refuses_two_different_runs_under_one_seed(tmp_path, capsys):
@@ -95,3 +99,8 @@ def test_merge_refuses_two_different_runs_under_one_seed(tmp_path, capsys):
     assert ablation.main(["--out", str(tmp_path / "m"), "--merge", str(fa), str(fb)]) == 2
     assert "two different results" in capsys.readouterr().err
     assert ablation.main(["--out", str(tmp_path / "m"), "--merge", str(tmp_path / "no.json")]) == 2
+    (tmp_path / "other.json").write_text(json.dumps({"history": []}))
+    assert (
+        ablation.main(["--out", str(tmp_path / "m"), "--merge", str(tmp_path / "other.json")]) == 2
+    )
+    assert "not an ablation.json" in capsys.readouterr().err

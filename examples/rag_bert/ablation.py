@@ -175,6 +175,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _canon(x: Any) -> str:
+    return json.dumps(x, sort_keys=True, default=float)
+
+
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One result from runs split by ``--arms`` or by ``--seeds``: each arm's runs in order of
     seed. A seed of an arm present in two parts must hold the same scores (a re-run), else
@@ -185,7 +189,8 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             have = {r["seed"]: r for r in results["arms"].setdefault(arm, [])}
             for r in runs:
                 if r["seed"] in have:
-                    if have[r["seed"]]["val"] != r["val"]:
+                    # compared as JSON: NaN scores (a bin without minor alleles) never equal
+                    if _canon(have[r["seed"]]["val"]) != _canon(r["val"]):
                         raise ValueError(f"arm {arm} seed {r['seed']} has two different results")
                     continue
                 results["arms"][arm].append(r)
@@ -213,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge:
         try:
             results = merge([json.loads(Path(f).read_text()) for f in args.merge])
-        except (OSError, ValueError, KeyError) as exc:
+        except KeyError as exc:
+            print(f"error: --merge: not an ablation.json (no {exc} entry)", file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as exc:
             print(f"error: --merge: {exc}", file=sys.stderr)
             return 2
         args.seeds = []  # nothing to train
