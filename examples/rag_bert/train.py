@@ -230,7 +230,7 @@ class Trainer:
                 keys = dt.centred_windows(windows, data.n_sites, reach)
             self.eval_index = PanelIndex(data.train.haps, windows, k_eval, key_windows=keys)
         self.max_len = int((data.windows[:, 1] - data.windows[:, 0]).max())
-        use_hmm = args.hmm_prior and not args.no_copy_prior
+        use_hmm = uses_hmm_prior(args)
         self.model = RagBert(
             dims=args.dims, layers=args.layers, heads=args.heads, max_len=max(self.max_len, 8),
             use_af=not args.no_af, learned_key=args.key == "learned",
@@ -795,6 +795,12 @@ def _fmt_bins(res: dict[str, Any]) -> str:
 # -- main -------------------------------------------------------------------------------------
 
 
+def uses_hmm_prior(args: argparse.Namespace) -> bool:
+    """Whether the model starts from the Li and Stephens posterior (``--no-copy-prior`` turns
+    every prior off, this one too)."""
+    return bool(args.hmm_prior and not args.no_copy_prior)
+
+
 def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the flags whose default depends on others (in place; returns ``args``).
 
@@ -804,7 +810,7 @@ def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:
     under-call rare variants at argmax and keep fitted thresholds (64 samples).
     """
     if args.calib_samples is None:
-        args.calib_samples = 0 if args.hmm_prior and not args.no_copy_prior else 64
+        args.calib_samples = 0 if uses_hmm_prior(args) else 64
     if args.calib_samples < 0:
         raise InputError(f"--calib-samples must be >= 0, got {args.calib_samples}")
     return args
