@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 from hypothesis import HealthCheck, settings
 
@@ -22,3 +25,9 @@ settings.register_profile("thorough", deadline=None, max_examples=1000)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
 )
+
+# Simulated data the tests cache (demo data of the examples) goes to a folder of this session,
+# never to the user's cache or one left by another run, version or user.
+_CACHE = tempfile.mkdtemp(prefix="maskkit-test-cache-")
+os.environ["MASKKIT_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)

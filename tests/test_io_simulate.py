@@ -186,3 +186,15 @@ def test_import_maskkit_is_light():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_default_cache_dir_is_the_users(monkeypatch, tmp_path):
+    monkeypatch.setenv("MASKKIT_CACHE_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert io.default_cache_dir() == tmp_path / "env"
+    monkeypatch.delenv("MASKKIT_CACHE_DIR")
+    assert io.default_cache_dir() == tmp_path / "xdg" / "maskkit"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert io.default_cache_dir() == tmp_path / "home" / ".cache" / "maskkit"
+    assert not (tmp_path / "home").exists()  # only named, not created

@@ -387,3 +387,23 @@ def test_importance_weighted_training_runs(tmp_path, strategy):
     assert summary["config"]["importance_weights"] is True
     assert summary["config"]["strategy"] == strategy
     assert np.isfinite(summary["history"][0]["train_loss"])
+
+
+def test_ooa_demo_cache_is_the_users_and_versioned(monkeypatch, tmp_path):
+    from maskkit import io as mkio
+
+    monkeypatch.setenv("MASKKIT_CACHE_DIR", str(tmp_path / "cache"))
+    calls = []
+    real = mkio.simulate_demo
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mkio, "simulate_demo", counted)
+    kw = dict(n_train=8, n_val=4, length=2e4, window=32, seed=5)
+    a = dt.ooa_demo_data(**kw)
+    b = dt.ooa_demo_data(**kw)
+    assert calls == [tmp_path / "cache" / f"rag_bert_ooa-{mk.__version__}-12_20000_5"]
+    np.testing.assert_array_equal(a.train.haps, b.train.haps)
+    np.testing.assert_array_equal(a.positions, b.positions)

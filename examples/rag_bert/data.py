@@ -264,22 +264,29 @@ def ooa_demo_data(
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Data:
     """Demo data from ``maskkit.io.simulate_demo`` (Out-of-Africa model, population-stratified
-    train/val split, training-only frequencies); sites monomorphic in training are dropped."""
-    import tempfile
+    train/val split, training-only frequencies); sites monomorphic in training are dropped.
 
+    Simulated once into ``cache_dir`` (default: ``maskkit.io.default_cache_dir()``, a folder
+    of the current user), in a folder named after the maskkit version and the arguments, so a
+    cache written by another version is never read.
+    """
+    import maskkit
     from maskkit import io as mkio
 
     n = n_train + n_val
-    root = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir())
-    outdir = root / f"rag_bert_ooa_{n}_{int(length)}_{seed}"
-    if (outdir / "haplotypes.h5").exists():
-        demo = mkio.DemoData(outdir)
-    else:
+    root = Path(cache_dir) if cache_dir is not None else mkio.default_cache_dir()
+    outdir = root / f"rag_bert_ooa-{maskkit.__version__}-{n}_{int(length)}_{seed}"
+    demo = mkio.DemoData(outdir)
+    if not demo.summary_path.is_file():  # the folder appears whole (simulate_demo is atomic)
         root.mkdir(parents=True, exist_ok=True)
-        demo = mkio.simulate_demo(
-            outdir, n_diploids=n, length=int(length), seed=seed, val_fraction=n_val / n,
-            window_size=min(window, 512), verbose=False,
-        )  # fmt: skip
+        try:
+            demo = mkio.simulate_demo(
+                outdir, n_diploids=n, length=int(length), seed=seed, val_fraction=n_val / n,
+                window_size=min(window, 512), verbose=False,
+            )  # fmt: skip
+        except FileExistsError:  # another process simulated it first: use its copy
+            if not demo.summary_path.is_file():
+                raise
     store = mkio.open_store(demo.store, verbose=False)
     try:
         haps, pos, names = store.to_numpy(), np.asarray(store.positions), store.samples

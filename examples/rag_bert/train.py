@@ -59,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo-model", choices=["ooa", "constant"], default="ooa",
         help="demo: maskkit.io Out-of-Africa simulation or a constant-size population",
     )  # fmt: skip
-    g.add_argument("--cache-dir", default=None, help="cache simulated demo data here")
+    g.add_argument(
+        "--cache-dir", default=None,
+        help="cache simulated demo data here (default for the Out-of-Africa demo: "
+        "maskkit.io.default_cache_dir(), i.e. $MASKKIT_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/maskkit, else ~/.cache/maskkit)",
+    )  # fmt: skip
     g = p.add_argument_group("model and retrieval")
     g.add_argument("--dims", type=int, default=64)
     g.add_argument("--layers", type=int, default=2)

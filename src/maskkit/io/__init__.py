@@ -39,7 +39,13 @@ from .freq import (
 )
 from .memory import ArrayStore
 from .panel import Panel, read_panel, write_panel
-from .simulate import DemoData, demo_data, out_of_africa_demography, simulate_demo
+from .simulate import (
+    DemoData,
+    default_cache_dir,
+    demo_data,
+    out_of_africa_demography,
+    simulate_demo,
+)
 from .split import Split, read_split, split_by_population
 from .store import HaplotypeStore, open_store
 from .vcf import ConvertStats, vcf_to_hdf5
@@ -64,6 +70,7 @@ __all__ = [
     "WindowError",
     "Windows",
     "alt_allele_frequency",
+    "default_cache_dir",
     "demo_data",
     "load_frequencies",
     "maf",

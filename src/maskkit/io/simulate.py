@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_SEED",
     "POPULATIONS",
     "DemoData",
+    "default_cache_dir",
     "demo_data",
     "out_of_africa_demography",
     "simulate_demo",
@@ -382,7 +383,22 @@ def format_summary(summary: dict[str, Any], outdir: Path, seconds: float | None 
     return "\n".join(lines)
 
 
-def _cache_root() -> Path:
+def default_cache_dir() -> Path:
+    """Return the folder where maskkit caches simulated data when no folder is given.
+
+    ``$MASKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/maskkit``, else ``~/.cache/maskkit``: a
+    folder of the current user, so a cache is never shared with (or planted by) another user,
+    as one in the system's temporary folder would be. The folder is not created here.
+
+    Examples
+    --------
+    >>> import os
+    >>> saved = dict(os.environ)
+    >>> os.environ["MASKKIT_CACHE_DIR"] = "/data/cache"
+    >>> str(default_cache_dir())
+    '/data/cache'
+    >>> os.environ.clear(); os.environ.update(saved)
+    """
     env = os.environ.get("MASKKIT_CACHE_DIR")
     if env:
         return Path(env)
@@ -416,7 +432,7 @@ def demo_data(
     """
     from .._version import __version__
 
-    root = Path(cache_dir) if cache_dir is not None else _cache_root()
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"demo-{__version__}-seed{seed}"
     demo = DemoData(target)
