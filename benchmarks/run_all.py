@@ -498,9 +498,13 @@ def run_avx2_child(argv: list[str]) -> dict[str, Any]:
 
     ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` are read when numba starts, so only a fresh
     process can change them; the child gets its own ``NUMBA_CACHE_DIR`` (machine code for
-    one ISA never lands in the cache of the other). Its output streams through, prefixed.
+    one ISA never lands in the cache of the other), in the user's maskkit cache folder (numba's
+    cache files are pickles: never a name in a shared temporary folder). Its output streams
+    through, prefixed.
     """
-    cache = Path(tempfile.gettempdir()) / f"maskkit-bench-numba-{AVX2_CPU}"
+    from maskkit.io import default_cache_dir
+
+    cache = default_cache_dir() / f"bench-numba-{AVX2_CPU}"
     env = {
         **os.environ,
         "NUMBA_CPU_NAME": AVX2_CPU,

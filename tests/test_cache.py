@@ -77,3 +77,25 @@ def test_read_only_install_caches_elsewhere(open_tmp: Path) -> None:
     second = _run_unprivileged([sys.executable, "-c", CODE], env)
     assert second.returncode == 0, second.stderr
     assert second.stdout.split() == [where, cache_dir, count]
+
+
+def test_temp_cache_folder_must_be_private(tmp_path: Path) -> None:
+    from maskkit._numba import _private
+
+    mine = tmp_path / "mine"
+    assert _private(mine)  # created 0700
+    assert stat.S_IMODE(mine.stat().st_mode) & 0o077 == 0
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # another user could plant cache files (pickles) here
+    assert not _private(shared)
+    link = tmp_path / "link"
+    link.symlink_to(mine)  # a name in a shared folder pointing elsewhere
+    assert not _private(link)
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(other, 65534, 65534)  # owned by nobody
+        assert not _private(other)
+    else:
+        assert not _private(Path("/"))  # owned by root

@@ -6,7 +6,9 @@ goes, first match wins:
 1. ``NUMBA_CACHE_DIR`` if set (numba's own setting);
 2. next to the package (``maskkit/__pycache__``) when that folder is writable;
 3. ``$XDG_CACHE_HOME/maskkit/numba`` (default ``~/.cache/maskkit/numba``);
-4. ``<tempdir>/maskkit-numba-<uid>``;
+4. ``<tempdir>/maskkit-numba-<uid>``, only when it is a folder of the current user that no one
+   else can write (numba's cache files are pickles: a folder another user controls would let
+   them run code here);
 5. nowhere: caching is turned off and kernels compile in each process.
 
 Set ``MASKKIT_NUMBA_CACHE=0`` to turn the cache off (for example while editing kernels).
@@ -15,6 +17,7 @@ Set ``MASKKIT_NUMBA_CACHE=0`` to turn the cache off (for example while editing k
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from functools import partial
@@ -35,6 +38,25 @@ def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
 
+def _private(folder: Path) -> bool:
+    """Whether ``folder`` (made 0700 if absent) is a real folder of ours no one else can write.
+
+    numba's cache files are pickles, loaded when a kernel is first called: a cache folder that
+    another user could create first or write into (any name in a shared temporary folder) would
+    let that user run code in this process.
+    """
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = folder.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o022:
+        return False
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def _configure_cache() -> str | None:
     """Return the cache folder in use (``None``: caching off); point numba at it if needed."""
     if os.environ.get("MASKKIT_NUMBA_CACHE", "1").strip().lower() in _OFF:
@@ -46,11 +68,11 @@ def _configure_cache() -> str | None:
         return str(here / "__pycache__")
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     uid = os.getuid() if hasattr(os, "getuid") else "user"
-    for folder in (
-        Path(xdg) / "maskkit" / "numba",
-        Path(tempfile.gettempdir()) / f"maskkit-numba-{uid}",
+    for folder, usable in (
+        (Path(xdg) / "maskkit" / "numba", _writable),
+        (Path(tempfile.gettempdir()) / f"maskkit-numba-{uid}", _private),
     ):
-        if _writable(folder):
+        if usable(folder):
             _config.CACHE_DIR = str(folder)  # read by numba when each kernel is first cached
             return str(folder)
     return None
