@@ -4,9 +4,9 @@ Run:  python benchmarks/bench_loader.py [--epochs 3] [--json out.json]
 
 The store: 256 samples x 32,768 biallelic sites (10 % alt, 1 % missing), scikit-allel layout,
 ``calldata/GT`` chunked ``(1,024 sites, 256 samples, 2)`` with gzip (the chunking of maskkit's
-own writers), created once in the cache folder. Every loader serves 1,024-site windows in
-batches of 32 with 2 worker processes (persistent), after one untimed epoch (worker start-up,
-chunk caches); the rate is the median over ``--epochs`` epochs.
+own writers), created once in ``maskkit.io.default_cache_dir() / "bench"``. Every loader serves
+1,024-site windows in batches of 32 with 2 worker processes (persistent), after one untimed
+epoch (worker start-up, chunk caches); the rate is the median over ``--epochs`` epochs.
 
 Rows:
 
@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ def bench_store(folder: str | os.PathLike[str] | None = None) -> Path:
     """Return the benchmark store's path, writing it first if it is not there yet."""
     import h5py
 
-    root = Path(folder or Path(tempfile.gettempdir()) / "maskkit-bench")
+    root = Path(folder or io.default_cache_dir() / "bench")  # the user's, not a shared name
     path = root / f"haps_{N_SAMPLES}x{N_SITES}.h5"
     if path.exists():
         return path
