@@ -407,3 +407,20 @@ def test_ooa_demo_cache_is_the_users_and_versioned(monkeypatch, tmp_path):
     assert calls == [tmp_path / "cache" / f"rag_bert_ooa-{mk.__version__}-12_20000_5"]
     np.testing.assert_array_equal(a.train.haps, b.train.haps)
     np.testing.assert_array_equal(a.positions, b.positions)
+
+
+def test_constant_demo_cache_is_versioned(monkeypatch, tmp_path):
+    calls = []
+    real = dt.simulate
+
+    def counted(*args):
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(dt, "simulate", counted)
+    kw = dict(n_train=8, n_val=4, length=2e4, window=32, seed=5, cache_dir=tmp_path)
+    a = dt.demo_data(**kw)
+    b = dt.demo_data(**kw)
+    assert len(calls) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [f"demo-{mk.__version__}-8_4_20000_5.npz"]
+    np.testing.assert_array_equal(a.val.haps, b.val.haps)

@@ -225,9 +225,12 @@ def demo_data(
     """Built-in simulated demo data (cached as ``.npz`` in ``cache_dir`` when given).
 
     The validation samples come from the same simulation, so they share the panel's ancestry.
-    Sites monomorphic in the training panel are dropped (nothing to impute there).
+    Sites monomorphic in the training panel are dropped (nothing to impute there). The cache
+    file is named after the maskkit version too: one written by another version is not read.
     """
-    key = f"demo_{n_train}_{n_val}_{int(length)}_{seed}.npz"
+    import maskkit
+
+    key = f"demo-{maskkit.__version__}-{n_train}_{n_val}_{int(length)}_{seed}.npz"
     path = Path(cache_dir) / key if cache_dir is not None else None
     if path is not None and path.exists():
         z = np.load(path)
