@@ -424,3 +424,15 @@ def test_constant_demo_cache_is_versioned(monkeypatch, tmp_path):
     assert len(calls) == 1
     assert [p.name for p in tmp_path.iterdir()] == [f"demo-{mk.__version__}-8_4_20000_5.npz"]
     np.testing.assert_array_equal(a.val.haps, b.val.haps)
+
+
+def test_unwritable_demo_cache_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    rc = train.main([*TINY, "--out", str(tmp_path / "run"), "--cache-dir", str(blocker / "c")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the demo data cache in ")
+    assert "--cache-dir" in err
+    assert "MASKKIT_CACHE_DIR" in err
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())

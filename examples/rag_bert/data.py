@@ -281,15 +281,21 @@ def ooa_demo_data(
     outdir = root / f"rag_bert_ooa-{maskkit.__version__}-{n}_{int(length)}_{seed}"
     demo = mkio.DemoData(outdir)
     if not demo.summary_path.is_file():  # the folder appears whole (simulate_demo is atomic)
-        root.mkdir(parents=True, exist_ok=True)
         try:
-            demo = mkio.simulate_demo(
-                outdir, n_diploids=n, length=int(length), seed=seed, val_fraction=n_val / n,
-                window_size=min(window, 512), verbose=False,
-            )  # fmt: skip
-        except FileExistsError:  # another process simulated it first: use its copy
-            if not demo.summary_path.is_file():
-                raise
+            root.mkdir(parents=True, exist_ok=True)
+            try:
+                demo = mkio.simulate_demo(
+                    outdir, n_diploids=n, length=int(length), seed=seed, val_fraction=n_val / n,
+                    window_size=min(window, 512), verbose=False,
+                )  # fmt: skip
+            except FileExistsError:  # another process simulated it first: use its copy
+                if not demo.summary_path.is_file():
+                    raise
+        except OSError as exc:
+            raise InputError(
+                f"cannot write the demo data cache in {root} ({exc.strerror or exc}); pass "
+                "--cache-dir DIR (a folder you can write) or set MASKKIT_CACHE_DIR"
+            ) from exc
     store = mkio.open_store(demo.store, verbose=False)
     try:
         haps, pos, names = store.to_numpy(), np.asarray(store.positions), store.samples
