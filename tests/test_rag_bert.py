@@ -436,3 +436,22 @@ def test_unwritable_demo_cache_is_a_clear_error(tmp_path, capsys):
     assert "--cache-dir" in err
     assert "MASKKIT_CACHE_DIR" in err
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_reports_are_written_whole_or_not_at_all(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    target = tmp_path / "report.json"
+    dt.write_text(target, '{"old": 1}')
+    real = Path.write_text
+
+    def cut(self, text, *args, **kwargs):  # the disk fills up halfway
+        real(self, text[: len(text) // 2], *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", cut)
+    with pytest.raises(OSError, match="No space"):
+        dt.write_text(target, '{"new": 2, "padding": "' + "x" * 100 + '"}')
+    monkeypatch.undo()
+    assert json.loads(target.read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left

@@ -25,7 +25,7 @@ import numpy as np
 from maskkit import metrics as mm
 
 from . import train
-from .data import InputError
+from .data import InputError, write_text
 
 ARMS: dict[str, list[str]] = {
     "random": ["--strategy", "random"],
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs.setdefault(arm, []).append(done)
                 results["baselines"] = summary["baselines"]
                 results["arms"] = runs
-                (out / "ablation.json").write_text(json.dumps(results, indent=1, default=float))
+                write_text(out / "ablation.json", json.dumps(results, indent=1, default=float))
                 print(f"{arm} seed {seed}: rare F1 {last['val']['rare']['f1']:.4f} "
                       f"common F1 {last['val'][BINS[-1]]['f1']:.4f}", flush=True)  # fmt: skip
     except InputError as exc:
@@ -256,8 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     pt = paired_table(results)
     if pt:
         md += "\n\n" + pt
-    (out / "ablation.md").write_text(md + "\n")
-    (out / "ablation.json").write_text(json.dumps(results, indent=1, default=float))
+    write_text(out / "ablation.md", md + "\n")
+    write_text(out / "ablation.json", json.dumps(results, indent=1, default=float))
     plot(results, out / "ablation.png")
     print(md)
     print(f"table: {out / 'ablation.md'}  plot: {out / 'ablation.png'}")

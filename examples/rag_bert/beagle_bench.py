@@ -340,7 +340,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     result["baselines_s"] = time.perf_counter() - t0
     result["total_s"] = time.perf_counter() - t_all
     result["masked_genotypes"] = {b: result["nearest_copy"][b]["n_genotypes"] for b in BINS}
-    (out / "beagle_bench.json").write_text(json.dumps(result, indent=1, default=float))
+    dt.write_text(out / "beagle_bench.json", json.dumps(result, indent=1, default=float))
     print("minor-allele F1 / r² at the masked genotypes (r² of Beagle from hard calls):")
     print("| predictor | " + " | ".join([*BINS, "rare"]) + " | concordance |")
     for name in ("major_allele", "nearest_copy", "beagle"):

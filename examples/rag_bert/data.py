@@ -117,6 +117,14 @@ def write_store(
                     f.create_dataset(key, data=value)
 
 
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a report or table is whole or absent, never cut)."""
+    from maskkit.io._atomic import atomic_file
+
+    with atomic_file(path, overwrite=True) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+
 def alt_freq_of(haps: np.ndarray) -> np.ndarray:
     """Alt-allele frequency per site over non-missing calls (0 where all are missing)."""
     from maskkit import io as mkio

@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for b in [*mm.bin_labels(), "rare", "all"]:
             r = res[b]
             print(f"  {b:15s} F1 {r['f1']:.4f}  r2 {r['r2']:.4f}  n {r['n_genotypes']:.0f}")
-    Path(str(args.out) + ".json").write_text(json.dumps(report, indent=1, default=float))
+    dt.write_text(str(args.out) + ".json", json.dumps(report, indent=1, default=float))
     return report
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -748,15 +749,13 @@ def flat_row(epoch_log: dict[str, Any]) -> dict[str, Any]:
 
 def write_metrics(out: Path, history: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     rows = [flat_row(h) for h in history]
-    tmp = out / "metrics.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out / "metrics.csv")
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps({**summary, "history": history}, indent=1, default=float))
-    os.replace(tmp, out / "metrics.json")
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    dt.write_text(out / "metrics.csv", buf.getvalue())
+    summary_json = json.dumps({**summary, "history": history}, indent=1, default=float)
+    dt.write_text(out / "metrics.json", summary_json)
 
 
 def plot(out: Path, history: list[dict[str, Any]], base: dict[str, Any]) -> list[Path]:
