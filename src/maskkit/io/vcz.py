@@ -31,7 +31,8 @@ import numpy as np
 
 from ._deps import require
 from ._errors import StoreFormatError
-from .store import HaplotypeStore, _decode, _sample_names
+from ._names import decode_strings, sample_names
+from .store import HaplotypeStore
 
 __all__ = ["VcfZarrStore"]
 
@@ -221,7 +222,7 @@ class VcfZarrStore(HaplotypeStore):
             )
         lo, hi = self._contig_range(root, n_variants)
         raw = root[_SAMPLES][:] if _SAMPLES in root else None
-        samples = _sample_names(raw, n_samples, f"{self.source}:{_SAMPLES}", _GT)
+        samples = sample_names(raw, n_samples, f"{self.source}:{_SAMPLES}", _GT)
         self._offset = lo
         self._shape = (hi - lo, n_samples, ploidy)
         self._positions = pos[lo:hi]
@@ -236,7 +237,7 @@ class VcfZarrStore(HaplotypeStore):
                     f"({_CONTIG!r} / {_CONTIG_ID!r}); open it without contig"
                 )
             return 0, n_variants
-        names = _decode(np.asarray(root[_CONTIG_ID][:])).tolist()
+        names = decode_strings(np.asarray(root[_CONTIG_ID][:])).tolist()
         codes = np.asarray(root[_CONTIG][:])
         present = np.unique(codes)
         if self.contig is None:
@@ -315,8 +316,8 @@ class VcfZarrStore(HaplotypeStore):
         values = np.asarray(alleles[self._offset : self._offset + self.n_sites])
         if values.ndim != 2 or values.shape[1] < 1:
             return None
-        ref = _decode(values[:, 0])
-        alt = _decode(values[:, 1]) if values.shape[1] > 1 else np.full(len(ref), "", object)
+        ref = decode_strings(values[:, 0])
+        alt = decode_strings(values[:, 1]) if values.shape[1] > 1 else np.full(len(ref), "", object)
         return ref, alt
 
     # -- reading --------------------------------------------------------------------------
