@@ -259,6 +259,42 @@ def test_wide_dtypes_are_read_only_when_they_fit(tmp_path):
         bad.to_numpy()
 
 
+def _with_positions(path, pos):
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    root.create_array("call_genotype", data=np.zeros((len(pos), 2, 2), np.int8), chunks=(2, 2, 2))
+    root.create_array("variant_position", data=np.asarray(pos))
+    return path
+
+
+@pytest.mark.parametrize(
+    "pos", [np.array([1.0, 7.0, 2.0**40]), np.array([1, 5, 2**63 - 1], dtype=np.uint64)]
+)
+def test_positions_are_read_exactly_when_they_fit_int64(tmp_path, pos):
+    store = io.open_store(_with_positions(tmp_path / "p.vcz", pos))
+    assert store.positions.dtype == np.int64
+    assert store.positions.tolist() == [int(x) for x in pos.tolist()]
+
+
+@pytest.mark.parametrize(
+    ("pos", "match"),
+    [
+        (np.array([1.0, 2.5, 3.0]), r"variant_position holds 2\.5, not an integer"),
+        (np.array([1.0, np.nan, 3.0]), r"variant_position holds nan, not an integer"),
+        (np.array([1.0, np.inf]), r"variant_position holds inf, not an integer"),
+        (np.array([1.0, 2.0**64]), r"variant_position holds 18446744073709551616, outside int64"),
+        (
+            np.array([1, 2, 2**63 + 5], dtype=np.uint64),
+            r"variant_position holds 9223372036854775813, outside int64",
+        ),
+        (np.array(["1", "2"]), r"variant_position must hold integer positions, got <U1"),
+        (np.array([True, False]), r"variant_position must hold integer positions, got bool"),
+    ],
+)
+def test_positions_that_would_change_are_refused(tmp_path, pos, match):
+    with pytest.raises(io.StoreFormatError, match=match):
+        io.open_store(_with_positions(tmp_path / "p.vcz", pos))
+
+
 def test_phased_flag_from_call_genotype_phased(tmp_path):
     gt = np.zeros((3, 2, 2), dtype=np.int8)
     gt[2, 1] = -1

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
+from .._narrow import narrow
 from ._deps import require
 from ._errors import PloidyError, StoreFormatError, WindowError
 from ._names import decode_strings, sample_names
@@ -190,14 +191,17 @@ class HaplotypeStore:
             )
         if POS_PATH in f:
             pos = np.asarray(f[POS_PATH][:])
-            if pos.size and (
-                not np.issubdtype(pos.dtype, np.integer) or pos.max() > np.iinfo(np.int64).max
-            ):
+            if pos.size and not np.issubdtype(pos.dtype, np.integer):
                 raise StoreFormatError(
                     f"{self.path}:{POS_PATH} must hold integer positions, got {pos.dtype}"
-                    + (f" up to {pos.max()}" if np.issubdtype(pos.dtype, np.integer) else "")
                 )
-            pos = pos.astype(np.int64)
+            pos = narrow(
+                pos,
+                np.int64,
+                f"{self.path}:{POS_PATH}",
+                fix="positions are 1-based integers; convert the VCF again",
+                error=StoreFormatError,
+            )
         else:
             raise StoreFormatError(
                 f"{self.path} has no dataset {POS_PATH!r} (site positions); {_HOW_TO_CREATE}"

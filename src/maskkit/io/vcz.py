@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .._narrow import narrow
 from ._deps import require
 from ._errors import StoreFormatError
 from ._names import decode_strings, sample_names
@@ -215,7 +216,7 @@ class VcfZarrStore(HaplotypeStore):
             raise StoreFormatError(
                 f"{self.source}:{_MASK} has shape {mask.shape} but {_GT} has {gt.shape}"
             )
-        pos = np.asarray(root[_POS][:], dtype=np.int64)
+        pos = self._read_positions(root[_POS])
         if pos.shape != (n_variants,):
             raise StoreFormatError(
                 f"{self.source}:{_POS} has shape {pos.shape} but {_GT} has {n_variants} variants"
@@ -227,6 +228,21 @@ class VcfZarrStore(HaplotypeStore):
         self._shape = (hi - lo, n_samples, ploidy)
         self._positions = pos[lo:hi]
         self._samples = samples
+
+    def _read_positions(self, array: Any) -> np.ndarray:
+        """Return ``variant_position`` as int64; refuse a value that int64 would change."""
+        name = f"{self.source}:{_POS}"
+        raw = np.asarray(array[:])
+        if raw.dtype.kind not in "iuf":
+            raise StoreFormatError(f"{name} must hold integer positions, got {raw.dtype}")
+        return narrow(
+            raw,
+            np.int64,
+            name,
+            fix="positions are 1-based integers; re-create the store with vcf2zarr",
+            integral_floats=True,
+            error=StoreFormatError,
+        )
 
     def _contig_range(self, root: Any, n_variants: int) -> tuple[int, int]:
         """Return the variant range ``[lo, hi)`` of the requested (or only) contig."""
