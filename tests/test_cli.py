@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,27 @@ def test_console_script_entry_point(tmp_path):
         [*cmd, "simulate", "--help"], capture_output=True, text=True, env=env, check=True
     )
     assert "--n-diploids" in res.stdout
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero", "dangling link"])
+def test_convert_says_what_a_non_file_input_is(tmp_path, capsys, kind):
+    src = tmp_path / "in.vcf"
+    if kind == "directory":
+        src.mkdir()
+        says = "is a directory, not a file"
+    elif kind == "fifo":
+        os.mkfifo(src)
+        says = r"is a named pipe \(FIFO\), not a regular file"
+    elif kind == "dev-zero":
+        src = Path("/dev/zero")
+        says = "is a character device, not a regular file"
+    else:
+        src.symlink_to(tmp_path / "gone.vcf")
+        says = "is a symbolic link to .*gone.vcf, which does not exist"
+    assert cli.main(["convert", str(src), str(tmp_path / "out.h5"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("maskkit convert: error: VCF ")
+    assert "does not exist" not in err.replace("which does not exist", "")
+    assert re.search(says, err), err
+    assert not (tmp_path / "out.h5").exists()

@@ -40,7 +40,10 @@ def sample_names(raw: Any, n_samples: int, where: str, gt: str) -> np.ndarray:
     """
     if raw is None:
         return np.asarray([f"sample{i}" for i in range(n_samples)], dtype=object)
-    samples = decode_strings(np.asarray(raw))
+    raw = np.asarray(raw)
+    if raw.ndim != 1:
+        raise StoreFormatError(f"{where} must be 1-D (one name per sample), got shape {raw.shape}")
+    samples = decode_strings(raw)
     if samples.shape != (n_samples,):
         raise StoreFormatError(
             f"{where} has {samples.shape[0]} names but {gt} has {n_samples} samples"
