@@ -10,7 +10,8 @@ be exactly as long as it says, and hold exactly one chunk's bytes. Anything else
 
 from __future__ import annotations
 
-import json
+import gzip
+import lzma
 import zipfile
 import zlib
 from typing import Any
@@ -35,7 +36,8 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
     EOFError,
     zlib.error,
     zipfile.BadZipFile,
-    json.JSONDecodeError,
+    gzip.BadGzipFile,  # an OSError, but about the bytes, not the disk
+    lzma.LZMAError,
 )
 
 
