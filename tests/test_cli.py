@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,121 @@ def test_console_script_entry_point(tmp_path):
         [*cmd, "simulate", "--help"], capture_output=True, text=True, env=env, check=True
     )
     assert "--n-diploids" in res.stdout
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero", "dangling link"])
+def test_convert_says_what_a_non_file_input_is(tmp_path, capsys, kind):
+    src = tmp_path / "in.vcf"
+    if kind == "directory":
+        src.mkdir()
+        says = "is a directory, not a file"
+    elif kind == "fifo":
+        os.mkfifo(src)
+        says = r"is a named pipe \(FIFO\), not a regular file"
+    elif kind == "dev-zero":
+        src = Path("/dev/zero")
+        says = "is a character device, not a regular file"
+    else:
+        src.symlink_to(tmp_path / "gone.vcf")
+        says = "is a symbolic link to .*gone.vcf, which does not exist"
+    assert cli.main(["convert", str(src), str(tmp_path / "out.h5"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("maskkit convert: error: VCF ")
+    assert "does not exist" not in err.replace("which does not exist", "")
+    assert re.search(says, err), err
+    assert not (tmp_path / "out.h5").exists()
+
+
+# Runs `maskkit convert` in a real process; the process waits at a barrier (a folder both
+# processes sign) just before it puts its output in place, so both have passed the up-front
+# "output exists?" check and finished writing before either commits: the race, every time.
+_RACER = """
+import os, sys, time, types
+from maskkit import cli
+from maskkit.io import _atomic
+
+barrier, vcf, out = sys.argv[1:4]
+waited = []
+
+def wait():
+    if waited:
+        return
+    waited.append(1)
+    open(os.path.join(barrier, str(os.getpid())), "w").close()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(barrier)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+def hooked(name):
+    def call(*args, **kwargs):
+        wait()
+        return getattr(os, name)(*args, **kwargs)
+    return call
+
+proxy = types.SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
+proxy.replace, proxy.link, proxy.rename = hooked("replace"), hooked("link"), hooked("rename")
+_atomic.os = proxy
+sys.exit(cli.main(["convert", vcf, out, "--no-progress"]))
+"""
+
+
+def _vcf(path, samples, n_sites):
+    rng = np.random.default_rng(len(samples))
+    gts = rng.integers(0, 2, size=(n_sites, len(samples), 2))
+    head = (
+        "##fileformat=VCFv4.2\n##contig=<ID=1>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+    )
+    rows = [
+        f"1\t{10 * (i + 1)}\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(f"{a}|{b}" for a, b in gts[i])
+        for i in range(n_sites)
+    ]
+    path.write_text(head + "\t".join(samples) + "\n" + "\n".join(rows) + "\n")
+    return path, gts.transpose(1, 2, 0)
+
+
+@pytest.mark.parametrize("output", ["absent", "dangling link"])
+def test_two_concurrent_converts_one_wins_the_other_exits_1(tmp_path, output):
+    inputs = [_vcf(tmp_path / "a.vcf", ["A1", "A2"], 40), _vcf(tmp_path / "b.vcf", ["B1"], 30)]
+    out = tmp_path / "out.h5"
+    if output == "dangling link":
+        out.symlink_to(tmp_path / "nowhere.h5")
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, str(barrier), str(vcf), str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for vcf, _ in inputs
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    codes = [r[0] for r in results]
+    if output == "dangling link":  # an existing output: both refuse, the link stays
+        assert codes == [1, 1], results
+        assert out.is_symlink()
+        assert not (tmp_path / "nowhere.h5").exists()
+        for _, _, err in results:
+            assert err.count("\n") == 1, err
+            assert "already exists" in err
+            assert "--force" in err
+        args = ["convert", str(inputs[0][0]), str(out), "--no-progress", "--force"]
+        assert cli.main(args) == 0  # --force replaces the link itself, not where it points
+        assert not out.is_symlink()
+        assert not (tmp_path / "nowhere.h5").exists()
+        np.testing.assert_array_equal(io.open_store(out).to_numpy(), inputs[0][1])
+    else:
+        assert sorted(codes) == [0, 1], results
+        assert len(os.listdir(barrier)) == 2, "both processes reached the commit"
+        winner, loser = (0, 1) if codes[0] == 0 else (1, 0)
+        err = results[loser][2]
+        assert err.count("\n") == 1, err
+        assert err.startswith("maskkit convert: error:")
+        assert str(out) in err
+        assert "--force" in err
+        np.testing.assert_array_equal(io.open_store(out).to_numpy(), inputs[winner][1])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

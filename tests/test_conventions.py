@@ -185,7 +185,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "maskkit.io.vcz.VcfZarrStore": ("path",),
     "maskkit.io.vcz.VcfZarrStore.read": ("sample_indices", "start", "stop"),
     "maskkit.io.vcz.VcfZarrStore.require_ploidy": ("ploidy",),
-    "maskkit.io.store.open_store": ("path",),
+    "maskkit.io.opener.open_store": ("path",),
     "maskkit.io.writer.write_store": ("path", "genotypes"),
     "maskkit.io.vcf.vcf_to_hdf5": ("vcf_path", "out_path"),
     "maskkit.io.vcf.ConvertStats": (

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from strategies import store_layouts, vcf_texts
 
 from maskkit import io
@@ -236,3 +237,148 @@ def test_the_reference_reader_can_fail():
     ):
         with pytest.raises(Refused):
             read_vcf(header, bad, False)
+
+
+# -- VCF Zarr: generated stores, dtypes, fill values, absent and cut chunks ------------------
+
+_VCZ_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.float32]
+
+
+@st.composite
+def vcz_layouts(draw: st.DrawFn) -> dict[str, Any]:
+    """Arrays of a small VCF Zarr store, with how each is chunked, compressed and filled."""
+    dtype = np.dtype(draw(st.sampled_from(_VCZ_DTYPES)))
+    shape = (draw(st.integers(1, 6)), draw(st.integers(1, 4)), draw(st.integers(1, 3)))
+    values = [0, 1, 2, -1, -2, 127, 128, 255, 300, 2**40]
+    if dtype.kind == "f":
+        elements: st.SearchStrategy[Any] = st.sampled_from([0.0, 1.0, -1.0])
+        fills: list[Any] = [None, 0.0]
+    else:
+        info = np.iinfo(dtype)
+        fitting = [v for v in values if info.min <= v <= info.max]
+        elements = st.sampled_from(fitting[:4]) if draw(st.booleans()) else st.sampled_from(fitting)
+        fills = [None, *fitting]
+    pos_kind = draw(st.sampled_from(["int32", "int64", "uint64", "float64", "bad float", "huge"]))
+    pos: np.ndarray = np.arange(1, shape[0] + 1) * 10
+    if pos_kind == "bad float":
+        pos = pos.astype(np.float64)
+        pos[draw(st.integers(0, shape[0] - 1))] = draw(st.sampled_from([2.5, np.nan, np.inf]))
+    elif pos_kind == "huge":
+        pos = pos.astype(np.uint64)
+        pos[-1] = 2**63 + draw(st.integers(0, 5))
+    else:
+        pos = pos.astype(pos_kind)
+    return {
+        "gt": draw(hnp.arrays(dtype, shape, elements=elements)),
+        "mask": draw(st.none() | hnp.arrays(np.bool_, shape)),
+        "pos": pos,
+        "fill": draw(st.sampled_from(fills)),
+        "chunks": (draw(st.integers(1, shape[0])), draw(st.integers(1, shape[1])), shape[2]),
+        "compressor": draw(st.sampled_from(["blosc", "zstd", "gzip", "none"])),
+        "samples": draw(st.sampled_from([None, shape[1], shape[1] + 1])),
+    }
+
+
+def _write_vcz(path: Path, layout: dict[str, Any]) -> None:
+    import numcodecs
+    import zarr
+
+    codec = {
+        "blosc": numcodecs.Blosc(),
+        "zstd": numcodecs.Zstd(),
+        "gzip": numcodecs.GZip(),
+        "none": None,
+    }[layout["compressor"]]
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    chunks = layout["chunks"]
+    root.create_array(
+        "call_genotype",
+        data=layout["gt"],
+        chunks=chunks,
+        fill_value=layout["fill"],
+        compressors=codec,
+    )
+    if layout["mask"] is not None:
+        root.create_array(
+            "call_genotype_mask", data=layout["mask"], chunks=chunks, compressors=codec
+        )
+    root.create_array(
+        "variant_position", data=layout["pos"], chunks=(chunks[0],), compressors=codec
+    )
+    if layout["samples"] is not None:
+        root.create_array("sample_id", data=np.array([f"s{i}" for i in range(layout["samples"])]))
+
+
+def _chunk_files(path: Path, name: str) -> list[Path]:
+    folder = path / name
+    return (
+        sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+    )
+
+
+def _region(chunk: Path, chunks: tuple[int, ...]) -> tuple[slice, ...]:
+    idx = [int(x) for x in chunk.name.split(".")]
+    return tuple(slice(i * c, (i + 1) * c) for i, c in zip(idx, chunks))
+
+
+def expected_vcz(layout: dict[str, Any], absent: dict[str, list[Path]], cut: bool) -> Any:
+    """What reading the store must give as ``(samples, ploidy, sites)`` int8, or None: refused.
+
+    Rules: genotypes of an integer dtype; positions whole numbers within int64; as many sample
+    names as samples; an absent chunk holds the fill value (``None``: 0 = REF, mask False);
+    a cut chunk, or an allele index above 127 anywhere, is refused; negative or masked = -1.
+    """
+    gt, pos = layout["gt"], layout["pos"]
+    if cut or gt.dtype.kind not in "iu":
+        return None
+    if layout["samples"] not in (None, gt.shape[1]):
+        return None
+    if pos.dtype.kind == "f" and not (np.isfinite(pos).all() and (pos == np.floor(pos)).all()):
+        return None
+    if pos.dtype.kind == "u" and int(pos.max()) > 2**63 - 1:
+        return None
+    wide = gt.astype(np.int64)
+    mask = np.zeros(gt.shape, bool) if layout["mask"] is None else layout["mask"].copy()
+    for chunk in absent["call_genotype"]:
+        wide[_region(chunk, layout["chunks"])] = layout["fill"] or 0
+    for chunk in absent["call_genotype_mask"]:
+        mask[_region(chunk, layout["chunks"])] = False
+    if (wide > 127).any():
+        return None
+    return np.where(mask | (wide < 0), -1, wide).astype(np.int8).transpose(1, 2, 0)
+
+
+@FUZZ
+@given(layout=vcz_layouts(), data=st.data())
+def test_vcz_stores_are_read_exactly_or_refused(layout, data):
+    pytest.importorskip("zarr", reason="VCF Zarr needs zarr >= 3.1 (Python >= 3.11)")
+    names = ("call_genotype", "call_genotype_mask")
+    with tempfile.TemporaryDirectory(prefix="maskkit-fuzz-") as name:
+        path = Path(name) / "s.vcz"
+        _write_vcz(path, layout)
+        absent: dict[str, list[Path]] = {n: [] for n in names}
+        cut = False
+        for array in (*names, "variant_position"):
+            for chunk in _chunk_files(path, array):
+                what = data.draw(st.sampled_from(["keep", "keep", "keep", "delete", "cut"]))
+                if what == "delete" and array != "variant_position":
+                    chunk.unlink()
+                    absent[array].append(chunk)
+                elif what == "cut":
+                    raw = chunk.read_bytes()
+                    chunk.write_bytes(raw[: data.draw(st.integers(0, len(raw) - 1))])
+                    cut = True
+        want = expected_vcz(layout, absent, cut)
+        try:
+            store = io.open_store(path)
+            got = store.to_numpy()
+            window = store.read(np.arange(store.n_samples)[::-1], 0, store.n_sites)
+            positions = store.positions
+        except io.StoreFormatError:
+            assert want is None, "a store the reference reads was refused"
+            return
+    assert want is not None, f"read {got!r} from a store that must be refused"
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(window, want[::-1])
+    np.testing.assert_array_equal(positions, np.asarray(layout["pos"]).astype(np.int64))

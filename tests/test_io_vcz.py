@@ -1,6 +1,7 @@
 """VCF Zarr stores written by bio2zarr against maskkit's own VCF -> HDF5 conversion."""
 
 import pickle
+import shutil
 import subprocess
 import sys
 
@@ -259,6 +260,42 @@ def test_wide_dtypes_are_read_only_when_they_fit(tmp_path):
         bad.to_numpy()
 
 
+def _with_positions(path, pos):
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    root.create_array("call_genotype", data=np.zeros((len(pos), 2, 2), np.int8), chunks=(2, 2, 2))
+    root.create_array("variant_position", data=np.asarray(pos))
+    return path
+
+
+@pytest.mark.parametrize(
+    "pos", [np.array([1.0, 7.0, 2.0**40]), np.array([1, 5, 2**63 - 1], dtype=np.uint64)]
+)
+def test_positions_are_read_exactly_when_they_fit_int64(tmp_path, pos):
+    store = io.open_store(_with_positions(tmp_path / "p.vcz", pos))
+    assert store.positions.dtype == np.int64
+    assert store.positions.tolist() == [int(x) for x in pos.tolist()]
+
+
+@pytest.mark.parametrize(
+    ("pos", "match"),
+    [
+        (np.array([1.0, 2.5, 3.0]), r"variant_position holds 2\.5, not an integer"),
+        (np.array([1.0, np.nan, 3.0]), r"variant_position holds nan, not an integer"),
+        (np.array([1.0, np.inf]), r"variant_position holds inf, not an integer"),
+        (np.array([1.0, 2.0**64]), r"variant_position holds 18446744073709551616, outside int64"),
+        (
+            np.array([1, 2, 2**63 + 5], dtype=np.uint64),
+            r"variant_position holds 9223372036854775813, outside int64",
+        ),
+        (np.array(["1", "2"]), r"variant_position must hold integer positions, got <U1"),
+        (np.array([True, False]), r"variant_position must hold integer positions, got bool"),
+    ],
+)
+def test_positions_that_would_change_are_refused(tmp_path, pos, match):
+    with pytest.raises(io.StoreFormatError, match=match):
+        io.open_store(_with_positions(tmp_path / "p.vcz", pos))
+
+
 def test_phased_flag_from_call_genotype_phased(tmp_path):
     gt = np.zeros((3, 2, 2), dtype=np.int8)
     gt[2, 1] = -1
@@ -296,6 +333,108 @@ def test_bad_stores_raise_store_format_error(tmp_path):
         io.open_store(tmp_path / "s.vcz", format="bam")
     with pytest.raises(io.StoreFormatError, match="not an HDF5 file"):
         io.open_store(tmp_path / "empty.vcz", format="hdf5")
+
+
+def _truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def _rewrite(vcz, name, data, **kwargs):
+    root = zarr.open_group(vcz, mode="a")
+    del root[name]
+    root.create_array(name, data=data, **kwargs)
+
+
+def _v3(vcz, vcf):
+    b2z_vcf.convert([vcf], vcz, variants_chunk_size=3, samples_chunk_size=2, zarr_format=3)
+
+
+def _cut(rel, keep=0.5):
+    return lambda d: _truncate(d / rel, keep)
+
+
+def _garble(rel, data):
+    return lambda d: (d / rel).write_bytes(data)
+
+
+def _replace(name, data):
+    return lambda d: _rewrite(d, name, data)
+
+
+# what to damage: (how, the array the error must name, what it must say)
+DAMAGE = {
+    "cut .zarray": (_cut("call_genotype/.zarray"), "call_genotype", "metadata"),
+    "cut pos .zarray": (_cut("variant_position/.zarray"), "variant_position", "metadata"),
+    "cut chunk": (_cut("call_genotype/1.1.0"), "call_genotype", "chunks"),
+    "empty chunk": (_cut("call_genotype/0.0.0", 0), "call_genotype", "chunks"),
+    "random chunk": (_garble("call_genotype/1.1.0", bytes(range(7, 250, 3))), "call_genotype", ""),
+    "random mask chunk": (
+        _garble("call_genotype_mask/0.1.0", b"\x02\x01" + bytes(60)),
+        "call_genotype_mask",
+        "chunks",
+    ),
+    "cut phased chunk": (_cut("call_genotype_phased/0.0"), "call_genotype_phased", "chunks"),
+    "cut sample_id chunk": (_cut("sample_id/0"), "sample_id", "chunks"),
+    "contig code 2**40": (
+        _replace("variant_contig", np.array([0, 0, 0, 2**40, 0, 0, 0])),
+        "variant_contig",
+        "holds 1099511627776, not an index",
+    ),
+    "phased of the wrong shape": (
+        _replace("call_genotype_phased", np.ones((3, 5), bool)),
+        "call_genotype_phased",
+        r"must be \(7, 5\)",
+    ),
+    "alleles of the wrong shape": (
+        _replace("variant_allele", np.array([["A", "C"]] * 3)),
+        "variant_allele",
+        "one row per variant",
+    ),
+    "sample_id 2-D": (_replace("sample_id", np.array([["a", "b"]] * 5)), "sample_id", "1-D"),
+}
+
+
+@pytest.mark.parametrize(("how", "name", "says"), list(DAMAGE.values()), ids=list(DAMAGE))
+def test_a_damaged_store_is_a_store_format_error_naming_the_array(one, tmp_path, how, name, says):
+    _, vcz, _ = one
+    copy = tmp_path / "copy.vcz"
+    shutil.copytree(vcz, copy)
+    how(copy)
+    with pytest.raises(io.StoreFormatError, match=rf":{name} .*{says}") as info:  # noqa: PT012
+        store = io.open_store(copy)
+        store.to_numpy()
+        assert store.phased is not None
+        store.ref_alt()
+    assert "Traceback" not in str(info.value)
+
+
+def test_a_cut_zarr_json_and_chunk_in_a_v3_store(one, tmp_path):
+    vcf, _, _ = one
+    for target, name in (
+        ("call_genotype/zarr.json", "metadata"),
+        ("call_genotype/c/1/1/0", "chunks"),
+    ):
+        vcz = tmp_path / f"v3-{name}.vcz"
+        _v3(vcz, vcf)
+        _truncate(vcz / target)
+        with pytest.raises(io.StoreFormatError, match=f"call_genotype is damaged: its {name}"):
+            io.open_store(vcz).to_numpy()
+
+
+def test_an_absent_genotype_chunk_reads_as_ref(one, tmp_path):
+    """vcf2zarr skips chunks that are all fill value (0 = REF): they read as REF, not missing."""
+    vcf, vcz, _ = one
+    expected, _ = _parse(vcf.read_text())
+    assert not (vcz / "call_genotype" / "2.2.0").exists()  # site 6, sample 4: 0|0
+    assert (expected[4:, :, 6:] == 0).all()
+    np.testing.assert_array_equal(io.open_store(vcz).to_numpy(), expected)
+    copy = tmp_path / "copy.vcz"
+    shutil.copytree(vcz, copy)
+    (copy / "call_genotype" / "0.0.0").unlink()  # an incomplete copy: also REF, by zarr's rules
+    want = expected.copy()
+    want[0:2, :, 0:3] = 0
+    np.testing.assert_array_equal(io.open_store(copy).to_numpy(), want)
 
 
 def test_missing_zarr_gives_the_install_hint(one, monkeypatch):

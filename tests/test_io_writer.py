@@ -98,6 +98,12 @@ def test_round_trip_property(tmp_path_factory, haps):
         ({"ref": ["A", "C", "G"], "alt": ["T", "T"]}, ValueError, "alt must be 1-D"),
         ({"ref": ["A", "C", "G"], "alt": ["T", "T", "é"]}, ValueError, "ASCII"),
         ({"chunk_sites": 0}, ValueError, "chunk_sites"),
+        (
+            {"positions": np.array([1, 2, 2**63 + 5], dtype=np.uint64)},
+            ValueError,
+            r"positions holds 9223372036854775813, outside int64",
+        ),
+        ({"positions": np.array([1, 2, 2**64 - 1], np.uint64)}, ValueError, "outside int64"),
     ],
 )
 def test_bad_input_names_the_argument_and_writes_nothing(tmp_path, kwargs, exc, match):
@@ -163,3 +169,9 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         io.write_store(path, _haps(), positions=np.arange(1, 51))
     assert os.listdir(tmp_path) == []
+
+
+def test_uint64_positions_that_fit_are_stored_exactly(tmp_path):
+    pos = np.array([1, 2, 2**63 - 1], dtype=np.uint64)
+    path = io.write_store(tmp_path / "s.h5", np.zeros((1, 2, 3), np.int8), positions=pos)
+    assert io.open_store(path).positions.tolist() == [1, 2, 2**63 - 1]

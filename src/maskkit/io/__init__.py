@@ -38,6 +38,7 @@ from .freq import (
     save_frequencies,
 )
 from .memory import ArrayStore
+from .opener import open_store
 from .panel import Panel, read_panel, write_panel
 from .simulate import (
     DemoData,
@@ -47,7 +48,7 @@ from .simulate import (
     simulate_demo,
 )
 from .split import Split, read_split, split_by_population
-from .store import HaplotypeStore, open_store
+from .store import HaplotypeStore
 from .vcf import ConvertStats, vcf_to_hdf5
 from .vcz import VcfZarrStore
 from .windows import Windows

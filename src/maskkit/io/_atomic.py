@@ -11,6 +11,7 @@ permissions a plain ``open()`` or ``mkdir()`` would give it under the current um
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -78,12 +79,51 @@ def check_target(
         raise IsADirectoryError(
             f"output {path} is an existing directory; name a file inside it or another path"
         )
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:  # a dangling symlink is an existing output
         raise FileExistsError(f"{path} already exists; remove it or pass {flag} to replace it")
     if not path.parent.is_dir():
         raise FileNotFoundError(
             f"directory {path.parent} for output {path.name!r} does not exist; create it first"
         )
+
+
+def _appeared(target: Path, flag: str) -> FileExistsError:
+    return FileExistsError(
+        f"{target} appeared while writing (another process wrote it first); not replacing "
+        f"it: remove it or pass {flag} to replace it"
+    )
+
+
+# errnos of a filesystem without hard links (some network and FUSE filesystems)
+_NO_LINKS = frozenset(
+    getattr(errno, name)
+    for name in ("EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK")
+    if hasattr(errno, name)
+)
+
+
+def _publish(tmp: Path, target: Path, overwrite: bool, flag: str) -> None:
+    """Put the finished ``tmp`` at ``target``; without ``overwrite``, never over another file.
+
+    ``os.link`` fails when ``target`` exists, in one step, so of two writers that both found
+    no output when they started exactly one wins (a check followed by ``os.replace`` would let
+    the later writer silently replace the earlier one's finished file).
+    """
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target, follow_symlinks=False)
+    except FileExistsError:
+        raise _appeared(target, flag) from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        if os.path.lexists(target):  # no hard links here: check, then rename
+            raise _appeared(target, flag) from None
+        os.replace(tmp, target)
+    else:
+        os.unlink(tmp)
 
 
 def _unwritable(target: Path, exc: OSError) -> OSError:
@@ -101,7 +141,9 @@ def atomic_file(
     """Yield a temporary path next to ``path``; rename it onto ``path`` when the block succeeds.
 
     On any exception (and on SIGTERM/SIGHUP) the temporary file is removed and ``path`` is
-    left untouched.
+    left untouched. Without ``overwrite``, an existing ``path`` (a dangling symlink included)
+    is refused up front, and again at the end: if another writer put a file there meanwhile,
+    FileExistsError is raised and that file is kept.
     """
     target = Path(path)
     check_target(target, overwrite, flag)
@@ -115,7 +157,7 @@ def atomic_file(
         try:
             yield tmp_path
             os.chmod(tmp_path, 0o666 & ~_umask())
-            os.replace(tmp_path, target)
+            _publish(tmp_path, target, overwrite, flag)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 tmp_path.unlink()
@@ -143,9 +185,9 @@ def atomic_dir(
         try:
             yield tmp_path
             os.chmod(tmp_path, 0o777 & ~_umask())
-            if target.exists():
+            if os.path.lexists(target):
                 if not overwrite:
-                    raise FileExistsError(f"{target} appeared while writing; not replacing it")
+                    raise _appeared(target, flag)
                 old = Path(
                     tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
                 )

@@ -1,7 +1,8 @@
 """Haplotype store: scikit-allel-layout HDF5 files read as ``(samples, ploidy, sites)`` int8.
 
 :class:`HaplotypeStore` is also the interface of every store: :class:`maskkit.io.VcfZarrStore`
-(module ``vcz``) reads VCF Zarr through it, and :func:`open_store` picks the class from the path.
+(module ``vcz``) reads VCF Zarr through it, and :func:`maskkit.io.open_store` (module ``open``)
+picks the class from the path.
 
 Layout (what ``allel.vcf_to_hdf5`` writes, so users' files open as is)::
 
@@ -25,10 +26,12 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
+from .._narrow import narrow
 from ._deps import require
 from ._errors import PloidyError, StoreFormatError, WindowError
+from ._names import decode_strings, sample_names
 
-__all__ = ["GT_PATH", "HaplotypeStore", "open_store"]
+__all__ = ["GT_PATH", "HaplotypeStore"]
 
 GT_PATH = "calldata/GT"
 POS_PATH = "variants/POS"
@@ -69,24 +72,6 @@ def _damaged(path: Path, exc: BaseException) -> StoreFormatError:
         f"cannot read {path}: the HDF5 file is truncated or corrupted ({exc}); re-create or "
         "re-copy it (`h5dump -H` shows whether its header is intact)"
     )
-
-
-def _decode(values: np.ndarray) -> np.ndarray:
-    """Return an array of Python ``str`` from bytes/object/unicode HDF5 strings."""
-    out = [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v) for v in values.tolist()]
-    return np.asarray(out, dtype=object)
-
-
-def _sample_names(raw: Any, n_samples: int, where: str, gt: str) -> np.ndarray:
-    """Return decoded sample names (``sample0``, ... when ``raw`` is None), one per column."""
-    if raw is None:
-        return np.asarray([f"sample{i}" for i in range(n_samples)], dtype=object)
-    samples = _decode(np.asarray(raw))
-    if samples.shape != (n_samples,):
-        raise StoreFormatError(
-            f"{where} has {samples.shape[0]} names but {gt} has {n_samples} samples"
-        )
-    return samples
 
 
 class HaplotypeStore:
@@ -206,14 +191,17 @@ class HaplotypeStore:
             )
         if POS_PATH in f:
             pos = np.asarray(f[POS_PATH][:])
-            if pos.size and (
-                not np.issubdtype(pos.dtype, np.integer) or pos.max() > np.iinfo(np.int64).max
-            ):
+            if pos.size and not np.issubdtype(pos.dtype, np.integer):
                 raise StoreFormatError(
                     f"{self.path}:{POS_PATH} must hold integer positions, got {pos.dtype}"
-                    + (f" up to {pos.max()}" if np.issubdtype(pos.dtype, np.integer) else "")
                 )
-            pos = pos.astype(np.int64)
+            pos = narrow(
+                pos,
+                np.int64,
+                f"{self.path}:{POS_PATH}",
+                fix="positions are 1-based integers; convert the VCF again",
+                error=StoreFormatError,
+            )
         else:
             raise StoreFormatError(
                 f"{self.path} has no dataset {POS_PATH!r} (site positions); {_HOW_TO_CREATE}"
@@ -223,7 +211,7 @@ class HaplotypeStore:
                 f"{self.path}:{POS_PATH} has shape {pos.shape} but {GT_PATH} has {n_sites} variants"
             )
         raw = f[SAMPLES_PATH][:] if SAMPLES_PATH in f else None
-        samples = _sample_names(raw, n_samples, f"{self.path}:{SAMPLES_PATH}", GT_PATH)
+        samples = sample_names(raw, n_samples, f"{self.path}:{SAMPLES_PATH}", GT_PATH)
         self._shape = (n_sites, n_samples, ploidy)
         self._positions = pos
         self._samples = samples
@@ -283,11 +271,11 @@ class HaplotypeStore:
         f = self._handle()
         if "variants/REF" not in f or "variants/ALT" not in f:
             return None
-        ref = _decode(np.asarray(f["variants/REF"][:]))
+        ref = decode_strings(np.asarray(f["variants/REF"][:]))
         alt = np.asarray(f["variants/ALT"][:])
         if alt.ndim == 2:
             alt = alt[:, 0]
-        return ref, _decode(alt)
+        return ref, decode_strings(alt)
 
     def require_ploidy(self, ploidy: int = 2) -> None:
         """Raise :class:`PloidyError` unless the store has ``ploidy`` haplotypes per sample.
@@ -475,68 +463,3 @@ class HaplotypeStore:
             f"HaplotypeStore({str(self.path)!r}, n_samples={self.n_samples}, "
             f"n_sites={self.n_sites}, ploidy={self.ploidy}, in_memory={self.in_memory})"
         )
-
-
-_FORMATS = ("hdf5", "vcz")
-
-
-def open_store(
-    path: str | os.PathLike[str],
-    *,
-    format: str | None = None,
-    contig: str | None = None,
-    storage_options: dict[str, Any] | None = None,
-    in_memory: bool = False,
-    verbose: bool = False,
-) -> HaplotypeStore:
-    """Open a haplotype store: an HDF5 file (scikit-allel layout) or a VCF Zarr store.
-
-    Both give the :class:`HaplotypeStore` interface. The format is ``format`` when given,
-    else ``"vcz"`` (:class:`VcfZarrStore`) for a directory, a ``.vcz`` / ``.zarr`` / ``.zip``
-    path or a URL, else ``"hdf5"``.
-
-    Parameters
-    ----------
-    path
-        The store.
-    format
-        ``"hdf5"`` or ``"vcz"``; default: from ``path``.
-    contig
-        VCF Zarr only: the contig to serve, when the store holds several.
-    storage_options
-        VCF Zarr at a URL only: options of its fsspec filesystem (e.g. credentials).
-    in_memory, verbose
-        See :class:`HaplotypeStore`.
-
-    Examples
-    --------
-    >>> import pathlib, shutil, tempfile
-    >>> tmp = pathlib.Path(tempfile.mkdtemp())
-    >>> from maskkit import io
-    >>> demo = io.simulate_demo(tmp / "os", 6, 20_000, seed=2, verbose=False)
-    >>> io.open_store(demo.store, in_memory=True, verbose=False).n_samples
-    6
-    >>> shutil.rmtree(tmp)
-    """
-    from .vcz import VcfZarrStore, is_vcz
-
-    if format is None:
-        format = "vcz" if is_vcz(path) else "hdf5"
-    if format not in _FORMATS:
-        raise ValueError(
-            f"format must be one of {_FORMATS} or None (from the path), got {format!r}"
-        )
-    if format == "vcz":
-        return VcfZarrStore(
-            path,
-            contig=contig,
-            storage_options=storage_options,
-            in_memory=in_memory,
-            verbose=verbose,
-        )
-    if contig is not None or storage_options is not None:
-        raise ValueError(
-            "contig and storage_options apply to VCF Zarr stores; an HDF5 store holds one "
-            "contig on a local path (open it without them)"
-        )
-    return HaplotypeStore(path, in_memory=in_memory, verbose=verbose)

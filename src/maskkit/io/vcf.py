@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,39 @@ def _same_file(a: Path, b: Path) -> bool:
         return b.exists() and os.path.samefile(a, b)
     except OSError:
         return a.resolve() == b.resolve()
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_input(path: Path) -> None:
+    """Raise unless ``path`` is a regular file (through links), saying what it is instead."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise FileNotFoundError(
+                f"VCF {path} is a symbolic link to {os.readlink(path)}, which does not exist "
+                "(argument vcf_path)"
+            ) from None
+        raise FileNotFoundError(f"VCF {path} does not exist (argument vcf_path)") from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(
+            f"VCF {path} is a directory, not a file (argument vcf_path); name the .vcf, "
+            ".vcf.gz or .bcf file inside it"
+        )
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise VCFFormatError(
+            f"VCF {path} is {kind}, not a regular file (argument vcf_path); maskkit converts "
+            "a file it can seek in: save the stream to a file first (e.g. "
+            "`bcftools view -Oz -o in.vcf.gz -`)"
+        )
 
 
 def _check_bgzf_eof(path: Path) -> None:
@@ -222,8 +256,7 @@ def vcf_to_hdf5(
     cyvcf2 = require("cyvcf2")
     h5py = require("h5py")
     vcf_path = Path(vcf_path)
-    if not vcf_path.is_file():
-        raise FileNotFoundError(f"VCF {vcf_path} does not exist (argument vcf_path)")
+    _check_input(vcf_path)
     if isinstance(chunk_sites, bool) or not isinstance(chunk_sites, (int, np.integer)):
         raise TypeError(f"chunk_sites must be an integer, got {chunk_sites!r}")
     if not 1 <= chunk_sites <= CHUNK_SITES_MAX:

@@ -29,9 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from .._narrow import narrow
+from ._chunks import DECODE_ERRORS, blosc_chunk_bytes, checked_store
 from ._deps import require
 from ._errors import StoreFormatError
-from .store import HaplotypeStore, _decode, _sample_names
+from ._names import decode_strings, sample_names
+from .store import HaplotypeStore
 
 __all__ = ["VcfZarrStore"]
 
@@ -138,6 +141,7 @@ class VcfZarrStore(HaplotypeStore):
         self._mask: Any = None
         self._chunks: tuple[int, int] = (1, 1)
         self._offset = 0
+        self._n_variants = 0
         self._blocks: collections.OrderedDict[tuple[int, int], np.ndarray] = (
             collections.OrderedDict()
         )
@@ -167,21 +171,47 @@ class VcfZarrStore(HaplotypeStore):
                 self._zip = target = zarr.storage.ZipStore(self.path, mode="r")
         options = {} if self.storage_options is None else {"storage_options": self.storage_options}
         try:
-            return zarr.open_group(target, mode="r", **options)
-        except (zarr.errors.BaseZarrError, ValueError, KeyError) as exc:  # no group, bad metadata
+            group = zarr.open_group(target, mode="r", **options)
+            # Re-open through a store that checks each chunk before it is decoded.
+            return zarr.open_group(checked_store(group.store), path=group.store_path.path, mode="r")
+        except DECODE_ERRORS as exc:  # no group, bad metadata
             # (network and permission errors of a URL pass through as they are)
             raise StoreFormatError(
                 f"{self.source} is not a zarr group ({type(exc).__name__}: {exc}); {_HOW_TO_CREATE}"
             ) from exc
 
+    def _damaged(self, name: str, what: str, exc: BaseException) -> StoreFormatError:
+        return StoreFormatError(
+            f"{self.source}:{name} is damaged: its {what} cannot be read ({type(exc).__name__}: "
+            f"{exc}); re-create the store or copy it again (docs/data.md: checking a copied "
+            "store)"
+        )
+
     def _array(self, name: str) -> Any:
+        """Return the array ``name`` (None if absent); damaged metadata is StoreFormatError."""
         root = self._handle()
-        return root.get(name)
+        try:
+            array = root.get(name)
+        except DECODE_ERRORS as exc:
+            raise self._damaged(name, "metadata", exc) from exc
+        if array is not None and not hasattr(array, "chunks"):
+            return None  # a group of that name, not an array
+        if array is not None:
+            expected = blosc_chunk_bytes(array)
+            if expected is not None:
+                root.store.check(array.path, expected)
+        return array
+
+    def _values(self, name: str, array: Any, where: Any = slice(None)) -> np.ndarray:
+        """Return ``array[where]``; a damaged or undecodable chunk is StoreFormatError."""
+        try:
+            return np.asarray(array[where])
+        except DECODE_ERRORS as exc:
+            raise self._damaged(name, "chunks", exc) from exc
 
     def _dataset(self) -> Any:
-        root = self._handle()
         if self._gt is None:
-            self._gt = root[_GT]
+            self._gt = self._array(_GT)
             self._mask = self._array(_MASK)
         return self._gt
 
@@ -195,58 +225,101 @@ class VcfZarrStore(HaplotypeStore):
 
     def _read_arrays(self, root: Any) -> None:
         for name in (_GT, _POS):
-            if name not in root:
+            if self._array(name) is None:
                 raise StoreFormatError(
                     f"{self.source} has no array {name!r}; a VCF Zarr store holds "
                     f"{_GT!r} (variants, samples, ploidy) and {_POS!r}; found "
                     f"{sorted(root.keys())}. {_HOW_TO_CREATE}"
                 )
-        gt = root[_GT]
+        gt = self._array(_GT)
         if len(gt.shape) != 3 or not np.issubdtype(gt.dtype, np.integer):
             raise StoreFormatError(
                 f"{self.source}:{_GT} must be an integer array (variants, samples, ploidy), "
                 f"got {gt.dtype} with shape {gt.shape}"
             )
         n_variants, n_samples, ploidy = (int(x) for x in gt.shape)
+        self._n_variants = n_variants
         self._chunks = (int(gt.chunks[0]), int(gt.chunks[1]))
-        mask = root.get(_MASK)
-        if mask is not None and tuple(mask.shape) != tuple(gt.shape):
-            raise StoreFormatError(
-                f"{self.source}:{_MASK} has shape {mask.shape} but {_GT} has {gt.shape}"
-            )
-        pos = np.asarray(root[_POS][:], dtype=np.int64)
+        for name, shape in ((_MASK, gt.shape), (_PHASED, gt.shape[:2])):
+            extra = self._array(name)
+            if extra is not None and tuple(extra.shape) != tuple(shape):
+                raise StoreFormatError(
+                    f"{self.source}:{name} has shape {extra.shape} but {_GT} has {gt.shape}: "
+                    f"it must be {tuple(shape)}"
+                )
+        pos = self._read_positions(self._array(_POS))
         if pos.shape != (n_variants,):
             raise StoreFormatError(
                 f"{self.source}:{_POS} has shape {pos.shape} but {_GT} has {n_variants} variants"
             )
         lo, hi = self._contig_range(root, n_variants)
-        raw = root[_SAMPLES][:] if _SAMPLES in root else None
-        samples = _sample_names(raw, n_samples, f"{self.source}:{_SAMPLES}", _GT)
+        names = self._array(_SAMPLES)
+        raw = None if names is None else self._values(_SAMPLES, names)
+        samples = sample_names(raw, n_samples, f"{self.source}:{_SAMPLES}", _GT)
         self._offset = lo
         self._shape = (hi - lo, n_samples, ploidy)
         self._positions = pos[lo:hi]
         self._samples = samples
 
+    def _read_positions(self, array: Any) -> np.ndarray:
+        """Return ``variant_position`` as int64; refuse a value that int64 would change."""
+        name = f"{self.source}:{_POS}"
+        raw = self._values(_POS, array)
+        if raw.dtype.kind not in "iuf":
+            raise StoreFormatError(f"{name} must hold integer positions, got {raw.dtype}")
+        return narrow(
+            raw,
+            np.int64,
+            name,
+            fix="positions are 1-based integers; re-create the store with vcf2zarr",
+            integral_floats=True,
+            error=StoreFormatError,
+        )
+
     def _contig_range(self, root: Any, n_variants: int) -> tuple[int, int]:
         """Return the variant range ``[lo, hi)`` of the requested (or only) contig."""
-        if _CONTIG not in root or _CONTIG_ID not in root:
+        contig, contig_id = self._array(_CONTIG), self._array(_CONTIG_ID)
+        if contig is None or contig_id is None:
             if self.contig is not None:
                 raise ValueError(
                     f"contig={self.contig!r} was given but {self.source} records no contigs "
                     f"({_CONTIG!r} / {_CONTIG_ID!r}); open it without contig"
                 )
             return 0, n_variants
-        names = _decode(np.asarray(root[_CONTIG_ID][:])).tolist()
-        codes = np.asarray(root[_CONTIG][:])
+        ids = self._values(_CONTIG_ID, contig_id)
+        if ids.ndim != 1:
+            raise StoreFormatError(
+                f"{self.source}:{_CONTIG_ID} must be 1-D (one name per contig), got {ids.shape}"
+            )
+        names = decode_strings(ids).tolist()
+        codes = self._values(_CONTIG, contig)
+        if codes.shape != (n_variants,) or codes.dtype.kind not in "iuf":
+            raise StoreFormatError(
+                f"{self.source}:{_CONTIG} must hold one integer per variant ({n_variants}), "
+                f"got {codes.dtype} with shape {codes.shape}"
+            )
+        codes = narrow(
+            codes,
+            np.int64,
+            f"{self.source}:{_CONTIG}",
+            integral_floats=True,
+            error=StoreFormatError,
+        )
         present = np.unique(codes)
+        if present.size and (present[0] < 0 or present[-1] >= len(names)):
+            bad = int(present[0] if present[0] < 0 else present[-1])
+            raise StoreFormatError(
+                f"{self.source}:{_CONTIG} holds {bad}, not an index into {_CONTIG_ID} "
+                f"({len(names)} contigs); re-create the store"
+            )
         if self.contig is None:
             if present.size > 1:
-                found = [names[int(c)] for c in present if 0 <= c < len(names)]
+                found = [names[int(c)] for c in present]
                 raise ValueError(
                     f"{self.source} holds variants on {present.size} contigs {found[:10]}; a "
                     "maskkit store serves one: pass contig=NAME (open_store(path, contig=...))"
                 )
-            if present.size == 1 and 0 <= int(present[0]) < len(names):
+            if present.size == 1:
                 self.contig = names[int(present[0])]
             return 0, n_variants
         if self.contig not in names:
@@ -285,7 +358,7 @@ class VcfZarrStore(HaplotypeStore):
         lo, hi = self._offset, self._offset + self.n_sites
         for a in range(lo, hi, step):
             b = min(hi, a - a % step + step)
-            flags = np.asarray(phased[a:b], dtype=bool)
+            flags = self._values(_PHASED, phased, slice(a, b)).astype(bool)
             called = (self._rows(a, b) >= 0).all(axis=2)
             if self.ploidy > 1 and not flags[called].all():
                 return False
@@ -312,18 +385,23 @@ class VcfZarrStore(HaplotypeStore):
         alleles = self._array(_ALLELES)
         if alleles is None:
             return None
-        values = np.asarray(alleles[self._offset : self._offset + self.n_sites])
-        if values.ndim != 2 or values.shape[1] < 1:
+        if len(alleles.shape) != 2 or alleles.shape[0] != self._n_variants:
+            raise StoreFormatError(
+                f"{self.source}:{_ALLELES} has shape {alleles.shape}; it must be (variants, "
+                f"alleles) with one row per variant of {_GT}"
+            )
+        if alleles.shape[1] < 1:
             return None
-        ref = _decode(values[:, 0])
-        alt = _decode(values[:, 1]) if values.shape[1] > 1 else np.full(len(ref), "", object)
+        values = self._values(_ALLELES, alleles, slice(self._offset, self._offset + self.n_sites))
+        ref = decode_strings(values[:, 0])
+        alt = decode_strings(values[:, 1]) if values.shape[1] > 1 else np.full(len(ref), "", object)
         return ref, alt
 
     # -- reading --------------------------------------------------------------------------
     def _rows(self, a: int, b: int, s0: int = 0, s1: int | None = None) -> np.ndarray:
         """Return ``call_genotype[a:b, s0:s1]`` as int8 with missing (negative or masked) = -1."""
         gt = self._dataset()
-        raw = np.asarray(gt[a:b, s0:s1])
+        raw = self._values(_GT, gt, (slice(a, b), slice(s0, s1)))
         out = np.where(raw < 0, -1, raw).astype(np.int8)
         if raw.dtype != np.int8:
             # Only the served contig's rows count: a chunk may reach into the next contig.
@@ -340,7 +418,7 @@ class VcfZarrStore(HaplotypeStore):
                 )
             out[raw > _INT8_MAX] = -1  # other contigs' rows: never served
         if self._mask is not None:
-            out[np.asarray(self._mask[a:b, s0:s1], dtype=bool)] = -1
+            out[self._values(_MASK, self._mask, (slice(a, b), slice(s0, s1))).astype(bool)] = -1
         return out
 
     def _block(self, ci: int, cj: int) -> np.ndarray:

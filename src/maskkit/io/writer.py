@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._narrow import narrow
 from ._atomic import atomic_file
 from ._deps import require
 from .store import GT_PATH, POS_PATH, SAMPLES_PATH
@@ -66,6 +67,7 @@ def _positions(positions: Any) -> np.ndarray:
         raise TypeError(f"positions must be integer 1-based site positions, got dtype {pos.dtype}")
     if pos.ndim != 1:
         raise ValueError(f"positions must be 1-D (one per site), got shape {pos.shape}")
+    pos = narrow(pos, np.int64, "positions", fix="positions are 1-based and fit int64")
     if pos.size and int(pos.min()) < 1:
         raise ValueError(
             f"positions must be 1-based (>= 1), got minimum {int(pos.min())}; add 1 to "
