@@ -6,6 +6,8 @@ lazily.
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import curriculum, freq, metrics, report, rules, tokens
 from ._sync import WorkerSyncWarning
 from ._version import __version__
@@ -25,7 +27,6 @@ from .masks import (
 from .rules import (
     AlleleFrequency,
     Array,
-    ClassRates,
     PerPosition,
     Random,
     Rule,
@@ -38,7 +39,6 @@ from .vocab import mask_tokens
 __all__ = [
     "AlleleFrequency",
     "Array",
-    "ClassRates",
     "Masker",
     "PerPosition",
     "Random",
@@ -70,3 +70,9 @@ __all__ = [
     "tokens",
     "union",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ClassRates":  # deprecated: rules.ClassRates warns
+        return getattr(rules, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -308,6 +309,151 @@ def eligible_mask(eligible: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(
             f"eligible must broadcast to the shape of haps {shape}, got shape {e.shape}"
         ) from None
+
+
+def check_union(shape: tuple[int, ...]) -> None:
+    """Raise unless ``shape`` has a ploidy axis to take the union over."""
+    if len(shape) != 3:
+        raise ValueError(
+            f"union=True needs 3-D haps (samples, ploidy, sites) to take the union over the "
+            f"ploidy axis, got shape {shape}"
+        )
+
+
+def excluded(h: np.ndarray, shape: tuple[int, ...], eligible: Any, protect: Any) -> np.ndarray:
+    """Positions ``eligible`` or ``protect`` exclude (True = never masked), the shape of ``h``.
+
+    ``h`` holds the alleles or token ids of haps of ``shape`` (any view of them).
+    """
+    out = np.zeros(h.shape, dtype=np.bool_)
+    if eligible is not None:
+        out |= ~eligible_mask(eligible, shape).reshape(h.shape)
+    if protect is not None:
+        ids = np.asarray(protect)
+        if (ids.size and ids.dtype.kind not in "iu") or ids.ndim > 1:
+            raise TypeError(
+                "protect must be a token id or a 1-D list of integer token ids "
+                f"(e.g. [cls_id, sep_id, pad_id]), got dtype {ids.dtype} shape {ids.shape}"
+            )
+        out |= np.isin(h, ids.astype(np.int64))
+    return out
+
+
+def scale(value: Any, n: int, name: str = "scale") -> Any:
+    """Return a non-negative multiplier: a float, or float64 of shape ``(1,)`` or ``(n,)``."""
+    if type(value) is int and 0 <= value < 2**53:
+        value = float(value)
+    if type(value) is float and 0.0 <= value < math.inf:  # fast path; NaN fails the comparison
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
+    arr = float_array(value, name)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    elif arr.shape != (n,):
+        raise ValueError(
+            f"{name} must be a scalar or have shape ({n},) (one per sample), got {arr.shape}"
+        )
+    bad = ~((arr >= 0.0) & np.isfinite(arr))
+    if bad.any():
+        raise ValueError(f"{name} must be finite and >= 0, got {arr[bad][0]}")
+    return arr
+
+
+class Request(NamedTuple):
+    """One draw's settings besides the data and the rates, built once per call.
+
+    Handed unchanged from the caller (a mask function, [Rule.draw][maskkit.rules.Rule.draw] or
+    the Masker) to [batch][maskkit._validate.batch], which checks all of it at once.
+    """
+
+    seed: Any
+    epoch: Any = 0
+    indices: Any = None
+    lengths: Any = None
+    eligible: Any = None
+    protect: Any = None
+    exact: bool = False
+    site_rate: bool = False
+    union: bool = False
+    out: Any = None
+    parallel: bool = False
+
+
+class Batch(NamedTuple):
+    """A checked draw: what a rule's kernel call takes besides the rule's own tables."""
+
+    haps: Any  # as given (a rule's site_rates reads it)
+    h2: np.ndarray  # (rows, sites) alleles, or int8 classes (-1 never masked) with eligible/protect
+    ploidy: int
+    shape: tuple[int, ...]
+    seed: int  # the seed's int64 bit pattern
+    epoch: int
+    lens: np.ndarray
+    idx: np.ndarray  # empty: samples 0..n-1
+    result: np.ndarray
+    o2: np.ndarray  # ``result`` as (rows // per, sites)
+    per: int  # haplotype rows OR-ed into one output row: ploidy for a fused union, else 1
+    site: np.ndarray | None  # the site mask an unfused union is taken into
+    rates: dict[str, Any]  # checked: a float, or float64 of shape (1,) or (samples,)
+    exact: bool
+    site_rate: bool
+    parallel: bool
+
+
+RateFn = Callable[[np.ndarray], Mapping[str, Any]]
+
+
+def batch(
+    haps: Any,
+    req: Request,
+    values: Mapping[str, Any] | RateFn,
+    checks: Mapping[str, str],
+    fuse: bool = True,
+) -> Batch:
+    """Check a draw (data, request and the rates named in ``checks``) once; return its Batch.
+
+    ``values`` holds the rates: a dict, or a function of the sample ids giving one (the
+    Masker's per-sample schedules). ``checks`` maps a rate's name to ``"rate"`` (in [0, 1]) or
+    ``"scale"`` (>= 0); other rates pass unchecked. ``fuse=False``: the kernel draws per
+    haplotype and a union is taken after it, into ``Batch.site``.
+    """
+    h2, ploidy, shape = haps_2d(haps)
+    n = shape[0]
+    union = bool(req.union)
+    if union:
+        check_union(shape)
+    seed = int_scalar(req.seed, "seed")
+    if seed >= 2**63:  # its int64 bit pattern: a Python int is cheaper to pass than np.uint64
+        seed -= 2**64
+    epoch = int_scalar(req.epoch, "epoch", high=2**63 - 1)
+    lens = lengths(req.lengths, n, shape[-1])
+    idx = indices(req.indices, n)
+    site = None
+    if union and not fuse:
+        result = np.empty(shape, dtype=np.bool_)
+        site = out_buffer(req.out, (n, shape[2]), inputs=(h2,))
+    else:
+        result = out_buffer(req.out, (n, shape[2]) if union else shape, inputs=(h2,))
+    if req.eligible is not None or req.protect is not None:
+        never = excluded(h2, shape, req.eligible, req.protect)
+        h2 = np.sign(h2).astype(np.int8)
+        h2[never] = -1
+    per = ploidy if union and fuse else 1
+    o2 = result if result.ndim == 2 else result.reshape(h2.shape[0] // per, shape[-1])
+    if callable(values):
+        values = values(idx if idx.size else np.arange(n, dtype=np.int64))
+    checked = dict(values)
+    for name, kind in checks.items():
+        x = checked[name]
+        if kind == "scale":
+            checked[name] = scale(x, n, name)
+        elif not (type(x) is float and 0.0 <= x <= 1.0):  # a plain rate passes as it is
+            checked[name] = rates(x, n, name)
+    return Batch(
+        haps, h2, ploidy, shape, seed, epoch, lens, idx, result, o2, per, site, checked,
+        bool(req.exact), bool(req.site_rate), bool(req.parallel),
+    )  # fmt: skip
 
 
 def masker_state(state: dict[str, Any], schedules: list[tuple[str, Any]]) -> tuple[int, int]:

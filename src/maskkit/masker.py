@@ -246,24 +246,35 @@ class Masker:
 
     # ------------------------------------------------------------------ masks
 
+    def _rates_of(self, idx: np.ndarray | None) -> dict[str, Any]:
+        """Every rate of the rule for samples ``idx``: scheduled ones now, the rest the rule's."""
+        rates = {name: getattr(self.rule, name) for name in self.rule.rate_fields}
+        r, a = self._rates_for(idx)  # type: ignore[arg-type]
+        rates[self.rule.driven] = r
+        if self.alt_schedule is not None:
+            rates["alt_rate"] = a
+        return rates
+
     def _draw(
         self,
         haps: Any,
-        *,
         lengths: Any,
         indices: Any,
+        eligible: Any,
+        protect: Any,
         union: bool,
-        out: np.ndarray | None = None,
-        eligible: Any = None,
-        protect: Any = None,
+        out: np.ndarray | None,
         inputs: dict[str, Any],
     ) -> np.ndarray:
-        idx, rates = self._batch_rates(haps, indices)
-        return self.rule.draw(
-            haps, seed=self.seed, epoch=self.mask_epoch, indices=idx, lengths=lengths,
-            rates=rates, eligible=eligible, protect=protect, exact=self.exact,
-            site_rate=self.site_rate, union=union, out=out, parallel=self.parallel, **inputs,
+        self._pull()  # first: it may move the epoch
+        request = v.Request(
+            self.seed, self.mask_epoch, indices, lengths, eligible, protect, self.exact,
+            self.site_rate, union, out, self.parallel,
         )  # fmt: skip
+        per_sample = any(s.per_sample for _, s in self._schedules())
+        # per-sample rates need the checked sample ids: the rule's batch check hands them over
+        rates = self._rates_of if per_sample else self._rates_of(None)
+        return self.rule._draw(haps, request, rates, inputs)
 
     def haplotype_mask(
         self,
@@ -280,10 +291,7 @@ class Masker:
 
         Arguments as for :meth:`__call__`.
         """
-        return self._draw(
-            haps, lengths=lengths, indices=indices, union=False, out=out, eligible=eligible,
-            protect=protect, inputs=inputs,
-        )  # fmt: skip
+        return self._draw(haps, lengths, indices, eligible, protect, False, out, inputs)
 
     def probabilities(
         self,
@@ -358,10 +366,7 @@ class Masker:
         numpy.ndarray of bool
             Ready for :func:`maskkit.collate` with the same ``haps`` and ``lengths``.
         """
-        return self._draw(
-            haps, lengths=lengths, indices=indices, union=self.union, eligible=eligible,
-            protect=protect, inputs=inputs,
-        )  # fmt: skip
+        return self._draw(haps, lengths, indices, eligible, protect, self.union, None, inputs)
 
     def batch(
         self,

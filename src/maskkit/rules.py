@@ -1,26 +1,29 @@
-"""Masking rules as objects: build once, check, compare, save as JSON, hand to a Masker.
+"""Masking rules: the one owner of each rule's math.
 
-A rule is a small frozen dataclass. It checks its parameters when it is built, says which of its
-rates a curriculum may drive (:attr:`Rule.rate_fields`, the first being :attr:`Rule.driven`),
-round-trips through a JSON config (:meth:`Rule.config` / :func:`from_config`) and draws a mask
-with one call into :mod:`maskkit.masks` (:meth:`Rule.draw`). Where the rule knows them,
-:meth:`Rule.probabilities` gives each position's masking probability (for prior correction or
-importance weights).
+A rule is a small frozen dataclass. It checks its options once, when it is built, says which of
+its rates a curriculum may drive ([Rule.rate_fields][maskkit.rules.Rule.rate_fields], the first
+being [Rule.driven][maskkit.rules.Rule.driven]), round-trips through a JSON config
+([Rule.config][maskkit.rules.Rule.config] / [from_config][maskkit.rules.from_config]) and turns
+a batch into its groups and rate table, which one kernel call draws
+([Rule.draw][maskkit.rules.Rule.draw]); [Rule.probabilities][maskkit.rules.Rule.probabilities]
+reads the same rates. The numpy-style mask functions of [maskkit.masks][] are one-line sugar
+over these rules.
 
-==========================  ===================  ===========================================
-rule                        ``kind``             mask function
-==========================  ===================  ===========================================
-:class:`Random`             ``"random"``         :func:`maskkit.random_mask`
-:class:`SmartBalanced`      ``"smart_balanced"`` :func:`maskkit.class_rate_mask`
-:class:`AlleleFrequency`    ``"af_aware"``       :func:`maskkit.af_mask`
-:class:`Span`               ``"span"``           :func:`maskkit.span_mask`
-:class:`Array`              ``"array"``          :func:`maskkit.array_mask`
-:class:`PerPosition`        ``"per_position"``   :func:`maskkit.af_mask` over groups of equal rate
-==========================  ===================  ===========================================
+Each rule, its ``kind`` and its mask function:
 
-A rule of your own is a frozen dataclass subclass of :class:`Rule` with a ``kind``, registered
-with :func:`register`, that implements :meth:`Rule.site_rates` (each site's rate; the base class
-draws and reports probabilities from it) or overrides :meth:`Rule.draw`. See ``docs/rules.md``.
+* [Random][maskkit.rules.Random], ``"random"``, [random_mask][maskkit.random_mask]
+* [SmartBalanced][maskkit.rules.SmartBalanced], ``"smart_balanced"``,
+  [smart_balanced_mask][maskkit.smart_balanced_mask]
+* [AlleleFrequency][maskkit.rules.AlleleFrequency], ``"af_aware"``, [af_mask][maskkit.af_mask]
+* [Span][maskkit.rules.Span], ``"span"``, [span_mask][maskkit.span_mask]
+* [Array][maskkit.rules.Array], ``"array"``, [array_mask][maskkit.array_mask]
+* [PerPosition][maskkit.rules.PerPosition], ``"per_position"`` (sites grouped by equal rate)
+
+A rule of your own is a frozen dataclass subclass of [Rule][maskkit.rules.Rule] with a ``kind``,
+registered with [register][maskkit.rules.register], that implements
+[Rule.site_rates][maskkit.rules.Rule.site_rates] (each site's rate; the base class draws and
+reports probabilities from it) or overrides [Rule.draw][maskkit.rules.Rule.draw]. See
+``docs/rules.md``.
 
 Examples
 --------
@@ -31,35 +34,29 @@ Examples
 True
 >>> haps = np.zeros((2, 2, 20), dtype=np.int8)
 >>> m = rule.draw(haps, seed=1)
->>> bool((m == mk.class_rate_mask(haps, 0.3, 0.7, seed=1)).all())
+>>> bool((m == mk.smart_balanced_mask(haps, 0.3, 0.7, seed=1)).all())
 True
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
+import warnings
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
+from . import _kernels
 from . import _validate as v
 from . import freq as _freq
 from ._config import plain
-from .masks import (
-    af_mask,
-    array_mask,
-    class_rate_mask,
-    random_mask,
-    span_length_probabilities,
-    span_mask,
-)
 
 __all__ = [
     "AlleleFrequency",
     "Array",
-    "ClassRates",
     "PerPosition",
     "Random",
     "Rule",
@@ -76,7 +73,7 @@ R = TypeVar("R", bound="type[Rule]")
 
 
 def register(cls: R) -> R:
-    """Class decorator: make ``cls`` known to :func:`from_config` (and Masker configs) by its kind.
+    """Class decorator: make ``cls`` known to [from_config][maskkit.rules.from_config] by its kind.
 
     Examples
     --------
@@ -118,7 +115,7 @@ def register(cls: R) -> R:
 
 
 def kinds() -> tuple[str, ...]:
-    """Return the kinds :func:`from_config` knows (built-in rules and registered ones).
+    """Return the kinds [from_config][maskkit.rules.from_config] knows (built-in and registered).
 
     Examples
     --------
@@ -148,7 +145,7 @@ def rule_class(kind: str) -> type[Rule]:
 
 
 def from_config(config: Mapping[str, Any]) -> Rule:
-    """Build a rule from :meth:`Rule.config` output (JSON types).
+    """Build a rule from [Rule.config][maskkit.rules.Rule.config] output (JSON types).
 
     Examples
     --------
@@ -166,7 +163,7 @@ def from_config(config: Mapping[str, Any]) -> Rule:
     return cls.from_params(params)
 
 
-# ----------------------------------------------------------------------------- checks
+# ----------------------------------------------------------------------------- shared math
 
 
 def _tuple(value: Any) -> Any:
@@ -174,6 +171,8 @@ def _tuple(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, (list, tuple)):
+        if all(type(x) in (bool, int, float) for x in value):
+            return tuple(value)  # flat: one conversion (a keep vector has thousands of sites)
         return tuple(_tuple(x) for x in value)
     if isinstance(value, np.generic):
         return value.item()
@@ -188,26 +187,74 @@ def _float_tuple(value: Any, name: str, ndims: tuple[int, ...]) -> tuple[Any, ..
     return out
 
 
-def _never(h: np.ndarray, eligible: Any, protect: Any) -> np.ndarray:
-    """Positions that ``eligible`` / ``protect`` exclude, the shape of ``h``."""
-    out = np.zeros(h.shape, dtype=np.bool_)
-    if eligible is not None:
-        out |= ~v.eligible_mask(eligible, h.shape)
-    if protect is not None:
-        out |= np.isin(h, np.asarray(protect, dtype=np.int64))
-    return out
+def haplotype_rate(site_rate: Any, ploidy: int) -> Any:
+    """Return the per-haplotype rate whose union over ``ploidy`` haplotypes hits ``site_rate``.
+
+    Solves ``1 - (1 - p) ** ploidy = site_rate`` (a float or a float64 array, unchecked).
+    """
+    return 1.0 - (1.0 - site_rate) ** (1.0 / ploidy)
 
 
-def _real_mask(h: Any, lengths: Any) -> np.ndarray:
-    """Eligible positions (real and called), the shape of ``h``."""
-    arr = np.asarray(h)
-    shape = arr.shape
-    n = shape[0] if arr.ndim else 0
-    lens = v.lengths(lengths, n, shape[-1])
+def _site_rated(table: np.ndarray, b: v.Batch) -> np.ndarray:
+    """``table`` read as site rates when the draw asks for it (``site_rate=True``)."""
+    if not b.site_rate:
+        return table
+    return np.asarray(haplotype_rate(table, b.ploidy), dtype=np.float64)
+
+
+_SHARED: dict[tuple[float, ...], np.ndarray] = {}
+
+
+def _rate_table(b: v.Batch, names: tuple[str, ...]) -> np.ndarray:
+    """Return the kernel's ``(1 or samples, groups)`` float64 table: a column per named rate."""
+    values = tuple(b.rates[name] for name in names)
+    if not b.site_rate and all(type(x) is float for x in values):
+        # shared float rates: one cached table (building it costs about a microsecond, a tenth
+        # of a whole 48 x 1,024 call; kernels only read it)
+        table = _SHARED.get(values)
+        if table is None:
+            if len(_SHARED) > 256:
+                _SHARED.clear()
+            table = _SHARED[values] = np.array([values], dtype=np.float64)
+        return table
+    cols = [np.array([x]) if type(x) is float else x for x in values]
+    rows = 1 if all(c.shape[0] == 1 for c in cols) else b.shape[0]
+    table = np.empty((rows, len(cols)), dtype=np.float64)
+    for k, c in enumerate(cols):
+        table[:, k] = c
+    return _site_rated(table, b)
+
+
+_PARALLEL_CHUNK = 4  # output rows per parallel task
+
+
+def _group_draw(b: v.Batch, bins: np.ndarray, split: bool, table: np.ndarray) -> np.ndarray:
+    """Make the one group-kernel call (``_kernels.group_mask``); groups are bins x classes."""
+    if b.h2.size:
+        kernel = _kernels.group_mask_parallel if b.parallel else _kernels.group_mask
+        chunk = _PARALLEL_CHUNK if b.parallel else b.o2.shape[0]
+        kernel(
+            b.h2, b.ploidy, b.lens, b.idx, bins, split, table, b.exact, b.seed, b.epoch,
+            b.per, chunk, b.o2,
+        )  # fmt: skip
+    return b.result
+
+
+def _real_mask(h: np.ndarray, lengths: Any) -> np.ndarray:
+    """Positions that are real (before ``lengths``) and called, the shape of ``h``."""
+    shape = h.shape
+    lens = v.lengths(lengths, shape[0], shape[-1])
     real = np.arange(shape[-1])[None, :] < lens.reshape(-1, 1)
-    if arr.ndim == 3:
+    if h.ndim == 3:
         real = real[:, None, :]
-    return (arr >= 0) & real
+    return (h >= 0) & real
+
+
+def _col(value: Any, h: np.ndarray) -> Any:
+    """Return a rate as a float, or per-sample rates as a column broadcasting over ``h``."""
+    if np.ndim(value) == 0:
+        return float(value)
+    return np.asarray(value, dtype=np.float64).reshape((h.shape[0],) + (1,) * (h.ndim - 1))
 
 
 # ----------------------------------------------------------------------------- base class
@@ -220,14 +267,19 @@ class Rule:
     Class attributes
     ----------------
     kind : str
-        Name in configs (:meth:`config`, :func:`from_config`) and strategy strings.
+        Name in configs ([config][maskkit.rules.Rule.config],
+        [from_config][maskkit.rules.from_config]) and strategy strings.
     rate_fields : tuple of str
-        Fields that are rates: :meth:`draw` takes per-draw values for them (``rates=``), a
-        :class:`~maskkit.Masker` drives them with schedules. The first is :attr:`driven`.
+        Fields that are rates: [draw][maskkit.rules.Rule.draw] takes per-draw values for them
+        (``rates=``), a [Masker][maskkit.Masker] drives them with schedules. The first is
+        [driven][maskkit.rules.Rule.driven].
     inputs : tuple of str
-        Per-batch inputs :meth:`draw` accepts as keywords (e.g. ``"freq"``).
+        Per-batch inputs [draw][maskkit.rules.Rule.draw] accepts as keywords (e.g. ``"freq"``).
     rate_label : str
-        How the training-log banner (:func:`maskkit.report.describe`) names the driven rate.
+        How the training-log banner ([maskkit.report.describe][]) names the driven rate.
+    class_rates : bool
+        Whether the rates are per-allele-class targets (ref and alt), which the banner turns
+        into site rates after the union.
 
     Examples
     --------
@@ -240,6 +292,11 @@ class Rule:
     rate_fields: ClassVar[tuple[str, ...]] = ("rate",)
     inputs: ClassVar[tuple[str, ...]] = ()
     rate_label: ClassVar[str] = "Mask Rate"
+    class_rates: ClassVar[bool] = False
+    # rate fields checked on every draw: "rate" (in [0, 1]) or "scale" (>= 0)
+    _checks: ClassVar[dict[str, str]] = {}
+    # whether the kernel takes the union over the ploidy axis itself
+    _fuse: ClassVar[bool] = True
 
     @property
     def driven(self) -> str:
@@ -253,7 +310,9 @@ class Rule:
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def config(self) -> dict[str, Any]:
-        """Return ``{"kind": ..., **parameters}`` in JSON types (see :func:`from_config`).
+        """Return ``{"kind": ..., **parameters}`` in JSON types.
+
+        [from_config][maskkit.rules.from_config] builds the rule back from it.
 
         Examples
         --------
@@ -277,7 +336,7 @@ class Rule:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Rule:
-        """Build a rule from :meth:`config` output (same as :func:`maskkit.rules.from_config`)."""
+        """Build a rule of this class from [config][maskkit.rules.Rule.config] output."""
         rule = from_config(config)
         if not isinstance(rule, cls):
             raise ValueError(f"config is of kind {config['kind']!r}, not a {cls.__name__}")
@@ -293,6 +352,22 @@ class Rule:
             )
         return dataclasses.replace(self, **rates)
 
+    @classmethod
+    def _unchecked_copy(cls: Any, **options: Any) -> Any:
+        """Return a rule of ``options`` for one call of a mask function, its options checked.
+
+        Its fields stay as given (no conversion to JSON types, which costs more than a small
+        draw); it is never compared, hashed or saved.
+        """
+        rule = object.__new__(cls)
+        for name, value in options.items():
+            object.__setattr__(rule, name, value)
+        rule._check_options()
+        return rule
+
+    def _check_options(self) -> None:
+        """Check the options (fields other than rates) and keep their kernel-ready form."""
+
     # ---------------------------------------------------------------- drawing
 
     def _rates(self, rates: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -307,7 +382,7 @@ class Rule:
             out.update(rates)
         return out
 
-    def _inputs(self, inputs: Mapping[str, Any]) -> None:
+    def _check_inputs(self, inputs: Mapping[str, Any]) -> None:
         for name in inputs:
             if name not in self.inputs:
                 raise ValueError(
@@ -333,48 +408,76 @@ class Rule:
         parallel: bool = False,
         **inputs: Any,
     ) -> np.ndarray:
-        """Draw the mask of ``haps`` (one call into :mod:`maskkit.masks`).
+        """Draw the mask of ``haps``: the rule's groups and rate table, one kernel call.
 
         Parameters
         ----------
         haps : array of int, shape (rows, sites) or (samples, ploidy, sites)
             Alleles or token ids: ``>= 0`` may be masked, negative is missing (never masked).
-        seed, epoch, indices, lengths, exact, site_rate, parallel
-            As for :func:`maskkit.random_mask`.
+        seed : int
+            Non-negative seed, below ``2**64``.
+        epoch : int, default 0
+            Epoch counter; each epoch draws fresh masks.
+        indices : array of int, shape (samples,), optional
+            Global sample ids that key the randomness (default ``0..samples-1``).
+        lengths : array of int, shape (samples,), optional
+            Real sites per sample; later positions are padding and never masked.
         rates : dict, optional
-            Values for :attr:`rate_fields` (a float, or one per sample) instead of the rule's own.
+            Values for [rate_fields][maskkit.rules.Rule.rate_fields] (a float, or one per
+            sample) instead of the rule's own.
         eligible : bool array, optional
             Positions that may be masked: the shape of ``haps``, ``(sites,)``, or for 3-D
             ``haps`` ``(samples, sites)``. ``False`` positions are never masked and exact
             counts ignore them (like missing calls): CLS/SEP tokens, sites kept observed.
         protect : int or sequence of int, optional
             Token ids never masked (e.g. ``[cls_id, sep_id, pad_id]``), like ``eligible=False``.
+        exact : bool, default False
+            Exact per-row (and per-group) counts instead of independent Bernoulli draws.
+        site_rate : bool, default False
+            Read the rates as site rates after the union over the ploidy axis.
         union : bool, default False
             Return the site mask, the union over the ploidy axis (3-D ``haps``).
         out : bool array, optional
             Output buffer of the result's shape.
+        parallel : bool, default False
+            Spread rows over numba threads (the same masks for any thread count).
         **inputs
-            Per-batch inputs named in :attr:`inputs` (e.g. ``freq=`` for allele frequencies).
+            Per-batch inputs named in [inputs][maskkit.rules.Rule.inputs] (e.g. ``freq=``).
 
         Returns
         -------
         numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
         """
-        self._inputs(inputs)
-        r = self._rates(rates)
-        common = {
-            "seed": seed, "epoch": epoch, "indices": indices, "lengths": lengths,
-            "exact": exact, "site_rate": site_rate, "parallel": parallel, "union": union,
-            "out": out, "eligible": eligible, "protect": protect,
-        }  # fmt: skip
-        return self._draw(haps, r, common, inputs)
+        request = v.Request(
+            seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out,
+            parallel,
+        )  # fmt: skip
+        return self._draw(haps, request, self._rates(rates), inputs)
 
     def _draw(
-        self, haps: Any, rates: dict[str, Any], common: dict[str, Any], inputs: dict[str, Any]
+        self, haps: Any, request: v.Request, rates: Any, inputs: Mapping[str, Any]
     ) -> np.ndarray:
-        """Draw from :meth:`site_rates`: positions grouped by equal rate, one af_mask call."""
-        site = self._site_rates(haps, rates, inputs)
-        shape = np.shape(haps)
+        """Draw along the one path: check the batch once, then make the rule's kernel call.
+
+        ``rates`` holds every rate field (a dict, or a function of the sample ids giving one).
+        """
+        if type(self).draw is not Rule.draw:  # a rule of your own that overrides draw
+            if callable(rates):
+                rates = rates(v.sample_ids(request.indices, np.shape(haps)[0]))
+            return self.draw(haps, rates=rates, **request._asdict(), **inputs)
+        self._check_inputs(inputs)
+        b = v.batch(haps, request, rates, self._checks, self._fuse)
+        return self._kernel(b, inputs)
+
+    def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
+        """Draw a checked batch: one group-kernel call over the rule's groups."""
+        bins, split, table = self._groups(b, inputs)
+        return _group_draw(b, bins, split, table)
+
+    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
+        """Return the groups of [site_rates][maskkit.rules.Rule.site_rates]: equal rates."""
+        site = self._site_rates(b.haps, b.rates, inputs)
+        shape = b.shape
         want = [(shape[-1],), (shape[0], shape[-1])]
         if site.shape not in want:
             raise ValueError(
@@ -388,12 +491,16 @@ class Rule:
             raise ValueError(
                 f"{type(self).__name__}.site_rates gives {k} distinct rates; use fewer than 32768"
             )
-        # group g <-> frequency (g + 0.5) / k between the edges j / k: af_mask's bins are groups
-        codes = (groups.reshape(site.shape) + 0.5) / k
-        edges = np.arange(1, k) / k
-        return af_mask(haps, codes, edges, levels, fold=False, **common)
+        rows = 1 if site.ndim == 1 else shape[0]
+        bins = (
+            _kernels.NO_BINS
+            if k == 1
+            else np.ascontiguousarray(groups.reshape(rows, shape[-1]).astype(np.int32))
+        )
+        table = _site_rated(levels.astype(np.float64).reshape(1, k), b)
+        return bins, False, table
 
-    def _site_rates(self, haps: Any, rates: dict[str, Any], inputs: dict[str, Any]) -> np.ndarray:
+    def _site_rates(self, haps: Any, rates: Mapping[str, Any], inputs: Any) -> np.ndarray:
         site = np.asarray(self.site_rates(haps, rates=rates, **inputs), dtype=np.float64)
         return site[0] if site.ndim == 2 and site.shape[0] == 1 else site
 
@@ -401,16 +508,17 @@ class Rule:
         """Return each site's rate, shape ``(sites,)``, ``(1, sites)`` or ``(samples, sites)``.
 
         Implement this in a rule of your own: the base class then draws (Bernoulli, or exact
-        counts per group of sites with equal rate) and gives :meth:`probabilities`. ``rates``
-        holds the current value of every field in :attr:`rate_fields` (floats, or arrays of
-        one value per sample).
+        counts per group of sites with equal rate) and gives
+        [probabilities][maskkit.rules.Rule.probabilities]. ``rates`` holds the current value of
+        every field in [rate_fields][maskkit.rules.Rule.rate_fields] (floats, or arrays of one
+        value per sample).
         """
         raise NotImplementedError(
             f"{type(self).__name__} implements neither site_rates() nor draw(); "
             "a rule of your own implements one of them"
         )
 
-    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         """Per-position rates before the site-rate conversion (broadcastable to ``h``)."""
         site = self._site_rates(h, rates, inputs)
         return site[:, None, :] if h.ndim == 3 and site.ndim == 2 else site
@@ -429,11 +537,12 @@ class Rule:
     ) -> np.ndarray:
         """Return each position's probability of being masked (float64, the shape of ``haps``).
 
-        The marginal probability of :meth:`draw` with the same arguments, in Bernoulli and in
-        exact mode (exact counts keep each position's marginal). ``0`` where a position is
-        missing, padding or not eligible. With ``union=True`` (3-D ``haps``), each site's
-        probability of being set in the site mask, ``1 - prod(1 - p)`` over the ploidy axis
-        (haplotypes are drawn independently), shape ``(samples, sites)``.
+        The marginal probability of [draw][maskkit.rules.Rule.draw] with the same arguments,
+        in Bernoulli and in exact mode (exact counts keep each position's marginal), from the
+        rates the draw uses. ``0`` where a position is missing, padding or not eligible. With
+        ``union=True`` (3-D ``haps``), each site's probability of being set in the site mask,
+        ``1 - prod(1 - p)`` over the ploidy axis (haplotypes are drawn independently), shape
+        ``(samples, sites)``.
 
         Examples
         --------
@@ -443,35 +552,23 @@ class Rule:
         >>> rules.SmartBalanced(0.2, 0.6).probabilities(haps, lengths=[3]).tolist()
         [[0.2, 0.6, 0.0, 0.0]]
         """
-        self._inputs(inputs)
+        self._check_inputs(inputs)
         r = self._rates(rates)
         h = np.asarray(haps)
-        v.haps_2d(h)
+        _, ploidy, shape = v.haps_2d(h)
         for name in self.rate_fields:
             if np.ndim(r[name]) == 1:
                 r[name] = v.rates(r[name], h.shape[0], name)
         p = np.broadcast_to(np.asarray(self._haplotype_rates(h, r, inputs), np.float64), h.shape)
         p = np.minimum(p, 1.0)
         if site_rate:
-            ploidy = h.shape[1] if h.ndim == 3 else 1
-            p = 1.0 - (1.0 - p) ** (1.0 / ploidy)
-        never = _never(h, eligible, protect)
+            p = haplotype_rate(p, ploidy)
+        never = v.excluded(h, shape, eligible, protect)
         p = np.where(_real_mask(h, lengths) & ~never, p, 0.0)
         if not union:
             return p
-        if h.ndim != 3:
-            raise ValueError(
-                f"union=True needs 3-D haps (samples, ploidy, sites) to take the union over the "
-                f"ploidy axis, got shape {h.shape}"
-            )
+        v.check_union(shape)
         return 1.0 - np.prod(1.0 - p, axis=1)
-
-
-def _col(value: Any, h: np.ndarray) -> Any:
-    """Return a rate as a float, or per-sample rates as a column broadcasting over ``h``."""
-    if np.ndim(value) == 0:
-        return float(value)
-    return np.asarray(value, dtype=np.float64).reshape((h.shape[0],) + (1,) * (h.ndim - 1))
 
 
 # ----------------------------------------------------------------------------- built-in rules
@@ -480,7 +577,7 @@ def _col(value: Any, h: np.ndarray) -> Any:
 @register
 @dataclasses.dataclass(frozen=True)
 class Random(Rule):
-    """Every eligible position at ``rate``, whatever its allele (:func:`maskkit.random_mask`).
+    """Every eligible position at ``rate``, whatever its allele ([maskkit.random_mask][]).
 
     Examples
     --------
@@ -492,15 +589,17 @@ class Random(Rule):
     kind: ClassVar[str] = "random"
     rate_fields: ClassVar[tuple[str, ...]] = ("rate",)
     rate_label: ClassVar[str] = "Mask Rate (all alleles)"
+    class_rates: ClassVar[bool] = True
+    _checks: ClassVar[dict[str, str]] = {"rate": "rate"}
     rate: float = 0.15
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
 
-    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
-        return random_mask(haps, rates["rate"], **common)
+    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
+        return _kernels.NO_BINS, False, _rate_table(b, ("rate",))
 
-    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         return _col(rates["rate"], h)
 
 
@@ -510,7 +609,8 @@ class SmartBalanced(Rule):
     """Ref positions (allele 0) at ``ref_rate``, alt positions (allele > 0) at ``alt_rate``.
 
     Smart balanced masking keeps ``alt_rate`` high and fixed (0.7) while the curriculum drives
-    ``ref_rate`` (:func:`maskkit.class_rate_mask`). ``ClassRates`` is the same class.
+    ``ref_rate`` ([maskkit.smart_balanced_mask][]). In exact mode the counts are exact per row
+    and per class.
 
     Examples
     --------
@@ -522,6 +622,8 @@ class SmartBalanced(Rule):
     kind: ClassVar[str] = "smart_balanced"
     rate_fields: ClassVar[tuple[str, ...]] = ("ref_rate", "alt_rate")
     rate_label: ClassVar[str] = "Ref (0) Mask Rate"
+    class_rates: ClassVar[bool] = True
+    _checks: ClassVar[dict[str, str]] = {"ref_rate": "rate", "alt_rate": "rate"}
     ref_rate: float = 0.3
     alt_rate: float = 0.7
 
@@ -529,14 +631,20 @@ class SmartBalanced(Rule):
         object.__setattr__(self, "ref_rate", v.rate_scalar(self.ref_rate, "ref_rate"))
         object.__setattr__(self, "alt_rate", v.rate_scalar(self.alt_rate, "alt_rate"))
 
-    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
-        return class_rate_mask(haps, rates["ref_rate"], rates["alt_rate"], **common)
+    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
+        return _kernels.NO_BINS, True, _rate_table(b, ("ref_rate", "alt_rate"))
 
-    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         return np.where(h > 0, _col(rates["alt_rate"], h), _col(rates["ref_rate"], h))
 
 
-ClassRates = SmartBalanced
+_FEW_RATES = 64
+
+
+def freq_dims(freq: Any) -> None:
+    """Raise unless ``freq`` has shape ``(sites,)`` or ``(samples, sites)``."""
+    if np.ndim(freq) not in (1, 2):
+        raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {np.shape(freq)}")
 
 
 @register
@@ -544,9 +652,9 @@ ClassRates = SmartBalanced
 class AlleleFrequency(Rule):
     """Each position at ``min(1, scale * rates[class, bin])`` by its site's MAF bin.
 
-    :func:`maskkit.af_mask`: ``rates`` is one rate per bin, or a (ref row, alt row) table;
+    [maskkit.af_mask][]: ``rates`` is one rate per bin, or a (ref row, alt row) table;
     the curriculum drives ``scale``. Pass each batch's site frequencies as ``freq=`` to
-    :meth:`draw` (or fix them with ``freq``).
+    [draw][maskkit.rules.Rule.draw] (or fix them with ``freq``).
 
     Examples
     --------
@@ -561,6 +669,13 @@ class AlleleFrequency(Rule):
     rate_fields: ClassVar[tuple[str, ...]] = ("scale",)
     inputs: ClassVar[tuple[str, ...]] = ("freq",)
     rate_label: ClassVar[str] = "Rate Scale (x AF table)"
+    _checks: ClassVar[dict[str, str]] = {"scale": "scale"}
+    if TYPE_CHECKING:  # kernel-ready options, set by _check_options (not dataclass fields)
+        _edges: np.ndarray
+        _table: np.ndarray
+        _split: bool
+        _flat: np.ndarray
+        _flat_list: list[float]
     edges: tuple[float, ...]
     rates: tuple[Any, ...]
     _: dataclasses.KW_ONLY
@@ -569,18 +684,29 @@ class AlleleFrequency(Rule):
     freq: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        edges = _tuple(_freq.check_edges(self.edges))
-        rates = _tuple(v.bin_rates(self.rates, len(edges) + 1))
-        object.__setattr__(self, "edges", edges)
-        object.__setattr__(self, "rates", rates)
+        self._check_options()
+        object.__setattr__(self, "edges", _tuple(self._edges))
+        object.__setattr__(self, "rates", _tuple(self._table))
         object.__setattr__(self, "scale", v.nonneg_scalar(self.scale, "scale"))
-        object.__setattr__(self, "fold", v.flag(self.fold, "fold"))
         if self.freq is not None:
             f = _float_tuple(self.freq, "freq", (1,))
-            _freq.maf_bins(f, edges)  # range check, naming freq
+            _freq.maf_bins(f, self._edges)  # range check, naming freq
             object.__setattr__(self, "freq", f)
 
-    def _freq_of(self, inputs: dict[str, Any]) -> Any:
+    def _check_options(self) -> None:
+        edges = _freq.check_edges(self.edges)
+        table = v.bin_rates(self.rates, len(edges) + 1)
+        split = table.ndim == 2
+        flat = table.T.reshape(-1) if split else table
+        object.__setattr__(self, "fold", v.flag(self.fold, "fold"))
+        object.__setattr__(self, "_edges", edges)
+        object.__setattr__(self, "_table", table)
+        # groups are 2 * bin + class for a (class x bin) table (split), else bin
+        object.__setattr__(self, "_split", split)
+        object.__setattr__(self, "_flat", flat)
+        object.__setattr__(self, "_flat_list", flat.tolist())
+
+    def _freq_of(self, inputs: Mapping[str, Any]) -> Any:
         f = inputs.get("freq", self.freq)
         if f is None:
             raise ValueError(
@@ -589,28 +715,134 @@ class AlleleFrequency(Rule):
             )
         return f
 
-    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
-        return af_mask(
-            haps, self._freq_of(inputs), self.edges, self.rates, scale=rates["scale"],
-            fold=self.fold, **common,
-        )  # fmt: skip
+    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
+        n, sites = b.shape[0], b.shape[-1]
+        freq = self._freq_of(inputs)
+        freq_dims(freq)
+        bins, nans, nb = _freq._bins(freq, self._edges, self.fold, "freq")
+        if nans:
+            raise ValueError(
+                "freq is NaN (a site without calls) where af_mask needs a rate; give those "
+                "sites a frequency (e.g. 0.0) or make them ineligible"
+            )
+        if bins.shape[-1] != sites or (bins.ndim == 2 and bins.shape[0] != n):
+            raise ValueError(
+                f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {b.shape}, "
+                f"got {bins.shape}"
+            )
+        scale = b.rates["scale"]
+        if type(scale) is float and len(self._flat_list) <= _FEW_RATES:
+            # one scale, a small table: plain floats (numpy's per-call cost, ~1 us a call, would
+            # be most of the work); the same float64 products and minimum as the array path
+            table = np.array([[min(scale * x, 1.0) for x in self._flat_list]], dtype=np.float64)
+        else:
+            sc = np.array([scale]) if type(scale) is float else scale
+            table = np.minimum(sc[:, None] * self._flat[None, :], 1.0)
+        # one bin: the rule without bins (the same groups, so the same masks)
+        rows = 1 if bins.ndim == 1 else n
+        bins2 = _kernels.NO_BINS if nb == 0 else np.ascontiguousarray(bins.reshape(rows, sites))
+        return bins2, self._split, _site_rated(table, b)
 
-    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
-        bins = _freq.maf_bins(self._freq_of(inputs), self.edges, fold=self.fold)
+    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
+        bins = _freq.maf_bins(self._freq_of(inputs), self._edges, fold=self.fold)
         if (bins < 0).any():
             raise ValueError("freq is NaN (a site without calls); give those sites a frequency")
         if bins.ndim == 2 and h.ndim == 3:
             bins = bins[:, None, :]
-        table = np.asarray(self.rates, dtype=np.float64)
-        split = table.ndim == 2
-        base = np.where(h > 0, table[1][bins], table[0][bins]) if split else table[bins]
+        table = self._table
+        base = np.where(h > 0, table[1][bins], table[0][bins]) if self._split else table[bins]
         return np.minimum(base * _col(rates["scale"], h), 1.0)
+
+
+_NO_MAX = 2**62
+_EMPTY_I = np.zeros(1, dtype=np.int64)
+_EMPTY_F = np.ones(1, dtype=np.float64)
+
+
+def span_distribution(
+    mean_span: Any, max_span: Any, span_lengths: Any
+) -> tuple[int, float, float, int, np.ndarray, np.ndarray]:
+    """Check a span length distribution; return its kernel arguments.
+
+    Returns ``(kind, q_log, c, max_len, vals, cdf)``.
+    """
+    if span_lengths is not None:
+        if mean_span is not None or max_span is not None:
+            raise ValueError(
+                "span_lengths gives the whole length distribution; drop mean_span and max_span"
+            )
+        if not isinstance(span_lengths, (tuple, list)) or len(span_lengths) != 2:
+            raise TypeError(
+                "span_lengths must be a pair (values, probs), e.g. ([1, 2, 3], [0.5, 0.3, 0.2])"
+            )
+        vals = np.asarray(span_lengths[0])
+        if vals.dtype == np.bool_ or not np.issubdtype(vals.dtype, np.integer) or vals.ndim != 1:
+            raise TypeError(
+                f"span_lengths values must be a 1-D integer array, got dtype {vals.dtype} "
+                f"shape {vals.shape}"
+            )
+        probs = v.float_array(span_lengths[1], "span_lengths probs")
+        if vals.size == 0 or probs.shape != vals.shape:
+            raise ValueError(
+                "span_lengths values and probs must be non-empty and of the same length, "
+                f"got {vals.shape} and {probs.shape}"
+            )
+        if vals.min() < 1:
+            raise ValueError(f"span_lengths values must be >= 1, got {vals.min()}")
+        if not (np.isfinite(probs).all() and (probs >= 0).all()) or abs(probs.sum() - 1) > 1e-6:
+            raise ValueError(f"span_lengths probs must be >= 0 and sum to 1, got sum {probs.sum()}")
+        cdf = np.cumsum(probs) / probs.sum()
+        cdf[-1] = 1.0
+        return 1, -1.0, 1.0, 0, vals.astype(np.int64), cdf
+    mean = 3.0 if mean_span is None else mean_span
+    if isinstance(mean, (bool, np.bool_)) or not isinstance(mean, numbers.Real):
+        raise TypeError(f"mean_span must be a number >= 1, got {mean!r}")
+    mean = float(mean)
+    if not (math.isfinite(mean) and mean >= 1.0):
+        raise ValueError(f"mean_span must be a finite number >= 1, got {mean}")
+    top = _NO_MAX if max_span is None else v.int_scalar(max_span, "max_span", low=1, high=_NO_MAX)
+    q = 1.0 / mean
+    q_log = math.log1p(-q) if q < 1.0 else -math.inf
+    c = 1.0 if max_span is None else -math.expm1(top * q_log) if q < 1.0 else 1.0
+    return 0, q_log, c, top, _EMPTY_I, _EMPTY_F  # placeholders of the geometric kind
+
+
+_GEOMETRIC_TABLES: dict[tuple[float, float, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _geometric_table(q_log: float, c: float, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(guide, cdf)``: the geometric length CDF over its first lengths, and a guide.
+
+    ``cdf[l] = P(length <= l + 1)`` for ``l < size``, where ``size`` covers all but about 2**-20
+    of the probability (at most 4,096 lengths; all of them when ``max_span`` is smaller, the last
+    then exactly 1). ``guide[g]`` is the smallest ``l`` with ``cdf[l] > g / G`` (``size`` when
+    none), so the kernel's search from ``guide[int(u G)]`` finds the smallest ``l`` with
+    ``cdf[l] > u`` in about one step. Cached per distribution: kernels only read the arrays.
+    """
+    key = (q_log, c, top)
+    table = _GEOMETRIC_TABLES.get(key)
+    if table is None:
+        size = min(top, 4096, max(1, math.ceil(-14.0 / q_log)))
+        # math, not numpy: numpy's SIMD expm1 may differ from libm in the last bit
+        cdf = np.array([-math.expm1(n * q_log) / c for n in range(1, size + 1)], dtype=np.float64)
+        if size == top:
+            cdf[-1] = 1.0
+        n_guide = 64
+        while n_guide < 4 * size and n_guide < 4096:
+            n_guide *= 2
+        bounds = np.arange(n_guide, dtype=np.float64) / n_guide
+        # first l with cdf[l] > g / G (a running maximum keeps that exact were cdf not monotone)
+        guide = np.searchsorted(np.maximum.accumulate(cdf), bounds, side="right")
+        if len(_GEOMETRIC_TABLES) > 64:
+            _GEOMETRIC_TABLES.clear()
+        table = _GEOMETRIC_TABLES[key] = (guide.astype(np.int64), cdf)
+    return table
 
 
 @register
 @dataclasses.dataclass(frozen=True)
 class Span(Rule):
-    """Contiguous runs of sites until ``rate`` of each row is masked (:func:`maskkit.span_mask`).
+    """Contiguous runs of sites until ``rate`` of each row is masked ([maskkit.span_mask][]).
 
     Span lengths are geometric with mean ``mean_span`` (3 when not given), truncated at
     ``max_span``, or any distribution ``span_lengths=(values, probs)``.
@@ -625,6 +857,10 @@ class Span(Rule):
     kind: ClassVar[str] = "span"
     rate_fields: ClassVar[tuple[str, ...]] = ("rate",)
     rate_label: ClassVar[str] = "Span Mask Rate (target fraction)"
+    _checks: ClassVar[dict[str, str]] = {"rate": "rate"}
+    _fuse: ClassVar[bool] = False  # spans are drawn per haplotype; the union is taken after
+    if TYPE_CHECKING:  # the kernel's length distribution, set by _check_options
+        _dist: tuple[int, float, float, int, np.ndarray, np.ndarray]
     rate: float = 0.15
     _: dataclasses.KW_ONLY
     mean_span: float | None = None
@@ -633,10 +869,8 @@ class Span(Rule):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
+        self._check_options()
         sl = self.span_lengths
-        span_length_probabilities(  # checks all three
-            mean_span=self.mean_span, max_span=self.max_span, span_lengths=sl, upto=1
-        )
         if sl is not None:
             sl = (_tuple(np.asarray(sl[0])), _tuple(np.asarray(sl[1], dtype=np.float64)))
         ms = self.mean_span
@@ -646,17 +880,40 @@ class Span(Rule):
             object.__setattr__(self, "max_span", int(self.max_span))
         object.__setattr__(self, "span_lengths", sl)
 
-    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
-        return span_mask(
-            haps, rates["rate"], mean_span=self.mean_span, max_span=self.max_span,
-            span_lengths=self.span_lengths, **common,
-        )  # fmt: skip
+    def _check_options(self) -> None:
+        kind, q_log, c, top, vals, cdf = span_distribution(
+            self.mean_span, self.max_span, self.span_lengths
+        )
+        if kind == 0:
+            vals, cdf = _geometric_table(q_log, c, top)
+        object.__setattr__(self, "_dist", (kind, q_log, c, top, vals, cdf))
 
-    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
+        r = b.rates["rate"]
+        r = _site_rated(np.array([r]) if type(r) is float else r, b)
+        if b.h2.size:
+            kernel = _kernels.span_mask_parallel if b.parallel else _kernels.span_mask
+            kind, q_log, c, top, vals, cdf = self._dist
+            kernel(
+                b.h2, b.ploidy, b.lens, b.idx, r, kind, q_log, c, top, vals, cdf, b.exact,
+                b.seed, b.epoch, _PARALLEL_CHUNK if b.parallel else max(1, b.h2.shape[0]), b.o2,
+            )  # fmt: skip
+        if b.site is None:
+            return b.result
+        if b.h2.size:
+            _kernels.union(b.result, b.site)
+        else:
+            b.site[...] = False
+        return b.site
+
+    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         raise NotImplementedError(
             "Span masks have no closed-form per-position probability (it depends on where a "
             "position sits in its row); estimate it from draws over several epochs"
         )
+
+
+_EVERY: dict[tuple[int, int], np.ndarray] = {}
 
 
 @register
@@ -664,8 +921,9 @@ class Span(Rule):
 class Array(Rule):
     """Genotyping-array masking: sites on the array kept visible, the others masked.
 
-    :func:`maskkit.array_mask`: sites off the array at ``rate``, sites on it at ``kept_rate``.
-    ``keep`` is a bool site vector or a list of site positions; or keep ``every`` n-th site.
+    [maskkit.array_mask][]: sites off the array at ``rate``, sites on it at ``kept_rate``.
+    ``keep`` is a bool site vector (or samples x sites) or a list of site positions; or keep
+    ``every`` n-th site.
 
     Examples
     --------
@@ -678,6 +936,9 @@ class Array(Rule):
     kind: ClassVar[str] = "array"
     rate_fields: ClassVar[tuple[str, ...]] = ("rate", "kept_rate")
     rate_label: ClassVar[str] = "Off-array Mask Rate"
+    _checks: ClassVar[dict[str, str]] = {"rate": "rate", "kept_rate": "rate"}
+    if TYPE_CHECKING:  # keep as an array (None with every), set by _check_options
+        _keep: np.ndarray | None
     keep: tuple[Any, ...] | None = None
     _: dataclasses.KW_ONLY
     every: int | None = None
@@ -685,15 +946,25 @@ class Array(Rule):
     kept_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        if (self.keep is None) == (self.every is None):
+        self._check_options()
+        if self._keep is not None:
+            object.__setattr__(self, "keep", _tuple(self._keep))
+        object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
+        object.__setattr__(self, "kept_rate", v.rate_scalar(self.kept_rate, "kept_rate"))
+
+    def _check_options(self) -> None:
+        keep, every = self.keep, self.every
+        if (keep is None) == (every is None):
             raise ValueError(
                 "give exactly one of keep (a bool site vector or a list of site positions) and "
-                f"every (keep every n-th site), got keep={self.keep!r} and every={self.every!r}"
+                f"every (keep every n-th site), got keep={'None' if keep is None else '...'} "
+                f"and every={every!r}"
             )
-        if self.every is not None:
-            object.__setattr__(self, "every", v.int_scalar(self.every, "every", 1, 2**62))
+        arr = None
+        if every is not None:
+            object.__setattr__(self, "every", v.int_scalar(every, "every", 1, 2**62))
         else:
-            arr = np.asarray(self.keep)
+            arr = np.asarray(keep)
             ok = arr.dtype == np.bool_ or (
                 arr.size == 0 or (np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0)
             )
@@ -702,30 +973,50 @@ class Array(Rule):
                     "keep must be a bool site vector (or samples x sites) or a 1-D list of "
                     f"site positions >= 0, got dtype {arr.dtype} and shape {arr.shape}"
                 )
-            object.__setattr__(self, "keep", _tuple(arr))
-        object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
-        object.__setattr__(self, "kept_rate", v.rate_scalar(self.kept_rate, "kept_rate"))
+        object.__setattr__(self, "_keep", arr)
 
-    def _keep(self) -> Any:
-        return None if self.keep is None else np.asarray(self.keep)
+    def _flags(self, n: int, sites: int) -> np.ndarray:
+        """Int32 keep flags, shape (1 or n, sites): 1 = on the array (kept visible)."""
+        arr = self._keep
+        if arr is None:
+            step = int(self.every or 1)  # every is set whenever keep is not
+            flags = _EVERY.get((step, sites))
+            if flags is None:  # shared (kernels only read it): building it costs microseconds
+                if len(_EVERY) > 64:
+                    _EVERY.clear()
+                flags = (np.arange(sites) % step == 0).astype(np.int32).reshape(1, sites)
+                _EVERY[step, sites] = flags
+            return flags
+        if arr.dtype == np.bool_:
+            if arr.shape == (sites,):
+                return arr.astype(np.int32).reshape(1, sites)
+            if arr.shape == (n, sites):
+                return np.ascontiguousarray(arr.astype(np.int32))
+            raise ValueError(
+                f"keep as a bool array must have shape ({sites},) or ({n}, {sites}), "
+                f"got {arr.shape}"
+            )
+        flags = np.zeros((1, sites), dtype=np.int32)
+        if arr.size == 0:
+            return flags
+        if arr.max() >= sites:
+            raise ValueError(
+                f"keep positions must be in [0, {sites}) (sites of haps), "
+                f"got min {arr.min()} and max {arr.max()}"
+            )
+        flags[0, arr] = 1
+        return flags
 
-    def _draw(self, haps, rates, common, inputs):  # type: ignore[no-untyped-def]
-        return array_mask(
-            haps, self._keep(), rates["rate"], every=self.every, kept_rate=rates["kept_rate"],
-            **common,
-        )  # fmt: skip
+    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
+        # group 0: off the array, group 1: on it
+        flags = self._flags(b.shape[0], b.shape[-1])
+        return flags, False, _rate_table(b, ("rate", "kept_rate"))
 
-    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: dict[str, Any]) -> Any:
-        sites = h.shape[-1]
-        if self.every is not None:
-            on = np.arange(sites) % self.every == 0
-        else:
-            keep = self._keep()
-            if keep.dtype == np.bool_:
-                on = keep if keep.ndim == 1 or h.ndim == 2 else keep[:, None, :]
-            else:
-                on = np.zeros(sites, dtype=bool)
-                on[keep] = True
+    def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
+        flags = self._flags(h.shape[0], h.shape[-1]).astype(bool)
+        on = flags[:, None, :] if h.ndim == 3 and flags.shape[0] > 1 else flags
+        if on.shape[0] == 1:
+            on = on[0]
         return np.where(on, _col(rates["kept_rate"], h), _col(rates["rate"], h))
 
 
@@ -734,9 +1025,9 @@ class Array(Rule):
 class PerPosition(Rule):
     """Mask each site at its own rate: ``min(1, scale * rates[site])`` (a user-rule template).
 
-    Drawn by :meth:`Rule.site_rates` through :func:`maskkit.af_mask` with sites grouped by equal
-    rate, so exact mode gives exact counts per group of equal rate. The curriculum drives
-    ``scale``. Written the way a rule of your own is written (see ``docs/rules.md``).
+    Drawn by [Rule.site_rates][maskkit.rules.Rule.site_rates] with sites grouped by equal rate,
+    so exact mode gives exact counts per group of equal rate. The curriculum drives ``scale``.
+    Written the way a rule of your own is written (see ``docs/rules.md``).
 
     Examples
     --------
@@ -778,3 +1069,15 @@ class PerPosition(Rule):
                 f"scale must be a scalar or one per sample ({np.shape(haps)[0]},), got {sc.shape}"
             )
         return np.minimum(sc[:, None] * base[None, :], 1.0)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ClassRates":
+        warnings.warn(
+            "maskkit.rules.ClassRates is deprecated and will be removed in the next release; "
+            "it is maskkit.rules.SmartBalanced, use that name",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return SmartBalanced
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
