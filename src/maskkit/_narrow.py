@@ -21,7 +21,7 @@ def _describe(dtype: np.dtype) -> str:
 
 
 def _first_outside(arr: np.ndarray, info: np.iinfo) -> int:
-    """The first value of ``arr`` (flat order) outside ``info``'s range (exact for any width)."""
+    """Return the first value of ``arr`` (flat order) outside the range of ``info``."""
     flat = arr.ravel()
     for start in range(0, flat.size, 1 << 16):
         for x in flat[start : start + (1 << 16)].tolist():
