@@ -154,19 +154,18 @@ def draw(nodes: list[str], edges: dict[str, dict[str, bool]], layer: dict[str, i
     rows: dict[int, list[str]] = {}
     for v in nodes:
         rows.setdefault(layer[v], []).append(v)
-    widest = max(len(r) for r in rows.values())
-    fig_w = 11.0
-    fig, ax = plt.subplots(figsize=(fig_w, 1.0 + 0.85 * top), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.2, 1.0 + 0.95 * top), layout="constrained")
     pos: dict[str, tuple[float, float]] = {}
     for lv, row in sorted(rows.items()):
-        # order a row by where its imports sit, so edges cross less
+        # order a row by where its imports sit, so edges cross less; a long row is staggered
         row.sort(key=lambda v: (sum(pos.get(w, (0.5, 0))[0] for w in edges[v]), v))
+        stagger = 0.2 if len(row) > 6 else 0.0
         for i, v in enumerate(row):
-            pos[v] = ((i + 0.5) / len(row), float(lv))
+            pos[v] = ((i + 0.5) / len(row), lv + (stagger if i % 2 else -stagger))
     for v in nodes:
         for w, eager in edges[v].items():
             (x0, y0), (x1, y1) = pos[v], pos[w]
-            colour = "#cc0000" if y1 >= y0 else "#7f7f7f"
+            colour = "#cc0000" if layer[w] >= layer[v] else "#7f7f7f"
             ax.annotate(
                 "",
                 xy=(x1, y1 + 0.17),
@@ -181,7 +180,7 @@ def draw(nodes: list[str], edges: dict[str, dict[str, bool]], layer: dict[str, i
                     "shrinkB": 0,
                 },
             )
-    size = 10 if widest <= 7 else 8.5
+    size = 9
     for v, (x, y) in pos.items():
         label = v if v == PACKAGE else v.removeprefix(f"{PACKAGE}.")
         box = {"boxstyle": "round,pad=0.3", "fc": _group(v)[1], "ec": "#555555", "lw": 0.6}
@@ -196,7 +195,7 @@ def draw(nodes: list[str], edges: dict[str, dict[str, bool]], layer: dict[str, i
     for v in nodes:
         seen.setdefault(*_group(v))
     handles = [Patch(fc=c, ec="#555555", label=g) for g, c in seen.items()]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.01), ncol=4,
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.01), ncol=2,
               fontsize=9, frameon=False)  # fmt: skip
     fig.savefig(OUT, dpi=100)
     plt.close(fig)
