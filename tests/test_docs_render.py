@@ -25,6 +25,9 @@ SNIPPET = re.compile(r'^--8<-- "([^"]+\.py)"\s*$', re.MULTILINE)
 ROLE = re.compile(
     r":(?:py:)?(?:func|class|meth|mod|attr|data|exc|obj|const|ref|doc|term|any|fun):(?=\S)"
 )
+SNIPPET_MARK = re.compile(r"--8\s*<\s*--")
+# A list bullet markdown did not parse (e.g. a list item glued to the paragraph above it).
+LOOSE_BULLET = re.compile(r"(?m)^[ \t]*\* (?=\S)")
 CODE_BLOCK = re.compile(r"<pre[^>]*>(.*?)</pre>", re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
 
@@ -88,7 +91,7 @@ def test_integration_page_shows_its_script(site: Path, page: Path) -> None:
         )
 
 
-def test_no_page_shows_a_raw_sphinx_role_or_snippet_marker(site: Path) -> None:
+def test_no_page_shows_raw_markup(site: Path) -> None:
     pages = sorted(site.rglob("*.html"))
     assert len(pages) >= 20, f"only {len(pages)} pages built"
     bad = []
@@ -97,9 +100,10 @@ def test_no_page_shows_a_raw_sphinx_role_or_snippet_marker(site: Path) -> None:
         # The page body only: the search index and navigation repeat every page's headings.
         body = raw.split('<article class="md-content__inner md-typeset">', 1)[-1]
         text = _text(body)
-        for pattern in (ROLE, re.compile(r"--8\s*<\s*--")):
-            hit = pattern.search(text)
+        prose = _text(CODE_BLOCK.sub("", body))
+        for pattern, where in ((ROLE, text), (SNIPPET_MARK, text), (LOOSE_BULLET, prose)):
+            hit = pattern.search(where)
             if hit:
                 start = max(0, hit.start() - 40)
-                bad.append(f"{out.relative_to(site)}: {text[start : hit.end() + 40]!r}")
+                bad.append(f"{out.relative_to(site)}: {where[start : hit.end() + 40]!r}")
     assert not bad, "raw markup in rendered pages:\n" + "\n".join(bad)
