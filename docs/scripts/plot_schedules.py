@@ -36,25 +36,25 @@ def synthetic_f1(epochs: int) -> list[float]:
 
 def main(out: Path = OUT) -> Path:
     epochs = np.arange(EPOCHS)
-    fig, axes = plt.subplots(2, 3, figsize=(14, 8), sharex=True)
+    fig, axes = plt.subplots(3, 2, figsize=(7.5, 11), sharex=True)
     ax = axes[0, 0]
     for p, style in ((0.15, "-"), (0.5, "--")):
         s = Constant(p)
         ax.step(epochs, [s.rate(e) for e in epochs], style, where="post", label=repr(s))
     ax.set_title("Constant")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8.5)
 
     ax = axes[0, 1]
     for s, label in (
         (Levels(epochs_per_level=2), "epochs_per_level=2"),
         (Levels(epochs_per_level=4), "epochs_per_level=4"),
-        (Levels(boundaries=[3, 6, 10, 15, 21]), "boundaries=[3, 6, 10, 15, 21]"),
+        (Levels(boundaries=[3, 6, 10, 15, 21]), "boundaries=[3, 6, ...]"),
     ):
         ax.step(epochs, [s.rate(e) for e in epochs], where="post", label=label)
-    ax.set_title("Levels([0.30, ..., 0.80], ...)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Levels([0.30, ..., 0.80])")
+    ax.legend(loc="lower right", fontsize=8.5)
 
-    ax = axes[0, 2]
+    ax = axes[1, 0]
     for s in (
         Linear(0.15, 0.80, epochs=20),
         Cosine(0.15, 0.80, epochs=20),
@@ -62,10 +62,10 @@ def main(out: Path = OUT) -> Path:
         Cosine(0.30, 0.15, epochs=20),
     ):
         ax.plot(epochs, [s.rate(e) for e in epochs], marker=".", label=repr(s))
-    ax.set_title("Linear and Cosine ramps, up or down")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title("Linear and Cosine, up or down")
+    ax.legend(loc="upper left", fontsize=8.5)
 
-    ax = axes[1, 0]
+    ax = axes[1, 1]
     f1 = synthetic_f1(EPOCHS)
     sched = Plateau(patience=2, min_delta=0.005, mode="max")
     rates = []
@@ -77,11 +77,11 @@ def main(out: Path = OUT) -> Path:
     twin.plot(epochs, f1, color="grey", alpha=0.7, label="validation F1 (synthetic)")
     twin.set_ylim(0.45, 0.95)
     twin.set_ylabel("validation F1", color="grey")
-    twin.legend(loc="lower right", fontsize=8)
-    ax.set_title("Plateau(patience=2, min_delta=0.005)")
-    ax.legend(loc="upper left", fontsize=8)
+    twin.legend(loc="lower right", fontsize=8.5)
+    ax.set_title("Plateau(patience=2,\nmin_delta=0.005)")
+    ax.legend(loc="upper left", fontsize=8.5)
 
-    for ax, dist in ((axes[1, 1], Uniform(0.5, 0.99)), (axes[1, 2], Beta(2.0, 5.0))):
+    for ax, dist in ((axes[2, 0], Uniform(0.5, 0.99)), (axes[2, 1], Beta(2.0, 5.0))):
         lo, hi = [], []
         for e in epochs:
             r = dist.sample_rates(np.arange(2000), seed=1234, epoch=int(e))
@@ -91,12 +91,12 @@ def main(out: Path = OUT) -> Path:
         ax.fill_between(epochs, lo, hi, alpha=0.15, color="tab:blue", label="5-95% of samples")
         ax.plot(epochs, [dist.rate(e) for e in epochs], color="black", label="mean")
         ax.set_title(f"per sample: {dist!r}")
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8.5)
 
     for ax in axes.flat:
         ax.set_ylim(0.0, 1.02)
         ax.grid(alpha=0.3)
-    for ax in axes[1]:
+    for ax in axes[2]:
         ax.set_xlabel("epoch")
     for ax in axes[:, 0]:
         ax.set_ylabel("mask rate")

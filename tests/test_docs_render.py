@@ -1,0 +1,109 @@
+"""Build the documentation site and check what a reader sees in the rendered HTML.
+
+``mkdocs build --strict`` passes on pages that render wrongly: a formatter that rewrites a
+snippet line inside a code fence leaves the fence showing ``--8 < --"..."`` instead of the
+script, and a Sphinx role in a docstring (``:func:`x```) shows up as raw text. These tests read
+the built pages, so a formatter, a plugin or a docstring cannot blank or garble them silently.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+SNIPPET = re.compile(r'^--8<-- "([^"]+\.py)"\s*$', re.MULTILINE)
+# A Sphinx/reST role as it survives markdown rendering: ":func:" then the name (the backticks
+# become <code>, which _text strips).
+ROLE = re.compile(
+    r":(?:py:)?(?:func|class|meth|mod|attr|data|exc|obj|const|ref|doc|term|any|fun):(?=\S)"
+)
+SNIPPET_MARK = re.compile(r"--8\s*<\s*--")
+# A list bullet markdown did not parse (e.g. a list item glued to the paragraph above it).
+LOOSE_BULLET = re.compile(r"(?m)^[ \t]*\* (?=\S)")
+CODE_BLOCK = re.compile(r"<pre[^>]*>(.*?)</pre>", re.DOTALL)
+TAG = re.compile(r"<[^>]+>")
+
+pytestmark = pytest.mark.slow
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(TAG.sub("", fragment))
+
+
+def _page_html(site: Path, page: Path) -> str:
+    rel = page.relative_to(DOCS).with_suffix("")
+    out = site / (rel.parent if rel.name == "index" else rel) / "index.html"
+    assert out.is_file(), f"{page} was not built to {out}"
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    return out
+
+
+def _integration_pages() -> list[Path]:
+    return sorted(p for p in (DOCS / "integrations").glob("*.md") if p.name != "index.md")
+
+
+def test_every_integration_page_includes_a_script() -> None:
+    pages = _integration_pages()
+    assert len(pages) >= 4, pages
+    for page in pages:
+        scripts = SNIPPET.findall(page.read_text(encoding="utf-8"))
+        assert any(s.startswith("examples/integrations/") for s in scripts), (
+            f'{page}: no `--8<-- "examples/integrations/....py"` line (a formatter may have '
+            "rewritten it; keep the fence inside <!-- fmt: off --> ... <!-- fmt: on -->)"
+        )
+
+
+@pytest.mark.parametrize("page", _integration_pages(), ids=lambda p: p.stem)
+def test_integration_page_shows_its_script(site: Path, page: Path) -> None:
+    code = "\n".join(_text(block) for block in CODE_BLOCK.findall(_page_html(site, page)))
+    scripts = SNIPPET.findall(page.read_text(encoding="utf-8"))
+    assert scripts, f"{page}: no snippet line"
+    for script in scripts:
+        source = (ROOT / script).read_text(encoding="utf-8")
+        lines = [line.rstrip() for line in source.splitlines() if line.strip()]
+        missing = [line for line in lines if line not in code]
+        assert not missing, (
+            f"{page}: {len(missing)} lines of {script} not shown, first {missing[0]!r}"
+        )
+
+
+def test_no_page_shows_raw_markup(site: Path) -> None:
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 20, f"only {len(pages)} pages built"
+    bad = []
+    for out in pages:
+        raw = out.read_text(encoding="utf-8")
+        # The page body only: the search index and navigation repeat every page's headings.
+        body = raw.split('<article class="md-content__inner md-typeset">', 1)[-1]
+        text = _text(body)
+        prose = _text(CODE_BLOCK.sub("", body))
+        for pattern, where in ((ROLE, text), (SNIPPET_MARK, text), (LOOSE_BULLET, prose)):
+            hit = pattern.search(where)
+            if hit:
+                start = max(0, hit.start() - 40)
+                bad.append(f"{out.relative_to(site)}: {where[start : hit.end() + 40]!r}")
+    assert not bad, "raw markup in rendered pages:\n" + "\n".join(bad)
