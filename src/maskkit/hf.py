@@ -37,9 +37,11 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
         'pip install "maskkit[hf]"'
     ) from _exc
 
+import numpy as np
 import torch
 
 from . import tokens
+from ._narrow import narrow_int
 from .curriculum import Plateau
 from .masker import Masker
 from .torch import Batch, MaskingCollator
@@ -96,10 +98,18 @@ class HaplotypeDataCollator(MaskingCollator):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        fix = "token ids are integers of the model's vocabulary, >= 0"
         alleles = (
             [tokens.allele_token(a) for a in range(self.n_alleles)]
             if self.allele_token_ids is None
-            else [int(t) for t in self.allele_token_ids]
+            else [
+                narrow_int(t, np.int64, f"allele_token_ids[{i}]", fix=fix)
+                for i, t in enumerate(self.allele_token_ids)
+            ]
+        )
+        self.pad_token_id, self.mask_token_id, self.missing_token_id = (
+            narrow_int(getattr(self, name), np.int64, name, fix=fix)
+            for name in ("pad_token_id", "mask_token_id", "missing_token_id")
         )
         if len(alleles) != self.n_alleles:
             raise ValueError(

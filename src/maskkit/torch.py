@@ -50,6 +50,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
 
 from . import _blocks, tokens
 from . import freq as _freq
+from ._narrow import narrow, narrow_int
 from .masker import Masker
 
 __all__ = [
@@ -663,6 +664,44 @@ def _as_array(value: Any) -> np.ndarray:
     return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
+_ALLELE_FIX = (
+    "alleles are 0 (ref), 1.. (alt) or negative (missing): pass integer allele indices, "
+    "not tokens or floats"
+)
+
+
+def _item_int(value: Any, name: str) -> int:
+    """One integer of an item (a Python, NumPy or 0-d tensor integer); floats are refused."""
+    arr = _as_array(value)
+    if arr.ndim != 0:
+        raise TypeError(f"{name} must be one integer per item, got shape {arr.shape}")
+    return narrow_int(arr[()], np.int64, name, fix="pass the integer, not a float or a bool")
+
+
+def _stack_alleles(arrays: Sequence[np.ndarray], name: str) -> np.ndarray:
+    """Stack allele arrays, zero-padded to the longest, in the narrowest signed dtype fitting all.
+
+    Any negative allele is a missing call and is stored as ``-1`` (so int16 ``-255`` stays
+    missing instead of wrapping to an allele); other values keep their exact value, int8 when
+    they fit, else a wider type (alleles above ``n_alleles`` are then refused by name by
+    :func:`maskkit.collate`, never wrapped).
+    """
+    hi, clean = 0, []
+    for a in arrays:
+        if a.dtype != np.int8 and a.size:
+            if a.dtype.kind == "i" and a.min() < -1:
+                a = np.maximum(a, -1)
+            hi = max(hi, int(a.max()))
+        clean.append(a)
+    fits = [t for t in (np.int8, np.int16, np.int32) if hi <= np.iinfo(t).max]
+    dt = fits[0] if fits else np.int64
+    width = max(a.shape[-1] for a in clean)
+    haps = np.zeros((len(clean), *clean[0].shape[:-1], width), dtype=dt)
+    for row, a in zip(haps, clean):
+        row[..., : a.shape[-1]] = narrow(a, dt, name, fix=_ALLELE_FIX)
+    return haps
+
+
 @dataclass
 class MaskingCollator:
     """Turn items of any Dataset into a masked, tokenized batch: a DataLoader ``collate_fn``.
@@ -733,7 +772,7 @@ class MaskingCollator:
         return ""
 
     def _stack(self, items: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return ``(haps (n, [ploidy,] width) int8, lengths, ids)`` of ``items``."""
+        """Return ``(haps (n, [ploidy,] width), lengths, ids)`` of ``items`` (int8 if it fits)."""
         if isinstance(items, dict) or not items:
             raise TypeError(
                 "MaskingCollator takes a non-empty list of item dicts (a DataLoader batch), got "
@@ -761,11 +800,12 @@ class MaskingCollator:
         lead = arrays[0].shape[:-1]
         if any(a.shape[:-1] != lead for a in arrays):
             raise ValueError(f"items' {self.haps_key!r} differ in ploidy")
-        haps = np.zeros((len(arrays), *lead, int(sizes.max())), dtype=np.int8)
-        for row, a in zip(haps, arrays):
-            row[..., : a.shape[-1]] = a
+        haps = _stack_alleles(arrays, f"items' {self.haps_key!r}")
         if self.lengths_key:
-            lengths = np.array([int(item[self.lengths_key]) for item in items], dtype=np.int64)
+            name = f"items' {self.lengths_key!r}"
+            lengths = np.array(
+                [_item_int(item[self.lengths_key], name) for item in items], np.int64
+            )
             if (lengths < 0).any() or (lengths > sizes).any():
                 raise ValueError(
                     f"items' {self.lengths_key!r} must be in [0, len({self.haps_key})], got "
@@ -773,7 +813,8 @@ class MaskingCollator:
                 )
         else:
             lengths = sizes
-        ids = np.array([int(item[self.index_key]) for item in items], dtype=np.int64)
+        name = f"items' {self.index_key!r}"
+        ids = np.array([_item_int(item[self.index_key], name) for item in items], dtype=np.int64)
         return haps, lengths, ids
 
     def __call__(self, items: Sequence[Any]) -> Batch:
