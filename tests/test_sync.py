@@ -34,7 +34,11 @@ class MaskingDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         m = self.masker(self.haps[i : i + 1], indices=[i])[0]
-        return {"mask": torch.from_numpy(m), "index": torch.tensor(i)}
+        # the state this copy masked with, as the worker saw it
+        epoch, step = self.masker.epoch, self.masker.global_step
+        level = self.masker.schedule.level(epoch, step)
+        seen = (epoch, step, -1 if level is None else level)
+        return {"mask": torch.from_numpy(m), "index": torch.tensor(i), "seen": torch.tensor(seen)}
 
 
 def run(masker, epochs, *, workers=2):
@@ -105,9 +109,13 @@ def test_plateau_level_and_step_reach_workers():
     list(loader)
     masker.update(1.0)
     masker.update(0.5)  # no improvement: level 1
+    masker.set_epoch(2)
     masker.step(7)
-    got = torch.cat([b["mask"] for b in loader]).numpy()
+    batches = list(loader)
+    got = torch.cat([b["mask"] for b in batches]).numpy()
     assert_binomial(int(got.sum()), got.size, LEVELS[1], what="plateau level 1")
+    seen = torch.cat([b["seen"] for b in batches]).tolist()
+    assert seen == [[2, 7, 1]] * N  # epoch, step and level of every worker's copy
 
 
 def test_load_state_dict_publishes():
