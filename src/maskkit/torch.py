@@ -51,6 +51,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
 from . import _blocks, tokens
 from . import freq as _freq
 from ._narrow import narrow, narrow_int
+from ._sync import SyncChannel, seqlock_publish, seqlock_read
 from .masker import Masker
 
 __all__ = [
@@ -162,6 +163,9 @@ class SharedChannel:
     (4, 120, 1)
     """
 
+    #: Reaches every process that holds a copy (``share`` keeps such a channel).
+    process_shared = True
+
     def __init__(self, size: int) -> None:
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
             raise ValueError(f"size must be an int >= 1 (len(masker.sync_fields)), got {size!r}")
@@ -175,26 +179,21 @@ class SharedChannel:
                 f"values must hold {self.buffer.numel() - 1} ints, got {len(values)}; a channel "
                 "belongs to Maskers of one configuration"
             )
-        version = int(self.buffer[0])
-        self.buffer[0] = version + 1
-        self.buffer[1:] = vals
-        self.buffer[0] = version + 2
+        seqlock_publish(self.buffer, vals)
 
     def read(self) -> tuple[int, ...]:
         """Return the last published values."""
-        while True:
-            snap = self.buffer.tolist()
-            if snap[0] % 2 == 0 and int(self.buffer[0]) == snap[0]:
-                return tuple(snap[1:])
+        return seqlock_read(self.buffer)
 
     def __repr__(self) -> str:
         return f"SharedChannel({self.read()})"
 
 
-def share(masker: Masker) -> SharedChannel:
+def share(masker: Masker) -> SharedChannel | SyncChannel:
     """Make ``masker``'s curriculum reach its copies in DataLoader workers; return the channel.
 
-    Attaches a :class:`SharedChannel` (or returns the one already attached): every
+    Attaches a :class:`SharedChannel` (or returns the process-shared one already attached,
+    e.g. by :func:`maskkit.share`): every
     ``set_epoch``, ``set_step``, ``step``, ``update`` and ``load_state_dict`` in this process
     is published, and a copy in a worker (persistent or not, fork or spawn) reads it before
     each mask. Call it before building the DataLoader, and call ``set_epoch`` before
@@ -216,8 +215,8 @@ def share(masker: Masker) -> SharedChannel:
     if not isinstance(masker, Masker):
         raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
     channel = masker.sync_channel
-    if isinstance(channel, SharedChannel):
-        return channel
+    if getattr(channel, "process_shared", False):  # this one, or maskkit.share's
+        return channel  # type: ignore[return-value]
     channel = SharedChannel(len(masker.sync_fields))
     masker.set_sync_channel(channel)
     return channel
