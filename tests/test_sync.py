@@ -104,7 +104,7 @@ def test_channel_switched_off_leaves_workers_stale(monkeypatch):
 
 
 def test_plateau_level_and_step_reach_workers():
-    masker = mk.Masker("random", rate=Plateau(LEVELS, patience=0), seed=3)
+    masker = mk.Masker("random", rate=Plateau(LEVELS, patience=0, mode="max"), seed=3)
     share(masker)
     ds = MaskingDataset(masker)
     loader = DataLoader(ds, batch_size=32, num_workers=2, persistent_workers=True)

@@ -21,6 +21,7 @@ really want a worker's copy frozen at the state it was copied with set the envir
 from __future__ import annotations
 
 import contextlib
+import logging
 import mmap
 import multiprocessing
 import os
@@ -34,6 +35,7 @@ import numpy as np
 __all__ = [
     "ALLOW_STALE_ENV",
     "SharedMemoryChannel",
+    "StallCheck",
     "SyncChannel",
     "SyncLink",
     "WorkerSyncError",
@@ -292,3 +294,69 @@ class SyncLink:
             return None
         self.applied = values
         return values
+
+
+_LOG = logging.getLogger("maskkit")
+_TRACKED = 1 << 16  # ids remembered per state: enough to see a second pass, bounded memory
+
+
+class StallCheck:
+    """Notices a curriculum that nothing drives: the same items masked again at the same state.
+
+    A collator calls :meth:`observe` after each batch. When a Masker whose schedule is not
+    constant masks half of its items again at one ``(mask epoch, rates)`` state, a second
+    pass over the data began without ``set_epoch`` (or a step, or a Plateau update) in between:
+    every pass gets the same masks at the same level. That is logged once, at ERROR level on the
+    ``maskkit`` logger, with the fix. Frozen Maskers (``fixed_epoch``) and constant or
+    per-sample rates are exempt: their masks are meant not to move.
+
+    Examples
+    --------
+    >>> import maskkit as mk
+    >>> from maskkit.curriculum import Levels
+    >>> masker = mk.Masker("random", rate=Levels([0.1, 0.2], epochs_per_level=1), seed=0)
+    >>> check = StallCheck()
+    >>> check.observe(masker, [0, 1, 2, 3]), check.observe(masker, [0, 1])
+    (False, True)
+    """
+
+    __slots__ = ("count", "reported", "seen", "state")
+
+    def __init__(self) -> None:
+        self.state: tuple[Any, ...] | None = None
+        self.seen: set[int] = set()
+        self.count = 0
+        self.reported = False
+
+    def observe(self, masker: Any, ids: Any) -> bool:
+        """Record a batch's item ids; return True when this batch showed the stall (logged)."""
+        if self.reported or masker.fixed_epoch is not None:
+            return False
+        if all(s.is_constant or s.per_sample for _, s in masker._schedules()):
+            return False
+        state = (masker.mask_epoch, masker.current_rates())
+        if state != self.state:
+            self.state, self.count = state, 0
+            self.seen.clear()
+        for i in np.asarray(ids).ravel().tolist():
+            if i in self.seen:
+                self.count += 1
+            elif len(self.seen) < _TRACKED:
+                self.seen.add(i)
+        # Within one pass every id is masked once. Repeats of half the ids seen mark a second
+        # pass (a worker given a random half of a shuffled dataset each epoch gets there in its
+        # third epoch), while one evaluation of a smaller set per epoch does not.
+        if 2 * self.count < len(self.seen):
+            return False
+        self.reported = True
+        _LOG.error(
+            "maskkit: the curriculum is not moving: in process %d the Masker masked its items a "
+            "second time at epoch %d with the same rates %s (so the same masks, at the same "
+            "level, every pass), and nothing called set_epoch in between. Fix: call "
+            "masker.set_epoch(epoch) before each epoch's iter(loader) (transformers.Trainer: "
+            "add maskkit.hf.CurriculumCallback(masker) to callbacks). If these are evaluation "
+            "batches sharing the training collator, give evaluation frozen masks "
+            "(maskkit.hf.freeze_eval_masks(trainer), or collator.frozen()).",
+            os.getpid(), state[0], tuple(round(r, 6) for r in state[1]),
+        )  # fmt: skip
+        return True

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field, replace
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
@@ -51,7 +51,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
 from . import _blocks, tokens
 from . import freq as _freq
 from ._narrow import narrow, narrow_int
-from ._sync import SyncChannel, seqlock_publish, seqlock_read
+from ._sync import StallCheck, SyncChannel, seqlock_publish, seqlock_read
 from .masker import Masker
 
 __all__ = [
@@ -727,6 +727,13 @@ class MaskingCollator:
     pad_to, pad_to_multiple_of, replace, n_alleles, dtype
         As for :func:`maskkit.collate`.
 
+    Notes
+    -----
+    A Masker whose schedule is not constant must be driven: ``set_epoch`` before each epoch
+    (``maskkit.hf.CurriculumCallback`` under Trainer). When the collator masks its items a
+    second time at the same epoch and rates, it logs an ERROR on the ``maskkit`` logger once,
+    naming the fix (see :class:`maskkit._sync.StallCheck`). Evaluate with :meth:`frozen`.
+
     Returns
     -------
     Batch
@@ -758,6 +765,7 @@ class MaskingCollator:
     replace: tuple[float, float, float] | None = None
     n_alleles: int = 2
     dtype: Any = np.int64
+    _stall: StallCheck = field(default_factory=StallCheck, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.masker, Masker):
@@ -766,6 +774,25 @@ class MaskingCollator:
             raise TypeError(f"keep must be a sequence of item keys, got the string {self.keep!r}")
         self.keep = tuple(self.keep)
         share(self.masker)
+
+    def frozen(self, *, rate: Any = None, alt_rate: Any = None, epoch: int = 0) -> MaskingCollator:
+        """Return a copy for evaluation whose masks are the same at every evaluation.
+
+        Its Masker is :meth:`maskkit.Masker.frozen` of this one (the current rates unless
+        ``rate`` / ``alt_rate`` are given, masks drawn as at ``epoch``), so validation losses
+        of different epochs compare like with like. Every other option is kept.
+
+        Examples
+        --------
+        >>> import maskkit as mk
+        >>> from maskkit.curriculum import Levels
+        >>> from maskkit.torch import MaskingCollator
+        >>> train = MaskingCollator(mk.Masker("random", rate=Levels([0.1, 0.3]), seed=0))
+        >>> val = train.frozen(rate=0.3)
+        >>> val.masker.fixed_epoch, val.masker.current_rates()
+        (0, (0.3, 0.3))
+        """
+        return replace(self, masker=self.masker.frozen(rate=rate, alt_rate=alt_rate, epoch=epoch))
 
     def _missing_hint(self) -> str:
         return ""
@@ -824,6 +851,7 @@ class MaskingCollator:
             pad_to_multiple_of=self.pad_to_multiple_of, replace=self.replace,
             n_alleles=self.n_alleles, dtype=self.dtype,
         )  # fmt: skip
+        self._stall.observe(self.masker, ids)
         out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
         out["index"] = torch.from_numpy(ids)
         out["length"] = torch.from_numpy(lengths)
