@@ -446,7 +446,7 @@ _SMALLER_IS_BETTER = {"mse", "mae", "rmse", "nll", "perplexity", "ppl", "error",
 _LARGER_IS_BETTER = {"auc", "auroc", "auprc", "r2", "precision", "recall", "concordance"}
 
 
-def metric_mode(name: str) -> str | None:
+def metric_mode(metric: str) -> str | None:
     """Return ``"min"`` or ``"max"`` when a metric's name says which way is better, else None.
 
     Names are split into words at every non-alphanumeric character: a word holding ``loss``
@@ -461,9 +461,9 @@ def metric_mode(name: str) -> str | None:
     >>> metric_mode("eval_score") is None
     True
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a metric name (str), got {type(name).__name__}")
-    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a metric name (str), got {type(metric).__name__}")
+    words = [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
     smaller = any("loss" in w or w in _SMALLER_IS_BETTER for w in words)
     larger = any("f1" in w or w.startswith("acc") or w in _LARGER_IS_BETTER for w in words)
     if smaller == larger:
@@ -560,8 +560,8 @@ class Plateau(_Leveled):
         """Return the rate of the current level."""
         return self._levels[self._level]
 
-    def use_metric(self, name: str) -> str:
-        """Check that ``mode`` fits the metric called ``name``, or take it from the name; return it.
+    def use_metric(self, metric: str) -> str:
+        """Check that ``mode`` fits the metric ``metric`` names, or take it from the name; return it.
 
         Raises ``ValueError`` when the mode contradicts the name (``mode="max"`` driven by
         ``eval_loss`` would advance at every improvement) or when neither says the direction.
@@ -572,18 +572,18 @@ class Plateau(_Leveled):
         >>> p.use_metric("eval_loss"), p.mode
         ('min', 'min')
         """
-        said = metric_mode(name)
+        said = metric_mode(metric)
         if self.mode is None:
             if said is None:
                 raise ValueError(
-                    f"the metric name {name!r} does not say whether larger is better: pass "
+                    f"the metric name {metric!r} does not say whether larger is better: pass "
                     "Plateau(..., mode='min') for a loss or error, mode='max' for F1 or accuracy"
                 )
             self.mode = said
         elif said is not None and said != self.mode:
             better = "smaller" if said == "min" else "larger"
             raise ValueError(
-                f"Plateau(mode={self.mode!r}) is driven by {name!r}, for which {better} is "
+                f"Plateau(mode={self.mode!r}) is driven by {metric!r}, for which {better} is "
                 f"better: every improvement would count as a stall and advance the curriculum; "
                 f"pass mode={said!r}"
             )
