@@ -561,7 +561,7 @@ class Plateau(_Leveled):
         return self._levels[self._level]
 
     def use_metric(self, metric: str) -> str:
-        """Check that ``mode`` fits the metric ``metric`` names, or take it from the name; return it.
+        """Check that ``mode`` fits the metric named ``metric`` (or take it from there); return it.
 
         Raises ``ValueError`` when the mode contradicts the name (``mode="max"`` driven by
         ``eval_loss`` would advance at every improvement) or when neither says the direction.
