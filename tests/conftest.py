@@ -6,22 +6,13 @@ import tempfile
 from hypothesis import HealthCheck, settings
 
 # Jitted kernels compile on first use; deadlines would flag the compile, not the code.
-settings.register_profile(
-    "default",
-    deadline=None,
-    max_examples=60,
-    suppress_health_check=[HealthCheck.too_slow],
-    print_blob=True,
-)
-settings.register_profile(
-    "ci",
-    deadline=None,
-    max_examples=60,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-    print_blob=True,
-)
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "print_blob": True}
+settings.register_profile("default", max_examples=60, **_COMMON)
+settings.register_profile("ci", max_examples=60, derandomize=True, **_COMMON)
 settings.register_profile("thorough", deadline=None, max_examples=1000)
+# The ci profile repeats the same examples every run (derandomize); nightly draws new ones, many
+# more, and keeps failures in the example database: HYPOTHESIS_PROFILE=nightly pytest -m "not slow"
+settings.register_profile("nightly", max_examples=2000, derandomize=False, **_COMMON)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
 )

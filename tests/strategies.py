@@ -292,3 +292,26 @@ def token_batches(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ids = draw(hnp.arrays(np.int64, shape, elements=st.integers(0, 19)))
     protect = np.array(draw(st.lists(st.integers(0, 19), max_size=4, unique=True)), np.int64)
     return ids, protect, ~np.isin(ids, protect)
+
+
+ALL_INT_DTYPES: tuple[np.dtype[Any], ...] = tuple(
+    np.dtype(t)
+    for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+)
+
+
+def any_int_dtypes() -> st.SearchStrategy[np.dtype[Any]]:
+    """Every NumPy integer dtype, signed and unsigned (what a user's array may hold)."""
+    return st.sampled_from(ALL_INT_DTYPES)
+
+
+@st.composite
+def wide_int_arrays(draw: st.DrawFn, shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
+    """An integer array of any width whose values reach its dtype's bounds (for narrowing)."""
+    dt = np.dtype(dtype) if dtype is not None else draw(any_int_dtypes())
+    info = np.iinfo(dt)
+    small = st.integers(max(int(info.min), -3), 3)
+    bounds = (int(info.min), int(info.max), 127, 128, 255, 256, 32767, 32768, -129, -255, 2**63)
+    edges = st.sampled_from([x for x in bounds if info.min <= x <= info.max])
+    anything = st.integers(int(info.min), int(info.max))
+    return draw(hnp.arrays(dt, shape, elements=st.one_of(small, small, edges, anything)))

@@ -227,7 +227,7 @@ def test_plateau_cooldown() -> None:
 
 
 def test_plateau_update_reports_advance() -> None:
-    p = Plateau([0.3, 0.6], patience=1)
+    p = Plateau([0.3, 0.6], patience=1, mode="max")
     assert [p.update(x) for x in [1.0, 0.0, 0.0, 0.0]] == [False, True, False, False]
     assert p.level() == 1
 
@@ -269,7 +269,7 @@ def test_plateau_state_resumes() -> None:
 
 
 def test_plateau_set_level() -> None:
-    p = Plateau([0.3, 0.5])
+    p = Plateau([0.3, 0.5], mode="max")
     p.set_level(1)
     assert p.rate(0) == 0.5
     with pytest.raises(ValueError, match="level"):
@@ -375,7 +375,7 @@ def test_bad_input_names_the_argument(make, exc, match) -> None:  # type: ignore
 
 
 def test_nan_metric_raises() -> None:
-    p = Plateau(patience=0)
+    p = Plateau(patience=0, mode="max")
     p.update(0.5)
     with pytest.raises(ValueError, match="metric is NaN"):
         p.update(float("nan"))

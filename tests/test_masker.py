@@ -210,7 +210,7 @@ def test_config_mismatch_load_raises() -> None:
         ValueError, match=r"different configuration.*seed: checkpoint 1234, this Masker 99"
     ):
         build(seed=99).load_state_dict(state)
-    other = mk.Masker("smart_balanced", rate=Plateau(LEVELS[:3], patience=1), seed=1234, exact=True)
+    other = mk.Masker("smart_balanced", rate=Plateau(LEVELS[:3], patience=1, mode="max"), seed=1234, exact=True)
     with pytest.raises(ValueError, match=r"rate\.config\.levels"):
         other.load_state_dict(state)
     flipped = mk.Masker("smart_balanced", rate=0.3, seed=1, exact=False)
@@ -365,7 +365,7 @@ def test_describe_reports_union_site_rates() -> None:
 
 
 def test_describe_other_schedules() -> None:
-    plateau = mk.Masker("smart_balanced", rate=Plateau(patience=0), seed=1)
+    plateau = mk.Masker("smart_balanced", rate=Plateau(patience=0, mode="max"), seed=1)
     plateau.update(1.0)
     plateau.update(0.0)
     assert "Epoch 0: Level 1" in plateau.describe()
@@ -461,7 +461,7 @@ def test_repr_names_the_configuration() -> None:
 
 
 def test_shared_plateau_updates_once() -> None:
-    shared = Plateau([0.3, 0.5, 0.7], patience=1)
+    shared = Plateau([0.3, 0.5, 0.7], patience=1, mode="max")
     masker = mk.Masker("smart_balanced", rate=shared, alt_rate=shared, seed=0)
     masker.update(1.0)
     masker.update(0.0)

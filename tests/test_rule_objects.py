@@ -504,7 +504,7 @@ def test_user_rule_with_per_sample_rates_and_plateau() -> None:
     np.testing.assert_array_equal(
         masker(haps, indices=idx), EveryOther().draw(haps, seed=5, rates={"rate": r}, indices=idx)
     )
-    plateau = mk.Masker(EveryOther(), rate=Plateau([0.1, 0.9], patience=0), seed=5)
+    plateau = mk.Masker(EveryOther(), rate=Plateau([0.1, 0.9], patience=0, mode="max"), seed=5)
     plateau.update(1.0)
     plateau.update(2.0)
     assert plateau.current_rates()[0] == 0.1

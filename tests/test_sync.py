@@ -12,7 +12,7 @@ from bounds import assert_binomial
 from torch.utils.data import DataLoader, Dataset
 
 import maskkit as mk
-from maskkit._sync import SyncLink, in_worker
+from maskkit._sync import in_worker
 from maskkit.curriculum import Levels, Plateau
 from maskkit.torch import SharedChannel, share
 
@@ -34,7 +34,11 @@ class MaskingDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         m = self.masker(self.haps[i : i + 1], indices=[i])[0]
-        return {"mask": torch.from_numpy(m), "index": torch.tensor(i)}
+        # the state this copy masked with, as the worker saw it
+        epoch, step = self.masker.epoch, self.masker.global_step
+        level = self.masker.schedule.level(epoch, step)
+        seen = (epoch, step, -1 if level is None else level)
+        return {"mask": torch.from_numpy(m), "index": torch.tensor(i), "seen": torch.tensor(seen)}
 
 
 def run(masker, epochs, *, workers=2):
@@ -70,16 +74,18 @@ def test_shared_masker_follows_curriculum_in_persistent_workers():
         np.testing.assert_array_equal(a, b)
 
 
-def test_unshared_masker_in_worker_warns_with_the_fix():
+def test_unshared_masker_in_worker_is_an_error_even_with_warnings_off(monkeypatch):
+    monkeypatch.setenv("PYTHONWARNINGS", "ignore")
     masker = levels_masker()
     with warnings.catch_warnings():
-        warnings.simplefilter("error", mk.WorkerSyncWarning)  # forked workers inherit it
-        with pytest.raises(mk.WorkerSyncWarning, match=r"maskkit\.torch\.share\(masker\)"):
+        warnings.simplefilter("ignore")  # forked workers inherit it: the error is not a warning
+        with pytest.raises(mk.WorkerSyncError, match=r"maskkit\.torch\.share\(masker\)"):
             run(masker, range(1))
 
 
-def test_without_sync_the_rate_check_fails():
+def test_without_sync_the_rate_check_fails(monkeypatch):
     # The failure worker sync prevents: persistent workers keep epoch 0 (rate 0.2, same masks).
+    monkeypatch.setenv("MASKKIT_ALLOW_STALE_WORKERS", "1")  # the explicit opt-out
     masker = levels_masker()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mk.WorkerSyncWarning)
@@ -98,16 +104,20 @@ def test_channel_switched_off_leaves_workers_stale(monkeypatch):
 
 
 def test_plateau_level_and_step_reach_workers():
-    masker = mk.Masker("random", rate=Plateau(LEVELS, patience=0), seed=3)
+    masker = mk.Masker("random", rate=Plateau(LEVELS, patience=0, mode="max"), seed=3)
     share(masker)
     ds = MaskingDataset(masker)
     loader = DataLoader(ds, batch_size=32, num_workers=2, persistent_workers=True)
     list(loader)
     masker.update(1.0)
     masker.update(0.5)  # no improvement: level 1
+    masker.set_epoch(2)
     masker.step(7)
-    got = torch.cat([b["mask"] for b in loader]).numpy()
+    batches = list(loader)
+    got = torch.cat([b["mask"] for b in batches]).numpy()
     assert_binomial(int(got.sum()), got.size, LEVELS[1], what="plateau level 1")
+    seen = torch.cat([b["seen"] for b in batches]).tolist()
+    assert seen == [[2, 7, 1]] * N  # epoch, step and level of every worker's copy
 
 
 def test_load_state_dict_publishes():
@@ -119,38 +129,41 @@ def test_load_state_dict_publishes():
     assert channel.read() == (2, 5)
 
 
-def test_frozen_masker_needs_no_channel(monkeypatch):
-    frozen, plain = levels_masker().frozen(), levels_masker()
-    monkeypatch.setattr("maskkit._sync.in_worker", lambda: True)
-    frozen(np.zeros((1, 10), dtype=np.int8))  # no warning (warnings are errors here)
-    with pytest.warns(mk.WorkerSyncWarning):
-        plain(np.zeros((1, 10), dtype=np.int8))
+def test_torch_worker_copy_is_detected_without_torch(monkeypatch):
+    # DataLoader workers are multiprocessing children: the pid test finds them, torch or not
+    parent = levels_masker()
+    seen = run_in_workers(
+        lambda: (in_worker(), parent._sync.is_copy(), levels_masker()._sync.is_copy())
+    )
+    assert seen == {(True, True, False)}  # the parent's Masker is a copy there; a new one is not
+    assert not in_worker()
+    assert not parent._sync.is_copy()
 
 
-def test_masker_built_in_a_worker_is_its_own_owner(monkeypatch):
-    monkeypatch.setattr("maskkit._sync.in_worker", lambda: True)
-    masker = levels_masker()  # e.g. made lazily in an IterableDataset's __iter__
-    masker.set_epoch(2)
-    masker(np.zeros((1, 10), dtype=np.int8))  # no warning: nothing to be stale against
-    channel = share(masker)
-    masker.set_epoch(1)
-    assert channel.read() == (1, 0)
-    masker(np.zeros((1, 10), dtype=np.int8))
-    assert masker.epoch == 1
+def test_share_keeps_a_framework_free_channel():
+    masker = levels_masker()
+    channel = mk.share(masker)
+    assert share(masker) is channel
+    masks = run(masker, range(3))
+    assert_follows(masks, LEVELS)
 
 
-def test_link_pulls_only_changes_and_warns_once(monkeypatch):
-    link = SyncLink()
-    monkeypatch.setattr("maskkit._sync.in_worker", lambda: True)
-    with pytest.warns(mk.WorkerSyncWarning):
-        assert link.pull() is None
-    assert link.pull() is None  # once
-    link.channel = SharedChannel(2)
-    link.channel.buffer[1:] = torch.tensor([4, 9])
-    assert link.pull() == (4, 9)
-    assert link.pull() is None
-    link.publish((5, 0))  # workers never publish
-    assert link.channel.read() == (4, 9)
+class _Probe(Dataset):
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> tuple:
+        return self.fn()
+
+
+def run_in_workers(fn):
+    loader = DataLoader(
+        _Probe(fn), batch_size=None, num_workers=2, multiprocessing_context="fork", collate_fn=tuple
+    )
+    return set(loader)
 
 
 def test_channel_checks():

@@ -118,7 +118,7 @@ def test_batches_identical_across_workers_and_match_reference(data):
 
 
 def plateau_masker():
-    return Plateau([0.05, 0.95], patience=0)
+    return Plateau([0.05, 0.95], patience=0, mode="max")
 
 
 def test_curriculum_change_reaches_persistent_workers(data):

@@ -19,7 +19,7 @@ from transformers import BertConfig, BertForMaskedLM, Trainer, TrainingArguments
 
 import maskkit as mk
 from maskkit.curriculum import Levels
-from maskkit.hf import CurriculumCallback, HaplotypeDataCollator
+from maskkit.hf import CurriculumCallback, HaplotypeDataCollator, freeze_eval_masks
 
 LEVELS = [0.15, 0.30, 0.45]
 
@@ -55,7 +55,10 @@ def make_data() -> np.ndarray:
     return (rng.random((96, 2, 64)) < 0.2).astype(np.int8)  # (samples, ploidy, sites)
 
 
-def build_trainer(out_dir: str, masker: mk.Masker, metric: str | None = None, **options):
+def build_trainer(
+    out_dir: str, masker: mk.Masker, metric: str | None = None, *, freeze_eval: bool = True,
+    **options,
+):  # fmt: skip
     """A tiny BERT (built from a config: no download) for the Masker's curriculum."""
     collator = HaplotypeDataCollator(masker)  # ploidy flattened: one haplotype per row
     config = BertConfig(
@@ -74,6 +77,8 @@ def build_trainer(out_dir: str, masker: mk.Masker, metric: str | None = None, **
         train_dataset=Haplotypes(make_data()), eval_dataset=Haplotypes(make_data()[:32]),
         callbacks=[CurriculumCallback(masker, metric=metric)],
     )  # fmt: skip
+    if freeze_eval:
+        freeze_eval_masks(trainer)  # evaluation: one rate and the same masks every time
     trainer.counts = {}
     return trainer
 

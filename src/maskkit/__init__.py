@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import curriculum, freq, metrics, report, rules, tokens
-from ._sync import WorkerSyncWarning
+from ._sync import WorkerSyncError, WorkerSyncWarning, share
 from ._version import __version__
 from .collate import collate, padded_width
 from .masker import Masker
@@ -45,6 +45,7 @@ __all__ = [
     "Rule",
     "SmartBalanced",
     "Span",
+    "WorkerSyncError",
     "WorkerSyncWarning",
     "__version__",
     "af_bins",
@@ -64,6 +65,7 @@ __all__ = [
     "random_mask",
     "report",
     "rules",
+    "share",
     "smart_balanced_mask",
     "span_length_probabilities",
     "span_mask",

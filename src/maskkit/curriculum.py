@@ -24,6 +24,7 @@ import itertools
 import json
 import math
 import numbers
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -47,6 +48,7 @@ __all__ = [
     "Uniform",
     "as_schedule",
     "from_state_dict",
+    "metric_mode",
 ]
 
 #: The levels the original RAG-BERT trainer settled on (starting at 0.10 let the model "cheat").
@@ -440,6 +442,35 @@ class Cosine(_Ramp):
         return 0.5 * (1.0 - math.cos(math.pi * f))
 
 
+_SMALLER_IS_BETTER = {"mse", "mae", "rmse", "nll", "perplexity", "ppl", "error", "err", "wer"}
+_LARGER_IS_BETTER = {"auc", "auroc", "auprc", "r2", "precision", "recall", "concordance"}
+
+
+def metric_mode(metric: str) -> str | None:
+    """Return ``"min"`` or ``"max"`` when a metric's name says which way is better, else None.
+
+    Names are split into words at every non-alphanumeric character: a word holding ``loss``
+    (or ``mse``, ``perplexity``, ``error``, ...) means smaller is better; one holding ``f1`` or
+    starting with ``acc`` (or ``auc``, ``r2``, ``precision``, ...) means larger is better. A name
+    with words of both kinds, or of neither, is ambiguous (None).
+
+    Examples
+    --------
+    >>> metric_mode("eval_loss"), metric_mode("eval_f1_rare"), metric_mode("val/accuracy")
+    ('min', 'max', 'max')
+    >>> metric_mode("eval_score") is None
+    True
+    """
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a metric name (str), got {type(metric).__name__}")
+    words = [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
+    smaller = any("loss" in w or w in _SMALLER_IS_BETTER for w in words)
+    larger = any("f1" in w or w.startswith("acc") or w in _LARGER_IS_BETTER for w in words)
+    if smaller == larger:
+        return None
+    return "min" if smaller else "max"
+
+
 class Plateau(_Leveled):
     """Dynamic curriculum: advance one level when a validation metric stops improving.
 
@@ -462,7 +493,12 @@ class Plateau(_Leveled):
         Non-improving evaluations before advancing (``0`` advances at the first one), >= 0.
     min_delta : float, default 0.0
         Minimum change that counts as an improvement, >= 0.
-    mode : {"max", "min"}, default "max"
+    mode : {"max", "min"}, optional
+        Which way the metric improves. There is no default direction: leave it out only when
+        the schedule is driven by a named metric (:meth:`use_metric`, which
+        ``maskkit.hf.CurriculumCallback(metric=...)`` calls), whose name says it
+        (``*loss*`` -> ``"min"``, ``*f1*`` / ``*acc*`` -> ``"max"``, see :func:`metric_mode`);
+        :meth:`update` refuses to guess.
     cooldown : int, default 0
         Evaluations to ignore after each advance, >= 0.
 
@@ -482,7 +518,7 @@ class Plateau(_Leveled):
         *,
         patience: int = 3,
         min_delta: float = 0.0,
-        mode: str = "max",
+        mode: str | None = None,
         cooldown: int = 0,
     ) -> None:
         self._levels = _levels_arg(levels)
@@ -495,12 +531,12 @@ class Plateau(_Leveled):
                 f"got {min_delta!r}"
             )
         self.min_delta = delta
-        if mode not in ("max", "min"):
+        if mode not in ("max", "min", None):
             raise ValueError(
                 f"mode must be 'max' (larger metric is better, e.g. F1) or 'min' (smaller is "
                 f"better, e.g. loss), got {mode!r}"
             )
-        self.mode = mode
+        self.mode: str | None = mode
         self._level = 0
         self.best: float | None = None
         self.num_bad = 0
@@ -524,6 +560,35 @@ class Plateau(_Leveled):
         """Return the rate of the current level."""
         return self._levels[self._level]
 
+    def use_metric(self, metric: str) -> str:
+        """Check that ``mode`` fits the metric named ``metric`` (or take it from there); return it.
+
+        Raises ``ValueError`` when the mode contradicts the name (``mode="max"`` driven by
+        ``eval_loss`` would advance at every improvement) or when neither says the direction.
+
+        Examples
+        --------
+        >>> p = Plateau([0.3, 0.5])
+        >>> p.use_metric("eval_loss"), p.mode
+        ('min', 'min')
+        """
+        said = metric_mode(metric)
+        if self.mode is None:
+            if said is None:
+                raise ValueError(
+                    f"the metric name {metric!r} does not say whether larger is better: pass "
+                    "Plateau(..., mode='min') for a loss or error, mode='max' for F1 or accuracy"
+                )
+            self.mode = said
+        elif said is not None and said != self.mode:
+            better = "smaller" if said == "min" else "larger"
+            raise ValueError(
+                f"Plateau(mode={self.mode!r}) is driven by {metric!r}, for which {better} is "
+                f"better: every improvement would count as a stall and advance the curriculum; "
+                f"pass mode={said!r}"
+            )
+        return self.mode
+
     def _improved(self, metric: float) -> bool:
         if self.best is None:
             return True
@@ -537,6 +602,12 @@ class Plateau(_Leveled):
         Raises ``ValueError`` for NaN (a diverged run should not silently advance).
         """
         m = _real_arg(metric, "metric", "a real number (call .item() on a tensor)")
+        if self.mode is None:
+            raise ValueError(
+                "Plateau has no mode, so it cannot tell an improvement from a stall: pass "
+                "Plateau(..., mode='min') for a loss or error, mode='max' for F1 or accuracy "
+                "(maskkit.hf.CurriculumCallback(metric=...) sets it from the metric's name)"
+            )
         if math.isnan(m):
             raise ValueError(
                 "metric is NaN; pass the validation metric of a finished evaluation "
@@ -782,7 +853,7 @@ def from_state_dict(state: dict[str, Any]) -> Schedule:
     --------
     >>> import json
     >>> from maskkit.curriculum import Plateau, from_state_dict
-    >>> s = Plateau([0.3, 0.5], patience=0)
+    >>> s = Plateau([0.3, 0.5], patience=0, mode="max")
     >>> _ = s.update(1.0), s.update(0.5)
     >>> t = from_state_dict(json.loads(json.dumps(s.state_dict())))
     >>> t.level(), t == s

@@ -24,6 +24,8 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,14 +39,18 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
         'pip install "maskkit[hf]"'
     ) from _exc
 
+import numpy as np
 import torch
 
 from . import tokens
+from ._narrow import narrow_int
 from .curriculum import Plateau
 from .masker import Masker
 from .torch import Batch, MaskingCollator
 
-__all__ = ["CurriculumCallback", "HaplotypeDataCollator"]
+__all__ = ["CurriculumCallback", "HaplotypeDataCollator", "freeze_eval_masks"]
+
+_LOG = logging.getLogger("maskkit")
 
 _STRIPPED = (
     ". Trainer drops dataset columns that the model's forward() does not take (its default "
@@ -96,10 +102,18 @@ class HaplotypeDataCollator(MaskingCollator):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        fix = "token ids are integers of the model's vocabulary, >= 0"
         alleles = (
             [tokens.allele_token(a) for a in range(self.n_alleles)]
             if self.allele_token_ids is None
-            else [int(t) for t in self.allele_token_ids]
+            else [
+                narrow_int(t, np.int64, f"allele_token_ids[{i}]", fix=fix)
+                for i, t in enumerate(self.allele_token_ids)
+            ]
+        )
+        self.pad_token_id, self.mask_token_id, self.missing_token_id = (
+            narrow_int(getattr(self, name), np.int64, name, fix=fix)
+            for name in ("pad_token_id", "mask_token_id", "missing_token_id")
         )
         if len(alleles) != self.n_alleles:
             raise ValueError(
@@ -165,17 +179,20 @@ class CurriculumCallback(transformers.TrainerCallback):
     masker : Masker
         The Masker of the data collator.
     metric : str, optional
-        Eval metric fed to Plateau schedules, e.g. ``"eval_loss"`` (Plateau ``mode="min"``).
+        Eval metric fed to Plateau schedules, e.g. ``"eval_loss"``; required when the Masker
+        has one. A Plateau without ``mode`` takes it from the name (``*loss*`` -> ``"min"``,
+        ``*f1*`` / ``*acc*`` -> ``"max"``); one whose ``mode`` contradicts the name, or a name
+        that says neither, raises ``ValueError``.
 
     Examples
     --------
     >>> import maskkit as mk
     >>> from maskkit.curriculum import Plateau
     >>> from maskkit.hf import CurriculumCallback
-    >>> masker = mk.Masker("random", rate=Plateau(mode="min"), seed=0)
+    >>> masker = mk.Masker("random", rate=Plateau(), seed=0)
     >>> cb = CurriculumCallback(masker, metric="eval_loss")
-    >>> cb.metric
-    'eval_loss'
+    >>> cb.metric, masker.schedule.mode
+    ('eval_loss', 'min')
     """
 
     def __init__(self, masker: Masker, *, metric: str | None = None) -> None:
@@ -183,15 +200,43 @@ class CurriculumCallback(transformers.TrainerCallback):
 
         if not isinstance(masker, Masker):
             raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
-        has_plateau = any(isinstance(s, Plateau) for _, s in masker._schedules())
-        if metric is not None and not has_plateau:
+        plateaus = [s for _, s in masker._schedules() if isinstance(s, Plateau)]
+        if metric is not None and not plateaus:
             raise ValueError(
                 f"metric={metric!r} drives Plateau schedules, but the Masker has none; "
                 "drop metric or use rate=Plateau(...)"
             )
+        if plateaus and metric is None:
+            raise ValueError(
+                "the Masker's Plateau schedule moves only when an evaluation metric is fed to "
+                "it, and none is: pass metric='eval_loss' (or the eval metric that should "
+                "drive it, e.g. 'eval_f1') and evaluate during training (eval_strategy)"
+            )
+        for plateau in plateaus:
+            plateau.use_metric(metric)  # type: ignore[arg-type]
         self.masker = masker
         self.metric = metric
+        self._warned_eval = False
         share(masker)
+
+    def _check_eval_masks(self, loader: Any) -> None:
+        """Log once when evaluation masks follow the training curriculum (a moving target)."""
+        collate = getattr(loader, "collate_fn", None)
+        collate = getattr(collate, "data_collator", collate)  # Trainer's column-removing wrapper
+        if self._warned_eval or not isinstance(collate, MaskingCollator):
+            return
+        masker = collate.masker
+        if masker.fixed_epoch is not None:
+            return
+        if all(s.is_constant or s.per_sample for _, s in masker._schedules()):
+            return
+        self._warned_eval = True
+        _LOG.error(
+            "maskkit: evaluation batches were masked by the training collator, so their masks "
+            "follow the training curriculum and change at every evaluation: eval metrics (and a "
+            "Plateau driven by them) compare different tasks. Fix: "
+            "maskkit.hf.freeze_eval_masks(trainer) after building the Trainer."
+        )
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Set the Masker's epoch to Trainer's (before the epoch's DataLoader iterator)."""
@@ -206,6 +251,7 @@ class CurriculumCallback(transformers.TrainerCallback):
         self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any
     ) -> None:
         """Feed ``metrics[metric]`` to the Masker's Plateau schedules."""
+        self._check_eval_masks(kwargs.get("eval_dataloader"))
         if self.metric is None:
             return
         if not metrics or self.metric not in metrics:
@@ -216,3 +262,67 @@ class CurriculumCallback(transformers.TrainerCallback):
         value = float(metrics[self.metric])
         if math.isfinite(value):
             self.masker.update(value)
+
+
+def freeze_eval_masks(
+    trainer: Any, *, rate: Any = None, alt_rate: Any = None, epoch: int = 0
+) -> HaplotypeDataCollator:
+    """Give a Trainer's evaluation (and ``predict``) fixed masks; return their collator.
+
+    ``transformers.Trainer`` uses one ``data_collator`` for training and evaluation, so
+    evaluation masks would follow the training curriculum: ``eval_loss`` would be measured at
+    a new difficulty at every evaluation, and a Plateau driven by it would compare unlike
+    tasks. After this call the Trainer builds its evaluation and test DataLoaders with
+    ``trainer.data_collator.frozen(...)``: one rate (the current rates of the training Masker
+    unless ``rate`` / ``alt_rate`` are given) and masks drawn as at ``epoch``, the same at every
+    evaluation. Training batches keep the training collator.
+
+    Parameters
+    ----------
+    trainer : transformers.Trainer
+        Built with ``data_collator=HaplotypeDataCollator(...)`` (or a ``MaskingCollator``).
+    rate, alt_rate : float, optional
+        The evaluation rates; default the training Masker's current ones.
+    epoch : int, default 0
+        The epoch that keys the evaluation masks.
+
+    Examples
+    --------
+    >>> import shutil, tempfile, maskkit as mk, transformers
+    >>> from maskkit.curriculum import Levels
+    >>> from maskkit.hf import HaplotypeDataCollator, freeze_eval_masks
+    >>> masker = mk.Masker("random", rate=Levels([0.15, 0.3]), seed=0)
+    >>> out = tempfile.mkdtemp()
+    >>> trainer = transformers.Trainer(
+    ...     model=transformers.BertForMaskedLM(transformers.BertConfig(
+    ...         vocab_size=5, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+    ...         intermediate_size=8)),
+    ...     args=transformers.TrainingArguments(out, report_to=[], use_cpu=True),
+    ...     data_collator=HaplotypeDataCollator(masker))
+    >>> freeze_eval_masks(trainer, rate=0.3).masker.current_rates()
+    (0.3, 0.3)
+    >>> shutil.rmtree(out)
+    """
+    train = trainer.data_collator
+    if not isinstance(train, MaskingCollator):
+        raise TypeError(
+            "freeze_eval_masks needs a Trainer built with data_collator="
+            f"maskkit.hf.HaplotypeDataCollator(...), got {type(train).__name__}"
+        )
+    frozen = train.frozen(rate=rate, alt_rate=alt_rate, epoch=epoch)
+
+    def with_frozen(method: Any) -> Any:
+        @functools.wraps(method)
+        def build(*args: Any, **kwargs: Any) -> Any:
+            current = trainer.data_collator
+            trainer.data_collator = frozen
+            try:
+                return method(*args, **kwargs)
+            finally:
+                trainer.data_collator = current
+
+        return build
+
+    for name in ("get_eval_dataloader", "get_test_dataloader"):
+        setattr(trainer, name, with_frozen(getattr(trainer, name)))
+    return frozen  # type: ignore[return-value]

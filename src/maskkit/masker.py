@@ -575,8 +575,8 @@ class Masker:
         --------
         >>> import maskkit as mk
         >>> from maskkit.curriculum import Plateau
-        >>> main = mk.Masker("smart_balanced", rate=Plateau(patience=0), seed=1)
-        >>> worker = mk.Masker("smart_balanced", rate=Plateau(patience=0), seed=1)
+        >>> main = mk.Masker("smart_balanced", rate=Plateau(patience=0, mode="max"), seed=1)
+        >>> worker = mk.Masker("smart_balanced", rate=Plateau(patience=0, mode="max"), seed=1)
         >>> main.set_epoch(5); _ = main.update(0.9); _ = main.update(0.8)
         >>> main.sync_fields, main.sync_state()
         (('epoch', 'step', 'rate.level'), (5, 0, 1))

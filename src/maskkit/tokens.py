@@ -13,6 +13,10 @@ Examples
 
 from __future__ import annotations
 
+import numpy as np
+
+from ._narrow import narrow_int
+
 __all__ = [
     "ALLELE_OFFSET",
     "IGNORE_INDEX",
@@ -38,9 +42,10 @@ def allele_token(allele: int) -> int:
     >>> allele_token(0)
     3
     """
-    if allele < 0:
-        raise ValueError(f"allele must be >= 0 (negative alleles are missing calls), got {allele}")
-    return ALLELE_OFFSET + allele
+    a = narrow_int(allele, np.int64, "allele", fix="pass an allele index (0 = ref, 1.. = alt)")
+    if a < 0:
+        raise ValueError(f"allele must be >= 0 (negative alleles are missing calls), got {a}")
+    return ALLELE_OFFSET + a
 
 
 def vocab_size(n_alleles: int = 2) -> int:
@@ -51,6 +56,7 @@ def vocab_size(n_alleles: int = 2) -> int:
     >>> vocab_size(2)
     5
     """
-    if n_alleles < 1:
-        raise ValueError(f"n_alleles must be >= 1, got {n_alleles}")
-    return ALLELE_OFFSET + n_alleles
+    n = narrow_int(n_alleles, np.int64, "n_alleles", fix="pass the number of allele classes")
+    if n < 1:
+        raise ValueError(f"n_alleles must be >= 1, got {n}")
+    return ALLELE_OFFSET + n

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field, replace
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
@@ -50,6 +50,8 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
 
 from . import _blocks, tokens
 from . import freq as _freq
+from ._narrow import narrow, narrow_int
+from ._sync import StallCheck, SyncChannel, seqlock_publish, seqlock_read
 from .masker import Masker
 
 __all__ = [
@@ -161,6 +163,9 @@ class SharedChannel:
     (4, 120, 1)
     """
 
+    #: Reaches every process that holds a copy (``share`` keeps such a channel).
+    process_shared = True
+
     def __init__(self, size: int) -> None:
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
             raise ValueError(f"size must be an int >= 1 (len(masker.sync_fields)), got {size!r}")
@@ -174,26 +179,21 @@ class SharedChannel:
                 f"values must hold {self.buffer.numel() - 1} ints, got {len(values)}; a channel "
                 "belongs to Maskers of one configuration"
             )
-        version = int(self.buffer[0])
-        self.buffer[0] = version + 1
-        self.buffer[1:] = vals
-        self.buffer[0] = version + 2
+        seqlock_publish(self.buffer, vals)
 
     def read(self) -> tuple[int, ...]:
         """Return the last published values."""
-        while True:
-            snap = self.buffer.tolist()
-            if snap[0] % 2 == 0 and int(self.buffer[0]) == snap[0]:
-                return tuple(snap[1:])
+        return seqlock_read(self.buffer)
 
     def __repr__(self) -> str:
         return f"SharedChannel({self.read()})"
 
 
-def share(masker: Masker) -> SharedChannel:
+def share(masker: Masker) -> SharedChannel | SyncChannel:
     """Make ``masker``'s curriculum reach its copies in DataLoader workers; return the channel.
 
-    Attaches a :class:`SharedChannel` (or returns the one already attached): every
+    Attaches a :class:`SharedChannel` (or returns the process-shared one already attached,
+    e.g. by :func:`maskkit.share`): every
     ``set_epoch``, ``set_step``, ``step``, ``update`` and ``load_state_dict`` in this process
     is published, and a copy in a worker (persistent or not, fork or spawn) reads it before
     each mask. Call it before building the DataLoader, and call ``set_epoch`` before
@@ -215,8 +215,8 @@ def share(masker: Masker) -> SharedChannel:
     if not isinstance(masker, Masker):
         raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
     channel = masker.sync_channel
-    if isinstance(channel, SharedChannel):
-        return channel
+    if getattr(channel, "process_shared", False):  # this one, or maskkit.share's
+        return channel  # type: ignore[return-value]
     channel = SharedChannel(len(masker.sync_fields))
     masker.set_sync_channel(channel)
     return channel
@@ -663,6 +663,44 @@ def _as_array(value: Any) -> np.ndarray:
     return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
+_ALLELE_FIX = (
+    "alleles are 0 (ref), 1.. (alt) or negative (missing): pass integer allele indices, "
+    "not tokens or floats"
+)
+
+
+def _item_int(value: Any, name: str) -> int:
+    """One integer of an item (a Python, NumPy or 0-d tensor integer); floats are refused."""
+    arr = _as_array(value)
+    if arr.ndim != 0:
+        raise TypeError(f"{name} must be one integer per item, got shape {arr.shape}")
+    return narrow_int(arr[()], np.int64, name, fix="pass the integer, not a float or a bool")
+
+
+def _stack_alleles(arrays: Sequence[np.ndarray], name: str) -> np.ndarray:
+    """Stack allele arrays, zero-padded to the longest, in the narrowest signed dtype fitting all.
+
+    Any negative allele is a missing call and is stored as ``-1`` (so int16 ``-255`` stays
+    missing instead of wrapping to an allele); other values keep their exact value, int8 when
+    they fit, else a wider type (alleles above ``n_alleles`` are then refused by name by
+    :func:`maskkit.collate`, never wrapped).
+    """
+    hi, clean = 0, []
+    for a in arrays:
+        if a.dtype != np.int8 and a.size:
+            if a.dtype.kind == "i" and a.min() < -1:
+                a = np.maximum(a, -1)
+            hi = max(hi, int(a.max()))
+        clean.append(a)
+    fits = [t for t in (np.int8, np.int16, np.int32) if hi <= np.iinfo(t).max]
+    dt = fits[0] if fits else np.int64
+    width = max(a.shape[-1] for a in clean)
+    haps = np.zeros((len(clean), *clean[0].shape[:-1], width), dtype=dt)
+    for row, a in zip(haps, clean):
+        row[..., : a.shape[-1]] = narrow(a, dt, name, fix=_ALLELE_FIX)
+    return haps
+
+
 @dataclass
 class MaskingCollator:
     """Turn items of any Dataset into a masked, tokenized batch: a DataLoader ``collate_fn``.
@@ -688,6 +726,13 @@ class MaskingCollator:
         Other item keys to pass through, stacked (``torch.utils.data.default_collate``).
     pad_to, pad_to_multiple_of, replace, n_alleles, dtype
         As for :func:`maskkit.collate`.
+
+    Notes
+    -----
+    A Masker whose schedule is not constant must be driven: ``set_epoch`` before each epoch
+    (``maskkit.hf.CurriculumCallback`` under Trainer). When the collator masks its items a
+    second time at the same epoch and rates, it logs an ERROR on the ``maskkit`` logger once,
+    naming the fix (see :class:`maskkit._sync.StallCheck`). Evaluate with :meth:`frozen`.
 
     Returns
     -------
@@ -720,6 +765,7 @@ class MaskingCollator:
     replace: tuple[float, float, float] | None = None
     n_alleles: int = 2
     dtype: Any = np.int64
+    _stall: StallCheck = field(default_factory=StallCheck, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.masker, Masker):
@@ -729,11 +775,30 @@ class MaskingCollator:
         self.keep = tuple(self.keep)
         share(self.masker)
 
+    def frozen(self, *, rate: Any = None, alt_rate: Any = None, epoch: int = 0) -> MaskingCollator:
+        """Return a copy for evaluation whose masks are the same at every evaluation.
+
+        Its Masker is :meth:`maskkit.Masker.frozen` of this one (the current rates unless
+        ``rate`` / ``alt_rate`` are given, masks drawn as at ``epoch``), so validation losses
+        of different epochs compare like with like. Every other option is kept.
+
+        Examples
+        --------
+        >>> import maskkit as mk
+        >>> from maskkit.curriculum import Levels
+        >>> from maskkit.torch import MaskingCollator
+        >>> train = MaskingCollator(mk.Masker("random", rate=Levels([0.1, 0.3]), seed=0))
+        >>> val = train.frozen(rate=0.3)
+        >>> val.masker.fixed_epoch, val.masker.current_rates()
+        (0, (0.3, 0.3))
+        """
+        return replace(self, masker=self.masker.frozen(rate=rate, alt_rate=alt_rate, epoch=epoch))
+
     def _missing_hint(self) -> str:
         return ""
 
     def _stack(self, items: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return ``(haps (n, [ploidy,] width) int8, lengths, ids)`` of ``items``."""
+        """Return ``(haps (n, [ploidy,] width), lengths, ids)`` of ``items`` (int8 if it fits)."""
         if isinstance(items, dict) or not items:
             raise TypeError(
                 "MaskingCollator takes a non-empty list of item dicts (a DataLoader batch), got "
@@ -761,11 +826,12 @@ class MaskingCollator:
         lead = arrays[0].shape[:-1]
         if any(a.shape[:-1] != lead for a in arrays):
             raise ValueError(f"items' {self.haps_key!r} differ in ploidy")
-        haps = np.zeros((len(arrays), *lead, int(sizes.max())), dtype=np.int8)
-        for row, a in zip(haps, arrays):
-            row[..., : a.shape[-1]] = a
+        haps = _stack_alleles(arrays, f"items' {self.haps_key!r}")
         if self.lengths_key:
-            lengths = np.array([int(item[self.lengths_key]) for item in items], dtype=np.int64)
+            name = f"items' {self.lengths_key!r}"
+            lengths = np.array(
+                [_item_int(item[self.lengths_key], name) for item in items], np.int64
+            )
             if (lengths < 0).any() or (lengths > sizes).any():
                 raise ValueError(
                     f"items' {self.lengths_key!r} must be in [0, len({self.haps_key})], got "
@@ -773,7 +839,8 @@ class MaskingCollator:
                 )
         else:
             lengths = sizes
-        ids = np.array([int(item[self.index_key]) for item in items], dtype=np.int64)
+        name = f"items' {self.index_key!r}"
+        ids = np.array([_item_int(item[self.index_key], name) for item in items], dtype=np.int64)
         return haps, lengths, ids
 
     def __call__(self, items: Sequence[Any]) -> Batch:
@@ -784,6 +851,7 @@ class MaskingCollator:
             pad_to_multiple_of=self.pad_to_multiple_of, replace=self.replace,
             n_alleles=self.n_alleles, dtype=self.dtype,
         )  # fmt: skip
+        self._stall.observe(self.masker, ids)
         out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
         out["index"] = torch.from_numpy(ids)
         out["length"] = torch.from_numpy(lengths)

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _token_kernels
 from . import _validate as v
+from ._narrow import narrow, narrow_int
 from .collate import replace_thresholds
 from .tokens import IGNORE_INDEX
 
@@ -27,7 +28,7 @@ def _id_list(value: Any, name: str) -> np.ndarray:
     arr = np.asarray([] if value is None else value)
     if arr.size and (arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{name} must be integer token ids, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64).ravel()
+    arr = narrow(arr if arr.size else arr.astype(np.int64), np.int64, name).ravel()
     if arr.size and (arr.min() < 0 or arr.max() >= _MAX_ID):
         raise ValueError(f"{name} must be token ids in [0, 2**62), got {arr.min()}..{arr.max()}")
     return np.unique(arr)
@@ -101,15 +102,29 @@ def mask_tokens(
         raise ValueError(
             f"ids must be 2-D (rows, length) or 3-D (samples, ploidy, length), got {arr.shape}"
         )
+    dt = np.dtype(dtype)
+    if not np.issubdtype(dt, np.signedinteger):
+        raise TypeError(f"dtype must be a signed integer dtype (labels hold -100), got {dt}")
+    # Every output value is an id of ids, mask_token_id, a random id or ignore_index: each is
+    # checked against dtype here, so the casts at the end cannot wrap.
+    fix = f"pass a dtype that holds every token id (dtype={dt} is too narrow), e.g. np.int64"
     shape = arr.shape
     ploidy = shape[1] if arr.ndim == 3 else 1
-    ids2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]), dtype=np.int64)
+    ids2 = np.ascontiguousarray(
+        narrow(arr, np.int64, "ids", fix="token ids must be below 2**63").reshape(-1, shape[-1])
+    )
+    narrow(ids2, dt, "ids", fix=fix)
     m2, mask_div = v.mask_rows(mask, shape, ploidy)
     m2 = np.ascontiguousarray(m2)
     t_mask, t_keep, p_random = replace_thresholds(replace)
     mask_id = v.int_scalar(mask_token_id, "mask_token_id", high=_MAX_ID - 1)
+    narrow_int(mask_id, dt, "mask_token_id", fix=fix)
+    ignore = narrow_int(
+        ignore_index, dt, "ignore_index", fix=f"pass an integer {dt} holds, e.g. -100"
+    )
     protected = _id_list(protect, "protect")
     pool = _id_list(random_ids, "random_ids")
+    narrow(pool, dt, "random_ids", fix=fix)
     if p_random > 0 and pool.size == 0:
         raise ValueError(
             f"replace={tuple(replace)} draws random ids with probability {p_random}: pass "
@@ -120,16 +135,13 @@ def mask_tokens(
         raise ValueError(f"random_ids holds protected ids {clash.tolist()}; drop them")
     if mask_id in set(protected.tolist()):
         raise ValueError(f"mask_token_id={mask_id} is in protect; it must be a maskable id")
-    dt = np.dtype(dtype)
-    if not np.issubdtype(dt, np.signedinteger):
-        raise TypeError(f"dtype must be a signed integer dtype (labels hold -100), got {dt}")
     idx = v.indices(indices, shape[0])
     out_ids = np.empty(ids2.shape, dtype=np.int64)
     labels = np.empty(ids2.shape, dtype=np.int64)
     n_protected = _token_kernels.mask_tokens(
         ids2, m2, mask_div, ploidy, idx, np.uint64(v.int_scalar(seed, "seed")),
         v.int_scalar(epoch, "epoch", high=2**63 - 1), t_mask, t_keep, mask_id, pool,
-        protected, int(ignore_index), out_ids, labels,
+        protected, ignore, out_ids, labels,
     )  # fmt: skip
     if n_protected:
         raise ValueError(
