@@ -191,7 +191,9 @@ class HaplotypeStore:
             )
         if POS_PATH in f:
             pos = np.asarray(f[POS_PATH][:])
-            if pos.size and not np.issubdtype(pos.dtype, np.integer):
+            if not pos.size:
+                pos = pos.astype(np.int64)  # no value to check, whatever the dtype
+            elif not np.issubdtype(pos.dtype, np.integer):
                 raise StoreFormatError(
                     f"{self.path}:{POS_PATH} must hold integer positions, got {pos.dtype}"
                 )
