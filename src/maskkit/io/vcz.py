@@ -180,6 +180,9 @@ class VcfZarrStore(HaplotypeStore):
                 f"{self.source} is not a zarr group ({type(exc).__name__}: {exc}); {_HOW_TO_CREATE}"
             ) from exc
 
+    def _where(self) -> str:
+        return self.source  # a URL as given (a Path would fold "s3://" into "s3:/")
+
     def _damaged(self, name: str, what: str, exc: BaseException) -> StoreFormatError:
         return StoreFormatError(
             f"{self.source}:{name} is damaged: its {what} cannot be read ({type(exc).__name__}: "
