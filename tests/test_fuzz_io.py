@@ -197,6 +197,26 @@ def expected_store(layout: dict[str, Any]) -> np.ndarray | None:
     return np.where(wide < -128, -1, wide).astype(np.int8).transpose(1, 2, 0)
 
 
+def read_or_refused(path: Path, want: np.ndarray | None, **kwargs: Any) -> np.ndarray | None:
+    """Read the whole store at ``path`` (in store order and reversed) and compare with ``want``.
+
+    ``want`` None: the store must be refused with StoreFormatError. Returns the positions read.
+    """
+    try:
+        with io.open_store(path, **kwargs) as store:
+            got = store.to_numpy()
+            window = store.read(np.arange(store.n_samples)[::-1], 0, store.n_sites)
+            positions = store.positions
+    except io.StoreFormatError:
+        assert want is None, "a store the reference reads was refused"
+        return None
+    assert want is not None, f"read {got!r} from a store that must be refused"
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(window, want[::-1])
+    return positions
+
+
 @FUZZ
 @given(layout=store_layouts(), in_memory=st.booleans())
 def test_stores_are_read_exactly_or_refused(layout, in_memory):
@@ -208,17 +228,7 @@ def test_stores_are_read_exactly_or_refused(layout, in_memory):
             f["variants/POS"] = layout["pos"]
             if layout["samples"] is not None:
                 f.create_dataset("samples", data=layout["samples"], dtype=h5py.string_dtype())
-        try:
-            with io.open_store(path, in_memory=in_memory, verbose=False) as store:
-                got = store.to_numpy()
-                window = store.read(np.arange(store.n_samples)[::-1], 0, store.n_sites)
-        except io.StoreFormatError:
-            assert want is None, "a store the reference reads was refused"
-            return
-    assert want is not None, f"read {got!r} from a store that must be refused"
-    assert got.dtype == np.int8
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(window, want[::-1])
+        read_or_refused(path, want, in_memory=in_memory, verbose=False)
 
 
 def test_the_reference_reader_can_fail():
@@ -369,16 +379,6 @@ def test_vcz_stores_are_read_exactly_or_refused(layout, data):
                     chunk.write_bytes(raw[: data.draw(st.integers(0, len(raw) - 1))])
                     cut = True
         want = expected_vcz(layout, absent, cut)
-        try:
-            store = io.open_store(path)
-            got = store.to_numpy()
-            window = store.read(np.arange(store.n_samples)[::-1], 0, store.n_sites)
-            positions = store.positions
-        except io.StoreFormatError:
-            assert want is None, "a store the reference reads was refused"
-            return
-    assert want is not None, f"read {got!r} from a store that must be refused"
-    assert got.dtype == np.int8
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(window, want[::-1])
-    np.testing.assert_array_equal(positions, np.asarray(layout["pos"]).astype(np.int64))
+        positions = read_or_refused(path, want)
+    if positions is not None:
+        np.testing.assert_array_equal(positions, np.asarray(layout["pos"]).astype(np.int64))

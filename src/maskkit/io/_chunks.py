@@ -41,8 +41,10 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def check_frame(data: bytes | memoryview, expected: int) -> None:
+def check_frame(data: Any, expected: int) -> None:
     """Raise :class:`DamagedChunk` unless ``data`` is one whole Blosc frame of ``expected`` bytes.
+
+    ``data`` is any contiguous bytes-like object (read in place, not copied).
 
     Examples
     --------
@@ -110,7 +112,7 @@ def checked_store(store: Any) -> Any:
             for prefix, expected in self.guarded.items():
                 if key.startswith(prefix):
                     try:
-                        check_frame(buf.to_bytes(), expected)
+                        check_frame(buf.as_numpy_array(), expected)
                     except DamagedChunk as exc:
                         raise DamagedChunk(f"chunk {key!r}: {exc}") from None
             return buf

@@ -191,7 +191,9 @@ class HaplotypeStore:
             )
         if POS_PATH in f:
             pos = np.asarray(f[POS_PATH][:])
-            if pos.size and not np.issubdtype(pos.dtype, np.integer):
+            if not pos.size:
+                pos = pos.astype(np.int64)  # no value to check, whatever the dtype
+            elif not np.issubdtype(pos.dtype, np.integer):
                 raise StoreFormatError(
                     f"{self.path}:{POS_PATH} must hold integer positions, got {pos.dtype}"
                 )
@@ -315,6 +317,10 @@ class HaplotypeStore:
             self._data = data
         return self._data
 
+    def _where(self) -> str:
+        """Return the store's name for messages."""
+        return str(self.path)
+
     def _check_range(self, start: Any, stop: Any) -> tuple[int, int]:
         for name, value in (("start", start), ("stop", stop)):
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -323,7 +329,7 @@ class HaplotypeStore:
         if not 0 <= start <= stop <= self.n_sites:
             raise WindowError(
                 f"window start={start}, stop={stop} is outside the store's sites: need "
-                f"0 <= start <= stop <= n_sites={self.n_sites} ({self.path})"
+                f"0 <= start <= stop <= n_sites={self.n_sites} ({self._where()})"
             )
         return start, stop
 
@@ -340,7 +346,7 @@ class HaplotypeStore:
         idx = idx.astype(np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= self.n_samples):
             raise IndexError(
-                f"sample_indices must be in [0, {self.n_samples}) for {self.path}, "
+                f"sample_indices must be in [0, {self.n_samples}) for {self._where()}, "
                 f"got min {idx.min()} and max {idx.max()}"
             )
         return idx

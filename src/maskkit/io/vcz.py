@@ -180,6 +180,9 @@ class VcfZarrStore(HaplotypeStore):
                 f"{self.source} is not a zarr group ({type(exc).__name__}: {exc}); {_HOW_TO_CREATE}"
             ) from exc
 
+    def _where(self) -> str:
+        return self.source  # a URL as given (a Path would fold "s3://" into "s3:/")
+
     def _damaged(self, name: str, what: str, exc: BaseException) -> StoreFormatError:
         return StoreFormatError(
             f"{self.source}:{name} is damaged: its {what} cannot be read ({type(exc).__name__}: "
@@ -224,14 +227,18 @@ class VcfZarrStore(HaplotypeStore):
             raise
 
     def _read_arrays(self, root: Any) -> None:
-        for name in (_GT, _POS):
-            if self._array(name) is None:
+        gt, positions = self._array(_GT), self._array(_POS)
+        for name, array in ((_GT, gt), (_POS, positions)):
+            if array is None:
+                try:
+                    found = f"found {sorted(root.keys())}"
+                except DECODE_ERRORS as exc:  # another member's metadata is damaged too
+                    found = f"its members cannot be listed ({type(exc).__name__}: {exc})"
                 raise StoreFormatError(
                     f"{self.source} has no array {name!r}; a VCF Zarr store holds "
-                    f"{_GT!r} (variants, samples, ploidy) and {_POS!r}; found "
-                    f"{sorted(root.keys())}. {_HOW_TO_CREATE}"
+                    f"{_GT!r} (variants, samples, ploidy) and {_POS!r}; {found}. "
+                    f"{_HOW_TO_CREATE}"
                 )
-        gt = self._array(_GT)
         if len(gt.shape) != 3 or not np.issubdtype(gt.dtype, np.integer):
             raise StoreFormatError(
                 f"{self.source}:{_GT} must be an integer array (variants, samples, ploidy), "
@@ -247,7 +254,7 @@ class VcfZarrStore(HaplotypeStore):
                     f"{self.source}:{name} has shape {extra.shape} but {_GT} has {gt.shape}: "
                     f"it must be {tuple(shape)}"
                 )
-        pos = self._read_positions(self._array(_POS))
+        pos = self._read_positions(positions)
         if pos.shape != (n_variants,):
             raise StoreFormatError(
                 f"{self.source}:{_POS} has shape {pos.shape} but {_GT} has {n_variants} variants"

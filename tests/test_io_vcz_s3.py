@@ -1,0 +1,162 @@
+"""VCF Zarr on S3: a local moto server on 127.0.0.1 stands in for the object store.
+
+The store is read through fsspec (s3fs) exactly as from a bucket; the tests compare it with
+the same store on local disk, count the HTTP GETs each window makes, and check that the
+credentials never show up in a repr, an error or maskkit's output.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from maskkit import io
+
+pytest.importorskip("zarr", reason="VCF Zarr needs zarr >= 3.1 (Python >= 3.11)")
+pytest.importorskip("bio2zarr.vcf", reason="bio2zarr needs Python >= 3.11")
+pytest.importorskip("s3fs", reason="s3:// URLs need s3fs (in the test extra)")
+moto_server = pytest.importorskip("moto.moto_server.threaded_moto_server", reason="moto[s3]")
+werkzeug_app = pytest.importorskip("moto.moto_server.werkzeug_app")
+
+from test_io_vcz import _to_vcz  # noqa: E402  (the vcz test helpers)
+
+BUCKET = "cohort-bucket"
+KEY_ID = "AKIAMASKKITTESTKEY01"
+SECRET = "maskkit-test-secret-0123456789abcdefSENTINEL"
+
+
+class _Requests:
+    """The (method, path) of every HTTP request the moto server answers."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seen: list[tuple[str, str]] = []
+        handler = werkzeug_app.MotoRequestHandler
+        real = handler.log_request
+
+        def log_request(request, *args, **kwargs):
+            self.seen.append((request.command, request.path))
+            return real(request, *args, **kwargs)
+
+        monkeypatch.setattr(handler, "log_request", log_request)
+
+    def chunks(self, array: str, methods: tuple[str, ...] = ("GET",)) -> list[str]:
+        """Chunk keys of ``array`` requested with ``methods`` (metadata and listings left out)."""
+        prefix = f"/{BUCKET}/cohort.vcz/{array}/"
+        return sorted(
+            path[len(prefix) :]
+            for method, path in self.seen
+            if method in methods
+            and path.startswith(prefix)
+            and "?" not in path
+            and not path.rsplit("/", 1)[-1].startswith(".")
+        )
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A moto S3 server on 127.0.0.1 holding a simulated VCZ, and the local copy it came from."""
+    import s3fs
+
+    tmp = tmp_path_factory.mktemp("s3")
+    data = io.simulate_demo(tmp / "d", n_diploids=30, length=60_000, seed=11, verbose=False)
+    local = _to_vcz(
+        data.write_vcf(tmp / "d.vcf"), tmp / "d.vcz", variants_chunk_size=32, samples_chunk_size=8
+    )
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        options = {
+            "key": KEY_ID,
+            "secret": SECRET,
+            "client_kwargs": {"endpoint_url": f"http://{host}:{port}", "region_name": "eu-west-1"},
+        }
+        fs = s3fs.S3FileSystem(**options)
+        fs.mkdir(BUCKET)
+        fs.put(str(local), f"{BUCKET}/cohort.vcz", recursive=True)
+        yield f"s3://{BUCKET}/cohort.vcz", options, local
+    finally:
+        server.stop()
+
+
+def test_s3_store_reads_as_the_local_store(s3):
+    url, options, local = s3
+    remote, here = io.open_store(url, storage_options=options), io.open_store(local)
+    assert isinstance(remote, io.VcfZarrStore)
+    assert remote.samples.tolist() == here.samples.tolist()
+    np.testing.assert_array_equal(remote.positions, here.positions)
+    np.testing.assert_array_equal(remote.to_numpy(), here.to_numpy())
+    np.testing.assert_array_equal(remote.read([9, 2, 17], 40, 70), here.read([9, 2, 17], 40, 70))
+    assert remote.phased == here.phased
+
+
+@pytest.mark.torch
+def test_s3_and_local_give_identical_batches(s3):
+    torch = pytest.importorskip("torch")
+    import maskkit as mk
+    from maskkit.curriculum import Levels
+    from maskkit.torch import HaplotypeDataset, WindowBatchSampler
+
+    url, options, local = s3
+    runs = []
+    for store in (io.open_store(url, storage_options=options), io.open_store(local)):
+        masker = mk.Masker("smart_balanced", Levels([0.2, 0.5]), seed=3)
+        ds = HaplotypeDataset(store, masker, windows=24, samples=range(1, 29), haplotypes=True)
+        sampler = WindowBatchSampler(ds, batch_size=7, shuffle=True, seed=5)
+        loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate_fn)
+        ds.set_epoch(1)
+        runs.append(list(loader))
+    assert len(runs[0]) == len(runs[1]) > 0
+    for a, b in zip(*runs):
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_each_window_gets_only_the_chunks_it_touches(s3, monkeypatch):
+    url, options, local = s3
+    store = io.open_store(url, storage_options=options)
+    full = io.open_store(local).to_numpy()
+    requests = _Requests(monkeypatch)
+    for idx, start, stop in (([9, 2, 17], 40, 70), ([0], 0, 5), ([29, 8], 70, 110)):
+        requests.seen.clear()
+        store._blocks.clear()  # count every chunk the window needs, none from the cache
+        store._block_bytes = 0
+        np.testing.assert_array_equal(store.read(idx, start, stop), full[idx, :, start:stop])
+        touched = sorted(
+            f"{v}.{s}.0"
+            for v in range(start // 32, (stop - 1) // 32 + 1)
+            for s in sorted({i // 8 for i in idx})
+        )
+        # one GET per touched chunk, each once; s3fs asks HEAD first
+        assert requests.chunks("call_genotype") == touched
+        assert requests.chunks("call_genotype", ("HEAD",)) == touched
+        # the mask's chunks are all False, so vcf2zarr wrote none: each is asked for once
+        # (HEAD, then a one-key listing), found absent and read as its fill value
+        assert requests.chunks("call_genotype_mask", ("HEAD", "GET")) == touched
+        others = [p for _, p in requests.seen if "call_genotype" not in p]
+        assert others == [], "a window reads genotype chunks only"
+
+
+def test_credentials_never_appear_in_reprs_errors_or_output(s3, capsys, caplog):
+    url, options, _ = s3
+    caplog.set_level(logging.INFO)
+    store = io.open_store(url, storage_options=options)
+    texts = [repr(store), str(store)]
+    for bad in (f"s3://{BUCKET}/missing.vcz", f"s3://{BUCKET}/cohort.vcz/call_genotype"):
+        with pytest.raises((io.StoreFormatError, FileNotFoundError)) as info:
+            io.open_store(bad, storage_options=options)
+        texts.append(str(info.value))
+    with pytest.raises(ValueError, match="contig") as info:
+        io.open_store(url, storage_options=options, contig="chr99")
+    texts.append(str(info.value))
+    with pytest.raises(io.WindowError, match=f"n_sites=110 \\({url}\\)") as info:
+        store.read([0], 0, 111)
+    texts.append(str(info.value))
+    out = capsys.readouterr()
+    texts += [out.out, out.err, caplog.text]
+    for text in texts:
+        assert SECRET not in text
+        assert KEY_ID not in text
