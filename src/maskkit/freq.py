@@ -130,7 +130,11 @@ def maf_bins(
 
 def _bins(freq: Any, edges: Any, fold: bool, name: str) -> tuple[np.ndarray, int, int]:
     """Return ``(maf_bins(...), number of NaN frequencies, number of edges)``."""
-    e = check_edges(edges)
+    return bins_of_checked(freq, check_edges(edges), fold, name)
+
+
+def bins_of_checked(freq: Any, e: np.ndarray, fold: bool, name: str) -> tuple[np.ndarray, int, int]:
+    """As ``_bins`` for edges ``e`` that [check_edges][maskkit.freq.check_edges] returned."""
     f = np.asarray(freq)
     if f.dtype == np.bool_ or f.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {f.dtype}")

@@ -207,8 +207,9 @@ _SHARED: dict[tuple[float, ...], np.ndarray] = {}
 
 def _rate_table(b: v.Batch, names: tuple[str, ...]) -> np.ndarray:
     """Return the kernel's ``(1 or samples, groups)`` float64 table: a column per named rate."""
-    values = tuple(b.rates[name] for name in names)
-    if not b.site_rate and all(type(x) is float for x in values):
+    rates = b.rates
+    values = tuple([rates[name] for name in names])
+    if not b.site_rate and type(values[0]) is float and type(values[-1]) is float:
         # shared float rates: one cached table (building it costs about a microsecond, a tenth
         # of a whole 48 x 1,024 call; kernels only read it)
         table = _SHARED.get(values)
@@ -230,14 +231,12 @@ _PARALLEL_CHUNK = 4  # output rows per parallel task
 
 def _group_draw(b: v.Batch, bins: np.ndarray, split: bool, table: np.ndarray) -> np.ndarray:
     """Make the one group-kernel call (``_kernels.group_mask``); groups are bins x classes."""
-    if b.h2.size:
-        kernel = _kernels.group_mask_parallel if b.parallel else _kernels.group_mask
-        chunk = _PARALLEL_CHUNK if b.parallel else b.o2.shape[0]
-        kernel(
-            b.h2, b.ploidy, b.lens, b.idx, bins, split, table, b.exact, b.seed, b.epoch,
-            b.per, chunk, b.o2,
-        )  # fmt: skip
-    return b.result
+    _, h2, ploidy, _, seed, epoch, lens, idx, result, o2, per, _, _, exact, _, par = b
+    if h2.size:
+        kernel = _kernels.group_mask_parallel if par else _kernels.group_mask
+        chunk = _PARALLEL_CHUNK if par else o2.shape[0]
+        kernel(h2, ploidy, lens, idx, bins, split, table, exact, seed, epoch, per, chunk, o2)
+    return result
 
 
 def _real_mask(h: np.ndarray, lengths: Any) -> np.ndarray:
@@ -360,8 +359,7 @@ class Rule:
         draw); it is never compared, hashed or saved.
         """
         rule = object.__new__(cls)
-        for name, value in options.items():
-            object.__setattr__(rule, name, value)
+        rule.__dict__.update(options)
         rule._check_options()
         return rule
 
@@ -465,7 +463,8 @@ class Rule:
             if callable(rates):
                 rates = rates(v.sample_ids(request.indices, np.shape(haps)[0]))
             return self.draw(haps, rates=rates, **request._asdict(), **inputs)
-        self._check_inputs(inputs)
+        if inputs:
+            self._check_inputs(inputs)
         b = v.batch(haps, request, rates, self._checks, self._fuse)
         return self._kernel(b, inputs)
 
@@ -642,7 +641,7 @@ _FEW_RATES = 64
 
 
 def freq_dims(freq: Any) -> None:
-    """Raise unless ``freq`` has shape ``(sites,)`` or ``(samples, sites)``."""
+    """Raise unless ``freq`` (or its bins) has shape ``(sites,)`` or ``(samples, sites)``."""
     if np.ndim(freq) not in (1, 2):
         raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {np.shape(freq)}")
 
@@ -673,9 +672,6 @@ class AlleleFrequency(Rule):
     if TYPE_CHECKING:  # kernel-ready options, set by _check_options (not dataclass fields)
         _edges: np.ndarray
         _table: np.ndarray
-        _split: bool
-        _flat: np.ndarray
-        _flat_list: list[float]
     edges: tuple[float, ...]
     rates: tuple[Any, ...]
     _: dataclasses.KW_ONLY
@@ -695,16 +691,9 @@ class AlleleFrequency(Rule):
 
     def _check_options(self) -> None:
         edges = _freq.check_edges(self.edges)
-        table = v.bin_rates(self.rates, len(edges) + 1)
-        split = table.ndim == 2
-        flat = table.T.reshape(-1) if split else table
-        object.__setattr__(self, "fold", v.flag(self.fold, "fold"))
         object.__setattr__(self, "_edges", edges)
-        object.__setattr__(self, "_table", table)
-        # groups are 2 * bin + class for a (class x bin) table (split), else bin
-        object.__setattr__(self, "_split", split)
-        object.__setattr__(self, "_flat", flat)
-        object.__setattr__(self, "_flat_list", flat.tolist())
+        object.__setattr__(self, "_table", v.bin_rates(self.rates, len(edges) + 1))
+        object.__setattr__(self, "fold", v.flag(self.fold, "fold"))
 
     def _freq_of(self, inputs: Mapping[str, Any]) -> Any:
         f = inputs.get("freq", self.freq)
@@ -717,9 +706,10 @@ class AlleleFrequency(Rule):
 
     def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
         n, sites = b.shape[0], b.shape[-1]
-        freq = self._freq_of(inputs)
-        freq_dims(freq)
-        bins, nans, nb = _freq._bins(freq, self._edges, self.fold, "freq")
+        bins, nans, nb = _freq.bins_of_checked(
+            self._freq_of(inputs), self._edges, self.fold, "freq"
+        )
+        freq_dims(bins)
         if nans:
             raise ValueError(
                 "freq is NaN (a site without calls) where af_mask needs a rate; give those "
@@ -730,18 +720,21 @@ class AlleleFrequency(Rule):
                 f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {b.shape}, "
                 f"got {bins.shape}"
             )
+        # groups are 2 * bin + class for a (class x bin) table (split), else bin
+        split = self._table.ndim == 2
+        flat = self._table.T.reshape(-1) if split else self._table
         scale = b.rates["scale"]
-        if type(scale) is float and len(self._flat_list) <= _FEW_RATES:
+        if type(scale) is float and flat.size <= _FEW_RATES:
             # one scale, a small table: plain floats (numpy's per-call cost, ~1 us a call, would
             # be most of the work); the same float64 products and minimum as the array path
-            table = np.array([[min(scale * x, 1.0) for x in self._flat_list]], dtype=np.float64)
+            table = np.array([[min(scale * x, 1.0) for x in flat.tolist()]], dtype=np.float64)
         else:
             sc = np.array([scale]) if type(scale) is float else scale
-            table = np.minimum(sc[:, None] * self._flat[None, :], 1.0)
+            table = np.minimum(sc[:, None] * flat[None, :], 1.0)
         # one bin: the rule without bins (the same groups, so the same masks)
         rows = 1 if bins.ndim == 1 else n
         bins2 = _kernels.NO_BINS if nb == 0 else np.ascontiguousarray(bins.reshape(rows, sites))
-        return bins2, self._split, _site_rated(table, b)
+        return bins2, split, _site_rated(table, b)
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         bins = _freq.maf_bins(self._freq_of(inputs), self._edges, fold=self.fold)
@@ -750,7 +743,8 @@ class AlleleFrequency(Rule):
         if bins.ndim == 2 and h.ndim == 3:
             bins = bins[:, None, :]
         table = self._table
-        base = np.where(h > 0, table[1][bins], table[0][bins]) if self._split else table[bins]
+        split = table.ndim == 2
+        base = np.where(h > 0, table[1][bins], table[0][bins]) if split else table[bins]
         return np.minimum(base * _col(rates["scale"], h), 1.0)
 
 
@@ -889,22 +883,23 @@ class Span(Rule):
         object.__setattr__(self, "_dist", (kind, q_log, c, top, vals, cdf))
 
     def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
-        r = b.rates["rate"]
+        _, h2, ploidy, _, seed, epoch, lens, idx, result, o2, _, site, rates, exact, _, par = b
+        r = rates["rate"]
         r = _site_rated(np.array([r]) if type(r) is float else r, b)
-        if b.h2.size:
-            kernel = _kernels.span_mask_parallel if b.parallel else _kernels.span_mask
+        if h2.size:
+            kernel = _kernels.span_mask_parallel if par else _kernels.span_mask
             kind, q_log, c, top, vals, cdf = self._dist
             kernel(
-                b.h2, b.ploidy, b.lens, b.idx, r, kind, q_log, c, top, vals, cdf, b.exact,
-                b.seed, b.epoch, _PARALLEL_CHUNK if b.parallel else max(1, b.h2.shape[0]), b.o2,
+                h2, ploidy, lens, idx, r, kind, q_log, c, top, vals, cdf, exact, seed, epoch,
+                _PARALLEL_CHUNK if par else max(1, h2.shape[0]), o2,
             )  # fmt: skip
-        if b.site is None:
-            return b.result
-        if b.h2.size:
-            _kernels.union(b.result, b.site)
+        if site is None:
+            return result
+        if h2.size:
+            _kernels.union(result, site)
         else:
-            b.site[...] = False
-        return b.site
+            site[...] = False
+        return site
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         raise NotImplementedError(
@@ -965,10 +960,13 @@ class Array(Rule):
             object.__setattr__(self, "every", v.int_scalar(every, "every", 1, 2**62))
         else:
             arr = np.asarray(keep)
-            ok = arr.dtype == np.bool_ or (
-                arr.size == 0 or (np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0)
-            )
-            if not ok or arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.dtype != np.bool_):
+            if arr.dtype == np.bool_:
+                ok = arr.ndim in (1, 2)
+            else:
+                ok = arr.ndim == 1 and (
+                    arr.size == 0 or (np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0)
+                )
+            if not ok:
                 raise TypeError(
                     "keep must be a bool site vector (or samples x sites) or a 1-D list of "
                     f"site positions >= 0, got dtype {arr.dtype} and shape {arr.shape}"
