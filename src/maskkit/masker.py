@@ -10,6 +10,7 @@ the same masks as the main process. The training-log banner and mask statistics 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,13 @@ from ._sync import SyncChannel, SyncLink
 from .collate import collate
 from .curriculum import Constant, Distribution, Plateau, Schedule, from_state_dict
 from .rules import Rule
+from .rules import from_config as rule_from_config
 
 __all__ = ["STRATEGIES", "Masker"]
 
-_FORMAT = "maskkit.Masker/1"
+_FORMAT = "maskkit.Masker/2"
+# configurations with {"strategy", "options"} in place of the rule's config: load with a warning
+_OLD_FORMAT = "maskkit.Masker/1"
 
 
 class Masker:
@@ -103,8 +107,12 @@ class Masker:
         self.schedule: Schedule
         self.alt_schedule: Schedule | None
         self.schedule, self.alt_schedule = _strategy.schedules(strategy, rule, rate, alt_rate)
-        # the rule holds the schedules' opening rates; the schedules decide every draw's rates
-        opening = {name: s.rate(0, 0) for name, s in self._schedules(rule.driven)}
+        # the rule holds the schedules' opening rates (configuration, whatever a Plateau's
+        # level: its first); the schedules decide every draw's rates
+        opening = {
+            name: s.levels[0] if isinstance(s, Plateau) and s.levels else s.rate(0, 0)
+            for name, s in self._schedules(rule.driven)
+        }
         self.rule: Rule = rule.with_rates(**opening)
         self.seed = v.int_scalar(seed, "seed")
         self.exact = v.flag(exact, "exact")
@@ -123,6 +131,7 @@ class Masker:
                         f"fixed_epoch needs fixed rates, but {name} is {s!r}; "
                         "use masker.frozen(...) to get a validation copy at the current rates"
                     )
+        self._per_sample = any(s.per_sample for _, s in self._schedules())
         self._epoch = 0
         self._step = 0
         self._sync = SyncLink()
@@ -271,9 +280,8 @@ class Masker:
             self.seed, self.mask_epoch, indices, lengths, eligible, protect, self.exact,
             self.site_rate, union, out, self.parallel,
         )  # fmt: skip
-        per_sample = any(s.per_sample for _, s in self._schedules())
         # per-sample rates need the checked sample ids: the rule's batch check hands them over
-        rates = self._rates_of if per_sample else self._rates_of(None)
+        rates = self._rates_of if self._per_sample else self._rates_of(None)
         return self.rule._draw(haps, request, rates, inputs)
 
     def haplotype_mask(
@@ -408,6 +416,24 @@ class Masker:
 
     # ------------------------------------------------------------------ reporting
 
+    def snapshot(self) -> report.Snapshot:
+        """Return what this Masker is doing now, as the plain record [maskkit.report][] reads.
+
+        Examples
+        --------
+        >>> import maskkit as mk
+        >>> mk.Masker("random", rate=0.15, seed=1).snapshot().rates
+        (0.15, 0.15)
+        """
+        return report.Snapshot(
+            rule=self.rule.config(), options=self.options, rate_label=self.rule.rate_label,
+            class_rates=self.rule.class_rates, schedule=self.schedule,
+            alt_schedule=self.alt_schedule, rates=self.current_rates(), seed=self.seed,
+            exact=self.exact, union=self.union, site_rate=self.site_rate,
+            fixed_epoch=self.fixed_epoch, epoch=self._epoch, mask_epoch=self.mask_epoch,
+            global_step=self._step,
+        )  # fmt: skip
+
     def describe(self, *, ploidy: int = 2) -> str:
         """Return the training-log banner: :func:`maskkit.report.describe` of this Masker.
 
@@ -417,7 +443,7 @@ class Masker:
         >>> print(mk.Masker("random", rate=0.15, seed=1).describe().splitlines()[1])
         Masking Strategy: random
         """
-        return report.describe(self, ploidy=ploidy)
+        return report.describe(self.snapshot(), ploidy=ploidy)
 
     def stats(self, mask: Any, haps: Any, *, lengths: Any = None) -> dict[str, float]:
         """Realized rates of ``mask`` next to this Masker's targets: :func:`maskkit.report.stats`.
@@ -431,14 +457,24 @@ class Masker:
         >>> s["ref_rate"], s["target_ref_rate"], round(s["expected_site_rate_alt0"], 2)
         (0.3, 0.3, 0.51)
         """
-        return report.stats(self, mask, haps, lengths=lengths)
+        return report.stats(self.snapshot(), mask, haps, lengths=lengths)
 
     # ------------------------------------------------------------------ state
 
     def config(self) -> dict[str, Any]:
-        """Return the configuration (JSON types): everything but epoch, step and levels."""
+        """Return the configuration (JSON types): everything but epoch, step and levels.
+
+        The rule is saved as its own config ([Rule.config][maskkit.rules.Rule.config], the
+        ``{"kind": ...}`` format), beside the schedules, the seed and the modes.
+
+        Examples
+        --------
+        >>> import maskkit as mk
+        >>> mk.Masker("span", rate=0.2, seed=1).config()["rule"]["kind"]
+        'span'
+        """
         return {
-            "strategy": self.strategy,
+            "rule": self.rule.config(),
             "rate": {"type": type(self.schedule).__name__, "config": self.schedule.config()},
             "alt_rate": None
             if self.alt_schedule is None
@@ -448,8 +484,6 @@ class Masker:
             "union": self.union,
             "site_rate": self.site_rate,
             "fixed_epoch": self.fixed_epoch,
-            # the rule's non-default parameters; a rule at its defaults adds no key
-            **({"options": self.options} if self.options else {}),
         }
 
     @property
@@ -484,9 +518,18 @@ class Masker:
         """Restore epoch, step and schedule state from :meth:`state_dict`.
 
         Raises ``ValueError`` naming the differing settings when the checkpoint was made by a
-        Masker with another configuration (rule, rates, schedules, seed, modes).
+        Masker with another configuration (rule, rates, schedules, seed, modes). A state of the
+        previous format (``{"strategy", "options"}`` in place of the rule's config) loads with
+        a ``DeprecationWarning``.
         """
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        if isinstance(state, dict) and state.get("format") == _OLD_FORMAT:
+            warnings.warn(
+                f"this Masker state has the old format {_OLD_FORMAT!r} (strategy and options); "
+                "it loads in this release only. Save it again with Masker.state_dict()",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        elif not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise TypeError(
                 f"state must be a dict from Masker.state_dict() (format {_FORMAT!r}), "
                 f"got {type(state).__name__}"
@@ -520,10 +563,15 @@ class Masker:
         alt = None
         if cfg.get("alt_rate") is not None:
             alt = from_state_dict(schedules.get("alt_rate", cfg["alt_rate"]))
+        if "rule" in cfg:
+            rule: Rule | str = rule_from_config(cfg["rule"])
+            options = None
+        else:  # the old format: a strategy string and its options
+            rule, options = cfg["strategy"], cfg.get("options")
         return cls(
-            cfg["strategy"], rate, alt, seed=cfg["seed"], exact=cfg["exact"],
-            union=cfg["union"], site_rate=cfg["site_rate"], fixed_epoch=cfg["fixed_epoch"],
-            parallel=parallel, options=cfg.get("options"),
+            rule, rate, alt, seed=cfg["seed"], exact=cfg["exact"], union=cfg["union"],
+            site_rate=cfg["site_rate"], fixed_epoch=cfg["fixed_epoch"], parallel=parallel,
+            options=options,
         )  # fmt: skip
 
     @classmethod
