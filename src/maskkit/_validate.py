@@ -364,7 +364,7 @@ class Request(NamedTuple):
     """One draw's settings besides the data and the rates, built once per call.
 
     Handed unchanged from the caller (a mask function, [Rule.draw][maskkit.rules.Rule.draw] or
-    the Masker) to [batch][maskkit._validate.batch], which checks all of it at once.
+    the Masker) to ``batch``, which checks all of it at once.
     """
 
     seed: Any

@@ -123,8 +123,8 @@ def random_mask(
         ``floor(rate*n)`` or ``ceil(rate*n)`` of the ``n`` eligible positions (expectation
         ``rate*n``), chosen uniformly without replacement.
     site_rate : bool, default False
-        Read ``rate`` as the wanted *site* rate after [maskkit.union][] over the ploidy axis
-        and use the per-haplotype rate that achieves it (see
+        Read ``rate`` as the wanted *site* rate after [maskkit.union][maskkit.union.union] over the
+        ploidy axis and use the per-haplotype rate that achieves it (see
         [haplotype_rate_for_site_rate][maskkit.masks.haplotype_rate_for_site_rate]).
     union : bool, default False
         Return the site mask ``(samples, sites)``, the union over the ploidy axis (needs 3-D
@@ -185,11 +185,11 @@ def smart_balanced_mask(
 
     The rule of the RAG-BERT trainer ([SmartBalanced][maskkit.rules.SmartBalanced]): rare alt
     alleles carry most of the signal, so they are masked at ``alt_rate`` (0.7 by default) while
-    ``ref_rate`` follows the curriculum. In exact mode the count is exact per row *and per
-    class*; with equal rates in Bernoulli mode the result equals
-    [random_mask][maskkit.masks.random_mask] for the same seed. For a site mask pass
-    ``union=True`` (one fused pass, equal to [maskkit.union][] of the haplotype mask); the
-    union raises the effective site rate (see [maskkit.effective_site_rates][]).
+    ``ref_rate`` follows the curriculum. In exact mode the count is exact per row *and per class*;
+    with equal rates in Bernoulli mode the result equals [random_mask][maskkit.masks.random_mask]
+    for the same seed. For a site mask pass ``union=True`` (one fused pass, equal to
+    [maskkit.union][maskkit.union.union] of the haplotype mask); the union raises the effective site
+    rate (see [maskkit.effective_site_rates][maskkit.union.effective_site_rates]).
 
     Parameters
     ----------
@@ -439,7 +439,8 @@ def array_mask(
         The sites on the array (a bool flag per site, or site positions). Give ``keep`` or
         ``every``, not both.
     rate : float or array of float, shape (samples,), default 1.0
-        Rate of the sites off the array (the curriculum rate in a [maskkit.Masker][]).
+        Rate of the sites off the array (the curriculum rate in a
+        [maskkit.Masker][maskkit.masker.Masker]).
     every : int, optional
         Keep sites ``0, every, 2 * every, ...``.
     kept_rate : float or array of float, shape (samples,), default 0.0

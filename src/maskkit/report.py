@@ -1,7 +1,7 @@
 """What a Masker is doing, for the training log: a banner and realized-vs-target mask rates.
 
 Both functions read a [Snapshot][maskkit.report.Snapshot], a plain frozen record the Masker
-hands over ([Masker.snapshot][maskkit.Masker.snapshot]), plus the mask and the haplotypes;
+hands over ([Masker.snapshot][maskkit.masker.Masker.snapshot]), plus the mask and the haplotypes;
 they keep nothing between calls and never look inside the Masker or its rule.
 """
 
@@ -56,6 +56,15 @@ class Snapshot:
         The epoch that keys the masks.
     global_step : int
         The global step counter.
+
+    Examples
+    --------
+    >>> import maskkit as mk
+    >>> snap = mk.Masker("smart_balanced", rate=0.3, seed=1).snapshot()
+    >>> snap.strategy, snap.rates, snap.class_rates
+    ('smart_balanced', (0.3, 0.7), True)
+    >>> mk.report.describe(snap).splitlines()[1]
+    'Masking Strategy: smart_balanced'
     """
 
     rule: dict[str, Any]
@@ -197,13 +206,14 @@ def stats(
 ) -> dict[str, float]:
     """Realized per-class rates of ``mask`` next to the rates ``masker`` aims at.
 
-    Returns :func:`maskkit.mask_stats` (per haplotype ``ref_rate``, ``alt_rate``, ``rate``;
-    for 3-D ``haps`` the site rates after the union, ``site_rate_alt{k}``) plus ``epoch``,
-    ``target_ref_rate``, ``target_alt_rate`` (per haplotype) and, for 3-D ``haps``,
-    ``expected_site_rate_alt{k}``. For rules whose schedule sets something other than a
-    per-class rate (a scale, a span fraction, the off-array rate), ``schedule_rate`` replaces
-    the per-class targets. Pass the per-haplotype mask (:meth:`maskkit.Masker.haplotype_mask`)
-    for the rates before the union; a site mask counts for each haplotype of its site.
+    Returns [maskkit.mask_stats][maskkit.union.mask_stats] (per haplotype ``ref_rate``,
+    ``alt_rate``, ``rate``; for 3-D ``haps`` the site rates after the union, ``site_rate_alt{k}``)
+    plus ``epoch``, ``target_ref_rate``, ``target_alt_rate`` (per haplotype) and, for 3-D ``haps``,
+    ``expected_site_rate_alt{k}``. For rules whose schedule sets something other than a per-class
+    rate (a scale, a span fraction, the off-array rate), ``schedule_rate`` replaces the per-class
+    targets. Pass the per-haplotype mask
+    ([maskkit.Masker.haplotype_mask][maskkit.masker.Masker.haplotype_mask]) for the rates before the
+    union; a site mask counts for each haplotype of its site.
 
     Examples
     --------

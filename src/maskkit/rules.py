@@ -1,7 +1,7 @@
 """Masking rules: the one owner of each rule's math.
 
 A rule is a small frozen dataclass. It checks its options once, when it is built, says which of
-its rates a curriculum may drive ([Rule.rate_fields][maskkit.rules.Rule.rate_fields], the first
+its rates a curriculum may drive (``Rule.rate_fields``, the first
 being [Rule.driven][maskkit.rules.Rule.driven]), round-trips through a JSON config
 ([Rule.config][maskkit.rules.Rule.config] / [from_config][maskkit.rules.from_config]) and turns
 a batch into its groups and rate table, which one kernel call draws
@@ -11,12 +11,12 @@ over these rules.
 
 Each rule, its ``kind`` and its mask function:
 
-* [Random][maskkit.rules.Random], ``"random"``, [random_mask][maskkit.random_mask]
+* [Random][maskkit.rules.Random], ``"random"``, [random_mask][maskkit.masks.random_mask]
 * [SmartBalanced][maskkit.rules.SmartBalanced], ``"smart_balanced"``,
-  [smart_balanced_mask][maskkit.smart_balanced_mask]
-* [AlleleFrequency][maskkit.rules.AlleleFrequency], ``"af_aware"``, [af_mask][maskkit.af_mask]
-* [Span][maskkit.rules.Span], ``"span"``, [span_mask][maskkit.span_mask]
-* [Array][maskkit.rules.Array], ``"array"``, [array_mask][maskkit.array_mask]
+  [smart_balanced_mask][maskkit.masks.smart_balanced_mask]
+* [AlleleFrequency][maskkit.rules.AlleleFrequency], ``"af_aware"``, [af_mask][maskkit.masks.af_mask]
+* [Span][maskkit.rules.Span], ``"span"``, [span_mask][maskkit.masks.span_mask]
+* [Array][maskkit.rules.Array], ``"array"``, [array_mask][maskkit.masks.array_mask]
 * [PerPosition][maskkit.rules.PerPosition], ``"per_position"`` (sites grouped by equal rate)
 
 A rule of your own is a frozen dataclass subclass of [Rule][maskkit.rules.Rule] with a ``kind``,
@@ -270,7 +270,7 @@ class Rule:
         [from_config][maskkit.rules.from_config]) and strategy strings.
     rate_fields : tuple of str
         Fields that are rates: [draw][maskkit.rules.Rule.draw] takes per-draw values for them
-        (``rates=``), a [Masker][maskkit.Masker] drives them with schedules. The first is
+        (``rates=``), a [Masker][maskkit.masker.Masker] drives them with schedules. The first is
         [driven][maskkit.rules.Rule.driven].
     inputs : tuple of str
         Per-batch inputs [draw][maskkit.rules.Rule.draw] accepts as keywords (e.g. ``"freq"``).
@@ -421,7 +421,7 @@ class Rule:
         lengths : array of int, shape (samples,), optional
             Real sites per sample; later positions are padding and never masked.
         rates : dict, optional
-            Values for [rate_fields][maskkit.rules.Rule.rate_fields] (a float, or one per
+            Values for ``rate_fields`` (a float, or one per
             sample) instead of the rule's own.
         eligible : bool array, optional
             Positions that may be masked: the shape of ``haps``, ``(sites,)``, or for 3-D
@@ -440,7 +440,7 @@ class Rule:
         parallel : bool, default False
             Spread rows over numba threads (the same masks for any thread count).
         **inputs
-            Per-batch inputs named in [inputs][maskkit.rules.Rule.inputs] (e.g. ``freq=``).
+            Per-batch inputs named in ``inputs`` (e.g. ``freq=``).
 
         Returns
         -------
@@ -509,7 +509,7 @@ class Rule:
         Implement this in a rule of your own: the base class then draws (Bernoulli, or exact
         counts per group of sites with equal rate) and gives
         [probabilities][maskkit.rules.Rule.probabilities]. ``rates`` holds the current value of
-        every field in [rate_fields][maskkit.rules.Rule.rate_fields] (floats, or arrays of one
+        every field in ``rate_fields`` (floats, or arrays of one
         value per sample).
         """
         raise NotImplementedError(
@@ -576,7 +576,7 @@ class Rule:
 @register
 @dataclasses.dataclass(frozen=True)
 class Random(Rule):
-    """Every eligible position at ``rate``, whatever its allele ([maskkit.random_mask][]).
+    """Every eligible position at ``rate``, whatever its allele (``maskkit.random_mask``).
 
     Examples
     --------
@@ -608,8 +608,8 @@ class SmartBalanced(Rule):
     """Ref positions (allele 0) at ``ref_rate``, alt positions (allele > 0) at ``alt_rate``.
 
     Smart balanced masking keeps ``alt_rate`` high and fixed (0.7) while the curriculum drives
-    ``ref_rate`` ([maskkit.smart_balanced_mask][]). In exact mode the counts are exact per row
-    and per class.
+    ``ref_rate`` ([maskkit.smart_balanced_mask][maskkit.masks.smart_balanced_mask]). In exact mode
+    the counts are exact per row and per class.
 
     Examples
     --------
@@ -651,8 +651,8 @@ def freq_dims(freq: Any) -> None:
 class AlleleFrequency(Rule):
     """Each position at ``min(1, scale * rates[class, bin])`` by its site's MAF bin.
 
-    [maskkit.af_mask][]: ``rates`` is one rate per bin, or a (ref row, alt row) table;
-    the curriculum drives ``scale``. Pass each batch's site frequencies as ``freq=`` to
+    [maskkit.af_mask][maskkit.masks.af_mask]: ``rates`` is one rate per bin, or a (ref row, alt row)
+    table; the curriculum drives ``scale``. Pass each batch's site frequencies as ``freq=`` to
     [draw][maskkit.rules.Rule.draw] (or fix them with ``freq``).
 
     Examples
@@ -836,7 +836,7 @@ def _geometric_table(q_log: float, c: float, top: int) -> tuple[np.ndarray, np.n
 @register
 @dataclasses.dataclass(frozen=True)
 class Span(Rule):
-    """Contiguous runs of sites until ``rate`` of each row is masked ([maskkit.span_mask][]).
+    """Contiguous runs of sites until ``rate`` of each row is masked (``maskkit.span_mask``).
 
     Span lengths are geometric with mean ``mean_span`` (3 when not given), truncated at
     ``max_span``, or any distribution ``span_lengths=(values, probs)``.
@@ -916,9 +916,9 @@ _EVERY: dict[tuple[int, int], np.ndarray] = {}
 class Array(Rule):
     """Genotyping-array masking: sites on the array kept visible, the others masked.
 
-    [maskkit.array_mask][]: sites off the array at ``rate``, sites on it at ``kept_rate``.
-    ``keep`` is a bool site vector (or samples x sites) or a list of site positions; or keep
-    ``every`` n-th site.
+    [maskkit.array_mask][maskkit.masks.array_mask]: sites off the array at ``rate``, sites on it at
+    ``kept_rate``. ``keep`` is a bool site vector (or samples x sites) or a list of site positions;
+    or keep ``every`` n-th site.
 
     Examples
     --------
