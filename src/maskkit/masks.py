@@ -399,7 +399,7 @@ def af_mask(
     >>> m[0, 0].astype(int).tolist()
     [1, 1, 1, 1, 0, 0, 0, 0]
     """
-    rule = AlleleFrequency._unchecked_copy(edges=edges, rates=rates, fold=fold, freq=None)
+    rule = AlleleFrequency._for_call(edges=edges, rates=rates, fold=fold, freq=None)
     request = v.Request(
         seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
     )
@@ -483,7 +483,7 @@ def array_mask(
     >>> mk.array_mask(haps, every=3, seed=0).astype(int).tolist()  # missing stays unmasked
     [[0, 1, 1, 0, 1, 0, 0, 1]]
     """
-    rule = Array._unchecked_copy(keep=keep, every=every)
+    rule = Array._for_call(keep=keep, every=every)
     request = v.Request(
         seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
     )
@@ -625,7 +625,7 @@ def span_mask(
     >>> m.sum(axis=1).tolist()
     [20, 20]
     """
-    rule = Span._unchecked_copy(mean_span=mean_span, max_span=max_span, span_lengths=span_lengths)
+    rule = Span._for_call(mean_span=mean_span, max_span=max_span, span_lengths=span_lengths)
     request = v.Request(
         seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
     )

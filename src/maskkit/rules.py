@@ -296,6 +296,12 @@ class Rule:
     _checks: ClassVar[dict[str, str]] = {}
     # whether the kernel takes the union over the ploidy axis itself
     _fuse: ClassVar[bool] = True
+    # whether the class overrides draw (set for every subclass)
+    _own_draw: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_draw = cls.draw is not Rule.draw
 
     @property
     def driven(self) -> str:
@@ -352,7 +358,7 @@ class Rule:
         return dataclasses.replace(self, **rates)
 
     @classmethod
-    def _unchecked_copy(cls: Any, **options: Any) -> Any:
+    def _for_call(cls: Any, **options: Any) -> Any:
         """Return a rule of ``options`` for one call of a mask function, its options checked.
 
         Its fields stay as given (no conversion to JSON types, which costs more than a small
@@ -459,7 +465,7 @@ class Rule:
 
         ``rates`` holds every rate field (a dict, or a function of the sample ids giving one).
         """
-        if type(self).draw is not Rule.draw:  # a rule of your own that overrides draw
+        if self._own_draw:  # a rule of your own that overrides draw
             if callable(rates):
                 rates = rates(v.sample_ids(request.indices, np.shape(haps)[0]))
             return self.draw(haps, rates=rates, **request._asdict(), **inputs)
@@ -595,8 +601,8 @@ class Random(Rule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
 
-    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
-        return _kernels.NO_BINS, False, _rate_table(b, ("rate",))
+    def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
+        return _group_draw(b, _kernels.NO_BINS, False, _rate_table(b, ("rate",)))
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         return _col(rates["rate"], h)
@@ -630,8 +636,8 @@ class SmartBalanced(Rule):
         object.__setattr__(self, "ref_rate", v.rate_scalar(self.ref_rate, "ref_rate"))
         object.__setattr__(self, "alt_rate", v.rate_scalar(self.alt_rate, "alt_rate"))
 
-    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
-        return _kernels.NO_BINS, True, _rate_table(b, ("ref_rate", "alt_rate"))
+    def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
+        return _group_draw(b, _kernels.NO_BINS, True, _rate_table(b, ("ref_rate", "alt_rate")))
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         return np.where(h > 0, _col(rates["alt_rate"], h), _col(rates["ref_rate"], h))
