@@ -204,6 +204,17 @@ def test_old_state_of_another_configuration_is_refused() -> None:
 # ----------------------------------------------------------------------------- deprecated names
 
 
+@given(case=mask_cases(ndim=3), exact=st.booleans(), union=st.booleans())
+def test_class_rate_mask_is_a_deprecated_name_of_smart_balanced_mask(
+    case: Any, exact: bool, union: bool
+) -> None:
+    kw = {**case.kwargs, "exact": exact, "union": union}
+    with pytest.warns(DeprecationWarning, match="smart_balanced_mask"):
+        got = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, **kw)
+    want = mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, **kw)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_class_rates_is_a_deprecated_name_of_smart_balanced() -> None:
     with pytest.warns(DeprecationWarning, match="SmartBalanced"):
         cls = mk.ClassRates

@@ -16,6 +16,7 @@ rule and, in exact mode, which positions of the row are eligible. Eligible posit
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -264,23 +265,33 @@ def class_rate_mask(
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
-    """[smart_balanced_mask][maskkit.masks.smart_balanced_mask] with ``alt_rate`` required.
+    """Mask as [smart_balanced_mask][maskkit.masks.smart_balanced_mask] does (a deprecated name).
 
-    Parameters and result are those of
-    [smart_balanced_mask][maskkit.masks.smart_balanced_mask].
+    Warns with a ``DeprecationWarning`` and returns ``smart_balanced_mask(haps, ref_rate,
+    alt_rate, ...)``: the same arguments, the same mask. It will be removed in the next release.
 
     Examples
     --------
+    >>> import warnings
     >>> import numpy as np, maskkit as mk
     >>> haps = np.array([[0, 0, 0, 0, 1, 1, 1, 1, 1, 1]], dtype=np.int8)
-    >>> m = mk.class_rate_mask(haps, 0.5, 0.5, seed=1, exact=True)
-    >>> int(m[0, :4].sum()), int(m[0, 4:].sum())
-    (2, 3)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     m = mk.class_rate_mask(haps, 0.5, 0.5, seed=1, exact=True)
+    >>> bool((m == mk.smart_balanced_mask(haps, 0.5, 0.5, seed=1, exact=True)).all())
+    True
     """
-    request = v.Request(
-        seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
+    warnings.warn(
+        "maskkit.class_rate_mask is deprecated and will be removed in the next release; it is "
+        "maskkit.smart_balanced_mask (the same arguments, the same masks), use that name",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    return _SMART._draw(haps, request, {"ref_rate": ref_rate, "alt_rate": alt_rate}, _NO_INPUTS)
+    return smart_balanced_mask(
+        haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
+        exact=exact, site_rate=site_rate, union=union, eligible=eligible, protect=protect,
+        out=out, parallel=parallel,
+    )  # fmt: skip
 
 
 def af_bins(freq: Any, edges: Any, *, fold: bool = True) -> np.ndarray:
