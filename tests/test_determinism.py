@@ -31,7 +31,7 @@ MODES = [
 def _mask(case: MaskCase, exact: bool, by_class: bool, **kw: Any) -> np.ndarray:
     args = {**case.kwargs, **kw}
     if by_class:
-        return mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=exact, **args)
+        return mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, exact=exact, **args)
     return mk.random_mask(case.haps, case.ref_rate, exact=exact, **args)
 
 

@@ -544,12 +544,15 @@ def test_span_strategy_takes_per_sample_rates_and_union() -> None:
     np.testing.assert_array_equal(masker(haps, indices=idx), want)
 
 
-def test_config_options_hold_non_default_parameters() -> None:
-    """A rule at its defaults adds no 'options' key to the configuration."""
-    assert "options" not in mk.Masker("random", rate=0.3, seed=1).config()
-    assert mk.Masker("span", rate=0.3, seed=1, options={"mean_span": 2}).config()["options"] == {
-        "mean_span": 2
-    }
+def test_config_holds_the_rule_config() -> None:
+    """The rule is saved as its own config; options stay a view of the non-default ones."""
+    config = mk.Masker("random", rate=0.3, seed=1).config()
+    assert config["rule"] == {"kind": "random", "rate": 0.3}
+    assert "options" not in config
+    assert "strategy" not in config
+    span = mk.Masker("span", rate=0.3, seed=1, options={"mean_span": 2})
+    assert span.config()["rule"] == mk.rules.Span(0.3, mean_span=2).config()
+    assert span.options == {"mean_span": 2}
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ def test_stream_ids_match_reference() -> None:
 @given(case=mask_cases(), site_rate=st.booleans())
 def test_bernoulli_masks_match_reference(case: MaskCase, site_rate: bool) -> None:
     kw = case.kwargs
-    got = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, site_rate=site_rate, **kw)
+    got = mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, site_rate=site_rate, **kw)
     want = ref.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, site_rate=site_rate, **kw)
     assert got.dtype == np.bool_
     assert got.shape == case.haps.shape
@@ -75,7 +75,7 @@ def test_bernoulli_masks_match_reference(case: MaskCase, site_rate: bool) -> Non
 @given(case=mask_cases(), site_rate=st.booleans())
 def test_exact_masks_match_reference(case: MaskCase, site_rate: bool) -> None:
     kw = case.kwargs
-    got = mk.class_rate_mask(
+    got = mk.smart_balanced_mask(
         case.haps, case.ref_rate, case.alt_rate, exact=True, site_rate=site_rate, **kw
     )
     want = ref.class_rate_mask(
@@ -91,15 +91,15 @@ def test_exact_masks_match_reference(case: MaskCase, site_rate: bool) -> None:
 @given(case=mask_cases(max_sites=400, max_samples=3))
 def test_exact_long_rows_match_reference(case: MaskCase) -> None:
     """Long rows reach the kernel's rejection-sampling fix-up as well as the Fisher-Yates one."""
-    got = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
+    got = mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
     want = ref.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
     ref.assert_exact(got, *want)
 
 
 @given(case=mask_cases())
 def test_equal_class_rates_are_random_mask(case: MaskCase) -> None:
-    """Documented: with equal rates in Bernoulli mode class_rate_mask equals random_mask."""
-    a = mk.class_rate_mask(case.haps, case.ref_rate, case.ref_rate, **case.kwargs)
+    """Documented: with equal rates in Bernoulli mode smart_balanced_mask equals random_mask."""
+    a = mk.smart_balanced_mask(case.haps, case.ref_rate, case.ref_rate, **case.kwargs)
     b = mk.random_mask(case.haps, case.ref_rate, **case.kwargs)
     np.testing.assert_array_equal(a, b)
 
@@ -133,7 +133,9 @@ def _assert_count(k: int, p: float, n: int) -> None:
 
 @given(case=mask_cases(max_sites=120))
 def test_exact_counts_per_row_and_class(case: MaskCase) -> None:
-    split = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs)
+    split = mk.smart_balanced_mask(
+        case.haps, case.ref_rate, case.alt_rate, exact=True, **case.kwargs
+    )
     for s, a, m in _rows(case, split):
         _assert_count(int(m[a == 0].sum()), _rate(case.ref_rate, s), int((a == 0).sum()))
         _assert_count(int(m[a > 0].sum()), _rate(case.alt_rate, s), int((a > 0).sum()))
@@ -147,7 +149,7 @@ def test_padding_and_missing_never_masked(case: MaskCase, exact: bool, parallel:
     elig = ref.eligible(case.haps, case.lengths)
     for m in (
         mk.random_mask(case.haps, case.ref_rate, exact=exact, parallel=parallel, **case.kwargs),
-        mk.class_rate_mask(
+        mk.smart_balanced_mask(
             case.haps, case.ref_rate, case.alt_rate, exact=exact, parallel=parallel, **case.kwargs
         ),
     ):
@@ -160,7 +162,7 @@ def test_rate_one_masks_every_eligible_position_and_zero_none(case: MaskCase, ex
     kw = {**case.kwargs, "exact": exact}
     np.testing.assert_array_equal(mk.random_mask(case.haps, 1.0, **kw), elig)
     assert not mk.random_mask(case.haps, 0.0, **kw).any()
-    only_alt = mk.class_rate_mask(case.haps, 0.0, 1.0, **kw)
+    only_alt = mk.smart_balanced_mask(case.haps, 0.0, 1.0, **kw)
     np.testing.assert_array_equal(only_alt, elig & (case.haps > 0))
 
 
@@ -189,7 +191,7 @@ def test_union_option_is_union_of_the_mask(
     n, sites = case.haps.shape[0], case.haps.shape[-1]
     calls = [
         lambda **o: mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, **kw, **o),
-        lambda **o: mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, **kw, **o),
+        lambda **o: mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, **kw, **o),
         lambda **o: mk.random_mask(case.haps, case.ref_rate, **kw, **o),
         lambda **o: mk.af_mask(case.haps, np.linspace(0, 0.5, sites), [0.1], [0.9, 0.2], **kw, **o),
         lambda **o: mk.array_mask(case.haps, every=3, kept_rate=case.alt_rate, **kw, **o),
@@ -228,7 +230,7 @@ def test_empty_shapes() -> None:
     for shape in [(0, 5), (3, 0), (0, 2, 4), (2, 2, 0)]:
         h = np.zeros(shape, dtype=np.int8)
         for exact in (False, True):
-            m = mk.class_rate_mask(h, 0.5, 0.5, seed=0, exact=exact)
+            m = mk.smart_balanced_mask(h, 0.5, 0.5, seed=0, exact=exact)
             assert m.shape == shape
             assert not m.any()
 
@@ -350,7 +352,7 @@ def test_exact_class_split_uniform_with_missing() -> None:
     pattern = np.array([0, 1, -1, 0, 1, 0, 0, -1, 1, 0, 0, 1], dtype=np.int8)  # 6 ref, 4 alt
     rows = 30000
     haps = np.tile(pattern, (rows, 1))
-    m = mk.class_rate_mask(haps, 0.5, 0.25, seed=4, exact=True)
+    m = mk.smart_balanced_mask(haps, 0.5, 0.25, seed=4, exact=True)
     assert (m[:, pattern == 0].sum(axis=1) == 3).all()
     assert (m[:, pattern > 0].sum(axis=1) == 1).all()
     assert not m[:, pattern < 0].any()
@@ -404,7 +406,7 @@ def test_bernoulli_eligible_is_the_mask_and_eligible(
     case, elig = ce
     kw = case.kwargs
     rates = (case.ref_rate, case.alt_rate) if split else (case.ref_rate,)
-    fn = mk.class_rate_mask if split else mk.random_mask
+    fn = mk.smart_balanced_mask if split else mk.random_mask
     got = fn(case.haps, *rates, eligible=elig, **kw)
     np.testing.assert_array_equal(got, fn(case.haps, *rates, **kw) & elig)
 
@@ -415,7 +417,7 @@ def test_exact_eligible_counts_only_eligible_positions(
 ) -> None:
     case, elig = ce
     kw = {**case.kwargs, "parallel": parallel}
-    got = mk.class_rate_mask(
+    got = mk.smart_balanced_mask(
         case.haps, case.ref_rate, case.alt_rate, exact=True, eligible=elig, **kw
     )
     want = ref.class_rate_mask(

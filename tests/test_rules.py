@@ -64,7 +64,7 @@ def test_af_mask_long_rows_exact_match_reference(case: MaskCase, data: st.DataOb
 
 @given(case=mask_cases(), exact=st.booleans())
 def test_af_mask_single_bin_is_the_core_rule(case: MaskCase, exact: bool) -> None:
-    """One bin: the class table gives class_rate_mask, the 1-D table random_mask, both modes."""
+    """One bin: the class table gives smart_balanced_mask, the 1-D table random_mask, both modes."""
     sites = case.haps.shape[-1]
     freq = np.linspace(0, 1, sites)
     kw = {**case.kwargs, "exact": exact}
@@ -73,11 +73,11 @@ def test_af_mask_single_bin_is_the_core_rule(case: MaskCase, exact: bool) -> Non
     a = np.broadcast_to(np.asarray(case.alt_rate, dtype=float), (n,))
     # per-sample rates enter as a scale of a unit table
     both = mk.af_mask(case.haps, freq, [], [[1.0], [1.0]], scale=r, **kw)
-    np.testing.assert_array_equal(both, mk.class_rate_mask(case.haps, r, r, **kw))
+    np.testing.assert_array_equal(both, mk.smart_balanced_mask(case.haps, r, r, **kw))
     if np.ndim(case.ref_rate) == 0 and np.ndim(case.alt_rate) == 0:
         table = [[case.ref_rate], [case.alt_rate]]
         got = mk.af_mask(case.haps, freq, [], table, **kw)
-        want = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, **kw)
+        want = mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, **kw)
         np.testing.assert_array_equal(got, want)
     one = mk.af_mask(case.haps, freq, [], [1.0], scale=a, **kw)
     np.testing.assert_array_equal(one, mk.random_mask(case.haps, a, **kw))

@@ -34,7 +34,7 @@ def test_union_is_any_over_ploidy(m: np.ndarray) -> None:
 
 @given(case=mask_cases(ndim=3), exact=st.booleans())
 def test_union_of_masks_never_marks_ineligible_sites(case: MaskCase, exact: bool) -> None:
-    m = mk.class_rate_mask(case.haps, case.ref_rate, case.alt_rate, exact=exact, **case.kwargs)
+    m = mk.smart_balanced_mask(case.haps, case.ref_rate, case.alt_rate, exact=exact, **case.kwargs)
     site = mk.union(m)
     any_eligible = ref.eligible(case.haps, case.lengths).any(axis=1)
     assert not (site & ~any_eligible).any()

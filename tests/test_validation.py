@@ -18,7 +18,7 @@ H3 = np.stack([H2, H2[::-1]], axis=1)  # 2 samples x ploidy 2 x 5 sites
 M3 = np.zeros(H3.shape, dtype=bool)
 MASK_FNS: dict[str, Callable[..., Any]] = {
     "random": lambda haps=H3, rate=0.3, **kw: mk.random_mask(haps, rate, **kw),
-    "class": lambda haps=H3, ref_rate=0.3, alt_rate=0.7, **kw: mk.class_rate_mask(
+    "class": lambda haps=H3, ref_rate=0.3, alt_rate=0.7, **kw: mk.smart_balanced_mask(
         haps, ref_rate, alt_rate, **kw
     ),
     "smart": lambda haps=H3, ref_rate=0.3, alt_rate=0.7, **kw: mk.smart_balanced_mask(
@@ -121,8 +121,8 @@ def test_bad_haps(fn: str, label: str, value: Any) -> None:
 @pytest.mark.parametrize(("label", "value"), BAD_RATES, ids=_ids(BAD_RATES))
 def test_bad_rates(label: str, value: Any, exact: bool) -> None:
     _expect(lambda: mk.random_mask(H3, value, seed=1, exact=exact), "rate")
-    _expect(lambda: mk.class_rate_mask(H3, value, 0.5, seed=1, exact=exact), "ref_rate")
-    _expect(lambda: mk.class_rate_mask(H3, 0.5, value, seed=1, exact=exact), "alt_rate")
+    _expect(lambda: mk.smart_balanced_mask(H3, value, 0.5, seed=1, exact=exact), "ref_rate")
+    _expect(lambda: mk.smart_balanced_mask(H3, 0.5, value, seed=1, exact=exact), "alt_rate")
     _expect(lambda: mk.smart_balanced_mask(H3, 0.3, value, seed=1, exact=exact), "alt_rate")
     _expect(lambda: mk.random_mask(H3, value, seed=1, site_rate=True), "rate")
 

@@ -1,10 +1,11 @@
 """Strategy strings: the shorthand ``Masker("smart_balanced", rate=..., options={...})``.
 
-A strategy string names a rule kind (:func:`maskkit.rules.rule_class`); its ``options`` are the
-rule's parameters other than the rates a Masker drives with schedules (:func:`scheduled`).
-:func:`rule_of` turns a string and its options into the rule object, :func:`options` gives them
-back from the object, so a Masker's configuration keeps the shorthand; :func:`schedules` turns
-the ``rate`` / ``alt_rate`` arguments into the schedules of those rates.
+A strategy string names a rule kind ([maskkit.rules.rule_class][]); its ``options`` are the rule's
+parameters other than the rates a Masker drives with schedules
+(``scheduled``). ``rule_of`` turns a string and
+its options into the rule object, ``options`` gives them back from the
+object, so a Masker's configuration keeps the shorthand; ``schedules``
+turns the ``rate`` / ``alt_rate`` arguments into the schedules of those rates.
 """
 
 from __future__ import annotations

@@ -364,7 +364,7 @@ class Request(NamedTuple):
     """One draw's settings besides the data and the rates, built once per call.
 
     Handed unchanged from the caller (a mask function, [Rule.draw][maskkit.rules.Rule.draw] or
-    the Masker) to [batch][maskkit._validate.batch], which checks all of it at once.
+    the Masker) to ``batch``, which checks all of it at once.
     """
 
     seed: Any
@@ -395,7 +395,7 @@ class Batch(NamedTuple):
     o2: np.ndarray  # ``result`` as (rows // per, sites)
     per: int  # haplotype rows OR-ed into one output row: ploidy for a fused union, else 1
     site: np.ndarray | None  # the site mask an unfused union is taken into
-    rates: dict[str, Any]  # checked: a float, or float64 of shape (1,) or (samples,)
+    rates: Mapping[str, Any]  # checked: a float, or float64 of shape (1,) or (samples,)
     exact: bool
     site_rate: bool
     parallel: bool
@@ -418,42 +418,50 @@ def batch(
     ``"scale"`` (>= 0); other rates pass unchecked. ``fuse=False``: the kernel draws per
     haplotype and a union is taken after it, into ``Batch.site``.
     """
+    seed_, epoch_, indices_, lengths_, eligible, protect, exact, site_rate, union, out, par = req
     h2, ploidy, shape = haps_2d(haps)
     n = shape[0]
-    union = bool(req.union)
     if union:
         check_union(shape)
-    seed = int_scalar(req.seed, "seed")
+    seed = int_scalar(seed_, "seed")
     if seed >= 2**63:  # its int64 bit pattern: a Python int is cheaper to pass than np.uint64
         seed -= 2**64
-    epoch = int_scalar(req.epoch, "epoch", high=2**63 - 1)
-    lens = lengths(req.lengths, n, shape[-1])
-    idx = indices(req.indices, n)
+    epoch = int_scalar(epoch_, "epoch", high=2**63 - 1)
+    lens = lengths(lengths_, n, shape[-1])
+    idx = indices(indices_, n)
     site = None
     if union and not fuse:
         result = np.empty(shape, dtype=np.bool_)
-        site = out_buffer(req.out, (n, shape[2]), inputs=(h2,))
+        site = out_buffer(out, (n, shape[2]), inputs=(h2,))
     else:
-        result = out_buffer(req.out, (n, shape[2]) if union else shape, inputs=(h2,))
-    if req.eligible is not None or req.protect is not None:
-        never = excluded(h2, shape, req.eligible, req.protect)
+        result = out_buffer(out, (n, shape[2]) if union else shape, inputs=(h2,))
+    if eligible is not None or protect is not None:
+        never = excluded(h2, shape, eligible, protect)
         h2 = np.sign(h2).astype(np.int8)
         h2[never] = -1
     per = ploidy if union and fuse else 1
     o2 = result if result.ndim == 2 else result.reshape(h2.shape[0] // per, shape[-1])
     if callable(values):
         values = values(idx if idx.size else np.arange(n, dtype=np.int64))
-    checked = dict(values)
+    checked: Any = values
     for name, kind in checks.items():
-        x = checked[name]
-        if kind == "scale":
-            checked[name] = scale(x, n, name)
-        elif not (type(x) is float and 0.0 <= x <= 1.0):  # a plain rate passes as it is
-            checked[name] = rates(x, n, name)
-    return Batch(
+        x = values[name]
+        if kind == "rate":
+            if type(x) is float and 0.0 <= x <= 1.0:  # a plain rate passes as it is
+                continue
+            x = rates(x, n, name)
+        else:
+            x = scale(x, n, name)
+            if x is values[name]:
+                continue
+        if checked is values:
+            checked = dict(values)
+        checked[name] = x
+    # tuple.__new__: the NamedTuple constructor is a Python call, a tenth of a tiny draw
+    return tuple.__new__(Batch, (
         haps, h2, ploidy, shape, seed, epoch, lens, idx, result, o2, per, site, checked,
-        bool(req.exact), bool(req.site_rate), bool(req.parallel),
-    )  # fmt: skip
+        bool(exact), bool(site_rate), bool(par),
+    ))  # fmt: skip
 
 
 def masker_state(state: dict[str, Any], schedules: list[tuple[str, Any]]) -> tuple[int, int]:

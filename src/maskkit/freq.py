@@ -1,15 +1,17 @@
 """Allele frequencies and minor-allele-frequency (MAF) bins: one definition for the whole library.
 
-The allele-frequency mask (:func:`maskkit.af_mask`, :class:`maskkit.rules.AlleleFrequency`),
-:mod:`maskkit.io` (``maf_bins``, ``maf_spectrum``) and :mod:`maskkit.metrics` all bin sites here,
-so a site lands in the same bin, under the same label, everywhere.
+The allele-frequency mask ([maskkit.af_mask][maskkit.masks.af_mask],
+[maskkit.rules.AlleleFrequency][]), [maskkit.io][] (``maf_bins``, ``maf_spectrum``) and
+[maskkit.metrics][] all bin sites here, so a site lands in the same bin, under the same label,
+everywhere.
 
 * Frequencies are float64 alt-allele frequencies in ``[0, 1]``; the MAF is ``min(f, 1 - f)``.
 * Bin ``b`` holds ``edges[b-1] <= maf < edges[b]``; bins are int32.
 * NaN means *no calls at the site*: its MAF is NaN and its bin is :data:`NO_CALLS` (``-1``).
   A consumer that needs a value for every site (the allele-frequency mask's rates, the metrics'
   minor allele) raises a ``ValueError`` that names the argument instead of guessing one.
-* Labels read ``maf<0.01``, ``0.01<=maf<0.05``, ``maf>=0.05`` (:func:`bin_labels`).
+* Labels read ``maf<0.01``, ``0.01<=maf<0.05``, ``maf>=0.05``
+([bin_labels][maskkit.freq.bin_labels]).
 
 Examples
 --------
@@ -130,7 +132,11 @@ def maf_bins(
 
 def _bins(freq: Any, edges: Any, fold: bool, name: str) -> tuple[np.ndarray, int, int]:
     """Return ``(maf_bins(...), number of NaN frequencies, number of edges)``."""
-    e = check_edges(edges)
+    return bins_of_checked(freq, check_edges(edges), fold, name)
+
+
+def bins_of_checked(freq: Any, e: np.ndarray, fold: bool, name: str) -> tuple[np.ndarray, int, int]:
+    """As ``_bins`` for edges ``e`` that [check_edges][maskkit.freq.check_edges] returned."""
     f = np.asarray(freq)
     if f.dtype == np.bool_ or f.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {f.dtype}")

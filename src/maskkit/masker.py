@@ -1,15 +1,16 @@
 """The Masker: a masking rule, its rate schedules, a seed, and where training is.
 
-A trainer holds one :class:`Masker`. Everything that decides the mask of a sample is in the
-Masker's state: the rule (:mod:`maskkit.rules`) and seed (fixed configuration), the epoch and
-global step, and the level of each :class:`~maskkit.curriculum.Plateau` schedule (the *dynamic
-state*, see :meth:`Masker.sync_state`). A DataLoader worker that knows the dynamic state computes
-the same masks as the main process. The training-log banner and mask statistics are in
-:mod:`maskkit.report`.
+A trainer holds one [Masker][maskkit.masker.Masker]. Everything that decides the mask of a sample is
+in the Masker's state: the rule ([maskkit.rules][]) and seed (fixed configuration), the epoch and
+global step, and the level of each [Plateau][maskkit.curriculum.Plateau] schedule (the *dynamic
+state*, see [Masker.sync_state][maskkit.masker.Masker.sync_state]). A DataLoader worker that knows
+the dynamic state computes the same masks as the main process. The training-log banner and mask
+statistics are in [maskkit.report][].
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,13 @@ from ._sync import SyncChannel, SyncLink
 from .collate import collate
 from .curriculum import Constant, Distribution, Plateau, Schedule, from_state_dict
 from .rules import Rule
+from .rules import from_config as rule_from_config
 
 __all__ = ["STRATEGIES", "Masker"]
 
-_FORMAT = "maskkit.Masker/1"
+_FORMAT = "maskkit.Masker/2"
+# configurations with {"strategy", "options"} in place of the rule's config: load with a warning
+_OLD_FORMAT = "maskkit.Masker/1"
 
 
 class Masker:
@@ -33,17 +37,17 @@ class Masker:
     Parameters
     ----------
     strategy : Rule or str
-        The masking rule: an object of :mod:`maskkit.rules` (built-in or your own), or a strategy
-        string with its ``options``: ``"random"`` (:class:`~maskkit.rules.Random`),
-        ``"smart_balanced"`` (:class:`~maskkit.rules.SmartBalanced`: ref positions at ``rate``,
-        alt positions at ``alt_rate``), ``"af_aware"`` (:class:`~maskkit.rules.AlleleFrequency`:
-        the table scaled by ``rate``; pass each batch's site frequencies as ``freq=``),
-        ``"span"`` (:class:`~maskkit.rules.Span`), ``"array"`` (:class:`~maskkit.rules.Array`,
-        off-array sites at ``rate``), or any registered rule kind.
+        The masking rule: an object of [maskkit.rules][] (built-in or your own), or a strategy
+        string with its ``options``: ``"random"`` ([Random][maskkit.rules.Random]),
+        ``"smart_balanced"`` ([SmartBalanced][maskkit.rules.SmartBalanced]: ref positions at
+        ``rate``, alt positions at ``alt_rate``), ``"af_aware"``
+        ([AlleleFrequency][maskkit.rules.AlleleFrequency]: the table scaled by ``rate``; pass each
+        batch's site frequencies as ``freq=``), ``"span"`` ([Span][maskkit.rules.Span]), ``"array"``
+        ([Array][maskkit.rules.Array], off-array sites at ``rate``), or any registered rule kind.
     rate : float or Schedule, optional
-        The rate the curriculum drives (the rule's :attr:`~maskkit.rules.Rule.driven` field:
-        ref rate for smart balanced). A float is a :class:`~maskkit.curriculum.Constant`; a
-        :class:`~maskkit.curriculum.Uniform` or :class:`~maskkit.curriculum.Beta` gives every
+        The rate the curriculum drives (the rule's [driven][maskkit.rules.Rule.driven] field:
+        ref rate for smart balanced). A float is a [Constant][maskkit.curriculum.Constant]; a
+        [Uniform][maskkit.curriculum.Uniform] or [Beta][maskkit.curriculum.Beta] gives every
         sample its own rate. Default: the rule object's own value (required with a string).
     alt_rate : float or Schedule, optional
         Rules with an ``alt_rate`` field (smart balanced): the alt rate, fixed at the rule's
@@ -54,13 +58,16 @@ class Masker:
         Exact per-row (and per-class) counts instead of independent Bernoulli draws.
     union : bool, default False
         Return the site mask ``(samples, sites)``, the union over the ploidy axis (needs 3-D
-        haplotypes). The union raises the site rate; :meth:`describe` reports by how much.
+        haplotypes). The union raises the site rate; [describe][maskkit.masker.Masker.describe]
+        reports by how much.
     site_rate : bool, default False
         Read the rates as site rates after the union and mask each haplotype at the rate that
-        achieves them (see :func:`maskkit.haplotype_rate_for_site_rate`).
+        achieves them (see
+        [maskkit.haplotype_rate_for_site_rate][maskkit.masks.haplotype_rate_for_site_rate]).
     fixed_epoch : int, optional
-        Draw every mask as at this epoch, whatever :meth:`set_epoch` says (validation masks).
-        Rates must then be constant or per-sample distributions. See :meth:`frozen`.
+        Draw every mask as at this epoch, whatever [set_epoch][maskkit.masker.Masker.set_epoch] says
+        (validation masks). Rates must then be constant or per-sample distributions. See
+        [frozen][maskkit.masker.Masker.frozen].
     parallel : bool, default False
         Spread rows over numba threads (same masks for any thread count; not configuration).
     options : dict, optional
@@ -103,8 +110,12 @@ class Masker:
         self.schedule: Schedule
         self.alt_schedule: Schedule | None
         self.schedule, self.alt_schedule = _strategy.schedules(strategy, rule, rate, alt_rate)
-        # the rule holds the schedules' opening rates; the schedules decide every draw's rates
-        opening = {name: s.rate(0, 0) for name, s in self._schedules(rule.driven)}
+        # the rule holds the schedules' opening rates (configuration, whatever a Plateau's
+        # level: its first); the schedules decide every draw's rates
+        opening = {
+            name: s.levels[0] if isinstance(s, Plateau) and s.levels else s.rate(0, 0)
+            for name, s in self._schedules(rule.driven)
+        }
         self.rule: Rule = rule.with_rates(**opening)
         self.seed = v.int_scalar(seed, "seed")
         self.exact = v.flag(exact, "exact")
@@ -123,6 +134,7 @@ class Masker:
                         f"fixed_epoch needs fixed rates, but {name} is {s!r}; "
                         "use masker.frozen(...) to get a validation copy at the current rates"
                     )
+        self._per_sample = any(s.per_sample for _, s in self._schedules())
         self._epoch = 0
         self._step = 0
         self._sync = SyncLink()
@@ -148,17 +160,17 @@ class Masker:
 
     @property
     def epoch(self) -> int:
-        """The current epoch (set with :meth:`set_epoch`)."""
+        """The current epoch (set with [set_epoch][maskkit.masker.Masker.set_epoch])."""
         return self._epoch
 
     @property
     def global_step(self) -> int:
-        """The global step counter (advanced by :meth:`step`)."""
+        """The global step counter (advanced by [step][maskkit.masker.Masker.step])."""
         return self._step
 
     @property
     def mask_epoch(self) -> int:
-        """The epoch that keys the masks: ``fixed_epoch`` if set, else :attr:`epoch`."""
+        """The epoch that keys the masks: ``fixed_epoch`` if set, else ``epoch``."""
         return self._epoch if self.fixed_epoch is None else self.fixed_epoch
 
     def set_epoch(self, epoch: int) -> None:
@@ -178,7 +190,7 @@ class Masker:
         return self._step
 
     def update(self, metric: float) -> bool:
-        """Feed a validation metric to every :class:`~maskkit.curriculum.Plateau` schedule.
+        """Feed a validation metric to every [Plateau][maskkit.curriculum.Plateau] schedule.
 
         Returns True when any of them advanced a level.
         """
@@ -229,7 +241,8 @@ class Masker:
     def _batch_rates(self, haps: Any, indices: Any) -> tuple[np.ndarray, dict[str, Any]]:
         """Follow the main process (in a worker); return the batch's sample ids and their rates.
 
-        The rates are the rule's scheduled rates (``rates=`` of :meth:`Rule.draw`).
+        The rates are the rule's scheduled rates (``rates=`` of
+        [Rule.draw][maskkit.rules.Rule.draw]).
         """
         self._pull()
         shape = np.shape(haps)
@@ -271,9 +284,8 @@ class Masker:
             self.seed, self.mask_epoch, indices, lengths, eligible, protect, self.exact,
             self.site_rate, union, out, self.parallel,
         )  # fmt: skip
-        per_sample = any(s.per_sample for _, s in self._schedules())
         # per-sample rates need the checked sample ids: the rule's batch check hands them over
-        rates = self._rates_of if per_sample else self._rates_of(None)
+        rates = self._rates_of if self._per_sample else self._rates_of(None)
         return self.rule._draw(haps, request, rates, inputs)
 
     def haplotype_mask(
@@ -289,7 +301,7 @@ class Masker:
     ) -> np.ndarray:
         """Return the per-haplotype mask (before any union), the shape of ``haps``.
 
-        Arguments as for :meth:`__call__`.
+        Arguments as for [`__call__`][maskkit.masker.Masker.__call__].
         """
         return self._draw(haps, lengths, indices, eligible, protect, False, out, inputs)
 
@@ -304,18 +316,18 @@ class Masker:
         union: bool | None = None,
         **inputs: Any,
     ) -> np.ndarray:
-        """Return each position's probability of being masked by :meth:`__call__` now.
+        """Return each position's probability of being masked by ``__call__`` now.
 
-        The marginal probability under the rule at the current (scheduled) rates: per
-        haplotype, or with ``union`` (default: the Masker's) per site, ``1 - prod(1 - p)``
-        over the ploidy axis; ``union=True`` also serves trainers that draw per-haplotype
-        masks (:meth:`haplotype_mask`) and take the union themselves.
-        ``0`` where a position is missing, padding or not eligible. Use it for importance
-        weights: a loss term weighted by ``1 / p`` over the masked positions estimates the loss
-        over all eligible positions, whatever the rule over-samples (e.g. alt alleles under
-        smart balanced masking).
+        The marginal probability under the rule at the current (scheduled) rates: per haplotype, or
+        with ``union`` (default: the Masker's) per site, ``1 - prod(1 - p)`` over the ploidy axis;
+        ``union=True`` also serves trainers that draw per-haplotype masks
+        ([haplotype_mask][maskkit.masker.Masker.haplotype_mask]) and take the union themselves.
+        ``0`` where a position is missing, padding or not eligible. Use it for importance weights: a
+        loss term weighted by ``1 / p`` over the masked positions estimates the loss over all
+        eligible positions, whatever the rule over-samples (e.g. alt alleles under smart balanced
+        masking).
 
-        Arguments as for :meth:`__call__`.
+        Arguments as for [`__call__`][maskkit.masker.Masker.__call__].
 
         Examples
         --------
@@ -354,7 +366,7 @@ class Masker:
             Global dataset ids of the samples (default ``0..samples-1``). Pass them so a sample's
             mask does not depend on its batch.
         eligible : bool array, optional
-            Positions that may be masked (see :meth:`maskkit.rules.Rule.draw`).
+            Positions that may be masked (see [maskkit.rules.Rule.draw][]).
         protect : int or sequence of int, optional
             Token ids never masked (special tokens of a sequence model).
         **inputs
@@ -364,7 +376,8 @@ class Masker:
         Returns
         -------
         numpy.ndarray of bool
-            Ready for :func:`maskkit.collate` with the same ``haps`` and ``lengths``.
+            Ready for [maskkit.collate][maskkit.collate.collate] with the same ``haps`` and
+            ``lengths``.
         """
         return self._draw(haps, lengths, indices, eligible, protect, self.union, None, inputs)
 
@@ -378,12 +391,12 @@ class Masker:
         protect: Any = None,
         **kwargs: Any,
     ) -> dict[str, np.ndarray]:
-        """Mask, pad and tokenize a batch: :func:`maskkit.collate` on this Masker's mask.
+        """Mask, pad and tokenize a batch: ``maskkit.collate`` on this Masker's mask.
 
-        Keyword arguments named in the rule's :attr:`~maskkit.rules.Rule.inputs` (``freq``)
-        go to the rule; the others (``pad_to``, ``pad_to_multiple_of``, ``replace``,
-        ``n_alleles``, ``dtype``) to :func:`maskkit.collate`, whose seed, epoch and indices
-        are the Masker's.
+        Keyword arguments named in the rule's ``inputs`` (``freq``) go to
+        the rule; the others (``pad_to``, ``pad_to_multiple_of``, ``replace``, ``n_alleles``,
+        ``dtype``) to [maskkit.collate][maskkit.collate.collate], whose seed, epoch and indices are
+        the Masker's.
 
         Examples
         --------
@@ -408,8 +421,26 @@ class Masker:
 
     # ------------------------------------------------------------------ reporting
 
+    def snapshot(self) -> report.Snapshot:
+        """Return what this Masker is doing now, as the plain record [maskkit.report][] reads.
+
+        Examples
+        --------
+        >>> import maskkit as mk
+        >>> mk.Masker("random", rate=0.15, seed=1).snapshot().rates
+        (0.15, 0.15)
+        """
+        return report.Snapshot(
+            rule=self.rule.config(), options=self.options, rate_label=self.rule.rate_label,
+            class_rates=self.rule.class_rates, schedule=self.schedule,
+            alt_schedule=self.alt_schedule, rates=self.current_rates(), seed=self.seed,
+            exact=self.exact, union=self.union, site_rate=self.site_rate,
+            fixed_epoch=self.fixed_epoch, epoch=self._epoch, mask_epoch=self.mask_epoch,
+            global_step=self._step,
+        )  # fmt: skip
+
     def describe(self, *, ploidy: int = 2) -> str:
-        """Return the training-log banner: :func:`maskkit.report.describe` of this Masker.
+        """Return the training-log banner: [maskkit.report.describe][] of this Masker.
 
         Examples
         --------
@@ -417,10 +448,10 @@ class Masker:
         >>> print(mk.Masker("random", rate=0.15, seed=1).describe().splitlines()[1])
         Masking Strategy: random
         """
-        return report.describe(self, ploidy=ploidy)
+        return report.describe(self.snapshot(), ploidy=ploidy)
 
     def stats(self, mask: Any, haps: Any, *, lengths: Any = None) -> dict[str, float]:
-        """Realized rates of ``mask`` next to this Masker's targets: :func:`maskkit.report.stats`.
+        """Realized rates of ``mask`` next to this Masker's targets: [maskkit.report.stats][].
 
         Examples
         --------
@@ -431,14 +462,24 @@ class Masker:
         >>> s["ref_rate"], s["target_ref_rate"], round(s["expected_site_rate_alt0"], 2)
         (0.3, 0.3, 0.51)
         """
-        return report.stats(self, mask, haps, lengths=lengths)
+        return report.stats(self.snapshot(), mask, haps, lengths=lengths)
 
     # ------------------------------------------------------------------ state
 
     def config(self) -> dict[str, Any]:
-        """Return the configuration (JSON types): everything but epoch, step and levels."""
+        """Return the configuration (JSON types): everything but epoch, step and levels.
+
+        The rule is saved as its own config ([Rule.config][maskkit.rules.Rule.config], the
+        ``{"kind": ...}`` format), beside the schedules, the seed and the modes.
+
+        Examples
+        --------
+        >>> import maskkit as mk
+        >>> mk.Masker("span", rate=0.2, seed=1).config()["rule"]["kind"]
+        'span'
+        """
         return {
-            "strategy": self.strategy,
+            "rule": self.rule.config(),
             "rate": {"type": type(self.schedule).__name__, "config": self.schedule.config()},
             "alt_rate": None
             if self.alt_schedule is None
@@ -448,13 +489,11 @@ class Masker:
             "union": self.union,
             "site_rate": self.site_rate,
             "fixed_epoch": self.fixed_epoch,
-            # the rule's non-default parameters; a rule at its defaults adds no key
-            **({"options": self.options} if self.options else {}),
         }
 
     @property
     def fingerprint(self) -> str:
-        """A 16-hex-digit hash of :meth:`config`; checkpoints of other configurations differ."""
+        """A 16-hex-digit hash of ``config``; checkpoints of other configurations differ."""
         return _config.fingerprint(self.config())
 
     def state_dict(self) -> dict[str, Any]:
@@ -481,12 +520,21 @@ class Masker:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore epoch, step and schedule state from :meth:`state_dict`.
+        """Restore epoch, step and schedule state from ``state_dict``.
 
         Raises ``ValueError`` naming the differing settings when the checkpoint was made by a
-        Masker with another configuration (rule, rates, schedules, seed, modes).
+        Masker with another configuration (rule, rates, schedules, seed, modes). A state of the
+        previous format (``{"strategy", "options"}`` in place of the rule's config) loads with
+        a ``DeprecationWarning``.
         """
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        if isinstance(state, dict) and state.get("format") == _OLD_FORMAT:
+            warnings.warn(
+                f"this Masker state has the old format {_OLD_FORMAT!r} (strategy and options); "
+                "it loads in this release only. Save it again with Masker.state_dict()",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        elif not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise TypeError(
                 f"state must be a dict from Masker.state_dict() (format {_FORMAT!r}), "
                 f"got {type(state).__name__}"
@@ -520,15 +568,20 @@ class Masker:
         alt = None
         if cfg.get("alt_rate") is not None:
             alt = from_state_dict(schedules.get("alt_rate", cfg["alt_rate"]))
+        if "rule" in cfg:
+            rule: Rule | str = rule_from_config(cfg["rule"])
+            options = None
+        else:  # the old format: a strategy string and its options
+            rule, options = cfg["strategy"], cfg.get("options")
         return cls(
-            cfg["strategy"], rate, alt, seed=cfg["seed"], exact=cfg["exact"],
-            union=cfg["union"], site_rate=cfg["site_rate"], fixed_epoch=cfg["fixed_epoch"],
-            parallel=parallel, options=cfg.get("options"),
+            rule, rate, alt, seed=cfg["seed"], exact=cfg["exact"], union=cfg["union"],
+            site_rate=cfg["site_rate"], fixed_epoch=cfg["fixed_epoch"], parallel=parallel,
+            options=options,
         )  # fmt: skip
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], *, parallel: bool = False) -> Masker:
-        """Build a Masker from :meth:`state_dict`: its configuration and its training state.
+        """Build a Masker from ``state_dict``: its configuration and its training state.
 
         Examples
         --------
@@ -556,7 +609,7 @@ class Masker:
 
     @property
     def sync_fields(self) -> tuple[str, ...]:
-        """Names of the :meth:`sync_state` entries: ``epoch``, ``step``, then one per Plateau."""
+        """Names of the ``sync_state`` entries: ``epoch``, ``step``, then one per Plateau."""
         names = ["epoch", "step"]
         names += [f"{n}.level" for n, s in self._schedules() if isinstance(s, Plateau)]
         return tuple(names)
@@ -564,12 +617,13 @@ class Masker:
     def sync_state(self) -> tuple[int, ...]:
         """Return the dynamic state as ints: ``(epoch, step, *plateau_levels)``.
 
-        This is all a worker's copy needs to draw the same masks as the main process (the rest
-        is configuration, fixed when the copy was made). Its length, ``len(sync_fields)``, is
-        fixed for a given configuration: a sync channel (:meth:`set_sync_channel`,
-        ``maskkit.torch.share``) carries it to the workers, which apply it with
-        :meth:`apply_sync_state` before each mask. Plateau best values and patience counters
-        stay in the main process.
+        This is all a worker's copy needs to draw the same masks as the main process (the rest is
+        configuration, fixed when the copy was made). Its length, ``len(sync_fields)``, is fixed for
+        a given configuration: a sync channel
+        ([set_sync_channel][maskkit.masker.Masker.set_sync_channel], ``maskkit.torch.share``)
+        carries it to the workers, which apply it with
+        [apply_sync_state][maskkit.masker.Masker.apply_sync_state] before each mask. Plateau best
+        values and patience counters stay in the main process.
 
         Examples
         --------
@@ -589,7 +643,7 @@ class Masker:
         return tuple(int(x) for x in vals)
 
     def apply_sync_state(self, values: Any) -> None:
-        """Set epoch, step and Plateau levels from :meth:`sync_state` output (or an int array)."""
+        """Set epoch, step and Plateau levels from ``sync_state`` output (or an int array)."""
         vals = [int(x) for x in np.asarray(values, dtype=np.int64).ravel()]
         fields = self.sync_fields
         if len(vals) != len(fields):
@@ -606,20 +660,24 @@ class Masker:
 
     @property
     def sync_channel(self) -> SyncChannel | None:
-        """The channel that carries :meth:`sync_state` to copies in DataLoader workers.
+        """The channel that carries ``sync_state`` to copies in DataLoader workers.
 
-        Set it with :meth:`set_sync_channel` (``maskkit.torch.share(masker)`` does).
+        Set it with [set_sync_channel][maskkit.masker.Masker.set_sync_channel]
+        (``maskkit.torch.share(masker)`` does).
         """
         return self._sync.channel
 
     def set_sync_channel(self, channel: SyncChannel | None) -> None:
-        """Attach a sync channel (see :mod:`maskkit._sync`) and publish the state into it.
+        """Attach a sync channel (see ``maskkit._sync``) and publish the state into it.
 
-        From then on every change in this process (:meth:`set_epoch`, :meth:`set_step`,
-        :meth:`step`, :meth:`update`, :meth:`load_state_dict`, :meth:`apply_sync_state`)
-        is published, and a copy of this Masker in a DataLoader worker reads the channel before
-        each mask. Without a channel, a copy masking in a worker warns once
-        (:class:`maskkit.WorkerSyncWarning`). Masks of a ``fixed_epoch`` Masker need no sync.
+        From then on every change in this process ([set_epoch][maskkit.masker.Masker.set_epoch],
+        [set_step][maskkit.masker.Masker.set_step], [step][maskkit.masker.Masker.step],
+        [update][maskkit.masker.Masker.update],
+        [load_state_dict][maskkit.masker.Masker.load_state_dict],
+        [apply_sync_state][maskkit.masker.Masker.apply_sync_state]) is published, and a copy of this
+        Masker in a DataLoader worker reads the channel before each mask. Without a channel, a copy
+        masking in a worker warns once ([maskkit.WorkerSyncWarning][]). Masks of a ``fixed_epoch``
+        Masker need no sync.
 
         Examples
         --------
@@ -664,9 +722,10 @@ class Masker:
     ) -> Masker:
         """Return a validation copy whose masks are the same every epoch.
 
-        Rates default to the current ones (per-sample distributions are kept; their draws are
-        fixed too). Masks are drawn as at ``epoch`` whatever the copy's :meth:`set_epoch` says,
-        so validation losses of different epochs compare like with like.
+        Rates default to the current ones (per-sample distributions are kept; their draws are fixed
+        too). Masks are drawn as at ``epoch`` whatever the copy's
+        [set_epoch][maskkit.masker.Masker.set_epoch] says, so validation losses of different epochs
+        compare like with like.
 
         Examples
         --------

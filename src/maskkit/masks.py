@@ -16,6 +16,7 @@ rule and, in exact mode, which positions of the row are eligible. Eligible posit
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -123,8 +124,8 @@ def random_mask(
         ``floor(rate*n)`` or ``ceil(rate*n)`` of the ``n`` eligible positions (expectation
         ``rate*n``), chosen uniformly without replacement.
     site_rate : bool, default False
-        Read ``rate`` as the wanted *site* rate after [maskkit.union][] over the ploidy axis
-        and use the per-haplotype rate that achieves it (see
+        Read ``rate`` as the wanted *site* rate after [maskkit.union][maskkit.union.union] over the
+        ploidy axis and use the per-haplotype rate that achieves it (see
         [haplotype_rate_for_site_rate][maskkit.masks.haplotype_rate_for_site_rate]).
     union : bool, default False
         Return the site mask ``(samples, sites)``, the union over the ploidy axis (needs 3-D
@@ -185,11 +186,11 @@ def smart_balanced_mask(
 
     The rule of the RAG-BERT trainer ([SmartBalanced][maskkit.rules.SmartBalanced]): rare alt
     alleles carry most of the signal, so they are masked at ``alt_rate`` (0.7 by default) while
-    ``ref_rate`` follows the curriculum. In exact mode the count is exact per row *and per
-    class*; with equal rates in Bernoulli mode the result equals
-    [random_mask][maskkit.masks.random_mask] for the same seed. For a site mask pass
-    ``union=True`` (one fused pass, equal to [maskkit.union][] of the haplotype mask); the
-    union raises the effective site rate (see [maskkit.effective_site_rates][]).
+    ``ref_rate`` follows the curriculum. In exact mode the count is exact per row *and per class*;
+    with equal rates in Bernoulli mode the result equals [random_mask][maskkit.masks.random_mask]
+    for the same seed. For a site mask pass ``union=True`` (one fused pass, equal to
+    [maskkit.union][maskkit.union.union] of the haplotype mask); the union raises the effective site
+    rate (see [maskkit.effective_site_rates][maskkit.union.effective_site_rates]).
 
     Parameters
     ----------
@@ -264,23 +265,33 @@ def class_rate_mask(
     out: np.ndarray | None = None,
     parallel: bool = False,
 ) -> np.ndarray:
-    """[smart_balanced_mask][maskkit.masks.smart_balanced_mask] with ``alt_rate`` required.
+    """Mask as [smart_balanced_mask][maskkit.masks.smart_balanced_mask] does (a deprecated name).
 
-    Parameters and result are those of
-    [smart_balanced_mask][maskkit.masks.smart_balanced_mask].
+    Warns with a ``DeprecationWarning`` and returns ``smart_balanced_mask(haps, ref_rate,
+    alt_rate, ...)``: the same arguments, the same mask. It will be removed in the next release.
 
     Examples
     --------
+    >>> import warnings
     >>> import numpy as np, maskkit as mk
     >>> haps = np.array([[0, 0, 0, 0, 1, 1, 1, 1, 1, 1]], dtype=np.int8)
-    >>> m = mk.class_rate_mask(haps, 0.5, 0.5, seed=1, exact=True)
-    >>> int(m[0, :4].sum()), int(m[0, 4:].sum())
-    (2, 3)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     m = mk.class_rate_mask(haps, 0.5, 0.5, seed=1, exact=True)
+    >>> bool((m == mk.smart_balanced_mask(haps, 0.5, 0.5, seed=1, exact=True)).all())
+    True
     """
-    request = v.Request(
-        seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
+    warnings.warn(
+        "maskkit.class_rate_mask is deprecated and will be removed in the next release; it is "
+        "maskkit.smart_balanced_mask (the same arguments, the same masks), use that name",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    return _SMART._draw(haps, request, {"ref_rate": ref_rate, "alt_rate": alt_rate}, _NO_INPUTS)
+    return smart_balanced_mask(
+        haps, ref_rate, alt_rate, seed=seed, epoch=epoch, indices=indices, lengths=lengths,
+        exact=exact, site_rate=site_rate, union=union, eligible=eligible, protect=protect,
+        out=out, parallel=parallel,
+    )  # fmt: skip
 
 
 def af_bins(freq: Any, edges: Any, *, fold: bool = True) -> np.ndarray:
@@ -399,7 +410,7 @@ def af_mask(
     >>> m[0, 0].astype(int).tolist()
     [1, 1, 1, 1, 0, 0, 0, 0]
     """
-    rule = AlleleFrequency._unchecked_copy(edges=edges, rates=rates, fold=fold, freq=None)
+    rule = AlleleFrequency._for_call(edges=edges, rates=rates, fold=fold, freq=None)
     request = v.Request(
         seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
     )
@@ -439,7 +450,8 @@ def array_mask(
         The sites on the array (a bool flag per site, or site positions). Give ``keep`` or
         ``every``, not both.
     rate : float or array of float, shape (samples,), default 1.0
-        Rate of the sites off the array (the curriculum rate in a [maskkit.Masker][]).
+        Rate of the sites off the array (the curriculum rate in a
+        [maskkit.Masker][maskkit.masker.Masker]).
     every : int, optional
         Keep sites ``0, every, 2 * every, ...``.
     kept_rate : float or array of float, shape (samples,), default 0.0
@@ -482,7 +494,7 @@ def array_mask(
     >>> mk.array_mask(haps, every=3, seed=0).astype(int).tolist()  # missing stays unmasked
     [[0, 1, 1, 0, 1, 0, 0, 1]]
     """
-    rule = Array._unchecked_copy(keep=keep, every=every)
+    rule = Array._for_call(keep=keep, every=every)
     request = v.Request(
         seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
     )
@@ -624,7 +636,7 @@ def span_mask(
     >>> m.sum(axis=1).tolist()
     [20, 20]
     """
-    rule = Span._unchecked_copy(mean_span=mean_span, max_span=max_span, span_lengths=span_lengths)
+    rule = Span._for_call(mean_span=mean_span, max_span=max_span, span_lengths=span_lengths)
     request = v.Request(
         seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
     )

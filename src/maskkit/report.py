@@ -1,25 +1,103 @@
 """What a Masker is doing, for the training log: a banner and realized-vs-target mask rates.
 
-Both functions read only what they are given (the Masker's configuration and state, the mask
-and the haplotypes) and keep nothing between calls.
+Both functions read a [Snapshot][maskkit.report.Snapshot], a plain frozen record the Masker
+hands over ([Masker.snapshot][maskkit.masker.Masker.snapshot]), plus the mask and the haplotypes;
+they keep nothing between calls and never look inside the Masker or its rule.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from typing import Any, Protocol
 
 import numpy as np
 
 from . import _validate as v
 from .curriculum import Distribution, Schedule
 from .masks import haplotype_rate_for_site_rate
-from .rules import Random, SmartBalanced
 from .union import effective_site_rates, mask_stats
 
-if TYPE_CHECKING:
-    from .masker import Masker
+__all__ = ["Snapshot", "describe", "stats"]
 
-__all__ = ["describe", "stats"]
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """What a Masker is doing now: its rule, schedules, current rates, modes and position.
+
+    Attributes
+    ----------
+    rule : dict
+        The rule's config ([Rule.config][maskkit.rules.Rule.config]).
+    options : dict
+        The rule's parameters besides its scheduled rates, where not at their defaults.
+    rate_label : str
+        How the banner names the driven rate.
+    class_rates : bool
+        Whether the rates are per-allele-class targets (random, smart balanced).
+    schedule : Schedule
+        The driven rate's schedule.
+    alt_schedule : Schedule or None
+        The alt rate's schedule (rules with an alt rate).
+    rates : tuple of float
+        The current ``(ref, alt)`` rates (distribution means for per-sample rates).
+    seed : int
+        The Masker's seed.
+    exact : bool
+        Exact counts instead of Bernoulli draws.
+    union : bool
+        Site masks: the union over the ploidy axis.
+    site_rate : bool
+        Rates are site rates after the union.
+    fixed_epoch : int or None
+        The epoch validation masks are drawn at, if fixed.
+    epoch : int
+        The current epoch.
+    mask_epoch : int
+        The epoch that keys the masks.
+    global_step : int
+        The global step counter.
+
+    Examples
+    --------
+    >>> import maskkit as mk
+    >>> snap = mk.Masker("smart_balanced", rate=0.3, seed=1).snapshot()
+    >>> snap.strategy, snap.rates, snap.class_rates
+    ('smart_balanced', (0.3, 0.7), True)
+    >>> mk.report.describe(snap).splitlines()[1]
+    'Masking Strategy: smart_balanced'
+    """
+
+    rule: dict[str, Any]
+    options: dict[str, Any]
+    rate_label: str
+    class_rates: bool
+    schedule: Schedule
+    alt_schedule: Schedule | None
+    rates: tuple[float, float]
+    seed: int
+    exact: bool
+    union: bool
+    site_rate: bool
+    fixed_epoch: int | None
+    epoch: int
+    mask_epoch: int
+    global_step: int
+
+    @property
+    def strategy(self) -> str:
+        """The rule's kind."""
+        return str(self.rule["kind"])
+
+
+class HasSnapshot(Protocol):
+    """Anything that hands a [Snapshot][maskkit.report.Snapshot] (a Masker)."""
+
+    def snapshot(self) -> Snapshot: ...
+
+
+def _snapshot(masker: Snapshot | HasSnapshot) -> Snapshot:
+    return masker if isinstance(masker, Snapshot) else masker.snapshot()
+
 
 _RULE = "=" * 80
 
@@ -39,12 +117,7 @@ def _tag(sched: Schedule) -> str:
     return "fixed" if sched.is_constant else "curriculum"
 
 
-def _class_rates(masker: Masker) -> bool:
-    """Whether the scheduled rates are per-allele-class targets (random, smart balanced)."""
-    return isinstance(masker.rule, (Random, SmartBalanced))
-
-
-def _haplotype_rates(masker: Masker, ref: float, alt: float, ploidy: int) -> tuple[float, float]:
+def _haplotype_rates(masker: Snapshot, ref: float, alt: float, ploidy: int) -> tuple[float, float]:
     if not masker.site_rate:
         return ref, alt
     return (
@@ -53,8 +126,8 @@ def _haplotype_rates(masker: Masker, ref: float, alt: float, ploidy: int) -> tup
     )
 
 
-def describe(masker: Masker, *, ploidy: int = 2) -> str:
-    """Return a multi-line banner of ``masker`` for the training log.
+def describe(masker: Snapshot | HasSnapshot, *, ploidy: int = 2) -> str:
+    """Return a multi-line banner of ``masker`` (a Masker or its Snapshot) for the training log.
 
     Carries the lines of the original trainer's banner (``Masking Strategy:``, ``Smart Mask
     Params:``, ``Curriculum Learning Levels:``, ``Epoch E: Level L``, ``Ref (0) Mask Rate:``,
@@ -80,9 +153,10 @@ def describe(masker: Masker, *, ploidy: int = 2) -> str:
       - Alt (>0) Mask Rate: 70% (fixed)
     """
     p = v.int_scalar(ploidy, "ploidy", 1, 1024)
+    masker = _snapshot(masker)
     sched, alt = masker.schedule, masker.alt_schedule
     schedules = [sched] if alt is None else [sched, alt]
-    ref_r, alt_r = masker.current_rates()
+    ref_r, alt_r = masker.rates
     lines = [_RULE, f"Masking Strategy: {masker.strategy}"]
     if alt is not None:
         shown: Any = alt.rate(0) if alt.is_constant else repr(alt)
@@ -111,12 +185,12 @@ def describe(masker: Masker, *, ploidy: int = 2) -> str:
     lines.append(head)
     unit = " per site" if masker.site_rate else ""
     if alt is None:
-        label = masker.rule.rate_label
+        label = masker.rate_label
         lines.append(f"  - {label}: {_pct(ref_r)}{unit} ({_tag(sched)})")
     else:
         lines.append(f"  - Ref (0) Mask Rate: {_pct(ref_r)}{unit} ({_tag(sched)})")
         lines.append(f"  - Alt (>0) Mask Rate: {_pct(alt_r)}{unit} ({_tag(alt)})")
-    if (masker.union or masker.site_rate) and _class_rates(masker):
+    if (masker.union or masker.site_rate) and masker.class_rates:
         hr, ha = _haplotype_rates(masker, ref_r, alt_r, p)
         if masker.site_rate:
             lines.append(f"  - Per-haplotype rates: ref {_pct(hr)}, alt {_pct(ha)}")
@@ -127,16 +201,19 @@ def describe(masker: Masker, *, ploidy: int = 2) -> str:
     return "\n".join(lines)
 
 
-def stats(masker: Masker, mask: Any, haps: Any, *, lengths: Any = None) -> dict[str, float]:
+def stats(
+    masker: Snapshot | HasSnapshot, mask: Any, haps: Any, *, lengths: Any = None
+) -> dict[str, float]:
     """Realized per-class rates of ``mask`` next to the rates ``masker`` aims at.
 
-    Returns :func:`maskkit.mask_stats` (per haplotype ``ref_rate``, ``alt_rate``, ``rate``;
-    for 3-D ``haps`` the site rates after the union, ``site_rate_alt{k}``) plus ``epoch``,
-    ``target_ref_rate``, ``target_alt_rate`` (per haplotype) and, for 3-D ``haps``,
-    ``expected_site_rate_alt{k}``. For rules whose schedule sets something other than a
-    per-class rate (a scale, a span fraction, the off-array rate), ``schedule_rate`` replaces
-    the per-class targets. Pass the per-haplotype mask (:meth:`maskkit.Masker.haplotype_mask`)
-    for the rates before the union; a site mask counts for each haplotype of its site.
+    Returns [maskkit.mask_stats][maskkit.union.mask_stats] (per haplotype ``ref_rate``,
+    ``alt_rate``, ``rate``; for 3-D ``haps`` the site rates after the union, ``site_rate_alt{k}``)
+    plus ``epoch``, ``target_ref_rate``, ``target_alt_rate`` (per haplotype) and, for 3-D ``haps``,
+    ``expected_site_rate_alt{k}``. For rules whose schedule sets something other than a per-class
+    rate (a scale, a span fraction, the off-array rate), ``schedule_rate`` replaces the per-class
+    targets. Pass the per-haplotype mask
+    ([maskkit.Masker.haplotype_mask][maskkit.masker.Masker.haplotype_mask]) for the rates before the
+    union; a site mask counts for each haplotype of its site.
 
     Examples
     --------
@@ -147,14 +224,15 @@ def stats(masker: Masker, mask: Any, haps: Any, *, lengths: Any = None) -> dict[
     >>> s["ref_rate"], s["target_ref_rate"], round(s["expected_site_rate_alt0"], 2)
     (0.3, 0.3, 0.51)
     """
+    masker = _snapshot(masker)
     out: dict[str, float] = dict(mask_stats(mask, haps, lengths=lengths))
     out["epoch"] = masker.epoch
-    if not _class_rates(masker):
-        out["schedule_rate"] = masker.current_rates()[0]
+    if not masker.class_rates:
+        out["schedule_rate"] = masker.rates[0]
         return out
     shape = np.shape(haps)
     p = int(shape[1]) if len(shape) == 3 else 1
-    hr, ha = _haplotype_rates(masker, *masker.current_rates(), p)
+    hr, ha = _haplotype_rates(masker, *masker.rates, p)
     out["target_ref_rate"] = hr
     out["target_alt_rate"] = ha
     if len(shape) == 3:

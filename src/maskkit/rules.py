@@ -1,7 +1,7 @@
 """Masking rules: the one owner of each rule's math.
 
 A rule is a small frozen dataclass. It checks its options once, when it is built, says which of
-its rates a curriculum may drive ([Rule.rate_fields][maskkit.rules.Rule.rate_fields], the first
+its rates a curriculum may drive (``Rule.rate_fields``, the first
 being [Rule.driven][maskkit.rules.Rule.driven]), round-trips through a JSON config
 ([Rule.config][maskkit.rules.Rule.config] / [from_config][maskkit.rules.from_config]) and turns
 a batch into its groups and rate table, which one kernel call draws
@@ -11,12 +11,12 @@ over these rules.
 
 Each rule, its ``kind`` and its mask function:
 
-* [Random][maskkit.rules.Random], ``"random"``, [random_mask][maskkit.random_mask]
+* [Random][maskkit.rules.Random], ``"random"``, [random_mask][maskkit.masks.random_mask]
 * [SmartBalanced][maskkit.rules.SmartBalanced], ``"smart_balanced"``,
-  [smart_balanced_mask][maskkit.smart_balanced_mask]
-* [AlleleFrequency][maskkit.rules.AlleleFrequency], ``"af_aware"``, [af_mask][maskkit.af_mask]
-* [Span][maskkit.rules.Span], ``"span"``, [span_mask][maskkit.span_mask]
-* [Array][maskkit.rules.Array], ``"array"``, [array_mask][maskkit.array_mask]
+  [smart_balanced_mask][maskkit.masks.smart_balanced_mask]
+* [AlleleFrequency][maskkit.rules.AlleleFrequency], ``"af_aware"``, [af_mask][maskkit.masks.af_mask]
+* [Span][maskkit.rules.Span], ``"span"``, [span_mask][maskkit.masks.span_mask]
+* [Array][maskkit.rules.Array], ``"array"``, [array_mask][maskkit.masks.array_mask]
 * [PerPosition][maskkit.rules.PerPosition], ``"per_position"`` (sites grouped by equal rate)
 
 A rule of your own is a frozen dataclass subclass of [Rule][maskkit.rules.Rule] with a ``kind``,
@@ -207,8 +207,9 @@ _SHARED: dict[tuple[float, ...], np.ndarray] = {}
 
 def _rate_table(b: v.Batch, names: tuple[str, ...]) -> np.ndarray:
     """Return the kernel's ``(1 or samples, groups)`` float64 table: a column per named rate."""
-    values = tuple(b.rates[name] for name in names)
-    if not b.site_rate and all(type(x) is float for x in values):
+    rates = b.rates
+    values = tuple([rates[name] for name in names])
+    if not b.site_rate and type(values[0]) is float and type(values[-1]) is float:
         # shared float rates: one cached table (building it costs about a microsecond, a tenth
         # of a whole 48 x 1,024 call; kernels only read it)
         table = _SHARED.get(values)
@@ -230,14 +231,12 @@ _PARALLEL_CHUNK = 4  # output rows per parallel task
 
 def _group_draw(b: v.Batch, bins: np.ndarray, split: bool, table: np.ndarray) -> np.ndarray:
     """Make the one group-kernel call (``_kernels.group_mask``); groups are bins x classes."""
-    if b.h2.size:
-        kernel = _kernels.group_mask_parallel if b.parallel else _kernels.group_mask
-        chunk = _PARALLEL_CHUNK if b.parallel else b.o2.shape[0]
-        kernel(
-            b.h2, b.ploidy, b.lens, b.idx, bins, split, table, b.exact, b.seed, b.epoch,
-            b.per, chunk, b.o2,
-        )  # fmt: skip
-    return b.result
+    _, h2, ploidy, _, seed, epoch, lens, idx, result, o2, per, _, _, exact, _, par = b
+    if h2.size:
+        kernel = _kernels.group_mask_parallel if par else _kernels.group_mask
+        chunk = _PARALLEL_CHUNK if par else o2.shape[0]
+        kernel(h2, ploidy, lens, idx, bins, split, table, exact, seed, epoch, per, chunk, o2)
+    return result
 
 
 def _real_mask(h: np.ndarray, lengths: Any) -> np.ndarray:
@@ -271,7 +270,7 @@ class Rule:
         [from_config][maskkit.rules.from_config]) and strategy strings.
     rate_fields : tuple of str
         Fields that are rates: [draw][maskkit.rules.Rule.draw] takes per-draw values for them
-        (``rates=``), a [Masker][maskkit.Masker] drives them with schedules. The first is
+        (``rates=``), a [Masker][maskkit.masker.Masker] drives them with schedules. The first is
         [driven][maskkit.rules.Rule.driven].
     inputs : tuple of str
         Per-batch inputs [draw][maskkit.rules.Rule.draw] accepts as keywords (e.g. ``"freq"``).
@@ -297,6 +296,12 @@ class Rule:
     _checks: ClassVar[dict[str, str]] = {}
     # whether the kernel takes the union over the ploidy axis itself
     _fuse: ClassVar[bool] = True
+    # whether the class overrides draw (set for every subclass)
+    _own_draw: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_draw = cls.draw is not Rule.draw
 
     @property
     def driven(self) -> str:
@@ -353,15 +358,14 @@ class Rule:
         return dataclasses.replace(self, **rates)
 
     @classmethod
-    def _unchecked_copy(cls: Any, **options: Any) -> Any:
+    def _for_call(cls: Any, **options: Any) -> Any:
         """Return a rule of ``options`` for one call of a mask function, its options checked.
 
         Its fields stay as given (no conversion to JSON types, which costs more than a small
         draw); it is never compared, hashed or saved.
         """
         rule = object.__new__(cls)
-        for name, value in options.items():
-            object.__setattr__(rule, name, value)
+        rule.__dict__.update(options)
         rule._check_options()
         return rule
 
@@ -423,7 +427,7 @@ class Rule:
         lengths : array of int, shape (samples,), optional
             Real sites per sample; later positions are padding and never masked.
         rates : dict, optional
-            Values for [rate_fields][maskkit.rules.Rule.rate_fields] (a float, or one per
+            Values for ``rate_fields`` (a float, or one per
             sample) instead of the rule's own.
         eligible : bool array, optional
             Positions that may be masked: the shape of ``haps``, ``(sites,)``, or for 3-D
@@ -442,7 +446,7 @@ class Rule:
         parallel : bool, default False
             Spread rows over numba threads (the same masks for any thread count).
         **inputs
-            Per-batch inputs named in [inputs][maskkit.rules.Rule.inputs] (e.g. ``freq=``).
+            Per-batch inputs named in ``inputs`` (e.g. ``freq=``).
 
         Returns
         -------
@@ -461,11 +465,12 @@ class Rule:
 
         ``rates`` holds every rate field (a dict, or a function of the sample ids giving one).
         """
-        if type(self).draw is not Rule.draw:  # a rule of your own that overrides draw
+        if self._own_draw:  # a rule of your own that overrides draw
             if callable(rates):
                 rates = rates(v.sample_ids(request.indices, np.shape(haps)[0]))
             return self.draw(haps, rates=rates, **request._asdict(), **inputs)
-        self._check_inputs(inputs)
+        if inputs:
+            self._check_inputs(inputs)
         b = v.batch(haps, request, rates, self._checks, self._fuse)
         return self._kernel(b, inputs)
 
@@ -510,7 +515,7 @@ class Rule:
         Implement this in a rule of your own: the base class then draws (Bernoulli, or exact
         counts per group of sites with equal rate) and gives
         [probabilities][maskkit.rules.Rule.probabilities]. ``rates`` holds the current value of
-        every field in [rate_fields][maskkit.rules.Rule.rate_fields] (floats, or arrays of one
+        every field in ``rate_fields`` (floats, or arrays of one
         value per sample).
         """
         raise NotImplementedError(
@@ -577,7 +582,7 @@ class Rule:
 @register
 @dataclasses.dataclass(frozen=True)
 class Random(Rule):
-    """Every eligible position at ``rate``, whatever its allele ([maskkit.random_mask][]).
+    """Every eligible position at ``rate``, whatever its allele (``maskkit.random_mask``).
 
     Examples
     --------
@@ -596,8 +601,8 @@ class Random(Rule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
 
-    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
-        return _kernels.NO_BINS, False, _rate_table(b, ("rate",))
+    def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
+        return _group_draw(b, _kernels.NO_BINS, False, _rate_table(b, ("rate",)))
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         return _col(rates["rate"], h)
@@ -609,8 +614,8 @@ class SmartBalanced(Rule):
     """Ref positions (allele 0) at ``ref_rate``, alt positions (allele > 0) at ``alt_rate``.
 
     Smart balanced masking keeps ``alt_rate`` high and fixed (0.7) while the curriculum drives
-    ``ref_rate`` ([maskkit.smart_balanced_mask][]). In exact mode the counts are exact per row
-    and per class.
+    ``ref_rate`` ([maskkit.smart_balanced_mask][maskkit.masks.smart_balanced_mask]). In exact mode
+    the counts are exact per row and per class.
 
     Examples
     --------
@@ -631,8 +636,8 @@ class SmartBalanced(Rule):
         object.__setattr__(self, "ref_rate", v.rate_scalar(self.ref_rate, "ref_rate"))
         object.__setattr__(self, "alt_rate", v.rate_scalar(self.alt_rate, "alt_rate"))
 
-    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
-        return _kernels.NO_BINS, True, _rate_table(b, ("ref_rate", "alt_rate"))
+    def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
+        return _group_draw(b, _kernels.NO_BINS, True, _rate_table(b, ("ref_rate", "alt_rate")))
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         return np.where(h > 0, _col(rates["alt_rate"], h), _col(rates["ref_rate"], h))
@@ -642,7 +647,7 @@ _FEW_RATES = 64
 
 
 def freq_dims(freq: Any) -> None:
-    """Raise unless ``freq`` has shape ``(sites,)`` or ``(samples, sites)``."""
+    """Raise unless ``freq`` (or its bins) has shape ``(sites,)`` or ``(samples, sites)``."""
     if np.ndim(freq) not in (1, 2):
         raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {np.shape(freq)}")
 
@@ -652,8 +657,8 @@ def freq_dims(freq: Any) -> None:
 class AlleleFrequency(Rule):
     """Each position at ``min(1, scale * rates[class, bin])`` by its site's MAF bin.
 
-    [maskkit.af_mask][]: ``rates`` is one rate per bin, or a (ref row, alt row) table;
-    the curriculum drives ``scale``. Pass each batch's site frequencies as ``freq=`` to
+    [maskkit.af_mask][maskkit.masks.af_mask]: ``rates`` is one rate per bin, or a (ref row, alt row)
+    table; the curriculum drives ``scale``. Pass each batch's site frequencies as ``freq=`` to
     [draw][maskkit.rules.Rule.draw] (or fix them with ``freq``).
 
     Examples
@@ -673,9 +678,6 @@ class AlleleFrequency(Rule):
     if TYPE_CHECKING:  # kernel-ready options, set by _check_options (not dataclass fields)
         _edges: np.ndarray
         _table: np.ndarray
-        _split: bool
-        _flat: np.ndarray
-        _flat_list: list[float]
     edges: tuple[float, ...]
     rates: tuple[Any, ...]
     _: dataclasses.KW_ONLY
@@ -695,16 +697,9 @@ class AlleleFrequency(Rule):
 
     def _check_options(self) -> None:
         edges = _freq.check_edges(self.edges)
-        table = v.bin_rates(self.rates, len(edges) + 1)
-        split = table.ndim == 2
-        flat = table.T.reshape(-1) if split else table
-        object.__setattr__(self, "fold", v.flag(self.fold, "fold"))
         object.__setattr__(self, "_edges", edges)
-        object.__setattr__(self, "_table", table)
-        # groups are 2 * bin + class for a (class x bin) table (split), else bin
-        object.__setattr__(self, "_split", split)
-        object.__setattr__(self, "_flat", flat)
-        object.__setattr__(self, "_flat_list", flat.tolist())
+        object.__setattr__(self, "_table", v.bin_rates(self.rates, len(edges) + 1))
+        object.__setattr__(self, "fold", v.flag(self.fold, "fold"))
 
     def _freq_of(self, inputs: Mapping[str, Any]) -> Any:
         f = inputs.get("freq", self.freq)
@@ -717,9 +712,10 @@ class AlleleFrequency(Rule):
 
     def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
         n, sites = b.shape[0], b.shape[-1]
-        freq = self._freq_of(inputs)
-        freq_dims(freq)
-        bins, nans, nb = _freq._bins(freq, self._edges, self.fold, "freq")
+        bins, nans, nb = _freq.bins_of_checked(
+            self._freq_of(inputs), self._edges, self.fold, "freq"
+        )
+        freq_dims(bins)
         if nans:
             raise ValueError(
                 "freq is NaN (a site without calls) where af_mask needs a rate; give those "
@@ -730,18 +726,21 @@ class AlleleFrequency(Rule):
                 f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {b.shape}, "
                 f"got {bins.shape}"
             )
+        # groups are 2 * bin + class for a (class x bin) table (split), else bin
+        split = self._table.ndim == 2
+        flat = self._table.T.reshape(-1) if split else self._table
         scale = b.rates["scale"]
-        if type(scale) is float and len(self._flat_list) <= _FEW_RATES:
+        if type(scale) is float and flat.size <= _FEW_RATES:
             # one scale, a small table: plain floats (numpy's per-call cost, ~1 us a call, would
             # be most of the work); the same float64 products and minimum as the array path
-            table = np.array([[min(scale * x, 1.0) for x in self._flat_list]], dtype=np.float64)
+            table = np.array([[min(scale * x, 1.0) for x in flat.tolist()]], dtype=np.float64)
         else:
             sc = np.array([scale]) if type(scale) is float else scale
-            table = np.minimum(sc[:, None] * self._flat[None, :], 1.0)
+            table = np.minimum(sc[:, None] * flat[None, :], 1.0)
         # one bin: the rule without bins (the same groups, so the same masks)
         rows = 1 if bins.ndim == 1 else n
         bins2 = _kernels.NO_BINS if nb == 0 else np.ascontiguousarray(bins.reshape(rows, sites))
-        return bins2, self._split, _site_rated(table, b)
+        return bins2, split, _site_rated(table, b)
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         bins = _freq.maf_bins(self._freq_of(inputs), self._edges, fold=self.fold)
@@ -750,7 +749,8 @@ class AlleleFrequency(Rule):
         if bins.ndim == 2 and h.ndim == 3:
             bins = bins[:, None, :]
         table = self._table
-        base = np.where(h > 0, table[1][bins], table[0][bins]) if self._split else table[bins]
+        split = table.ndim == 2
+        base = np.where(h > 0, table[1][bins], table[0][bins]) if split else table[bins]
         return np.minimum(base * _col(rates["scale"], h), 1.0)
 
 
@@ -842,7 +842,7 @@ def _geometric_table(q_log: float, c: float, top: int) -> tuple[np.ndarray, np.n
 @register
 @dataclasses.dataclass(frozen=True)
 class Span(Rule):
-    """Contiguous runs of sites until ``rate`` of each row is masked ([maskkit.span_mask][]).
+    """Contiguous runs of sites until ``rate`` of each row is masked (``maskkit.span_mask``).
 
     Span lengths are geometric with mean ``mean_span`` (3 when not given), truncated at
     ``max_span``, or any distribution ``span_lengths=(values, probs)``.
@@ -889,22 +889,23 @@ class Span(Rule):
         object.__setattr__(self, "_dist", (kind, q_log, c, top, vals, cdf))
 
     def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
-        r = b.rates["rate"]
+        _, h2, ploidy, _, seed, epoch, lens, idx, result, o2, _, site, rates, exact, _, par = b
+        r = rates["rate"]
         r = _site_rated(np.array([r]) if type(r) is float else r, b)
-        if b.h2.size:
-            kernel = _kernels.span_mask_parallel if b.parallel else _kernels.span_mask
+        if h2.size:
+            kernel = _kernels.span_mask_parallel if par else _kernels.span_mask
             kind, q_log, c, top, vals, cdf = self._dist
             kernel(
-                b.h2, b.ploidy, b.lens, b.idx, r, kind, q_log, c, top, vals, cdf, b.exact,
-                b.seed, b.epoch, _PARALLEL_CHUNK if b.parallel else max(1, b.h2.shape[0]), b.o2,
+                h2, ploidy, lens, idx, r, kind, q_log, c, top, vals, cdf, exact, seed, epoch,
+                _PARALLEL_CHUNK if par else max(1, h2.shape[0]), o2,
             )  # fmt: skip
-        if b.site is None:
-            return b.result
-        if b.h2.size:
-            _kernels.union(b.result, b.site)
+        if site is None:
+            return result
+        if h2.size:
+            _kernels.union(result, site)
         else:
-            b.site[...] = False
-        return b.site
+            site[...] = False
+        return site
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         raise NotImplementedError(
@@ -921,9 +922,9 @@ _EVERY: dict[tuple[int, int], np.ndarray] = {}
 class Array(Rule):
     """Genotyping-array masking: sites on the array kept visible, the others masked.
 
-    [maskkit.array_mask][]: sites off the array at ``rate``, sites on it at ``kept_rate``.
-    ``keep`` is a bool site vector (or samples x sites) or a list of site positions; or keep
-    ``every`` n-th site.
+    [maskkit.array_mask][maskkit.masks.array_mask]: sites off the array at ``rate``, sites on it at
+    ``kept_rate``. ``keep`` is a bool site vector (or samples x sites) or a list of site positions;
+    or keep ``every`` n-th site.
 
     Examples
     --------
@@ -965,10 +966,13 @@ class Array(Rule):
             object.__setattr__(self, "every", v.int_scalar(every, "every", 1, 2**62))
         else:
             arr = np.asarray(keep)
-            ok = arr.dtype == np.bool_ or (
-                arr.size == 0 or (np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0)
-            )
-            if not ok or arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.dtype != np.bool_):
+            if arr.dtype == np.bool_:
+                ok = arr.ndim in (1, 2)
+            else:
+                ok = arr.ndim == 1 and (
+                    arr.size == 0 or (np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0)
+                )
+            if not ok:
                 raise TypeError(
                     "keep must be a bool site vector (or samples x sites) or a 1-D list of "
                     f"site positions >= 0, got dtype {arr.dtype} and shape {arr.shape}"
