@@ -21,6 +21,7 @@ really want a worker's copy frozen at the state it was copied with set the envir
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import mmap
 import multiprocessing
@@ -338,11 +339,13 @@ class StallCheck:
         if state != self.state:
             self.state, self.count = state, 0
             self.seen.clear()
-        for i in np.asarray(ids).ravel().tolist():
-            if i in self.seen:
-                self.count += 1
-            elif len(self.seen) < _TRACKED:
-                self.seen.add(i)
+        values = np.asarray(ids).ravel().tolist()
+        batch = set(values)
+        self.count += len(values) - len(batch) + len(batch & self.seen)
+        room = _TRACKED - len(self.seen)
+        if room > 0:
+            new = batch - self.seen
+            self.seen |= new if len(new) <= room else set(itertools.islice(new, room))
         # Within one pass every id is masked once. Repeats of half the ids seen mark a second
         # pass (a worker given a random half of a shuffled dataset each epoch gets there in its
         # third epoch), while one evaluation of a smaller set per epoch does not.

@@ -671,6 +671,8 @@ _ALLELE_FIX = (
 
 def _item_int(value: Any, name: str) -> int:
     """One integer of an item (a Python, NumPy or 0-d tensor integer); floats are refused."""
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return value  # the common case, checked without the detour through NumPy
     arr = _as_array(value)
     if arr.ndim != 0:
         raise TypeError(f"{name} must be one integer per item, got shape {arr.shape}")
@@ -697,7 +699,7 @@ def _stack_alleles(arrays: Sequence[np.ndarray], name: str) -> np.ndarray:
     width = max(a.shape[-1] for a in clean)
     haps = np.zeros((len(clean), *clean[0].shape[:-1], width), dtype=dt)
     for row, a in zip(haps, clean):
-        row[..., : a.shape[-1]] = narrow(a, dt, name, fix=_ALLELE_FIX)
+        row[..., : a.shape[-1]] = a if a.dtype == dt else narrow(a, dt, name, fix=_ALLELE_FIX)
     return haps
 
 
