@@ -24,9 +24,10 @@ import numpy as np
 from maskkit import metrics as mm
 from maskkit import tokens as tk
 
-from . import calls, hmm
+from . import calls, hmm, masking
 from . import checkpoint as ckpt_io
 from . import data as dt
+from .baselines import fmt
 from .data import InputError
 from .phase import phase_hmm, phase_window
 from .retrieval import PanelIndex, query_keys
@@ -207,7 +208,7 @@ def impute(
                 logits = logits.float()
                 rates = state.get("prior_rates")
                 if rates:  # the trainer's --prior-correction (class-rate masks' log odds)
-                    shift = dt.class_log_odds(rates[0], rates[1], af[s:e].numpy(), ploidy)
+                    shift = masking.class_log_odds(rates[0], rates[1], af[s:e].numpy(), ploidy)
                     logits[..., 1] -= torch.as_tensor(shift, dtype=logits.dtype)
                 prob = torch.softmax(logits, -1).numpy()
             p_alt = 1.0 - prob[..., 0]
@@ -268,7 +269,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["scores"] = res
         for b in [*mm.bin_labels(), "rare", "all"]:
             r = res[b]
-            print(f"  {b:15s} F1 {r['f1']:.4f}  r2 {r['r2']:.4f}  n {r['n_genotypes']:.0f}")
+            print(f"  {b:15s} F1 {fmt(r['f1'], 4)}  r2 {fmt(r['r2'], 4)}  n {r['n_genotypes']:.0f}")
     dt.write_text(str(args.out) + ".json", json.dumps(report, indent=1, default=float))
     return report
 
