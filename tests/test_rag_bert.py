@@ -204,9 +204,106 @@ def _check_impute(tmp_path, ckpt):
     report = json.loads((tmp_path / "imputed.h5.json").read_text())
     assert report["imputed_calls"] == int((target < 0).sum())
     assert report["scores"]["all"]["n_genotypes"] == hide.sum()
+    # the panel is every reference sample of the run, less those that are targets themselves
+    assert report["panel"] == {
+        "source": "checkpoint", "samples": d.train.n, "haplotypes": 2 * d.train.n,
+        "targets_left_out": d.val.n,
+    }  # fmt: skip
+    # targets not in the panel: imputation conditions on the validation samples too, and a
+    # target that is a renamed copy of one is imputed from it
+    dt.write_store(tpath, target, d.positions, np.array([f"new{i}" for i in range(d.val.n)]))
+    assert impute.main([*args, "--truth", str(truth), "--threads", "1"]) == 0
+    report = json.loads((tmp_path / "imputed.h5.json").read_text())
+    n_ref = d.train.n + d.val.n
+    assert report["panel"]["samples"] == n_ref
+    assert report["panel"]["haplotypes"] == 2 * n_ref
+    assert report["panel"]["targets_left_out"] == 0
+    assert report["scores"]["all"]["concordance"] > 0.97
+    # a panel the user names (here: the training samples alone)
+    panel = tmp_path / "panel.h5"
+    dt.write_store(panel, d.train.haps, d.positions, d.train.samples)
+    assert impute.main([*args, "--panel", str(panel), "--threads", "1"]) == 0
+    report = json.loads((tmp_path / "imputed.h5.json").read_text())
+    assert report["panel"]["source"] == str(panel)
+    assert report["panel"]["haplotypes"] == 2 * d.train.n
+    dt.write_store(panel, d.train.haps, d.positions + 1, d.train.samples)
+    assert impute.main([*args, "--panel", str(panel)]) == 2
+    _check_vcf_out(tmp_path, ckpt, d, target)
     # a store with other sites is refused with a clear message
     dt.write_store(tpath, target, d.positions + 1, names)
     assert impute.main(args) == 2
+
+
+def _target_vcf(path, samples, positions, haps, extra):
+    """A phased VCF of ``haps`` (REF C, ALT T) plus the raw record ``extra``."""
+    head = ["##fileformat=VCFv4.2", "##contig=<ID=chr7>",
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+            '##FORMAT=<ID=XX,Number=1,Type=Integer,Description="a field of the targets">',
+            "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT",
+                       *samples])]  # fmt: skip
+    rows = []
+    for j, p in enumerate(positions):
+        gts = [
+            "|".join("." if a < 0 else str(a) for a in haps[i, :, j]) for i in range(len(samples))
+        ]
+        rows.append(
+            (int(p), "\t".join(["chr7", str(p), f"rs{p}", "C", "T", ".", "PASS", ".", "GT", *gts]))
+        )
+    rows.append(extra)
+    rows.sort()
+    path.write_text("\n".join([*head, *(r[1] for r in rows)]) + "\n")
+
+
+def _check_vcf_out(tmp_path, ckpt, d, target):
+    """VCF in (targets lacking every fifth model site, one record the model lacks), the whole
+    panel, and an indexed VCF out that keeps the targets' columns, samples and other records."""
+    import cyvcf2
+
+    from maskkit import io as mkio
+
+    n = d.n_sites
+    ref = tmp_path / "ref.h5"
+    everyone = np.concatenate([d.train.haps, d.val.haps])
+    names = [*d.train.samples, *d.val.samples]
+    mkio.write_store(
+        ref, everyone, positions=d.positions, samples=names, ref=["A"] * n, alt=["G"] * n
+    )
+    samples = [f"t{i}" for i in range(d.val.n)][::-1]  # an order of their own
+    kept = np.arange(n) % 5 != 0
+    spare = int(d.positions.max()) + 7  # a site the model does not hold
+    extra_line = "\t".join(["chr7", str(spare), "x1", "A", "C", "50", "PASS", "DP=3", "GT:XX",
+                            *["0|1:4"] * d.val.n])  # fmt: skip
+    vcf = tmp_path / "targets.vcf"
+    _target_vcf(vcf, samples, d.positions[kept], target[:, :, kept], (spare, extra_line))
+    out = tmp_path / "imputed.vcf.gz"
+    argv = ["--checkpoint", str(ckpt), "--store", str(vcf), "--panel", str(ref), "--out", str(out)]
+    assert impute.main([*argv, "--threads", "1", "--quiet"]) == 0
+    report = json.loads((tmp_path / "imputed.vcf.gz.json").read_text())
+    assert report["sites"] == {"model": n, "in_targets": int(kept.sum()),
+                               "imputed_only": int((~kept).sum()), "passed_through": 1}  # fmt: skip
+    assert report["panel"]["haplotypes"] == 2 * (d.train.n + d.val.n)
+    assert (tmp_path / "imputed.vcf.gz.tbi").is_file()
+    recs = list(cyvcf2.VCF(str(out)))
+    assert cyvcf2.VCF(str(out)).samples == samples
+    assert [r.POS for r in recs] == sorted([*d.positions.tolist(), spare])
+    by_pos = {r.POS: r for r in recs}
+    assert str(by_pos[spare]).rstrip("\n") == extra_line  # passed through untouched
+    for j, p in enumerate(d.positions.tolist()):
+        r = by_pos[p]
+        assert (r.REF, r.ALT[0], r.ID) == (("C", "T", f"rs{p}") if kept[j] else ("A", "G", None))
+        assert bool(r.INFO.get("IMP")) == (not kept[j])
+        g = r.genotype.array()
+        assert g[:, 2].all()  # phased
+        seen = target[:, :, j] >= 0
+        if kept[j]:  # observed calls are kept
+            np.testing.assert_array_equal(g[:, :2][seen], target[:, :, j][seen])
+        ds, gp = r.format("DS")[:, 0], r.format("GP")
+        assert ((ds >= 0) & (ds <= 2)).all()
+        np.testing.assert_allclose(gp.sum(axis=1), 1.0, atol=0.02)
+        assert 0.0 <= r.INFO.get("DR2") <= 1.0
+    lo, hi = int(d.positions[10]), int(d.positions[40])
+    region = [r.POS for r in cyvcf2.VCF(str(out))(f"chr7:{lo}-{hi}")]
+    assert region == [p for p in [*d.positions.tolist(), spare] if lo <= p <= hi]
 
 
 @pytest.mark.slow
@@ -526,3 +623,29 @@ def test_banner_says_the_trainer_unions_the_haplotypes():
     # 1 - (1 - 0.5)^2 for a site with two ref haplotypes
     assert "after union (ploidy 2): 0 alt: 75%" in text
     assert masker.epoch == 0  # the banner does not move the trainer's Masker
+
+
+def test_one_reference_store_holds_out_its_validation_samples(tmp_path):
+    rng = np.random.default_rng(5)
+    haps = (rng.random((20, 2, 30)) < 0.3).astype(np.int8)
+    names = np.array([f"r{i:02d}" for i in range(20)])
+    store = tmp_path / "ref.h5"
+    dt.write_store(store, haps, np.arange(1, 31) * 10, names)
+
+    def load(*extra):
+        return dt.load_data(cli.build_parser().parse_args(["--train", str(store), *extra]))
+
+    d = load()
+    assert (d.train.n, d.val.n) == (18, 2)  # --val-fraction 0.1
+    assert set(d.train.samples).isdisjoint(d.val.samples)
+    assert sorted([*d.train.samples, *d.val.samples]) == names.tolist()
+    np.testing.assert_array_equal(d.val.haps, haps[np.isin(names, d.val.samples)])
+    np.testing.assert_array_equal(load().val.samples, d.val.samples)  # seeded
+    assert load("--data-seed", "7", "--val-fraction", "0.25").val.n == 5
+    listed = tmp_path / "val.txt"
+    listed.write_text("sample\nr03\nr11\n")
+    e = load("--val-panel", str(listed))
+    assert e.val.samples.tolist() == ["r03", "r11"]
+    assert e.train.n == 18
+    with pytest.raises(dt.InputError, match="--train without --val"):
+        load("--val-fraction", "1.5")

@@ -103,6 +103,18 @@ def _array(t: Any, name: str) -> np.ndarray:
     return t.numpy()
 
 
+def panel_entries(train: Any, val: Any) -> dict[str, Any]:
+    """The imputation panel a checkpoint carries: every reference sample, training and
+    validation (a validation sample with missing calls is left out), with the samples' names.
+
+    ``train`` and ``val`` are :class:`~examples.rag_bert.data.Split` objects.
+    """
+    complete = ~(val.haps < 0).any(axis=(1, 2))
+    haps = np.concatenate([train.haps, val.haps[complete]])
+    names = [*np.asarray(train.samples).tolist(), *np.asarray(val.samples)[complete].tolist()]
+    return {"panel": haps, "panel_samples": [str(n) for n in names]}
+
+
 def load_training(path: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     """``--resume``: the checkpoint at ``path``, refused unless made with configuration ``cfg``.
 

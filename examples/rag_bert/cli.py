@@ -30,7 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m examples.rag_bert.train", description=DESCRIPTION)
     g = p.add_argument_group("data (demo data when --train is not given)")
     g.add_argument("--train", help="training store (HDF5, scikit-allel layout); also the panel")
-    g.add_argument("--val", help="validation store (same sites)")
+    g.add_argument(
+        "--val", help="validation store (same sites); without it, --val-fraction of --train"
+    )
+    g.add_argument(
+        "--val-fraction", type=float, default=0.1,
+        help="--train without --val: share of its samples held out for validation (seed: "
+        "--data-seed); imputation still uses every sample",
+    )  # fmt: skip
     g.add_argument("--train-panel", help="sample list selecting training samples")
     g.add_argument("--val-panel", help="sample list selecting validation samples")
     g.add_argument("--freq", help="alt-allele frequency per site (default: from --train)")

@@ -326,18 +326,19 @@ def load_data(args: Any) -> Data:
             seed=args.data_seed,
             cache_dir=args.cache_dir,
         )
-    if args.val is None:
-        raise InputError("--train needs --val (the validation store)")
     tr, pos, tr_names = read_store(args.train)
-    va, vpos, va_names = read_store(args.val)
-    if not np.array_equal(pos, vpos):
-        raise InputError(
-            f"--train and --val stores have different sites ({args.train}, {args.val})"
-        )
-    if tr.shape[1] != va.shape[1]:
-        raise InputError("--train and --val stores have different ploidy")
-    tr, tr_names = _panel_filter(args.train_panel, tr, tr_names)
-    va, va_names = _panel_filter(args.val_panel, va, va_names)
+    if args.val is None:
+        tr, tr_names, va, va_names = _hold_out(args, tr, tr_names)
+    else:
+        va, vpos, va_names = read_store(args.val)
+        if not np.array_equal(pos, vpos):
+            raise InputError(
+                f"--train and --val stores have different sites ({args.train}, {args.val})"
+            )
+        if tr.shape[1] != va.shape[1]:
+            raise InputError("--train and --val stores have different ploidy")
+        tr, tr_names = _panel_filter(args.train_panel, tr, tr_names)
+        va, va_names = _panel_filter(args.val_panel, va, va_names)
     freq = read_freq(args.freq, tr.shape[-1]) if args.freq else alt_freq_of(tr)
     windows = (
         read_windows(args.windows, tr.shape[-1])
@@ -347,6 +348,31 @@ def load_data(args: Any) -> Data:
     return Data(
         Split(tr, tr_names), Split(va, va_names), pos, freq, windows, f"{args.train} / {args.val}"
     )
+
+
+def _hold_out(
+    args: Any, haps: np.ndarray, names: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``--train`` without ``--val``: validation samples of the one store, those named by
+    ``--val-panel`` or else ``--val-fraction`` of them (seed ``--data-seed``); the rest,
+    narrowed by ``--train-panel``, train."""
+    from maskkit.io import split_by_population
+
+    if args.val_panel is not None:
+        va, va_names = _panel_filter(args.val_panel, haps, names)
+    else:
+        try:
+            part = split_by_population(
+                names, ["all"] * len(names), args.val_fraction, seed=args.data_seed
+            )
+        except ValueError as exc:
+            raise InputError(f"--train without --val: {exc}") from exc
+        va, va_names = haps[part.val], names[part.val]
+    rest = ~np.isin(names, va_names)
+    tr, tr_names = _panel_filter(args.train_panel, haps[rest], names[rest])
+    if tr.shape[0] == 0:
+        raise InputError("--train without --val: no training samples are left")
+    return np.ascontiguousarray(tr), tr_names, np.ascontiguousarray(va), va_names
 
 
 def _panel_filter(

@@ -256,7 +256,7 @@ def fit(
                 "optimizer": tr.opt.state_dict(), "masker": masker.state_dict(),
                 "epoch": epoch + 1, "history": history, "torch_rng": torch.get_rng_state(),
                 "windows": data.windows, "alt_freq": data.alt_freq, "positions": data.positions,
-                "panel": data.train.haps, "thresholds": entry["thresholds"],
+                **ckpt_io.panel_entries(data.train, data.val), "thresholds": entry["thresholds"],
                 "prior_rates": entry["prior_rates"],
                 "eval": {
                     "stride": args.val_stride, "k_retrieve": eng.eval_index.k,

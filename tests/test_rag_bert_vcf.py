@@ -1,0 +1,106 @@
+"""The imputer's VCF glue without a model: BGZF + tabix index, DR2/GP, reading targets."""
+
+from __future__ import annotations
+
+import gzip
+
+import cyvcf2
+import numpy as np
+import pytest
+
+from examples.rag_bert import vcfio
+
+HEADER = [
+    "##fileformat=VCFv4.2",
+    *vcfio.INFO_FORMAT,
+]
+
+
+def _write(path, chroms, pos, gt, p):
+    n = gt.shape[0]
+    head = [*HEADER, *(f"##contig=<ID={c}>" for c in dict.fromkeys(chroms))]
+    head.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO",
+                           "FORMAT", *(f"s{i}" for i in range(n))]))  # fmt: skip
+    recs = []
+    for c in dict.fromkeys(chroms):
+        sel = np.flatnonzero(np.asarray(chroms) == c)
+        ids = ["."] * sel.size
+        lines = vcfio.imputed_lines(
+            c, pos[sel], ids, ["A"] * sel.size, ["G"] * sel.size, gt[..., sel], p[..., sel],
+            np.ones(sel.size, dtype=bool),
+        )  # fmt: skip
+        recs.extend(lines)
+    return vcfio.write_bgzf_vcf(path, head, recs)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bgzf_vcf_and_its_index_answer_region_queries(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    n_sites = 6000  # more than one BGZF block and many 16 kb index windows
+    chroms = ["chr1"] * 4000 + ["chr2"] * 2000
+    pos = np.concatenate([
+        np.sort(rng.choice(np.arange(1, 5_000_000), 4000, replace=False)),
+        np.sort(rng.choice(np.arange(1, 300_000), 2000, replace=False)),
+    ])  # fmt: skip
+    gt = (rng.random((3, 2, n_sites)) < 0.3).astype(np.int8)
+    p = np.clip(gt + rng.normal(0, 0.2, gt.shape), 0, 1)
+    path = _write(tmp_path / "x.vcf.gz", chroms, pos, gt, p)
+    raw = path.read_bytes()
+    assert raw.endswith(bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000"))
+    lines = gzip.decompress(raw).decode().splitlines()
+    assert len([ln for ln in lines if not ln.startswith("#")]) == n_sites
+    for _ in range(20):
+        c = rng.choice(["chr1", "chr2"])
+        sel = np.asarray(chroms) == c
+        lo = int(rng.integers(1, pos[sel].max()))
+        hi = lo + int(rng.integers(0, 400_000))
+        got = [v.POS for v in cyvcf2.VCF(str(path))(f"{c}:{lo}-{hi}")]
+        assert got == [int(x) for x in pos[sel] if lo <= x <= hi], (c, lo, hi)
+    first = next(iter(cyvcf2.VCF(str(path))))
+    np.testing.assert_array_equal(first.genotype.array()[:, :2], gt[:, :, 0])
+    assert first.genotype.array()[:, 2].all()  # phased
+
+
+def test_dosage_r2_is_one_for_certain_calls_and_zero_for_the_frequency():
+    rng = np.random.default_rng(3)
+    certain = (rng.random((50, 2, 4)) < 0.3).astype(np.float64)
+    np.testing.assert_allclose(vcfio.dosage_r2(certain), 1.0)
+    flat = np.full((50, 2, 4), 0.3)
+    np.testing.assert_allclose(vcfio.dosage_r2(flat), 0.0, atol=1e-12)
+    half = 0.5 * certain + 0.5 * 0.3
+    r2 = vcfio.dosage_r2(half)
+    assert ((r2 > 0.1) & (r2 < 0.9)).all()
+    np.testing.assert_allclose(vcfio.dosage_r2(np.zeros((5, 2, 2))), 0.0)  # monomorphic
+
+
+def test_genotype_probabilities_sum_to_one_and_match_the_dosage():
+    rng = np.random.default_rng(4)
+    p = rng.random((7, 2, 11))
+    gp = vcfio.genotype_probabilities(p)
+    np.testing.assert_allclose(gp.sum(-1), 1.0)
+    np.testing.assert_allclose(gp[..., 1] + 2 * gp[..., 2], p.sum(axis=1))
+
+
+def test_read_calls_reads_phase_and_keeps_other_records(tmp_path):
+    text = "\n".join([
+        "##fileformat=VCFv4.2", "##contig=<ID=1>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tb\ta",
+        "1\t10\trs1\tA\tG\t.\tPASS\t.\tGT\t0|1\t1|1",
+        "1\t20\t.\tC\tT,G\t.\tPASS\t.\tGT\t0|2\t./.",
+        "1\t30\trs3\tG\tA\t.\tPASS\t.\tGT\t0/1\t.|.",
+    ]) + "\n"  # fmt: skip
+    path = tmp_path / "t.vcf"
+    path.write_text(text)
+    calls = vcfio.read_calls(path)
+    assert calls.samples.tolist() == ["b", "a"]
+    assert calls.positions.tolist() == [10, 20, 30]
+    assert calls.biallelic.tolist() == [True, False, True]
+    assert calls.ids == ["rs1", ".", "rs3"]
+    assert calls.phased is False  # one unphased genotype
+    np.testing.assert_array_equal(calls.haps[:, :, 0], [[0, 1], [1, 1]])
+    np.testing.assert_array_equal(calls.haps[:, :, 1], -1)  # multi-allelic: passed through
+    np.testing.assert_array_equal(calls.haps[:, :, 2], [[0, 1], [-1, -1]])
+    assert calls.lines[1] == text.splitlines()[5]
+    path.write_text(text.replace("0/1", "0|1"))
+    assert vcfio.read_calls(path).phased is True
