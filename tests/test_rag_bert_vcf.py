@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import cyvcf2
 import numpy as np
@@ -104,3 +105,72 @@ def test_read_calls_reads_phase_and_keeps_other_records(tmp_path):
     assert calls.lines[1] == text.splitlines()[5]
     path.write_text(text.replace("0/1", "0|1"))
     assert vcfio.read_calls(path).phased is True
+
+
+def _vcf(path, positions, ref, alt, samples, haps, sep="|"):
+    head = ["##fileformat=VCFv4.2", "##contig=<ID=chr20>",
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+            "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT",
+                       *samples])]  # fmt: skip
+    rows = []
+    for j, p in enumerate(positions):
+        gts = [
+            sep.join("." if a < 0 else str(a) for a in haps[i, :, j]) for i in range(len(samples))
+        ]
+        rows.append(
+            "\t".join(["chr20", str(p), f"v{p}", ref[j], alt[j], ".", "PASS", ".", "GT", *gts])
+        )
+    path.write_text("\n".join([*head, *rows]) + "\n")
+    return path
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_impute_your_own_vcf_in_three_commands(tmp_path):
+    """docs/impute.md: reference VCF -> store -> trained model -> imputed, indexed VCF."""
+    from examples.rag_bert import impute, train
+    from maskkit import cli as mkcli
+    from maskkit import io as mkio
+
+    demo = mkio.simulate_demo(tmp_path / "sim", n_diploids=45, length=60_000, seed=11)
+    with demo.open_store() as store:
+        haps, pos, names = store.to_numpy(), store.positions, store.samples
+        ref, alt = store.ref_alt()
+    ref_vcf = _vcf(tmp_path / "reference.vcf", pos, ref, alt, names[:36], haps[:36])
+    truth = haps[36:]
+    rng = np.random.default_rng(0)
+    on_chip = rng.random(pos.size) < 0.5  # the targets were typed at half the sites
+    hide = rng.random((truth.shape[0], 1, pos.size)) < 0.1  # and miss a few calls there
+    shown = np.where(hide, -1, truth)[..., on_chip]
+    targets = _vcf(tmp_path / "targets.vcf", pos[on_chip], ref[on_chip], alt[on_chip],
+                   names[36:], shown, sep="/")  # fmt: skip
+    store_path = tmp_path / "reference.h5"
+    assert mkcli.main(["convert", str(ref_vcf), str(store_path), "--no-progress"]) == 0
+    run = tmp_path / "run"
+    assert train.main([
+        "--train", str(store_path), "--out", str(run), "--window", "32", "--dims", "16",
+        "--layers", "1", "--heads", "2", "--k-retrieve", "4", "--epochs", "1", "--max-steps",
+        "4", "--quiet", "--no-plots", "--threads", "1",
+    ]) == 0  # fmt: skip
+    out = tmp_path / "imputed.vcf.gz"
+    assert impute.main([
+        "--checkpoint", str(run / "checkpoint.pt"), "--panel", str(store_path), "--store",
+        str(targets), "--out", str(out), "--threads", "1", "--quiet",
+    ]) == 0  # fmt: skip
+    report = json.loads((tmp_path / "imputed.vcf.gz.json").read_text())
+    assert report["phase"] == "unphased"
+    assert report["panel"]["haplotypes"] == 2 * 36  # training and validation samples
+    assert report["sites"]["in_targets"] == int(on_chip.sum())
+    recs = list(cyvcf2.VCF(str(out)))
+    assert cyvcf2.VCF(str(out)).samples == names[36:].tolist()
+    assert [r.POS for r in recs] == pos.tolist()
+    assert [r.REF for r in recs] == ref.tolist()
+    dose = np.stack([r.genotype.array()[:, :2].sum(axis=1) for r in recs], axis=1)
+    true_dose = truth.sum(axis=1)
+    off = ~on_chip
+    # imputed genotypes at the sites the chip lacks: far better than calling the major allele
+    major = np.where(haps[:36].mean(axis=(0, 1)) > 0.5, 2, 0)
+    right = (dose[:, off] == true_dose[:, off]).mean()
+    right_major = (np.broadcast_to(major, true_dose.shape)[:, off] == true_dose[:, off]).mean()
+    assert right > right_major + 0.02
+    assert all(bool(r.INFO.get("IMP")) for r, o in zip(recs, off) if o)
