@@ -1,7 +1,7 @@
-"""Data glue of the reference trainer: the one place that knows about stores, demo data and maskers.
+"""Data glue of the reference trainer: the one place that knows about stores and demo data.
 
 Everything here returns plain numpy so the trainer, the baselines and the imputer share it; stores
-and demo data come from ``maskkit.io``, masks from ``maskkit.Masker``.
+and demo data come from ``maskkit.io`` (masks: :mod:`.masking`).
 """
 
 from __future__ import annotations
