@@ -235,7 +235,7 @@ def _check_impute(tmp_path, ckpt):
 
 
 def _target_vcf(path, samples, positions, haps, extra):
-    """A phased VCF of ``haps`` (REF C, ALT T) plus the raw record ``extra``."""
+    """A phased VCF of ``haps`` (REF C, ALT T) plus the raw records ``extra``."""
     head = ["##fileformat=VCFv4.2", "##contig=<ID=chr7>",
             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
             '##FORMAT=<ID=XX,Number=1,Type=Integer,Description="a field of the targets">',
@@ -249,7 +249,7 @@ def _target_vcf(path, samples, positions, haps, extra):
         rows.append(
             (int(p), "\t".join(["chr7", str(p), f"rs{p}", "C", "T", ".", "PASS", ".", "GT", *gts]))
         )
-    rows.append(extra)
+    rows.extend(extra)
     rows.sort()
     path.write_text("\n".join([*head, *(r[1] for r in rows)]) + "\n")
 
@@ -266,31 +266,40 @@ def _check_vcf_out(tmp_path, ckpt, d, target):
     everyone = np.concatenate([d.train.haps, d.val.haps])
     names = [*d.train.samples, *d.val.samples]
     mkio.write_store(
-        ref, everyone, positions=d.positions, samples=names, ref=["A"] * n, alt=["G"] * n
+        ref, everyone, positions=d.positions, samples=names, ref=["C"] * n, alt=["T"] * n
     )
     samples = [f"t{i}" for i in range(d.val.n)][::-1]  # an order of their own
     kept = np.arange(n) % 5 != 0
     spare = int(d.positions.max()) + 7  # a site the model does not hold
     extra_line = "\t".join(["chr7", str(spare), "x1", "A", "C", "50", "PASS", "DP=3", "GT:XX",
                             *["0|1:4"] * d.val.n])  # fmt: skip
+    # a record at a model site with other alleles than the panel's: not read, passed through
+    p0 = int(d.positions[0])
+    flipped = "\t".join(["chr7", str(p0), "x2", "G", "A", ".", "PASS", ".", "GT",
+                         *["1|1"] * d.val.n])  # fmt: skip
     vcf = tmp_path / "targets.vcf"
-    _target_vcf(vcf, samples, d.positions[kept], target[:, :, kept], (spare, extra_line))
+    _target_vcf(vcf, samples, d.positions[kept], target[:, :, kept],
+                [(spare, extra_line), (p0, flipped)])  # fmt: skip
     out = tmp_path / "imputed.vcf.gz"
     argv = ["--checkpoint", str(ckpt), "--store", str(vcf), "--panel", str(ref), "--out", str(out)]
     assert impute.main([*argv, "--threads", "1", "--quiet"]) == 0
     report = json.loads((tmp_path / "imputed.vcf.gz.json").read_text())
     assert report["sites"] == {"model": n, "in_targets": int(kept.sum()),
-                               "imputed_only": int((~kept).sum()), "passed_through": 1}  # fmt: skip
+                               "imputed_only": int((~kept).sum()), "passed_through": 2}  # fmt: skip
     assert report["panel"]["haplotypes"] == 2 * (d.train.n + d.val.n)
     assert (tmp_path / "imputed.vcf.gz.tbi").is_file()
     recs = list(cyvcf2.VCF(str(out)))
     assert cyvcf2.VCF(str(out)).samples == samples
-    assert [r.POS for r in recs] == sorted([*d.positions.tolist(), spare])
-    by_pos = {r.POS: r for r in recs}
-    assert str(by_pos[spare]).rstrip("\n") == extra_line  # passed through untouched
+    assert [r.POS for r in recs] == sorted([*d.positions.tolist(), spare, p0])
+    raw = {str(r).rstrip("\n") for r in recs}
+    assert extra_line in raw  # passed through untouched
+    assert flipped in raw
+    by_pos = {r.POS: r for r in recs if r.ID != "x2"}
     for j, p in enumerate(d.positions.tolist()):
         r = by_pos[p]
-        assert (r.REF, r.ALT[0], r.ID) == (("C", "T", f"rs{p}") if kept[j] else ("A", "G", None))
+        record_id = r.ID  # the target's columns, else the panel's
+        assert record_id == (f"rs{p}" if kept[j] else None)
+        assert (r.REF, r.ALT[0]) == ("C", "T")
         assert bool(r.INFO.get("IMP")) == (not kept[j])
         g = r.genotype.array()
         assert g[:, 2].all()  # phased
@@ -303,7 +312,7 @@ def _check_vcf_out(tmp_path, ckpt, d, target):
         assert 0.0 <= r.INFO.get("DR2") <= 1.0
     lo, hi = int(d.positions[10]), int(d.positions[40])
     region = [r.POS for r in cyvcf2.VCF(str(out))(f"chr7:{lo}-{hi}")]
-    assert region == [p for p in [*d.positions.tolist(), spare] if lo <= p <= hi]
+    assert region == [p for p in sorted([*d.positions.tolist(), spare, p0]) if lo <= p <= hi]
 
 
 @pytest.mark.slow

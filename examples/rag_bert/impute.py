@@ -76,19 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def reference_panel(
-    state: dict[str, Any], targets: np.ndarray, path: str | None = None
+    state: dict[str, Any],
+    targets: np.ndarray,
+    path: str | None = None,
+    ref: vcfio.Calls | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The haplotypes imputation conditions on, and a report of them.
 
-    The checkpoint's panel (every reference sample of the training run) or the store at
-    ``path``; a panel sample that is also a target (same name) is left out, so a target never
-    copies itself. Checkpoints of earlier versions hold the training samples only, unnamed.
+    The checkpoint's panel (every reference sample of the training run) or ``ref``, the calls
+    of the store or VCF at ``path``; a panel sample that is also a target (same name) is left
+    out, so a target never copies itself. Checkpoints of earlier versions hold the training
+    samples only, unnamed.
     """
-    if path is None:
+    if path is None or ref is None:
         haps, names = np.asarray(state["panel"]), state.get("panel_samples")
         source = "checkpoint"
     else:
-        ref = vcfio.read_calls(path)
         haps, pos, names = ref.haps, ref.positions, ref.samples
         if not np.array_equal(pos, np.asarray(state["positions"])):
             raise InputError(f"--panel {path} has other sites than the model was trained on")
@@ -278,12 +281,13 @@ def impute(
 
 
 def targets_on_model_sites(
-    tgt: vcfio.Calls, model_pos: np.ndarray, where: str
+    tgt: vcfio.Calls, model_pos: np.ndarray, where: str, panel: vcfio.Calls | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(haps on the model's sites, model site of each target site or -1, in_targets)``.
 
     A store must hold exactly the model's sites; a VCF's biallelic records at the model's
-    positions are read (the first record at a position), every other record passes through.
+    positions are read (the first record at a position; where ``panel`` knows the site's REF
+    and ALT, only a record with the same alleles), every other record passes through.
     """
     if tgt.lines is None:
         if not np.array_equal(tgt.positions, model_pos):
@@ -295,6 +299,12 @@ def targets_on_model_sites(
     at = np.searchsorted(model_pos, tgt.positions)
     at_c = np.minimum(at, model_pos.shape[0] - 1)
     hit = (model_pos[at_c] == tgt.positions) & tgt.biallelic
+    if panel is not None and panel.ref is not None and panel.alt is not None and tgt.ref:
+        same = [
+            tgt.ref[k] == panel.ref[at_c[k]] and (tgt.alt or [])[k] == panel.alt[at_c[k]]
+            for k in range(hit.size)
+        ]  # fmt: skip
+        hit &= np.asarray(same, dtype=bool)
     site_of = np.where(hit, at_c, -1)
     _, first = np.unique(np.where(hit, site_of, -1 - np.arange(hit.size)), return_index=True)
     dup = np.ones(hit.size, dtype=bool)
@@ -359,8 +369,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pos = np.asarray(state["positions"])
     tgt = vcfio.read_calls(args.store)
     samples = tgt.samples
-    haps, site_of, in_targets = targets_on_model_sites(tgt, pos, args.store)
-    panel, panel_report = reference_panel(state, samples, args.panel)
+    pcalls = vcfio.read_calls(args.panel) if args.panel else None
+    panel, panel_report = reference_panel(state, samples, args.panel, pcalls)
+    haps, site_of, in_targets = targets_on_model_sites(tgt, pos, args.store, pcalls)
     print(
         f"panel: {panel_report['haplotypes']} haplotypes of {panel_report['samples']} reference "
         f"samples ({panel_report['source']}; {panel_report['targets_left_out']} that are "
@@ -381,8 +392,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     dosage = alt_p.sum(axis=1).astype(np.float32)
     elapsed = time.perf_counter() - t0
     if vcfio.is_vcf(args.out):
-        pvcf = vcfio.read_calls(args.panel) if args.panel else None
-        write_vcf_out(args.out, tgt, pvcf, pos, site_of, filled, alt_p, in_targets)
+        write_vcf_out(args.out, tgt, pcalls, pos, site_of, filled, alt_p, in_targets)
     else:
         dt.write_store(
             args.out, filled, pos, samples,
