@@ -12,7 +12,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = ["torch_in_memory.py", "nucleotide_model.py"]  # hf_trainer.py: tests/test_hf.py
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -146,9 +146,10 @@ def test_demo_data_caches(tmp_path, monkeypatch):
     calls = []
     real = sim_mod.simulate_demo
 
-    def small(target, seed, verbose):
+    def small(target, n_diploids, length, **kwargs):
         calls.append(target)
-        return real(target, n_diploids=6, length=20_000, seed=seed, verbose=verbose)
+        assert (n_diploids, length) == (1000, 1_500_000)  # the defaults, unchanged
+        return real(target, n_diploids=6, length=20_000, **kwargs)
 
     monkeypatch.setattr(sim_mod, "simulate_demo", small)
     a = io.demo_data(tmp_path, seed=3, verbose=False)
@@ -162,6 +163,25 @@ def test_demo_data_caches(tmp_path, monkeypatch):
     c = io.demo_data(seed=3, verbose=False)
     assert c.outdir.parent == tmp_path / "env"
     assert len(calls) == 2
+
+
+def test_demo_data_sizes_key_the_cache(tmp_path):
+    import maskkit
+
+    kw = dict(seed=5, n_diploids=12, length=20_000, val_fraction=0.25, window_size=32)
+    a = io.demo_data(tmp_path, **kw)
+    assert a.outdir.name == f"demo-{maskkit.__version__}-n12-len20000-val0.25-win32-seed5"
+    assert a.summary()["n_diploids"] == 12
+    assert a.summary()["n_val"] == 3
+    assert io.demo_data(tmp_path, **kw) == a  # cached
+    b = io.demo_data(tmp_path, **{**kw, "n_diploids": 15})
+    assert b != a
+    assert b.summary()["n_diploids"] == 15
+    fresh = io.simulate_demo(
+        tmp_path / "fresh", 12, 20_000, seed=5, val_fraction=0.25, window_size=32
+    )
+    with a.open_store() as s, fresh.open_store() as t:
+        np.testing.assert_array_equal(s.to_numpy(), t.to_numpy())
 
 
 def test_store_pickles_path_not_handle(demo):

@@ -10,12 +10,16 @@ import torch
 from bounds import assert_binomial
 
 import maskkit as mk
+from examples.rag_bert import checkpoint as ckpt_io
+from examples.rag_bert import cli, impute, masking, train
 
 # examples/ is not an installed package; pytest `pythonpath = ["."]` makes it importable.
 from examples.rag_bert import data as dt
-from examples.rag_bert import impute, train
 from examples.rag_bert.model import RagBert, match_features
 from examples.rag_bert.retrieval import PanelIndex, nearest_copy, query_keys
+from maskkit.curriculum import Levels
+
+pytestmark = pytest.mark.torch
 
 TINY = [
     "--demo-train", "24", "--demo-val", "6", "--demo-length", "6e4", "--window", "32",
@@ -128,6 +132,7 @@ def test_untrained_model_predicts_the_copying_prior():
     assert float(np.abs(p_plain.numpy() - expect).max()) > 0.3
 
 
+@pytest.mark.slow
 def test_smoke_train_resume_and_outputs(tmp_path):
     common = [*TINY, "--levels", "0.3", "--cache-dir", str(tmp_path / "cache")]
     full = tmp_path / "full"
@@ -140,7 +145,7 @@ def test_smoke_train_resume_and_outputs(tmp_path):
     data = dt.load_data(args)
     tr = train.Trainer(args, data)
     tr.close()
-    hidden = np.broadcast_to(tr.val_site[:, None, :], data.val.haps.shape)
+    hidden = np.broadcast_to(tr.evaluator.val_site[:, None, :], data.val.haps.shape)
     f = np.clip(np.broadcast_to(data.alt_freq, data.val.haps.shape)[hidden], 1e-3, 1 - 1e-3)
     alt = data.val.haps[hidden] > 0
     prior_loss = float(-np.mean(np.where(alt, np.log(f), np.log1p(-f))))
@@ -151,6 +156,10 @@ def test_smoke_train_resume_and_outputs(tmp_path):
     # resume: one epoch, then continue to two -> same masks and the same numbers
     part = tmp_path / "part"
     assert train.main([*common, "--epochs", "1", "--out", str(part)]) == 0
+    # a checkpoint of the earlier layout (a separate copy of the schedule's state) loads too
+    state = ckpt_io.load(part / "checkpoint.pt")
+    state["schedule"] = state["masker"]["schedules"]["rate"]
+    ckpt_io.save(part / "checkpoint.pt", state)
     assert train.main([*common, "--epochs", "2", "--out", str(part), "--resume"]) == 0
     hist2 = json.loads((part / "metrics.json").read_text())["history"]
     assert hist2[1]["mask_digest"] == hist[1]["mask_digest"]
@@ -195,11 +204,118 @@ def _check_impute(tmp_path, ckpt):
     report = json.loads((tmp_path / "imputed.h5.json").read_text())
     assert report["imputed_calls"] == int((target < 0).sum())
     assert report["scores"]["all"]["n_genotypes"] == hide.sum()
+    # the panel is every reference sample of the run, less those that are targets themselves
+    assert report["panel"] == {
+        "source": "checkpoint", "samples": d.train.n, "haplotypes": 2 * d.train.n,
+        "targets_left_out": d.val.n,
+    }  # fmt: skip
+    # targets not in the panel: imputation conditions on the validation samples too, and a
+    # target that is a renamed copy of one is imputed from it
+    dt.write_store(tpath, target, d.positions, np.array([f"new{i}" for i in range(d.val.n)]))
+    assert impute.main([*args, "--truth", str(truth), "--threads", "1"]) == 0
+    report = json.loads((tmp_path / "imputed.h5.json").read_text())
+    n_ref = d.train.n + d.val.n
+    assert report["panel"]["samples"] == n_ref
+    assert report["panel"]["haplotypes"] == 2 * n_ref
+    assert report["panel"]["targets_left_out"] == 0
+    assert report["scores"]["all"]["concordance"] > 0.97
+    # a panel the user names (here: the training samples alone)
+    panel = tmp_path / "panel.h5"
+    dt.write_store(panel, d.train.haps, d.positions, d.train.samples)
+    assert impute.main([*args, "--panel", str(panel), "--threads", "1"]) == 0
+    report = json.loads((tmp_path / "imputed.h5.json").read_text())
+    assert report["panel"]["source"] == str(panel)
+    assert report["panel"]["haplotypes"] == 2 * d.train.n
+    dt.write_store(panel, d.train.haps, d.positions + 1, d.train.samples)
+    assert impute.main([*args, "--panel", str(panel)]) == 2
+    _check_vcf_out(tmp_path, ckpt, d, target)
     # a store with other sites is refused with a clear message
     dt.write_store(tpath, target, d.positions + 1, names)
     assert impute.main(args) == 2
 
 
+def _target_vcf(path, samples, positions, haps, extra):
+    """A phased VCF of ``haps`` (REF C, ALT T) plus the raw records ``extra``."""
+    head = ["##fileformat=VCFv4.2", "##contig=<ID=chr7>",
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+            '##FORMAT=<ID=XX,Number=1,Type=Integer,Description="a field of the targets">',
+            "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT",
+                       *samples])]  # fmt: skip
+    rows = []
+    for j, p in enumerate(positions):
+        gts = [
+            "|".join("." if a < 0 else str(a) for a in haps[i, :, j]) for i in range(len(samples))
+        ]
+        rows.append(
+            (int(p), "\t".join(["chr7", str(p), f"rs{p}", "C", "T", ".", "PASS", ".", "GT", *gts]))
+        )
+    rows.extend(extra)
+    rows.sort()
+    path.write_text("\n".join([*head, *(r[1] for r in rows)]) + "\n")
+
+
+def _check_vcf_out(tmp_path, ckpt, d, target):
+    """VCF in (targets lacking every fifth model site, one record the model lacks), the whole
+    panel, and an indexed VCF out that keeps the targets' columns, samples and other records."""
+    import cyvcf2
+
+    from maskkit import io as mkio
+
+    n = d.n_sites
+    ref = tmp_path / "ref.h5"
+    everyone = np.concatenate([d.train.haps, d.val.haps])
+    names = [*d.train.samples, *d.val.samples]
+    mkio.write_store(
+        ref, everyone, positions=d.positions, samples=names, ref=["C"] * n, alt=["T"] * n
+    )
+    samples = [f"t{i}" for i in range(d.val.n)][::-1]  # an order of their own
+    kept = np.arange(n) % 5 != 0
+    spare = int(d.positions.max()) + 7  # a site the model does not hold
+    extra_line = "\t".join(["chr7", str(spare), "x1", "A", "C", "50", "PASS", "DP=3", "GT:XX",
+                            *["0|1:4"] * d.val.n])  # fmt: skip
+    # a record at a model site with other alleles than the panel's: not read, passed through
+    p0 = int(d.positions[0])
+    flipped = "\t".join(["chr7", str(p0), "x2", "G", "A", ".", "PASS", ".", "GT",
+                         *["1|1"] * d.val.n])  # fmt: skip
+    vcf = tmp_path / "targets.vcf"
+    _target_vcf(vcf, samples, d.positions[kept], target[:, :, kept],
+                [(spare, extra_line), (p0, flipped)])  # fmt: skip
+    out = tmp_path / "imputed.vcf.gz"
+    argv = ["--checkpoint", str(ckpt), "--store", str(vcf), "--panel", str(ref), "--out", str(out)]
+    assert impute.main([*argv, "--threads", "1", "--quiet"]) == 0
+    report = json.loads((tmp_path / "imputed.vcf.gz.json").read_text())
+    assert report["sites"] == {"model": n, "in_targets": int(kept.sum()),
+                               "imputed_only": int((~kept).sum()), "passed_through": 2}  # fmt: skip
+    assert report["panel"]["haplotypes"] == 2 * (d.train.n + d.val.n)
+    assert (tmp_path / "imputed.vcf.gz.tbi").is_file()
+    recs = list(cyvcf2.VCF(str(out)))
+    assert cyvcf2.VCF(str(out)).samples == samples
+    assert [r.POS for r in recs] == sorted([*d.positions.tolist(), spare, p0])
+    raw = {str(r).rstrip("\n") for r in recs}
+    assert extra_line in raw  # passed through untouched
+    assert flipped in raw
+    by_pos = {r.POS: r for r in recs if r.ID != "x2"}
+    for j, p in enumerate(d.positions.tolist()):
+        r = by_pos[p]
+        record_id = r.ID  # the target's columns, else the panel's
+        assert record_id == (f"rs{p}" if kept[j] else None)
+        assert (r.REF, r.ALT[0]) == ("C", "T")
+        assert bool(r.INFO.get("IMP")) == (not kept[j])
+        g = r.genotype.array()
+        assert g[:, 2].all()  # phased
+        seen = target[:, :, j] >= 0
+        if kept[j]:  # observed calls are kept
+            np.testing.assert_array_equal(g[:, :2][seen], target[:, :, j][seen])
+        ds, gp = r.format("DS")[:, 0], r.format("GP")
+        assert ((ds >= 0) & (ds <= 2)).all()
+        np.testing.assert_allclose(gp.sum(axis=1), 1.0, atol=0.02)
+        assert 0.0 <= r.INFO.get("DR2") <= 1.0
+    lo, hi = int(d.positions[10]), int(d.positions[40])
+    region = [r.POS for r in cyvcf2.VCF(str(out))(f"chr7:{lo}-{hi}")]
+    assert region == [p for p in sorted([*d.positions.tolist(), spare, p0]) if lo <= p <= hi]
+
+
+@pytest.mark.slow
 def test_training_batches_come_from_the_torch_adapter(tmp_path, monkeypatch):
     from maskkit.torch import HaplotypeDataset, WindowBatchSampler
 
@@ -213,15 +329,15 @@ def test_training_batches_come_from_the_torch_adapter(tmp_path, monkeypatch):
         assert isinstance(tr.loader.batch_sampler, WindowBatchSampler)
         assert tr.loader.collate_fn is tr.dataset.collate_fn
         seen = []
-        forward = tr._forward
+        forward = tr.engine.forward
 
         def spy(w, haps, site, own, *weights, **kw):
             seen.append((w, haps.copy(), site.copy(), own.copy()))
             return forward(w, haps, site, own, *weights, **kw)
 
-        monkeypatch.setattr(tr, "_forward", spy)
-        tr.train_epoch(1, lambda it: it)
-        assert tr.masker.epoch == 1  # train_epoch set the epoch (dataset.set_epoch)
+        monkeypatch.setattr(tr.engine, "forward", spy)
+        tr.masker.set_epoch(1)
+        tr.train_epoch(lambda it: it)
     finally:
         tr.close()
     assert len(seen) == 5
@@ -238,6 +354,7 @@ def test_training_batches_come_from_the_torch_adapter(tmp_path, monkeypatch):
         np.testing.assert_array_equal(site, mk.union(m))
 
 
+@pytest.mark.slow
 def test_set_epoch_reaches_loader_workers(tmp_path):
     # levels 0.2 -> 0.8: a worker that missed set_epoch would keep masking ref sites at 0.2
     argv = [*TINY, "--levels", "0.2", "0.8", "--epochs", "2", "--max-steps", "4"]
@@ -255,6 +372,7 @@ def test_set_epoch_reaches_loader_workers(tmp_path):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_plots_written(tmp_path):
     out = tmp_path / "p"
     args = [a for a in TINY if a != "--no-plots"]
@@ -283,7 +401,7 @@ def test_bad_input_messages(tmp_path, capsys):
 
 def test_calib_samples_default_follows_the_prior():
     def resolved(*argv: str) -> int:
-        return train.resolve_defaults(train.build_parser().parse_args(list(argv))).calib_samples
+        return cli.resolve_defaults(cli.build_parser().parse_args(list(argv))).calib_samples
 
     assert resolved() == 0  # HMM prior (the default): argmax calls
     assert resolved("--no-hmm-prior") == 64
@@ -314,6 +432,7 @@ def test_learned_key_sees_only_visible_sites_and_gets_gradients():
     assert float(grad.abs().sum()) > 0
 
 
+@pytest.mark.slow
 def test_learned_key_training_runs(tmp_path):
     out = tmp_path / "learned"
     args = [*TINY, "--key", "learned", "--epochs", "1", "--max-steps", "3", "--out", str(out)]
@@ -341,19 +460,39 @@ def test_threshold_fit_and_calls():
 
 
 def test_af_aware_mask_rates_follow_the_bins():
-    masker = dt.make_masker("af_aware", 0.5, 0.7, seed=4, af_rates=[1.6, 1.3, 1.0])
+    masker = masking.make_masker("af_aware", 0.5, 0.7, seed=4, af_rates=[1.6, 1.3, 1.0])
     masker.set_epoch(0)
     sites = 3 * 400
     freq = np.repeat([0.005, 0.02, 0.3], 400)
     haps = np.zeros((64, 2, sites), dtype=np.int8)
     key = np.arange(64, dtype=np.int64)
-    m = dt.af_aware_mask(masker, [1.6, 1.3, 1.0], haps, freq, key)
+    m = masker(haps, indices=key, freq=freq)
     assert m.shape == haps.shape
     for b, expected in enumerate((0.8, 0.65, 0.5)):
         part = m[..., b * 400 : (b + 1) * 400]
         assert_binomial(int(part.sum()), part.size, expected, what=f"MAF bin {b}")
 
 
+def test_af_aware_masks_keep_the_trainers_formula():
+    # rate x af_rates[bin], capped at 1: the table af_rates / max, scaled by rate x max
+    levels, af_rates = [0.3, 0.8], [1.6, 1.3, 1.0]
+    masker = masking.make_masker("af_aware", Levels(levels), 0.7, seed=9, af_rates=af_rates)
+    rng = np.random.default_rng(2)
+    haps = (rng.random((20, 2, 300)) < 0.2).astype(np.int8)
+    freq = rng.choice([0.004, 0.03, 0.2], size=300)
+    key = np.arange(20, dtype=np.int64) * 7 + 3
+    table = np.array(af_rates) / max(af_rates)
+    for epoch, rate in enumerate(levels):
+        masker.set_epoch(epoch)
+        expected = mk.af_mask(
+            haps, freq, [0.01, 0.05], table, scale=rate * max(af_rates), fold=True, seed=9,
+            epoch=epoch, indices=key,
+        )  # fmt: skip
+        np.testing.assert_array_equal(masker(haps, indices=key, freq=freq), expected)
+        assert masking.curriculum_rate(masker) == rate
+
+
+@pytest.mark.slow
 def test_af_aware_training_runs(tmp_path):
     out = tmp_path / "af"
     args = [*TINY, "--strategy", "af_aware", "--epochs", "1", "--max-steps", "3", "--out", str(out)]
@@ -367,17 +506,18 @@ def test_site_mask_probability_is_the_union_of_haplotype_rates():
     haps = np.zeros((3, 2, 15), dtype=np.int8)
     haps[0, 0, 7] = 1
     key = np.arange(3, dtype=np.int64)
-    af = dt.make_masker("af_aware", 0.5, 0.7, seed=1, af_rates=[1.6, 1.3, 1.0])
-    p = dt.site_mask_probability(af, [1.6, 1.3, 1.0], haps, freq, key)
+    af = masking.make_masker("af_aware", 0.5, 0.7, seed=1, af_rates=[1.6, 1.3, 1.0])
+    p = af.probabilities(haps, indices=key, union=True, freq=freq)
     per_hap = np.repeat([0.8, 0.65, 0.5], 5)
     assert np.allclose(p, 1 - (1 - per_hap) ** 2)
-    smart = dt.make_masker("smart_balanced", 0.3, 0.7, seed=1)
-    p = dt.site_mask_probability(smart, [1.0] * 3, haps, freq, key)
+    smart = masking.make_masker("smart_balanced", 0.3, 0.7, seed=1)
+    p = smart.probabilities(haps, indices=key, union=True)
     assert np.isclose(p[0, 7], 1 - 0.7 * 0.3)
     assert np.isclose(p[0, 6], 1 - 0.7 * 0.7)
 
 
 @pytest.mark.parametrize("strategy", ["smart_balanced", "af_aware"])
+@pytest.mark.slow
 def test_importance_weighted_training_runs(tmp_path, strategy):
     out = tmp_path / "iw"
     args = [*TINY, "--importance-weights", "--strategy", strategy, "--epochs", "1",
@@ -389,22 +529,37 @@ def test_importance_weighted_training_runs(tmp_path, strategy):
     assert np.isfinite(summary["history"][0]["train_loss"])
 
 
+@pytest.mark.slow
 def test_ooa_demo_cache_is_the_users_and_versioned(monkeypatch, tmp_path):
     from maskkit import io as mkio
+    from maskkit.io import simulate
 
     monkeypatch.setenv("MASKKIT_CACHE_DIR", str(tmp_path / "cache"))
     calls = []
-    real = mkio.simulate_demo
+    real = simulate.simulate_demo
 
     def counted(*args, **kwargs):
         calls.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mkio, "simulate_demo", counted)
+    monkeypatch.setattr(simulate, "simulate_demo", counted)
     kw = dict(n_train=8, n_val=4, length=2e4, window=32, seed=5)
     a = dt.ooa_demo_data(**kw)
     b = dt.ooa_demo_data(**kw)
-    assert calls == [tmp_path / "cache" / f"rag_bert_ooa-{mk.__version__}-12_20000_5"]
+    # maskkit.io.demo_data's cache: versioned, keyed by every size, in the user's folder
+    name = f"demo-{mk.__version__}-n12-len20000-val{4 / 12!r}-win32-seed5"
+    assert calls == [tmp_path / "cache" / name]
+    assert (
+        mkio.demo_data(
+            tmp_path / "cache",
+            seed=5,
+            n_diploids=12,
+            length=20_000,
+            val_fraction=4 / 12,
+            window_size=32,
+        ).outdir
+        == calls[0]
+    )
     np.testing.assert_array_equal(a.train.haps, b.train.haps)
     np.testing.assert_array_equal(a.positions, b.positions)
 
@@ -455,3 +610,51 @@ def test_reports_are_written_whole_or_not_at_all(monkeypatch, tmp_path):
     monkeypatch.undo()
     assert json.loads(target.read_text()) == {"old": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
+
+
+def test_undefined_scores_print_as_not_available():
+    from examples.rag_bert.baselines import BINS, fmt_bins
+
+    # the major-allele baseline calls one allele everywhere: its r2 is undefined
+    res = {b: {"f1": 0.0, "r2": float("nan")} for b in BINS}
+    line = fmt_bins(res)
+    assert "nan" not in line
+    assert line.count("r2 n/a") == len(BINS)
+    assert line.count("F1 0.000") == len(BINS)
+
+
+def test_banner_says_the_trainer_unions_the_haplotypes():
+    masker = masking.make_masker("smart_balanced", Levels([0.3, 0.5]), 0.7, seed=1)
+    text = masking.banner(masker, 1)
+    assert "union on" in text
+    assert "union off" not in text
+    assert "Ref (0) Mask Rate: 50%" in text  # the epoch it was asked about
+    # 1 - (1 - 0.5)^2 for a site with two ref haplotypes
+    assert "after union (ploidy 2): 0 alt: 75%" in text
+    assert masker.epoch == 0  # the banner does not move the trainer's Masker
+
+
+def test_one_reference_store_holds_out_its_validation_samples(tmp_path):
+    rng = np.random.default_rng(5)
+    haps = (rng.random((20, 2, 30)) < 0.3).astype(np.int8)
+    names = np.array([f"r{i:02d}" for i in range(20)])
+    store = tmp_path / "ref.h5"
+    dt.write_store(store, haps, np.arange(1, 31) * 10, names)
+
+    def load(*extra):
+        return dt.load_data(cli.build_parser().parse_args(["--train", str(store), *extra]))
+
+    d = load()
+    assert (d.train.n, d.val.n) == (18, 2)  # --val-fraction 0.1
+    assert set(d.train.samples).isdisjoint(d.val.samples)
+    assert sorted([*d.train.samples, *d.val.samples]) == names.tolist()
+    np.testing.assert_array_equal(d.val.haps, haps[np.isin(names, d.val.samples)])
+    np.testing.assert_array_equal(load().val.samples, d.val.samples)  # seeded
+    assert load("--data-seed", "7", "--val-fraction", "0.25").val.n == 5
+    listed = tmp_path / "val.txt"
+    listed.write_text("sample\nr03\nr11\n")
+    e = load("--val-panel", str(listed))
+    assert e.val.samples.tolist() == ["r03", "r11"]
+    assert e.train.n == 18
+    with pytest.raises(dt.InputError, match="--train without --val"):
+        load("--val-fraction", "1.5")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from examples.rag_bert import beagle_bench as bb
+from examples.rag_bert import cli, train
 from examples.rag_bert import data as dt
 from maskkit import metrics as mm
 
@@ -99,6 +100,8 @@ def _fake_beagle(tmp_path):
     return script
 
 
+@pytest.mark.torch
+@pytest.mark.slow
 def test_bench_scores_beagle_calls_on_the_trainer_masks(tmp_path, monkeypatch):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
@@ -108,11 +111,17 @@ def test_bench_scores_beagle_calls_on_the_trainer_masks(tmp_path, monkeypatch):
     argv += ["--beagle", str(_fake_beagle(tmp_path))]
     assert bb.main(argv) == 0
     res = json.loads((out / "beagle_bench.json").read_text())
-    # the same masks as the trainer, scored independently: ref allele at every masked genotype
-    args = bb.build_parser().parse_args(argv)
-    data = dt.load_data(args)
-    _, _, site = bb.val_masks(data, args)
+    # the trainer's own validation masks (its Evaluator's), scored independently here: the
+    # benchmark must score Beagle on exactly these genotypes
+    targs = cli.build_parser().parse_args(
+        [*TINY, "--out", str(out), "--cache-dir", str(tmp_path / "cache")]
+    )
+    data = dt.load_data(targs)
+    tr = train.Trainer(targs, data)
+    tr.close()
+    site = tr.evaluator.val_site
     assert 0.25 < site.mean() < 0.35
+    np.testing.assert_array_equal(bb.val_masks(data, bb.build_parser().parse_args(argv))[2], site)
     pred = np.where(site[:, None, :], 0, data.val.haps).astype(np.int8)
     want = mm.score(data.val.haps, pred, site, data.alt_freq)
     for b in [*mm.bin_labels(), "rare", "all"]:

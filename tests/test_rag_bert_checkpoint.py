@@ -15,6 +15,8 @@ from examples.rag_bert import impute, train
 from examples.rag_bert.data import InputError
 from examples.rag_bert.model import RagBert
 
+pytestmark = pytest.mark.torch
+
 
 class Payload:
     """Unpickling this runs ``touch <marker>``: what a hostile checkpoint would do."""

@@ -15,6 +15,8 @@ from examples.rag_bert.model import RagBert
 from examples.rag_bert.phase import phase_hmm, phase_window
 from examples.rag_bert.retrieval import PanelIndex
 
+pytestmark = pytest.mark.torch
+
 
 def reference_posterior(panel, query, hidden, rho, eps, use):
     """P(alt) by explicit transition matrices (forward-backward without tricks)."""
@@ -99,6 +101,7 @@ def test_untrained_model_predicts_the_prior_it_is_given():
         RagBert(dims=16, layers=1, heads=2, max_len=40)(tok, qkey, ref, None, prior=prior)
 
 
+@pytest.mark.slow
 def test_hmm_prior_training_and_impute(tmp_path):
     out = tmp_path / "hmm"
     args = [*TINY, "--hmm-flank", "16", "--epochs", "1", "--max-steps", "3"]  # the default prior
@@ -126,6 +129,7 @@ def test_hmm_prior_bad_combinations(tmp_path, capsys, extra, message):
     ("flag", "copy_prior", "copy_params"),
     [("--no-copy-prior", False, False), ("--no-hmm-prior", True, True)],
 )
+@pytest.mark.slow
 def test_prior_flags_build_the_model_they_name(tmp_path, flag, copy_prior, copy_params):
     """--no-copy-prior: no prior at all; --no-hmm-prior: the retrieved copy's prior."""
     out = tmp_path / "m"

@@ -12,9 +12,11 @@ from bounds import assert_binomial
 
 import maskkit as mk
 from examples.rag_bert import data as dt
-from examples.rag_bert import impute, train
+from examples.rag_bert import impute, masking, train
 from examples.rag_bert.phase import best_pairs, genotype_key, phase_window
 from examples.rag_bert.retrieval import PanelIndex
+
+pytestmark = pytest.mark.torch
 
 TINY = [
     "--demo-train", "24", "--demo-val", "6", "--demo-length", "6e4", "--window", "32",
@@ -80,6 +82,7 @@ def test_phase_window_recovers_panel_pairs_and_keeps_genotypes():
 
 
 @pytest.mark.parametrize("prior", [[], ["--no-hmm-prior"]], ids=["hmm", "copy"])
+@pytest.mark.slow
 def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path, prior):
     argv = [
         *TINY,
@@ -95,13 +98,14 @@ def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path, prio
     torch.manual_seed(0)
     tr = train.Trainer(args, data)
     try:
-        th = tr.calibrate(lambda it: it)
-        one = tr.validate(lambda it: it, th)
+        th = tr.evaluator.calibrate(lambda it: it)
+        one = tr.evaluator.validate(lambda it: it, th)
         was_unphased = tr.args.val_unphased
         data.val.haps[...] = _swap_hets(data.val.haps, np.random.default_rng(1))
-        two = tr.validate(lambda it: it, th)
+        two = tr.evaluator.validate(lambda it: it, th)
         tr.args.val_unphased = False
-        three = tr.validate(lambda it: it, th)  # the phase-given run scores the same genotypes
+        # the phase-given run scores the same genotypes
+        three = tr.evaluator.validate(lambda it: it, th)
     finally:
         tr.close()
     assert was_unphased
@@ -113,6 +117,7 @@ def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path, prio
 
 
 @pytest.mark.parametrize("prior", [[], ["--no-hmm-prior"]], ids=["hmm", "copy"])
+@pytest.mark.slow
 def test_impute_unphased_store_reads_genotypes(tmp_path, prior):
     common = [*TINY, "--cache-dir", str(tmp_path / "cache"), "--epochs", "1", *prior]
     assert train.main([*common, "--max-steps", "6", "--out", str(tmp_path / "m")]) == 0
@@ -158,7 +163,7 @@ def test_class_log_odds_matches_the_union_of_smart_balanced_masks():
     r, a = 0.3, 0.7
     site = mk.union(mk.smart_balanced_mask(haps, r, a, seed=5))
     q = freq * (1 - a) + (1 - freq) * (1 - r)
-    shift = dt.class_log_odds(r, a, freq)
+    shift = masking.class_log_odds(r, a, freq)
     for j in range(freq.size):
         for allele, rate in ((1, a), (0, r)):
             own = haps[:, 0, j] == allele
@@ -168,4 +173,4 @@ def test_class_log_odds_matches_the_union_of_smart_balanced_masks():
             shift[j], np.log(1 - (1 - a) * q[j]) - np.log(1 - (1 - r) * q[j])
         )
     assert (shift > 0).all()  # alt is masked more often: the correction lowers P(alt)
-    np.testing.assert_allclose(dt.class_log_odds(0.4, 0.4, freq), 0.0, atol=1e-12)
+    np.testing.assert_allclose(masking.class_log_odds(0.4, 0.4, freq), 0.0, atol=1e-12)

@@ -14,9 +14,12 @@ from test_rag_bert_phase import TINY  # the tiny model and data of the trainer t
 
 from examples.rag_bert import data as dt
 from examples.rag_bert import impute, train
+from examples.rag_bert.baselines import BINS
 from examples.rag_bert.data import InputError
 from examples.rag_bert.phase import phase_window
 from examples.rag_bert.retrieval import PanelIndex
+
+pytestmark = pytest.mark.torch
 
 
 @given(
@@ -56,6 +59,7 @@ def test_bad_stride_is_a_clear_error(stride):
 
 @pytest.mark.parametrize("unphased", [False, True])
 @pytest.mark.parametrize("prior", [[], ["--no-hmm-prior"]], ids=["hmm", "copy"])
+@pytest.mark.slow
 def test_strided_validation_equals_strided_impute(tmp_path, unphased, prior):
     """A checkpoint trained with --val-stride, --val-k-retrieve and --val-retrieval-window
     imputes with the same windows, neighbours and retrieval range by default, and scores the
@@ -70,14 +74,16 @@ def test_strided_validation_equals_strided_impute(tmp_path, unphased, prior):
     data = dt.load_data(args)
     tr = train.Trainer(args, data)
     tr.close()
-    assert tr.eval_index.k == 6
-    kw, ew = tr.eval_index.key_windows, tr.eval_index.windows
+    assert tr.engine.eval_index.k == 6
+    kw, ew = tr.engine.eval_index.key_windows, tr.engine.eval_index.windows
     assert ((kw[:, 1] - kw[:, 0]) == min(80, data.n_sites)).all()
     assert ((kw[:, 0] <= ew[:, 0]) & (kw[:, 1] >= ew[:, 1])).all()  # the range holds the window
-    assert len(tr.eval_index.windows) > len(data.windows)
-    n_scored = sum(int(m[:, c].sum()) for m, c in zip(tr.val_masks, tr.score_cols))
-    assert n_scored == int(tr.val_site.sum())  # every masked genotype scored once
-    target = np.where(tr.val_site[:, None, :], -1, data.val.haps).astype(np.int8)
+    assert len(tr.engine.eval_index.windows) > len(data.windows)
+    n_scored = sum(
+        int(m[:, c].sum()) for m, c in zip(tr.evaluator.val_masks, tr.evaluator.score_cols)
+    )
+    assert n_scored == int(tr.evaluator.val_site.sum())  # every masked genotype scored once
+    target = np.where(tr.evaluator.val_site[:, None, :], -1, data.val.haps).astype(np.int8)
     store, truth = tmp_path / "target.h5", tmp_path / "truth.h5"
     dt.write_store(store, target, data.positions, data.val.samples, phased=not unphased)
     dt.write_store(truth, data.val.haps, data.positions, data.val.samples)
@@ -87,7 +93,7 @@ def test_strided_validation_equals_strided_impute(tmp_path, unphased, prior):
         argv_i = [*base, "--out", str(res), "--truth", str(truth), "--calls", calls]
         assert impute.main(argv_i) == 0
         got = json.loads((tmp_path / f"imp_{calls}.h5.json").read_text())["scores"]
-        for b in [*train.BINS, "rare", "all"]:
+        for b in [*BINS, "rare", "all"]:
             want = hist[-1][key][b]
             assert got[b]["n_genotypes"] == want["n_genotypes"]
             for m in ("f1", "r2"):

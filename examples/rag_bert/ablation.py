@@ -24,7 +24,7 @@ import numpy as np
 
 from maskkit import metrics as mm
 
-from . import train
+from . import cli, train
 from .data import InputError, write_text
 
 ARMS: dict[str, list[str]] = {
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:  # seeds outside: a cut-short run still has every arm
             for arm in args.arms:
                 flags = ARMS[arm]
-                targs = train.build_parser().parse_args(
+                targs = cli.build_parser().parse_args(
                     [*rest, *flags, "--seed", str(seed), "--out", str(out / f"{arm}_s{seed}"),
                      "--quiet", "--no-plots"]
                 )  # fmt: skip

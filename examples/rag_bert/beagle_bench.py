@@ -35,8 +35,9 @@ import numpy as np
 
 from maskkit import metrics as mm
 
+from . import cli, masking
 from . import data as dt
-from . import train
+from .baselines import baselines
 from .data import InputError
 
 BINS = mm.bin_labels()
@@ -49,7 +50,7 @@ class BeagleError(RuntimeError):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = train.build_parser()
+    p = cli.build_parser()
     p.prog = "python -m examples.rag_bert.beagle_bench"
     p.description = __doc__
     p.set_defaults(out="runs/beagle")
@@ -196,8 +197,8 @@ def val_masks(
     data: dt.Data, args: argparse.Namespace
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
     """The trainer's frozen validation masks: per-window masks, scored columns per window and
-    the global ``(val samples, sites)`` mask of scored genotypes (see ``train.Trainer``)."""
-    site = dt.val_genotype_mask(
+    the global ``(val samples, sites)`` mask of scored genotypes (see ``evaluate.Evaluator``)."""
+    site = masking.val_genotype_mask(
         data.val.haps, dt.make_windows(data.n_sites, args.val_mask_window), args.val_mask_rule,
         args.val_mask_rate, args.val_mask_unit, args.alt_rate, args.val_seed,
     )  # fmt: skip
@@ -336,7 +337,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     index = PanelIndex(data.train.haps, data.windows, 1)
-    result.update(train.baselines(data, index, masks, cols_of))
+    result.update(baselines(data, index, masks, cols_of))
     result["baselines_s"] = time.perf_counter() - t0
     result["total_s"] = time.perf_counter() - t_all
     result["masked_genotypes"] = {b: result["nearest_copy"][b]["n_genotypes"] for b in BINS}

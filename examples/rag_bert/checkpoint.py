@@ -101,3 +101,33 @@ def _array(t: Any, name: str) -> np.ndarray:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"entry {name!r} is a {type(t).__name__}, not a tensor")
     return t.numpy()
+
+
+def panel_entries(train: Any, val: Any) -> dict[str, Any]:
+    """The imputation panel a checkpoint carries: every reference sample, training and
+    validation (a validation sample with missing calls is left out), with the samples' names.
+
+    ``train`` and ``val`` are :class:`~examples.rag_bert.data.Split` objects.
+    """
+    complete = ~(val.haps < 0).any(axis=(1, 2))
+    haps = np.concatenate([train.haps, val.haps[complete]])
+    names = [*np.asarray(train.samples).tolist(), *np.asarray(val.samples)[complete].tolist()]
+    return {"panel": haps, "panel_samples": [str(n) for n in names]}
+
+
+def load_training(path: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """``--resume``: the checkpoint at ``path``, refused unless made with configuration ``cfg``.
+
+    Checkpoints of earlier versions load too (their separate ``schedule`` entry, the same
+    schedule the Masker's state holds, is ignored); an ``af_aware`` one, whose Masker was built
+    otherwise, is refused when its Masker state is loaded.
+    """
+    if not path.exists():
+        raise InputError(f"--resume: no checkpoint at {path}")
+    state = load(path)  # never unpickles objects; InputError for anything else
+    old = state.get("config", {})
+    diff = {k: (old.get(k), v) for k, v in cfg.items() if old.get(k) != v}
+    if diff:
+        lines = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        raise InputError(f"checkpoint {path} was made with another configuration ({lines})")
+    return state

@@ -1,7 +1,7 @@
-"""Data glue of the reference trainer: the one place that knows about stores, demo data and maskers.
+"""Data glue of the reference trainer: the one place that knows about stores and demo data.
 
 Everything here returns plain numpy so the trainer, the baselines and the imputer share it; stores
-and demo data come from ``maskkit.io``, masks from ``maskkit.Masker``.
+and demo data come from ``maskkit.io`` (masks: :mod:`.masking`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-import maskkit as mk
-from maskkit import curriculum
 
 
 class InputError(ValueError):
@@ -274,36 +271,26 @@ def ooa_demo_data(
     seed: int,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Data:
-    """Demo data from ``maskkit.io.simulate_demo`` (Out-of-Africa model, population-stratified
+    """Demo data from :func:`maskkit.io.demo_data` (Out-of-Africa model, population-stratified
     train/val split, training-only frequencies); sites monomorphic in training are dropped.
 
-    Simulated once into ``cache_dir`` (default: ``maskkit.io.default_cache_dir()``, a folder
-    of the current user), in a folder named after the maskkit version and the arguments, so a
-    cache written by another version is never read.
+    Simulated once into ``cache_dir`` (default: ``maskkit.io.default_cache_dir()``, a folder of
+    the current user) under a name that holds the maskkit version and the arguments.
     """
-    import maskkit
     from maskkit import io as mkio
 
     n = n_train + n_val
     root = Path(cache_dir) if cache_dir is not None else mkio.default_cache_dir()
-    outdir = root / f"rag_bert_ooa-{maskkit.__version__}-{n}_{int(length)}_{seed}"
-    demo = mkio.DemoData(outdir)
-    if not demo.summary_path.is_file():  # the folder appears whole (simulate_demo is atomic)
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            try:
-                demo = mkio.simulate_demo(
-                    outdir, n_diploids=n, length=int(length), seed=seed, val_fraction=n_val / n,
-                    window_size=min(window, 512), verbose=False,
-                )  # fmt: skip
-            except FileExistsError:  # another process simulated it first: use its copy
-                if not demo.summary_path.is_file():
-                    raise
-        except OSError as exc:
-            raise InputError(
-                f"cannot write the demo data cache in {root} ({exc.strerror or exc}); pass "
-                "--cache-dir DIR (a folder you can write) or set MASKKIT_CACHE_DIR"
-            ) from exc
+    try:
+        demo = mkio.demo_data(
+            root, seed=seed, n_diploids=n, length=int(length), val_fraction=n_val / n,
+            window_size=min(window, 512),
+        )  # fmt: skip
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the demo data cache in {root} ({exc.strerror or exc}); pass "
+            "--cache-dir DIR (a folder you can write) or set MASKKIT_CACHE_DIR"
+        ) from exc
     store = mkio.open_store(demo.store, verbose=False)
     try:
         haps, pos, names = store.to_numpy(), np.asarray(store.positions), store.samples
@@ -339,18 +326,19 @@ def load_data(args: Any) -> Data:
             seed=args.data_seed,
             cache_dir=args.cache_dir,
         )
-    if args.val is None:
-        raise InputError("--train needs --val (the validation store)")
     tr, pos, tr_names = read_store(args.train)
-    va, vpos, va_names = read_store(args.val)
-    if not np.array_equal(pos, vpos):
-        raise InputError(
-            f"--train and --val stores have different sites ({args.train}, {args.val})"
-        )
-    if tr.shape[1] != va.shape[1]:
-        raise InputError("--train and --val stores have different ploidy")
-    tr, tr_names = _panel_filter(args.train_panel, tr, tr_names)
-    va, va_names = _panel_filter(args.val_panel, va, va_names)
+    if args.val is None:
+        tr, tr_names, va, va_names = _hold_out(args, tr, tr_names)
+    else:
+        va, vpos, va_names = read_store(args.val)
+        if not np.array_equal(pos, vpos):
+            raise InputError(
+                f"--train and --val stores have different sites ({args.train}, {args.val})"
+            )
+        if tr.shape[1] != va.shape[1]:
+            raise InputError("--train and --val stores have different ploidy")
+        tr, tr_names = _panel_filter(args.train_panel, tr, tr_names)
+        va, va_names = _panel_filter(args.val_panel, va, va_names)
     freq = read_freq(args.freq, tr.shape[-1]) if args.freq else alt_freq_of(tr)
     windows = (
         read_windows(args.windows, tr.shape[-1])
@@ -360,6 +348,31 @@ def load_data(args: Any) -> Data:
     return Data(
         Split(tr, tr_names), Split(va, va_names), pos, freq, windows, f"{args.train} / {args.val}"
     )
+
+
+def _hold_out(
+    args: Any, haps: np.ndarray, names: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``--train`` without ``--val``: validation samples of the one store, those named by
+    ``--val-panel`` or else ``--val-fraction`` of them (seed ``--data-seed``); the rest,
+    narrowed by ``--train-panel``, train."""
+    from maskkit.io import split_by_population
+
+    if args.val_panel is not None:
+        va, va_names = _panel_filter(args.val_panel, haps, names)
+    else:
+        try:
+            part = split_by_population(
+                names, ["all"] * len(names), args.val_fraction, seed=args.data_seed
+            )
+        except ValueError as exc:
+            raise InputError(f"--train without --val: {exc}") from exc
+        va, va_names = haps[part.val], names[part.val]
+    rest = ~np.isin(names, va_names)
+    tr, tr_names = _panel_filter(args.train_panel, haps[rest], names[rest])
+    if tr.shape[0] == 0:
+        raise InputError("--train without --val: no training samples are left")
+    return np.ascontiguousarray(tr), tr_names, np.ascontiguousarray(va), va_names
 
 
 def _panel_filter(
@@ -374,166 +387,6 @@ def _panel_filter(
     if not keep.any():
         raise InputError(f"panel {p} names none of the store's samples")
     return np.ascontiguousarray(haps[keep]), names[keep]
-
-
-# -- masking ---------------------------------------------------------------------------------
-
-
-def make_schedule(
-    levels: list[float],
-    epochs_per_level: int,
-    dynamic: bool,
-    kind: str = "levels",
-    epochs: int = 1,
-) -> Any:
-    """The curriculum: ``dynamic`` advances a level when validation rare F1 stalls (Plateau);
-    otherwise ``kind`` = levels (step every ``epochs_per_level``), linear / cosine (ramp from the
-    first to the last level over ``epochs``) or constant (the first level)."""
-    if dynamic:
-        return curriculum.Plateau(levels, patience=1, min_delta=0.002, mode="max")
-    if kind == "levels":
-        return curriculum.Levels(levels, epochs_per_level=epochs_per_level)
-    if kind == "constant":
-        return curriculum.Constant(levels[0])
-    ramp = {"linear": curriculum.Linear, "cosine": curriculum.Cosine}.get(kind)
-    if ramp is None:
-        raise InputError(f"unknown --schedule {kind!r}")
-    return ramp(levels[0], levels[-1], epochs=max(epochs - 1, 1))
-
-
-def make_masker(
-    strategy: str,
-    schedule: Any,
-    alt_rate: float,
-    seed: int,
-    exact: bool = False,
-    af_rates: list[float] | None = None,
-) -> mk.Masker:
-    """The training Masker: per-haplotype masks (the trainer takes the union itself).
-
-    ``af_aware`` masks both alleles of a site at ``rate * af_rates[bin]`` for the MAF bins
-    ``< 0.01``, ``0.01-0.05``, ``>= 0.05`` (capped at 1). maskkit's table must lie in [0, 1], so
-    it holds ``af_rates / max(af_rates)`` and the trainer draws with
-    ``scale = rate * max(af_rates)`` (:func:`af_scale`) and each window's frequencies.
-    """
-    if strategy == "af_aware":
-        table = np.asarray(af_rates or [1.6, 1.3, 1.0], dtype=np.float64)
-        if table.shape != (3,) or (table <= 0).any():
-            raise InputError(f"--af-rates needs 3 positive numbers, got {af_rates}")
-        opts = {"edges": list(AF_EDGES), "rates": (table / table.max()).tolist(), "fold": True}
-        return mk.Masker("af_aware", rate=schedule, seed=seed, exact=exact, options=opts)
-    if strategy not in ("random", "smart_balanced"):
-        raise InputError(f"unknown masking strategy {strategy!r}")
-    alt = alt_rate if strategy == "smart_balanced" else None
-    return mk.Masker(strategy, rate=schedule, alt_rate=alt, seed=seed, exact=exact)
-
-
-AF_EDGES = (0.01, 0.05)
-
-
-def af_scale(masker: mk.Masker, af_rates: list[float]) -> float:
-    """The af_aware table's multiplier now: the curriculum rate times ``max(af_rates)``."""
-    return float(np.mean(masker.current_rates()[0])) * float(max(af_rates))
-
-
-def af_aware_mask(
-    masker: mk.Masker, af_rates: list[float], haps: np.ndarray, freq: np.ndarray, key: np.ndarray
-) -> np.ndarray:
-    """Per-haplotype af_aware mask of a window batch, keyed like the dataset's masks."""
-    rule = masker.rule
-    return mk.af_mask(
-        haps, freq, rule.edges, rule.rates, scale=af_scale(masker, af_rates), fold=rule.fold,
-        seed=masker.seed, epoch=masker.mask_epoch, indices=key, exact=masker.exact,
-    )  # fmt: skip
-
-
-def site_mask_probability(
-    masker: mk.Masker, af_rates: list[float], haps: np.ndarray, freq: np.ndarray, key: np.ndarray
-) -> np.ndarray:
-    """``P(site masked)`` ``(samples, sites)`` of the trainer's masks: the union of haplotypes.
-
-    The rule's probabilities at the current rates (:meth:`maskkit.Masker.probabilities`; for
-    ``af_aware`` at :func:`af_scale`), united over the haplotypes.
-    """
-    if masker.rule.kind == "af_aware":
-        scale = {"scale": af_scale(masker, af_rates)}
-        return masker.rule.probabilities(haps, rates=scale, freq=freq, union=True)
-    return masker.probabilities(haps, indices=key, union=True)
-
-
-def class_log_odds(
-    ref_rate: float, alt_rate: float, alt_freq: np.ndarray, ploidy: int = 2
-) -> np.ndarray:
-    """Per site ``log P(site masked | alt) - log P(site masked | ref)`` of a haplotype.
-
-    The trainer masks the union of its haplotypes' masks, so a haplotype's site is masked when
-    its own draw (at its class rate) or another haplotype's draw hits; the other haplotypes are
-    alt with the site's frequency ``f``: ``P(masked | x) = 1 - (1 - r_x) q^(ploidy - 1)`` with
-    ``q = f (1 - r_alt) + (1 - f) (1 - r_ref)``. Masks that hide positions regardless of their
-    allele (validation, real missing data) have log odds 0, so subtracting this from the alt
-    logit removes the prior shift that class-rate masking teaches.
-    """
-    f = np.asarray(alt_freq, dtype=np.float64)
-    q = f * (1.0 - alt_rate) + (1.0 - f) * (1.0 - ref_rate)
-    rest = q ** (ploidy - 1)
-    p_alt = 1.0 - (1.0 - alt_rate) * rest
-    p_ref = 1.0 - (1.0 - ref_rate) * rest
-    return np.log(np.maximum(p_alt, 1e-9)) - np.log(np.maximum(p_ref, 1e-9))
-
-
-def training_class_rates(masker: mk.Masker) -> tuple[float, float] | None:
-    """``(ref, alt)`` per-haplotype rates of a class-rate Masker now; None when class-blind."""
-    if masker.strategy != "smart_balanced":
-        return None  # random and af_aware (one rate per site for both alleles): no shift
-    ref, alt = masker.current_rates()
-    return float(np.mean(ref)), float(np.mean(alt))
-
-
-def val_site_mask(
-    haps: np.ndarray, rule: str, rate: float, unit: str, alt_rate: float, seed: int, window_id: int
-) -> np.ndarray:
-    """Frozen validation mask ``(samples, sites)`` for one window (epoch 0, fixed seed).
-
-    ``unit="site"``: ``rate`` is the share of masked genotypes (per-haplotype rate solved so the
-    union hits it); ``"haplotype"``: ``rate`` per haplotype, then the union.
-    """
-    n = haps.shape[0]
-    idx = np.arange(n, dtype=np.int64) + np.int64(window_id) * 1_000_003
-    site = unit == "site"
-    if unit not in ("site", "haplotype"):
-        raise InputError(f"--val-mask-unit must be 'site' or 'haplotype', got {unit!r}")
-    if rule == "random":
-        m = mk.random_mask(haps, rate, seed=seed, indices=idx, site_rate=site)
-    elif rule == "smart_balanced":
-        m = mk.smart_balanced_mask(haps, rate, alt_rate, seed=seed, indices=idx, site_rate=site)
-    else:
-        raise InputError(f"--val-mask-rule must be 'random' or 'smart_balanced', got {rule!r}")
-    return mk.union(m)
-
-
-def val_genotype_mask(
-    haps: np.ndarray,
-    windows: np.ndarray,
-    rule: str,
-    rate: float,
-    unit: str,
-    alt_rate: float,
-    seed: int,
-) -> np.ndarray:
-    """Frozen validation mask of genotypes ``(samples, sites)``, drawn window by window with
-    :func:`val_site_mask`; a site takes the mask of the first window that holds it.
-
-    The trainer draws it on ``--val-mask-window`` tiles (128 sites by default), whatever the
-    model's window, so models with other windows are scored on the same genotypes.
-    """
-    site = np.zeros((haps.shape[0], haps.shape[-1]), dtype=bool)
-    covered = np.zeros(haps.shape[-1], dtype=bool)
-    for w, (s, e) in enumerate(windows):
-        m = val_site_mask(haps[:, :, s:e], rule, rate, unit, alt_rate, seed, w)
-        cols = np.flatnonzero(~covered[s:e])
-        covered[s:e] = True
-        site[:, s + cols] = m[:, cols]
-    return site
 
 
 def score_windows(windows: np.ndarray, n_sites: int, centre: bool = False) -> list[np.ndarray]:

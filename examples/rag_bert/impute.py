@@ -24,9 +24,10 @@ import numpy as np
 from maskkit import metrics as mm
 from maskkit import tokens as tk
 
-from . import calls, hmm
+from . import calls, hmm, masking, vcfio
 from . import checkpoint as ckpt_io
 from . import data as dt
+from .baselines import fmt
 from .data import InputError
 from .phase import phase_hmm, phase_window
 from .retrieval import PanelIndex, query_keys
@@ -64,8 +65,53 @@ def build_parser() -> argparse.ArgumentParser:
         help="minor-allele calls at the checkpoint's per-MAF-bin thresholds (argmax when it "
         "has none) or at P >= 0.5",
     )  # fmt: skip
+    p.add_argument(
+        "--panel",
+        help="reference panel store (same sites) to condition on instead of the checkpoint's "
+        "(every reference sample of the training run, training and validation)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def reference_panel(
+    state: dict[str, Any],
+    targets: np.ndarray,
+    path: str | None = None,
+    ref: vcfio.Calls | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The haplotypes imputation conditions on, and a report of them.
+
+    The checkpoint's panel (every reference sample of the training run) or ``ref``, the calls
+    of the store or VCF at ``path``; a panel sample that is also a target (same name) is left
+    out, so a target never copies itself. Checkpoints of earlier versions hold the training
+    samples only, unnamed.
+    """
+    if path is None or ref is None:
+        haps, names = np.asarray(state["panel"]), state.get("panel_samples")
+        source = "checkpoint"
+    else:
+        haps, pos, names = ref.haps, ref.positions, ref.samples
+        if not np.array_equal(pos, np.asarray(state["positions"])):
+            raise InputError(f"--panel {path} has other sites than the model was trained on")
+        if (haps < 0).any():
+            raise InputError(f"--panel {path} has missing calls; a reference panel is complete")
+        source = str(path)
+    dropped = 0
+    if names is not None:
+        keep = ~np.isin(np.asarray(names).astype(str), np.asarray(targets).astype(str))
+        dropped = int((~keep).sum())
+        haps = haps[keep]
+    if haps.shape[0] == 0:
+        raise InputError("the reference panel is empty once the targets are left out of it")
+    report = {
+        "source": source,
+        "samples": int(haps.shape[0]),
+        "haplotypes": int(haps.shape[0] * haps.shape[1]),
+        "targets_left_out": dropped,
+    }
+    return np.ascontiguousarray(haps), report
 
 
 def eval_windows(state: dict[str, Any], stride: int | None) -> tuple[np.ndarray, bool]:
@@ -108,6 +154,7 @@ def impute(
     k_retrieve: int | None = None,
     argmax: bool = False,
     retrieval_window: int | None = None,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(filled haps, P(alt) per haplotype call, imputed mask)`` for ``haps``.
 
@@ -117,7 +164,8 @@ def impute(
     calls of the two haplotypes; observed calls are returned in their original order.
     ``stride``, ``k_retrieve`` and ``retrieval_window`` override the checkpoint's validation
     windows, neighbours and retrieval range (see :func:`eval_windows`); ``argmax`` calls at
-    P >= 0.5 instead of the fitted thresholds.
+    P >= 0.5 instead of the fitted thresholds. ``progress`` shows a bar with the windows done,
+    the rate and the time left (on standard error).
     """
     import torch
 
@@ -165,6 +213,9 @@ def impute(
     fill_cols = dt.score_windows(windows, n_sites, centre=centre)
     rows_all = haps.reshape(n * ploidy, n_sites)
     miss_all = missing.reshape(n * ploidy, n_sites)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(windows), desc="impute", unit="window", disable=not progress)
     for w, (s, e) in enumerate(windows):
         ks, ke = index.key_windows[w]
         lo, hi = ranges[w]
@@ -207,7 +258,7 @@ def impute(
                 logits = logits.float()
                 rates = state.get("prior_rates")
                 if rates:  # the trainer's --prior-correction (class-rate masks' log odds)
-                    shift = dt.class_log_odds(rates[0], rates[1], af[s:e].numpy(), ploidy)
+                    shift = masking.class_log_odds(rates[0], rates[1], af[s:e].numpy(), ploidy)
                     logits[..., 1] -= torch.as_tensor(shift, dtype=logits.dtype)
                 prob = torch.softmax(logits, -1).numpy()
             p_alt = 1.0 - prob[..., 0]
@@ -224,7 +275,90 @@ def impute(
             sub_a[hr] = p_alt[:, cols][hr]
             fr[np.ix_(r, s + cols)] = sub_f
             ar[np.ix_(r, s + cols)] = sub_a
+        bar.update(1)
+    bar.close()
     return filled, alt_p, missing
+
+
+def targets_on_model_sites(
+    tgt: vcfio.Calls, model_pos: np.ndarray, where: str, panel: vcfio.Calls | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(haps on the model's sites, model site of each target site or -1, in_targets)``.
+
+    A store must hold exactly the model's sites; a VCF's biallelic records at the model's
+    positions are read (the first record at a position; where ``panel`` knows the site's REF
+    and ALT, only a record with the same alleles), every other record passes through.
+    """
+    if tgt.lines is None:
+        if not np.array_equal(tgt.positions, model_pos):
+            raise InputError(
+                f"{where} has other sites ({tgt.positions.shape[0]}) than the model was trained "
+                f"on ({model_pos.shape[0]}); impute on the training panel's sites"
+            )
+        return tgt.haps, np.arange(model_pos.shape[0]), np.ones(model_pos.shape[0], dtype=bool)
+    at = np.searchsorted(model_pos, tgt.positions)
+    at_c = np.minimum(at, model_pos.shape[0] - 1)
+    hit = (model_pos[at_c] == tgt.positions) & tgt.biallelic
+    if panel is not None and panel.ref is not None and panel.alt is not None and tgt.ref:
+        same = [
+            tgt.ref[k] == panel.ref[at_c[k]] and (tgt.alt or [])[k] == panel.alt[at_c[k]]
+            for k in range(hit.size)
+        ]  # fmt: skip
+        hit &= np.asarray(same, dtype=bool)
+    site_of = np.where(hit, at_c, -1)
+    _, first = np.unique(np.where(hit, site_of, -1 - np.arange(hit.size)), return_index=True)
+    dup = np.ones(hit.size, dtype=bool)
+    dup[first] = False
+    site_of[dup & hit] = -1  # a second record at one position passes through
+    haps = np.full((tgt.haps.shape[0], 2, model_pos.shape[0]), -1, dtype=np.int8)
+    keep = site_of >= 0
+    haps[..., site_of[keep]] = tgt.haps[..., keep]
+    in_targets = np.zeros(model_pos.shape[0], dtype=bool)
+    in_targets[site_of[keep]] = True
+    return haps, site_of, in_targets
+
+
+def write_vcf_out(
+    path: str, tgt: vcfio.Calls, panel: vcfio.Calls | None, pos: np.ndarray, site_of: np.ndarray,
+    filled: np.ndarray, alt_p: np.ndarray, in_targets: np.ndarray,
+) -> None:  # fmt: skip
+    """The imputed VCF: the model's sites (site columns from the targets, else the panel) and
+    the targets' other records passed through."""
+    n = pos.shape[0]
+    ids, ref, alt = ["."] * n, [""] * n, [""] * n
+    if panel is not None and panel.ref is not None:
+        ref, alt = list(panel.ref), list(panel.alt or [])
+        ids = list(panel.ids or ids)
+    chroms = set()
+    for k, j in enumerate(site_of):
+        if j >= 0 and tgt.ids is not None and tgt.ref is not None and tgt.alt is not None:
+            ids[j], ref[j], alt[j] = tgt.ids[k], tgt.ref[k], tgt.alt[k]
+            chroms.add((tgt.chrom or ["1"])[k])
+    if not all(ref) or not all(alt):
+        raise InputError(
+            "a VCF out needs REF/ALT of the model's sites that the targets lack: pass --panel "
+            "(the reference VCF or a store with variants/REF and variants/ALT)"
+        )
+    if len(chroms) > 1:
+        raise InputError(f"the targets' model sites lie on several contigs {sorted(chroms)}")
+    chrom = chroms.pop() if chroms else (tgt.chrom or ["1"])[0]
+    order = {c: i for i, c in enumerate(dict.fromkeys([chrom, *(tgt.chrom or [])]))}
+    ours = {vcfio.header_id(ln) for ln in vcfio.INFO_FORMAT}
+    kept = [
+        ln for ln in (tgt.header or [])
+        if not ln.startswith("##fileformat") and vcfio.header_id(ln) not in ours
+    ]  # fmt: skip
+    columns = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
+    header = [
+        "##fileformat=VCFv4.2", "##source=maskkit examples.rag_bert.impute", *kept,
+        *vcfio.INFO_FORMAT, "\t".join([*columns, *map(str, tgt.samples)]),
+    ]  # fmt: skip
+    records = list(vcfio.imputed_lines(chrom, pos, ids, ref, alt, filled, alt_p, in_targets))
+    for k in np.flatnonzero(site_of < 0):
+        line = (tgt.lines or [])[k]
+        records.append((line.split("\t", 1)[0], int(tgt.positions[k]), len(tgt.ref[k]), line))
+    records.sort(key=lambda r: (order.get(r[0], len(order)), r[1]))
+    vcfio.write_bgzf_vcf(path, header, records)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -232,32 +366,48 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads or 2)
     model, state = load_model(args.checkpoint)
-    haps, pos, samples = dt.read_store(args.store)
-    if not np.array_equal(pos, np.asarray(state["positions"])):
-        raise InputError(
-            f"{args.store} has other sites ({pos.shape[0]}) than the model was trained on "
-            f"({len(state['positions'])}); impute on the training panel's sites"
-        )
+    pos = np.asarray(state["positions"])
+    tgt = vcfio.read_calls(args.store)
+    samples = tgt.samples
+    pcalls = vcfio.read_calls(args.panel) if args.panel else None
+    panel, panel_report = reference_panel(state, samples, args.panel, pcalls)
+    haps, site_of, in_targets = targets_on_model_sites(tgt, pos, args.store, pcalls)
+    print(
+        f"panel: {panel_report['haplotypes']} haplotypes of {panel_report['samples']} reference "
+        f"samples ({panel_report['source']}; {panel_report['targets_left_out']} that are "
+        "targets left out)"
+    )
+    passed = int((site_of < 0).sum())
+    print(f"sites: {pos.shape[0]} of the model, {int(in_targets.sum())} in the targets; "
+          f"{passed} target records not in the panel passed through")  # fmt: skip
     t0 = time.perf_counter()
-    recorded = dt.store_phased(args.store)
+    recorded = tgt.phased
     unphased = args.phase == "unphased" or (args.phase == "auto" and recorded is False)
     how = " (store attribute)" if args.phase == "auto" and recorded is not None else ""
     print(f"targets read as {'unphased genotypes' if unphased else 'phased haplotypes'}{how}")
     filled, alt_p, imputed = impute(
-        model, state, haps, args.batch_size, unphased, args.stride, args.k_retrieve,
-        args.calls == "argmax", args.retrieval_window,
+        model, {**state, "panel": panel}, haps, args.batch_size, unphased, args.stride,
+        args.k_retrieve, args.calls == "argmax", args.retrieval_window, not args.quiet,
     )  # fmt: skip
     dosage = alt_p.sum(axis=1).astype(np.float32)
     elapsed = time.perf_counter() - t0
-    dt.write_store(
-        args.out, filled, pos, samples,
-        extra={"calldata/DS": dosage.T, "calldata/IMPUTED": imputed.transpose(2, 0, 1)},
-    )  # fmt: skip
+    if vcfio.is_vcf(args.out):
+        write_vcf_out(args.out, tgt, pcalls, pos, site_of, filled, alt_p, in_targets)
+    else:
+        dt.write_store(
+            args.out, filled, pos, samples,
+            extra={"calldata/DS": dosage.T, "calldata/IMPUTED": imputed.transpose(2, 0, 1)},
+        )  # fmt: skip
     report: dict[str, Any] = {
         "imputed_calls": int(imputed.sum()),
         "seconds": elapsed,
         "phase": "unphased" if unphased else "phased",
-    }
+        "panel": panel_report,
+        "sites": {
+            "model": int(pos.shape[0]), "in_targets": int(in_targets.sum()),
+            "imputed_only": int((~in_targets).sum()), "passed_through": passed,
+        },
+    }  # fmt: skip
     print(f"imputed {report['imputed_calls']} calls in {elapsed:.1f} s -> {args.out}")
     if args.truth:
         truth, tpos, _ = dt.read_store(args.truth)
@@ -268,7 +418,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["scores"] = res
         for b in [*mm.bin_labels(), "rare", "all"]:
             r = res[b]
-            print(f"  {b:15s} F1 {r['f1']:.4f}  r2 {r['r2']:.4f}  n {r['n_genotypes']:.0f}")
+            print(f"  {b:15s} F1 {fmt(r['f1'], 4)}  r2 {fmt(r['r2'], 4)}  n {r['n_genotypes']:.0f}")
     dt.write_text(str(args.out) + ".json", json.dumps(report, indent=1, default=float))
     return report
 

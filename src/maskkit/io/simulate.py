@@ -410,14 +410,35 @@ def demo_data(
     cache_dir: str | os.PathLike[str] | None = None,
     *,
     seed: int = DEFAULT_SEED,
+    n_diploids: int = 1000,
+    length: int = 1_500_000,
+    val_fraction: float = 0.1,
+    window_size: int = 512,
     verbose: bool = False,
 ) -> DemoData:
-    """Return the default demo dataset, simulating it once into a cache when absent.
+    """Return a demo dataset (:func:`simulate_demo`), simulating it once into a cache when absent.
 
-    The dataset lives in ``<cache_dir>/demo-<maskkit version>-seed<seed>``; ``cache_dir``
-    defaults to ``$MASKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/maskkit``, else
-    ``~/.cache/maskkit``. Concurrent callers are safe: the directory appears atomically and
-    a caller that loses the race uses the winner's copy.
+    The default dataset lives in ``<cache_dir>/demo-<maskkit version>-seed<seed>``; other sizes
+    in ``<cache_dir>/demo-<maskkit version>-n<n_diploids>-len<length>-val<val_fraction>-
+    win<window_size>-seed<seed>``, so a cache written by another version or with other
+    arguments is never read. ``cache_dir`` defaults to :func:`default_cache_dir`
+    (``$MASKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/maskkit``, else ``~/.cache/maskkit``).
+    Concurrent callers are safe: the directory appears atomically and a caller that loses the
+    race uses the winner's copy.
+
+    Parameters
+    ----------
+    cache_dir
+        Folder holding the cached datasets (created when absent).
+    seed, n_diploids, length, val_fraction, window_size
+        As for :func:`simulate_demo`.
+    verbose
+        Print the summary when simulating.
+
+    Returns
+    -------
+    DemoData
+        Paths of the cached files.
 
     Examples
     --------
@@ -428,18 +449,28 @@ def demo_data(
     True
     >>> demo.open_store().n_samples
     1000
+    >>> small = demo_data(tmp / "cache", n_diploids=12, length=20_000, val_fraction=0.25)
+    >>> small.outdir.name.endswith("-n12-len20000-val0.25-win512-seed20090101")
+    True
     >>> shutil.rmtree(tmp)
     """
     from .._version import __version__
 
+    sizes = (n_diploids, length, val_fraction, window_size)
+    tag = "" if sizes == (1000, 1_500_000, 0.1, 512) else (
+        f"-n{n_diploids}-len{length}-val{val_fraction!r}-win{window_size}"
+    )  # fmt: skip
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
-    target = root / f"demo-{__version__}-seed{seed}"
+    target = root / f"demo-{__version__}{tag}-seed{seed}"
     demo = DemoData(target)
     if demo.summary_path.is_file():
         return demo
     try:
-        return simulate_demo(target, seed=seed, verbose=verbose)
+        return simulate_demo(
+            target, n_diploids, length, seed=seed, val_fraction=val_fraction,
+            window_size=window_size, verbose=verbose,
+        )  # fmt: skip
     except FileExistsError:
         if demo.summary_path.is_file():
             return demo
