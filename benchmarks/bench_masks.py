@@ -1,6 +1,7 @@
 """Mask and collate speed: maskkit against the numpy / torch idioms users would write instead.
 
 Run:  python benchmarks/bench_masks.py [--repeats 7] [--json out.json]
+      python benchmarks/bench_masks.py --maskkit-only [--compare OTHER/src] [--rounds 3]
 
 Everything runs single-threaded in one process (numba serial kernels, torch.set_num_threads(1)),
 so the ratios compare like with like. Seeds change between repeats: with a fixed seed the branch
@@ -10,6 +11,7 @@ predictor learns the sequence and flatters some kernels.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -229,6 +231,122 @@ def hash_floor(out: np.ndarray, seed: int) -> np.ndarray:
     return out
 
 
+def maskkit_cases(size: tuple[int, int], mk: Any = mk) -> dict[str, Callable[[int], object]]:
+    """Every kernel path of maskkit at ``size``, as ``fn(seed)`` (no baselines).
+
+    One case per decision mode of the group kernel (one rate, class rates, per-site rates with
+    and without classes), its exact pass, spans, collate's and mask_tokens' 80/10/10.
+    """
+    haps = make_haps(*size)
+    haps3 = haps.reshape(size[0] // 2, 2, size[1])
+    out = np.empty(haps.shape, dtype=bool)
+    freq = make_freq(size[1])
+    keep = np.arange(size[1]) % 10 == 0
+    width = size[1] + 64
+    bufs = collate_buffers(size[0], width)
+    mask = mk.random_mask(haps, RATE, seed=1)
+    ids = haps.astype(np.int64) + 5
+    ids[haps < 0] = 0
+    pool = np.arange(5, 7)
+    return {
+        "bernoulli": lambda s: mk.random_mask(haps, RATE, seed=s, out=out),
+        "exact": lambda s: mk.random_mask(haps, RATE, seed=s, exact=True, out=out),
+        "smart+union": lambda s: mk.smart_balanced_mask(haps3, REF, ALT, seed=s, union=True),
+        "smart exact": lambda s: mk.smart_balanced_mask(haps3, REF, ALT, seed=s, exact=True),
+        "AF-aware": lambda s: mk.af_mask(haps, freq, EDGES, AF_TABLE, seed=s, out=out),
+        "AF-aware exact": lambda s: mk.af_mask(
+            haps, freq, EDGES, AF_TABLE, seed=s, exact=True, out=out
+        ),
+        "array": lambda s: mk.array_mask(haps, keep, kept_rate=0.05, seed=s, out=out),
+        "span": lambda s: mk.span_mask(haps, RATE, mean_span=MEAN_SPAN, seed=s, out=out),
+        "span exact": lambda s: mk.span_mask(
+            haps, RATE, mean_span=MEAN_SPAN, seed=s, exact=True, out=out
+        ),
+        "collate 80/10/10": lambda s: mk.collate(
+            haps, mask, pad_to=width, replace=(0.8, 0.1, 0.1), seed=s, out=bufs
+        ),
+        "mask_tokens 80/10/10": lambda s: mk.mask_tokens(
+            ids, mask, mask_token_id=4, random_ids=pool, replace=(0.8, 0.1, 0.1), seed=s
+        ),
+    }
+
+
+def min_time(fn: Callable[[int], object], repeats: int, min_s: float = 0.05) -> float:
+    """Fastest call of ``fn(seed)``, a fresh seed each, after ~20 ms of warm-up calls.
+
+    At least ``repeats`` calls and at least ``min_s`` of them (fast calls). The minimum, not
+    the median: on a shared machine other processes only ever add time.
+    """
+    t_end = time.perf_counter() + 0.02
+    k = 0
+    while k < 200 and (k == 0 or time.perf_counter() < t_end):
+        fn(10_000 + k)
+        k += 1
+    best = float("inf")
+    start = time.perf_counter()
+    i = 0
+    while i < repeats or (time.perf_counter() - start < min_s and i < 100 * repeats):
+        t0 = time.perf_counter()
+        fn(i)
+        best = min(best, time.perf_counter() - t0)
+        i += 1
+    return best
+
+
+def load_other(src: str) -> Any:
+    """Import the maskkit of another checkout (``src``: its ``src`` folder) as ``maskkit_other``.
+
+    Set ``NUMBA_CACHE_DIR`` (and ``PYTHONDONTWRITEBYTECODE=1``) to leave that checkout
+    untouched: numba's cache otherwise goes next to its package.
+    """
+    init = os.path.join(src, "maskkit", "__init__.py")
+    spec = importlib.util.spec_from_file_location(
+        "maskkit_other", init, submodule_search_locations=[os.path.dirname(init)]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--compare: no maskkit package at {init}")
+    other = importlib.util.module_from_spec(spec)
+    sys.modules["maskkit_other"] = other
+    spec.loader.exec_module(other)
+    return other
+
+
+def maskkit_table(
+    repeats: int,
+    rounds: int,
+    other: Any = None,
+    sizes: list[tuple[int, int]] = SIZES,
+    only: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """ns/site of every case of :func:`maskkit_cases` at every size (fastest call).
+
+    With ``other`` (a second maskkit module), both are timed in ``rounds`` alternating rounds
+    per case, so load on a shared machine falls on both alike; each side's fastest call counts.
+    """
+    sides = {"maskkit": mk} if other is None else {"other": other, "maskkit": mk}
+    rows = []
+    print(f"{'case':<24}{'size':>16}" + "".join(f"{k + ' ns':>14}" for k in sides), end="")
+    print(f"{'ratio':>8}" if other is not None else "")
+    for size in sizes:
+        cases = {k: maskkit_cases(size, m) for k, m in sides.items()}
+        for case in cases["maskkit"]:
+            if only and case not in only:
+                continue
+            best = dict.fromkeys(sides, float("inf"))
+            for _ in range(rounds):
+                for k in sides:
+                    best[k] = min(best[k], min_time(cases[k][case], repeats))
+            ns = {k: 1e9 * t / (size[0] * size[1]) for k, t in best.items()}
+            rows.append({"case": case, "rows": size[0], "sites": size[1], "ns_per_site": ns})
+            line = f"{case:<24}{size[0]:>7,} x {size[1]:<7,}" + "".join(
+                f"{v:>14.3f}" for v in ns.values()
+            )
+            if other is not None:
+                line += f"{ns['maskkit'] / ns['other']:>8.2f}"
+            print(line, flush=True)
+    return rows
+
+
 def fresh_process_times(repeats: int = 5) -> dict[str, float]:
     """Median import time and first-call time (warm numba cache) in fresh processes."""
     code = (
@@ -256,7 +374,42 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch baselines")
+    parser.add_argument(
+        "--maskkit-only",
+        action="store_true",
+        help="time every kernel path of maskkit alone (fastest call, ns/site), no baselines",
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="SRC",
+        default=None,
+        help="with --maskkit-only: also time the maskkit under SRC (another checkout's src\n"
+        "folder), interleaved with this one, and print after/before ratios",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (--compare)")
+    parser.add_argument(
+        "--cases", default=None, help="with --maskkit-only: these cases only (comma-separated)"
+    )
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        help="with --maskkit-only: these sizes only, e.g. 48x1024,64x100000",
+    )
     args = parser.parse_args()
+    if args.maskkit_only:
+        other = None if args.compare is None else load_other(args.compare)
+        for m in (mk, other):
+            if m is not None:
+                print(f"maskkit {m.__version__} from {os.path.dirname(m.__file__)}")
+        sizes = SIZES
+        if args.sizes:
+            sizes = [(int(a), int(b)) for a, b in (x.split("x") for x in args.sizes.split(","))]
+        only = args.cases.split(",") if args.cases else None
+        rows = maskkit_table(args.repeats, args.rounds if other else 1, other, sizes, only)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"rows": rows}, f, indent=2)
+        return
 
     torch = None
     if not args.no_torch:

@@ -78,15 +78,25 @@ def sample_key(skey: np.uint64, sample: int, hap: int) -> np.uint64:
 #
 # Output row ``i`` is the union (OR) of haplotype rows ``i * per ... i * per + per - 1``
 # (``per = 1``: one output row per haplotype row).
+#
+# One loop decides every Bernoulli pass (``_decide``); its mode says where a position's
+# threshold comes from (one rate, class rates, per-site rates with or without classes). Exact
+# rows count their groups (in that pass for one group, else ``_count``) and fix each with
+# ``_fix``. Spans (below) have their own loop and share the fix-up.
 
 FULL16 = 65536  # threshold of rate 1: every 16-bit word is below it
-_MAX16 = np.uint16(65535)
 _SPAN_FIX_ID = 2  # key id of a span row's fix-up draws
 
 
 @ijit
 def _threshold16(p):  # type: ignore[no-untyped-def]
     return np.int64(p * 65536.0 + 0.5)
+
+
+@ijit
+def _word_threshold(t):  # type: ignore[no-untyped-def]
+    """Threshold ``t`` as a 16-bit word bound and a rate-1 flag (``FULL16``: every word)."""
+    return np.uint16(min(t, 65535)), t >= FULL16
 
 
 @ijit
@@ -114,60 +124,58 @@ def _clear_padding(o, i, length, combine):  # type: ignore[no-untyped-def]
             o[i, j] = False
 
 
-@ijit
-def _decide(h, r, length, w16, t, o, i, combine):  # type: ignore[no-untyped-def]
-    """Row ``r`` of ``h`` into row ``i`` of ``o`` (OR-ed in when ``combine``) at threshold ``t``.
-
-    Rows are indexed in the 2-D arrays (``h[r, j]``), not taken as views (``h[r]``): a view
-    costs numba two reference-count updates per row.
-    """
-    b = np.uint16(min(t, 65535))
-    full = t >= FULL16
-    for j in range(length):
-        sel = ((w16[j] < b) | full) & (h[r, j] >= 0)
-        o[i, j] = (o[i, j] & combine) | sel
-    _clear_padding(o, i, length, combine)
-
-
-@jit
-def _decide_classes(h, r, length, w16, t_ref, t_alt, o, i, combine):  # type: ignore[no-untyped-def]
-    """``_decide`` with one threshold per class (ref, alt).
-
-    Not inlined: compiled into one function with ``_decide``'s loop, it slows that loop's rows.
-    """
-    b_ref = np.uint16(min(t_ref, 65535))
-    b_alt = np.uint16(min(t_alt, 65535))
-    f_ref = t_ref >= FULL16
-    f_alt = t_alt >= FULL16
-    for j in range(length):
-        a = h[r, j]
-        x = w16[j]
-        sel = (((x < b_ref) | f_ref) & (a == 0)) | (((x < b_alt) | f_alt) & (a > 0))
-        o[i, j] = (o[i, j] & combine) | sel
-    _clear_padding(o, i, length, combine)
+# Where a position's threshold comes from. Each call of ``_decide`` passes one of these as a
+# constant, so each call site compiles to its own loop with the other modes folded away.
+_ONE = 0  # one threshold for the row: (b0, f0)
+_CLASSES = 1  # one per class: ref (b0, f0), alt (b1, f1)
+_SITES = 2  # one per site, packed by ``_spread`` into ``lo`` (uint16 pairs)
+_SITE_CLASSES = 3  # one per site and class: ``t_ref[j]``, ``t_alt[j]`` (uint32)
+_NO_LO = np.zeros(0, dtype=np.uint16)  # the per-site tables of the modes that have none
+_NO_T = np.zeros(0, dtype=np.uint32)
 
 
 @ijit
-def _decide_sites(h, r, length, w16, t_ref, t_alt, split, o, i, combine):  # type: ignore[no-untyped-def]
-    """``_decide_classes`` with per-site thresholds (``t_ref[j]``, ``t_alt[j]``: uint32).
+def _chosen(mode, x, a, j, b0, f0, b1, f1, lo, t_ref, t_alt):  # type: ignore[no-untyped-def]
+    """Whether position ``j`` (16-bit word ``x``, allele ``a``) is chosen; branch-free selects.
 
-    Rates not ``split`` by class: one threshold per site, in ``t_alt`` as ``_spread`` packs it
-    (16-bit lanes: twice the sites per vector of 32-bit compares, and one compare, not two).
+    Not split by class, a site's threshold is one compare on 16-bit lanes (``_SITES``: twice the
+    sites per vector of 32-bit compares).
     """
-    if not split:
-        lo = t_alt.view(np.uint16)
-        for j in range(length):
-            x = w16[j]
-            sel = ((x < lo[2 * j]) | (lo[2 * j + 1] != 0)) & (h[r, j] >= 0)
-            o[i, j] = (o[i, j] & combine) | sel
-        _clear_padding(o, i, length, combine)
-        return
+    if mode == _ONE:
+        return ((x < b0) | f0) & (a >= 0)
+    if mode == _CLASSES:
+        return (((x < b0) | f0) & (a == 0)) | (((x < b1) | f1) & (a > 0))
+    if mode == _SITES:
+        return ((x < lo[2 * j]) | (lo[2 * j + 1] != 0)) & (a >= 0)
+    x32 = np.uint32(x)
+    return ((x32 < t_ref[j]) & (a == 0)) | ((x32 < t_alt[j]) & (a > 0))
+
+
+@ijit
+def _decide(mode, h, r, length, w16, b0, f0, b1, f1, lo, t_ref, t_alt, o, i, combine, count, acc):  # type: ignore[no-untyped-def]
+    """Decide row ``r`` of ``h`` into row ``i`` of ``o`` (OR-ed in when ``combine``).
+
+    The one Bernoulli decision loop: ``mode`` says where each position's threshold comes from.
+
+    ``mode`` and ``count`` are constants at every call, so each call compiles to
+    its own loop. With ``count`` it returns the row's eligible and chosen positions (for a
+    fresh row), kept in the narrow type ``acc`` (the caller picks one that cannot overflow):
+    numba widens ``int + int`` to 64 bits, which leaves the compiler four sums per vector
+    instead of sixteen (int16); the explicit cast back keeps the lanes narrow. Rows are indexed
+    in the 2-D arrays (``h[r, j]``), not taken as views (``h[r]``): a view costs numba two
+    reference-count updates per row.
+    """
+    n_elig = acc(0)
+    m_all = acc(0)
     for j in range(length):
         a = h[r, j]
-        x = np.uint32(w16[j])
-        sel = ((x < t_ref[j]) & (a == 0)) | ((x < t_alt[j]) & (a > 0))
+        sel = _chosen(mode, w16[j], a, j, b0, f0, b1, f1, lo, t_ref, t_alt)
         o[i, j] = (o[i, j] & combine) | sel
+        if count:
+            n_elig = acc(n_elig + acc(a >= 0))
+            m_all = acc(m_all + acc(sel))
     _clear_padding(o, i, length, combine)
+    return np.int64(n_elig), np.int64(m_all)
 
 
 @ijit
@@ -217,26 +225,6 @@ def _sums(h, r, length, o, i, split, acc):  # type: ignore[no-untyped-def]
             n_alt = acc(n_alt + acc(alt))
             m_alt = acc(m_alt + acc(alt & o[i, j]))
     return np.int64(n_elig), np.int64(m_all), np.int64(n_alt), np.int64(m_alt)
-
-
-@ijit
-def _decide_count(h, r, length, w16, t, o, i, acc):  # type: ignore[no-untyped-def]
-    """``_decide`` into a fresh row that also returns its eligible and chosen positions.
-
-    One pass instead of a decision pass and a counting pass; sums as in ``_sums``.
-    """
-    b = np.uint16(min(t, 65535))
-    full = t >= FULL16
-    n_elig = acc(0)
-    m_all = acc(0)
-    for j in range(length):
-        e = h[r, j] >= 0
-        sel = ((w16[j] < b) | full) & e
-        o[i, j] = sel
-        n_elig = acc(n_elig + acc(e))
-        m_all = acc(m_all + acc(sel))
-    _clear_padding(o, i, length, False)
-    return np.int64(n_elig), np.int64(m_all)
 
 
 @ijit
@@ -352,15 +340,19 @@ def _stream_keys(seed, s0, s1, s2, epoch):  # type: ignore[no-untyped-def]
     return (stream_key(u, s0, epoch), stream_key(u, s1, epoch), stream_key(u, s2, epoch))
 
 
-@jit
-def _sample_of(s, indices):  # type: ignore[no-untyped-def]
-    # An empty ``indices`` means batch position == global sample id.
-    return s if indices.shape[0] == 0 else indices[s]
+@ijit
+def _who(r, ploidy, indices):  # type: ignore[no-untyped-def]
+    """Batch sample, global sample id and haplotype of haplotype row ``r``.
+
+    An empty ``indices`` means batch position == global sample id.
+    """
+    s = r // ploidy
+    return s, (s if indices.shape[0] == 0 else indices[s]), r % ploidy
 
 
-@jit
-def _row(table, s):  # type: ignore[no-untyped-def]
-    # Per-sample tables may hold a single entry shared by every sample.
+@ijit
+def _at(table, s):  # type: ignore[no-untyped-def]
+    """Entry of batch sample ``s`` in a per-sample table (a single entry is every sample's)."""
     return 0 if table.shape[0] == 1 else s
 
 
@@ -383,6 +375,12 @@ def _group_mask(  # type: ignore[no-untyped-def]
 
     ``chunk`` output rows share one set of scratch buffers (serial: all rows; parallel: a few
     rows per task). Every row depends only on its own keys, so results do not depend on it.
+
+    Each row: its words, its thresholds, one ``_decide`` pass; exact rows then count and fix
+    their groups (in a scratch row when ``per > 1``, OR-ed into ``out`` after). The steps are
+    written here, not in inlined helpers that take the arrays: such a helper with branches
+    around its loops kept numba's reference counts of every array it takes, ~40 ns a row
+    (+20 % on a 48 x 1,024 Bernoulli mask, ``bench_masks.py --maskkit-only``).
     """
     k_mask, k_round, k_fix = _stream_keys(
         seed, STREAM_MASK, STREAM_EXACT_ROUND, STREAM_EXACT_FIX, epoch
@@ -392,16 +390,15 @@ def _group_mask(  # type: ignore[no-untyped-def]
     n_groups = rates.shape[1]
     by_site = bins.shape[1] > 0
     shared_sites = bins.shape[0] == 1 and rates.shape[0] == 1
-    n_len = lengths.shape[0]
-    n_idx = indices.shape[0]
-    n_rates = rates.shape[0]
-    n_bins = bins.shape[0]
+    counted = exact and not by_site and not split  # one group: the pass counts it
     for c in prange((rows + chunk - 1) // chunk):
         w = np.empty((sites + 7) >> 2, dtype=np.uint64)
         w16 = w.view(np.uint16)
         t_ref = np.empty(sites if by_site else 0, dtype=np.uint32)
         t_alt = np.empty(sites if by_site else 0, dtype=np.uint32)
+        lo = t_alt.view(np.uint16)
         tmp = np.empty((1, sites if exact and per > 1 else 0), dtype=np.bool_)
+        o = tmp if exact and per > 1 else out  # where a row's pass goes (row oi)
         fix_buf = np.empty(sites if exact else 0, dtype=np.int64)
         n_cnt = np.empty(n_groups, dtype=np.int64)
         m_cnt = np.empty(n_groups, dtype=np.int64)
@@ -409,52 +406,49 @@ def _group_mask(  # type: ignore[no-untyped-def]
         for i in range(c * chunk, min(rows, (c + 1) * chunk)):
             for hap_i in range(per):
                 r = i * per + hap_i
-                s = r // ploidy
-                sample = s if n_idx == 0 else indices[s]
-                hap = r % ploidy
-                length = lengths[0 if n_len == 1 else s]
-                tr = 0 if n_rates == 1 else s
-                tb = 0 if n_bins == 1 else s
-                combine = hap_i > 0
+                s, sample, hap = _who(r, ploidy, indices)
+                length = lengths[_at(lengths, s)]
+                tr = _at(rates, s)
+                tb = _at(bins, s)
                 hash_words(sample_key(k_mask, sample, hap), (length + 3) >> 2, w)
-                if by_site:
-                    want = -2 if shared_sites else s
-                    if spread_for != want:
-                        _spread(bins, tb, split, rates, tr, t_ref, t_alt)
-                        spread_for = want
+                if by_site and spread_for != (-2 if shared_sites else s):
+                    _spread(bins, tb, split, rates, tr, t_ref, t_alt)
+                    spread_for = -2 if shared_sites else s
+                t0 = t1 = 0
+                if not by_site:
+                    p0 = rates[tr, 0]
+                    p1 = rates[tr, 1] if split else p0
+                    t0 = _pass_threshold(p0, length) if exact else _threshold16(p0)
+                    t1 = _pass_threshold(p1, length) if exact else _threshold16(p1)
+                b0, f0 = _word_threshold(t0)
+                oi = 0 if exact and per > 1 else i
+                comb = hap_i > 0 and not exact  # exact rows are fresh; OR-ed in below
+                if by_site and split:
+                    _decide(_SITE_CLASSES, haps, r, length, w16, 0, False, 0, False, _NO_LO,
+                            t_ref, t_alt, o, oi, comb, False, np.int16)  # fmt: skip
+                elif by_site:
+                    _decide(_SITES, haps, r, length, w16, 0, False, 0, False, lo, _NO_T, _NO_T,
+                            o, oi, comb, False, np.int16)  # fmt: skip
+                elif t0 != t1:
+                    b1, f1 = _word_threshold(t1)
+                    _decide(_CLASSES, haps, r, length, w16, b0, f0, b1, f1, _NO_LO, _NO_T, _NO_T,
+                            o, oi, comb, False, np.int16)  # fmt: skip
+                elif not counted:
+                    _decide(_ONE, haps, r, length, w16, b0, f0, b0, f0, _NO_LO, _NO_T, _NO_T,
+                            o, oi, comb, False, np.int16)  # fmt: skip
+                elif length <= _MAX_I16:
+                    n_cnt[0], m_cnt[0] = _decide(
+                        _ONE, haps, r, length, w16, b0, f0, b0, f0, _NO_LO, _NO_T, _NO_T, o, oi,
+                        False, True, np.int16,
+                    )  # fmt: skip
+                else:  # rows hold < 2**31 sites
+                    n_cnt[0], m_cnt[0] = _decide(
+                        _ONE, haps, r, length, w16, b0, f0, b0, f0, _NO_LO, _NO_T, _NO_T, o, oi,
+                        False, True, np.int32,
+                    )  # fmt: skip
                 if not exact:
-                    if by_site:
-                        _decide_sites(haps, r, length, w16, t_ref, t_alt, split, out, i, combine)
-                    else:
-                        t0 = _threshold16(rates[tr, 0])
-                        t1 = _threshold16(rates[tr, 1]) if split else t0
-                        if t0 == t1:
-                            _decide(haps, r, length, w16, t0, out, i, combine)
-                        else:
-                            _decide_classes(haps, r, length, w16, t0, t1, out, i, combine)
                     continue
-                o = tmp if per > 1 else out
-                oi = 0 if per > 1 else i
-                if by_site:
-                    _decide_sites(haps, r, length, w16, t_ref, t_alt, split, o, oi, False)
-                    _count(haps, r, length, o, oi, bins, tb, split, n_cnt, m_cnt)
-                elif not split:  # one group: decide and count in one pass
-                    t0 = _pass_threshold(rates[tr, 0], length)
-                    if length <= _MAX_I16:
-                        n_cnt[0], m_cnt[0] = _decide_count(
-                            haps, r, length, w16, t0, o, oi, np.int16
-                        )
-                    else:
-                        n_cnt[0], m_cnt[0] = _decide_count(
-                            haps, r, length, w16, t0, o, oi, np.int32
-                        )
-                else:
-                    t0 = _pass_threshold(rates[tr, 0], length)
-                    t1 = _pass_threshold(rates[tr, 1], length)
-                    if t0 == t1:
-                        _decide(haps, r, length, w16, t0, o, oi, False)
-                    else:
-                        _decide_classes(haps, r, length, w16, t0, t1, o, oi, False)
+                if not counted:
                     _count(haps, r, length, o, oi, bins, tb, split, n_cnt, m_cnt)
                 key_round = sample_key(k_round, sample, hap)
                 key_fix = sample_key(k_fix, sample, hap)
@@ -469,7 +463,7 @@ def _group_mask(  # type: ignore[no-untyped-def]
                         )  # fmt: skip
                 if per > 1:
                     for j in range(sites):
-                        out[i, j] = (out[i, j] & combine) | tmp[0, j]
+                        out[i, j] = (out[i, j] & (hap_i > 0)) | tmp[0, j]
 
 
 group_mask, group_mask_parallel = _twins(_group_mask)
@@ -492,6 +486,31 @@ def union(m, out):  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- collate
 
 
+@ijit
+def replacement_keys(seed, epoch, r, ploidy, indices):  # type: ignore[no-untyped-def]
+    """Keys of the replacement draws of haplotype row ``r`` (word and random token)."""
+    _, sample, hap = _who(r, ploidy, indices)
+    return (
+        row_key(seed, STREAM_REPLACE, epoch, sample, hap),
+        row_key(seed, STREAM_REPLACE_ALLELE, epoch, sample, hap),
+    )
+
+
+@ijit
+def replace(key_rep, key_all, j, tok, t_mask, t_keep_from, mask_tok, pool):  # type: ignore[no-untyped-def]
+    """Return the token for masked position ``j`` (true token ``tok``): BERT's 80/10/10.
+
+    With ``u = u32_at(key_rep, j)``: ``u < t_mask`` -> ``mask_tok``; ``u >= t_keep_from`` ->
+    ``tok``; otherwise ``pool[below(bits(key_all, j), len(pool))]`` (``pool`` not empty; the
+    wrapper's thresholds leave it unused when no random tokens are asked for). Branch-free: the
+    choice is unpredictable, and a mispredicted branch costs more than the draw.
+    """
+    u = u32_at(key_rep, j)
+    rnd = pool[below(bits(key_all, j), pool.shape[0])]
+    pick = tok if u >= t_keep_from else rnd
+    return mask_tok if u < t_mask else pick
+
+
 @jit
 def collate(  # type: ignore[no-untyped-def]
     haps, mask, mask_div, ploidy, lengths, indices, seed, epoch,
@@ -499,8 +518,7 @@ def collate(  # type: ignore[no-untyped-def]
 ):  # fmt: skip
     """Pad and tokenize; returns (masked positions beyond length, masked missing positions).
 
-    Position choice under replacement: ``u < t_mask`` -> MASK; ``u >= t_keep_from`` -> keep the
-    true token; otherwise a uniformly random allele token (HF's 80/10/10 with t's from the wrapper).
+    Replacement (``replace``): MASK, the true token or a uniformly random allele token.
 
     Each row takes three passes: a branch-free pass over the real sites (tokens, labels,
     attention, mask: arithmetic selects the compiler vectorises), a branch-free compaction of
@@ -513,10 +531,11 @@ def collate(  # type: ignore[no-untyped-def]
     width = ids.shape[1]
     n_pad = 0
     n_missing = 0
-    replace = t_mask < np.uint64(4294967296)
+    replacing = t_mask < np.uint64(4294967296)
+    pool = np.arange(_OFFSET, _OFFSET + max(n_alleles, 1))  # the random tokens
     for r in range(rows):
         s = r // ploidy
-        length = lengths[_row(lengths, s)]
+        length = lengths[_at(lengths, s)]
         mr = r // mask_div
         bad = 0
         for j in range(length):
@@ -541,21 +560,16 @@ def collate(  # type: ignore[no-untyped-def]
         for j in range(length, sites):
             pad += np.int64(mask[mr, j])
         n_pad += pad
-        if replace:
+        if replacing:
             cnt = 0
             for j in range(length):
                 pos[cnt] = j
                 cnt += np.int64(mask_out[r, j])
-            sample = _sample_of(s, indices)
-            key_rep = row_key(seed, STREAM_REPLACE, epoch, sample, r % ploidy)
-            key_all = row_key(seed, STREAM_REPLACE_ALLELE, epoch, sample, r % ploidy)
+            key_rep, key_all = replacement_keys(seed, epoch, r, ploidy, indices)
             for q in range(cnt):
                 j = np.int64(pos[q])
-                u = u32_at(key_rep, j)
-                rnd = _OFFSET + below(bits(key_all, j), n_alleles)
                 tok = _OFFSET + np.int64(haps[r, j])
-                pick = tok if u >= t_keep_from else rnd
-                ids[r, j] = _MASK if u < t_mask else pick
+                ids[r, j] = replace(key_rep, key_all, j, tok, t_mask, t_keep_from, _MASK, pool)
     return n_pad, n_missing
 
 
@@ -565,7 +579,7 @@ def max_allele(haps, ploidy, lengths):  # type: ignore[no-untyped-def]
     top = -1
     for r in range(haps.shape[0]):
         t = -1
-        for j in range(lengths[_row(lengths, r // ploidy)]):
+        for j in range(lengths[_at(lengths, r // ploidy)]):
             t = max(t, np.int64(haps[r, j]))
         top = max(top, t)
     return top
@@ -651,7 +665,7 @@ def class_counts(haps, ploidy, lengths, mask, mask_div, counts):  # type: ignore
     """Accumulate [eligible ref, masked ref, eligible alt, masked alt] into ``counts``."""
     for r in range(haps.shape[0]):
         mr = r // mask_div
-        for j in range(lengths[_row(lengths, r // ploidy)]):
+        for j in range(lengths[_at(lengths, r // ploidy)]):
             a = haps[r, j]
             if a < 0:
                 continue
@@ -668,7 +682,7 @@ def site_counts(haps, lengths, site_mask, counts):  # type: ignore[no-untyped-de
     """
     n, p, _ = haps.shape
     for i in range(n):
-        for j in range(lengths[_row(lengths, i)]):
+        for j in range(lengths[_at(lengths, i)]):
             k = 0
             miss = False
             for h in range(p):
@@ -820,17 +834,12 @@ def _span_mask(  # type: ignore[no-untyped-def]
         seed, STREAM_SPAN, STREAM_SPAN_ROUND, STREAM_EXACT_FIX, epoch
     )
     rows = haps.shape[0]
-    n_len = lengths.shape[0]
-    n_idx = indices.shape[0]
-    n_rates = rates.shape[0]
     for t in prange((rows + chunk - 1) // chunk):
         scratch = np.empty(haps.shape[1], dtype=np.int64)
         for r in range(t * chunk, min(rows, (t + 1) * chunk)):
-            s = r // ploidy
-            sample = s if n_idx == 0 else indices[s]
-            hap = r % ploidy
+            s, sample, hap = _who(r, ploidy, indices)
             _span_row(
-                haps, r, lengths[0 if n_len == 1 else s], rates[0 if n_rates == 1 else s],
+                haps, r, lengths[_at(lengths, s)], rates[_at(rates, s)],
                 sample_key(k_span, sample, hap), sample_key(k_round, sample, hap),
                 sample_key(k_fix, sample, hap), kind, q_log, c, max_len, vals, cdf, exact, out,
                 scratch,

@@ -1,13 +1,15 @@
 """Kernel of :func:`maskkit.mask_tokens`: a mask applied to the user's own token ids.
 
-The replacement draws use the streams and counters of :func:`maskkit.collate`, so with
-maskkit's own vocabulary both give the same ``input_ids``.
+The replacement is :func:`maskkit.collate`'s (``_kernels.replace``, same streams and counters),
+so with maskkit's own vocabulary both give the same ``input_ids``.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from ._kernels import replace, replacement_keys
 from ._numba import jit
-from ._rng import STREAM_REPLACE, STREAM_REPLACE_ALLELE, below, bits, row_key, u32_at
 
 
 @jit
@@ -22,12 +24,12 @@ def mask_tokens(  # type: ignore[no-untyped-def]
     """
     rows, sites = ids.shape
     n_protected = 0
-    n_random = random_ids.shape[0]
+    # ``replace`` draws from a non-empty pool; with no random ids none is ever drawn
+    pool = random_ids
+    if random_ids.shape[0] == 0:
+        pool = np.full(1, mask_id, dtype=random_ids.dtype)
     for r in range(rows):
-        s = r // ploidy
-        sample = s if indices.shape[0] == 0 else indices[s]
-        key_rep = row_key(seed, STREAM_REPLACE, epoch, sample, r % ploidy)
-        key_all = row_key(seed, STREAM_REPLACE_ALLELE, epoch, sample, r % ploidy)
+        key_rep, key_all = replacement_keys(seed, epoch, r, ploidy, indices)
         mr = r // mask_div
         for j in range(sites):
             tok = ids[r, j]
@@ -45,11 +47,5 @@ def mask_tokens(  # type: ignore[no-untyped-def]
                 labels[r, j] = ignore
                 continue
             labels[r, j] = tok
-            u = u32_at(key_rep, j)
-            if u < t_mask:
-                out_ids[r, j] = mask_id
-            elif u >= t_keep_from:
-                out_ids[r, j] = tok
-            else:
-                out_ids[r, j] = random_ids[below(bits(key_all, j), n_random)]
+            out_ids[r, j] = replace(key_rep, key_all, j, tok, t_mask, t_keep_from, mask_id, pool)
     return n_protected
