@@ -150,3 +150,14 @@ def test_hf_float_token_ids_are_refused(kw):
 def test_hf_token_ids_beyond_int64_are_refused():
     with pytest.raises(ValueError, match=r"allele_token_ids\[0\] is 18446744073709551615"):
         HaplotypeDataCollator(everything(), allele_token_ids=[np.uint64(2**64 - 1), 7])
+
+
+def test_dataset_refuses_float_indices_in_a_batch():
+    from maskkit.torch import HaplotypeDataset
+
+    ds = HaplotypeDataset(np.zeros((4, 2, 20), dtype=np.int8), everything(), windows=10)
+    with pytest.raises(TypeError, match="dataset indices must be integers"):
+        ds.__getitems__([1.5, 2.0])  # was truncated to items 1 and 2
+    with pytest.raises(ValueError, match="18446744073709551615"):
+        ds.__getitems__(np.array([2**64 - 1], dtype=np.uint64))
+    assert ds.__getitems__(np.array([3], dtype=np.uint8))["index"].tolist() == [3]

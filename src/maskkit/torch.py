@@ -477,9 +477,11 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         ``sample`` is the store position, ``key = sample * n_windows + window`` keys the mask.
         """
         idx = np.asarray(index)
+        if idx.size == 0:
+            idx = idx.astype(np.int64)
         if idx.dtype == np.bool_ or not np.issubdtype(idx.dtype, np.integer):
             raise TypeError(f"dataset indices must be integers, got {idx.dtype}")
-        idx = idx.astype(np.int64).reshape(-1)
+        idx = narrow(idx, np.int64, "dataset indices").reshape(-1)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise IndexError(
                 f"dataset index out of range [0, {len(self)}): got min {idx.min()}, "
@@ -576,8 +578,8 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         """Return the collated batch of dataset items ``indices`` (DataLoader's batched path)."""
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        sample, window, key = self.locate(idx)
+        sample, window, key = self.locate(indices)
+        idx = np.asarray(indices).reshape(-1).astype(np.int64)  # integers, checked by locate
         haps, lengths = self.read(sample, window)
         freq = self.freq
         inputs: dict[str, Any] = {}
