@@ -78,10 +78,10 @@ class _Lag(pl.Callback):
         time.sleep(1.0)
 
 
-def _fit(lt, masker, epochs, callbacks, ckpt_path=None):
+def _fit(lt, root, masker, epochs, callbacks, ckpt_path=None):
     model = lt.TinyMLM(masker, plateau=True)
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_epochs=epochs, num_sanity_val_steps=0,
+        accelerator="cpu", devices=1, max_epochs=epochs, num_sanity_val_steps=0, default_root_dir=root,
         callbacks=[*callbacks, CurriculumCallback(masker, metric="val_loss")], logger=False,
         enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
@@ -96,11 +96,13 @@ def test_resumed_fit_masks_as_the_uninterrupted_run(tmp_path):
     from examples.integrations import lightning_train as lt
 
     checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_last=True)
-    first, rec1 = _fit(lt, lt.make_masker(True), 2, [checkpoint])
+    first, rec1 = _fit(lt, tmp_path, lt.make_masker(True), 2, [checkpoint])
     masker = lt.make_masker(True)
     # the resumed run's loader starts its workers before any epoch-start hook; _Lag lets them
     # mask the prefetched batches first, so a stale epoch would show
-    second, rec2 = _fit(lt, masker, 3, [_Lag()], ckpt_path=str(tmp_path / "last.ckpt"))
+    second, rec2 = _fit(
+        lt, tmp_path / "2", masker, 3, [_Lag()], ckpt_path=str(tmp_path / "last.ckpt")
+    )
     assert sorted({e for e, _, _ in first}) == [0, 1]
     assert sorted({e for e, _, _ in second}) == [2]
     got = [m for _, _, m in rec1 + rec2]
