@@ -139,11 +139,11 @@ class CurriculumCallback(pl.Callback):
         """Return ``{"masker": masker.state_dict()}`` (JSON types), saved in checkpoints."""
         return {"masker": self.masker.state_dict()}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the Masker from :meth:`state_dict` (a checkpoint of the same configuration)."""
-        if not isinstance(state_dict, dict) or "masker" not in state_dict:
+        if not isinstance(state, dict) or "masker" not in state:
             raise TypeError(
-                "state_dict must come from CurriculumCallback.state_dict() (a dict with key "
-                f"'masker'), got {type(state_dict).__name__}"
+                "state must come from CurriculumCallback.state_dict() (a dict with key "
+                f"'masker'), got {type(state).__name__}"
             )
-        self.masker.load_state_dict(state_dict["masker"])
+        self.masker.load_state_dict(state["masker"])
