@@ -81,9 +81,10 @@ class _Lag(pl.Callback):
 def _fit(lt, root, masker, epochs, callbacks, ckpt_path=None):
     model = lt.TinyMLM(masker, plateau=True)
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_epochs=epochs, num_sanity_val_steps=0, default_root_dir=root,
-        callbacks=[*callbacks, CurriculumCallback(masker, metric="val_loss")], logger=False,
-        enable_progress_bar=False, enable_model_summary=False,
+        accelerator="cpu", devices=1, max_epochs=epochs, num_sanity_val_steps=0,
+        default_root_dir=root, logger=False, enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[*callbacks, CurriculumCallback(masker, metric="val_loss")],
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Lightning's own deprecation and advice warnings
@@ -182,34 +183,38 @@ _PROBE = """
 import sys, types
 import maskkit
 assert not any(m in sys.modules for m in ("pytorch_lightning", "lightning")), "core imported it"
-{setup}
-try:
-    import maskkit.lightning as ml
-except ImportError as e:
-    print("ImportError:", e)
-else:
-    print("base:", ml.CurriculumCallback.__mro__[1].__module__)
+
+def base():
+    sys.modules.pop("maskkit.lightning", None)
+    try:
+        import maskkit.lightning as ml
+    except ImportError as e:
+        return f"ImportError: {e}"
+    return ml.CurriculumCallback.__mro__[1].__module__
+
+# neither package: the error says what to install
+sys.modules.update({"pytorch_lightning": None, "lightning": None})
+print(base())
+# a program that imported the `lightning` package gets callbacks of that package
+pkg, sub = types.ModuleType("lightning"), types.ModuleType("lightning.pytorch")
+class Callback: pass
+Callback.__module__ = "lightning.pytorch"
+sub.Callback, pkg.pytorch = Callback, sub
+sys.modules.update({"lightning": pkg, "lightning.pytorch": sub})
+print(base())
+# otherwise the `pytorch-lightning` package
+for name in ("pytorch_lightning", "lightning", "lightning.pytorch"):
+    del sys.modules[name]
+print(base())
 """
 
 
-def _probe(setup: str) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    code = _PROBE.format(setup=setup)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout.strip()
-
-
 def test_import_names_and_install_hint():
-    fake = (
-        "pkg = types.ModuleType('lightning'); sub = types.ModuleType('lightning.pytorch')\n"
-        "class Callback: pass\n"
-        "Callback.__module__ = 'lightning.pytorch'; sub.Callback = Callback; pkg.pytorch = sub\n"
-        "sys.modules.update({'lightning': pkg, 'lightning.pytorch': sub})\n"
-    )
-    # the core imports neither; without both packages the error says what to install
-    none = "sys.modules['pytorch_lightning'] = None; sys.modules['lightning'] = None"
-    assert 'pip install "maskkit[lightning]"' in _probe(none)
-    # a program that imported the `lightning` package gets callbacks of that package
-    assert _probe(fake) == "base: lightning.pytorch"
-    assert _probe("") == "base: pytorch_lightning.callbacks.callback"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    hint, fake, real = out.stdout.strip().splitlines()
+    assert hint.startswith("ImportError")
+    assert 'pip install "maskkit[lightning]"' in hint
+    assert fake == "lightning.pytorch"
+    assert real == "pytorch_lightning.callbacks.callback"
