@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 import maskkit as mk
 from maskkit import io
-from maskkit.torch import ChunkShuffleSampler, HaplotypeDataset, WindowBatchSampler
+from maskkit.torch import ChunkShuffleSampler, HaplotypeDataset
 from tests.bounds import ALPHA, assert_binomial
 from tests.strategies import block_layouts, epochs, seeds
 
@@ -251,4 +251,3 @@ def test_worker_count_does_not_change_the_order(store) -> None:
         )
         orders.append([b["index"].tolist() for b in loader])
     assert orders[0] == orders[1] == [list(b) for b in sampler]
-    assert isinstance(WindowBatchSampler(ds, 6), WindowBatchSampler)
