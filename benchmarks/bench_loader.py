@@ -21,6 +21,16 @@ Rows:
   int64 outputs or the narrowest dtypes (``uint8`` ids, ``int8`` labels, ``bool`` attention),
   2 workers; and the first of these with ``num_workers=0`` (loading in the main process).
 
+* ``maskkit: ChunkShuffleSampler`` -- chunk-aware shuffling (``maskkit.io.chunk_order``): the
+  store's chunks in random order, then a shuffle within a bounded buffer (default: two chunks'
+  items, here 512 = 2 windows x 256 samples; ``buffer=1024`` is the second row). Every shuffled
+  row also reports how random its order is (``maskkit.io.order_stats``: chunks a batch reads,
+  share of item pairs in a batch from the same window, Kendall tau against the item index).
+* ``--vcz``: the same store as VCF Zarr (``call_genotype`` chunks 1,024 x 256), read from local
+  disk and from a local S3 server (moto, on 127.0.0.1; needs ``zarr``, ``s3fs``, ``moto[server]``),
+  with ``shuffle=True``, ``WindowBatchSampler`` and ``ChunkShuffleSampler``, through a 4 MiB
+  cache of decoded chunks (8 of the 32 chunks: the store does not fit, so every epoch reads).
+
 The stage breakdown is an in-process pass over the same batches: HDF5 read, mask, collate,
 ``Batch`` of tensors (``__getitems__`` minus the rest) and packing it for the worker pipe
 (``Batch.__reduce__``: one copy into one block), with the bytes a batch sends.
@@ -29,7 +39,9 @@ The stage breakdown is an in-process pass over the same batches: HDF5 read, mask
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -42,7 +54,7 @@ import torch
 import maskkit as mk
 from maskkit import io
 from maskkit.curriculum import Levels
-from maskkit.torch import HaplotypeDataset, WindowBatchSampler
+from maskkit.torch import ChunkShuffleSampler, HaplotypeDataset, WindowBatchSampler
 
 N_SAMPLES, N_SITES, PLOIDY = 256, 32_768, 2
 WINDOW, BATCH, WORKERS = 1024, 32, 2
@@ -149,9 +161,61 @@ def naive_rate(
     return _result(f"naive, chunk cache {cache}", "int64", rates)
 
 
-def make_dataset(path: Path, dtype: Any) -> HaplotypeDataset:
+def make_dataset(path: Any, dtype: Any) -> HaplotypeDataset:
     masker = mk.Masker("smart_balanced", rate=Levels(epochs_per_level=1), seed=SEED)
     return HaplotypeDataset(path, masker, windows=WINDOW, pad_to=WINDOW, dtype=dtype)
+
+
+def vcz_store(h5: Path) -> Path:
+    """The benchmark store as VCF Zarr (zarr v2, ``call_genotype`` chunks 1,024 x 256 x 2)."""
+    import h5py
+    import zarr
+
+    path = h5.with_suffix(".vcz")
+    if path.exists():
+        return path
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with h5py.File(h5, "r") as f:
+        gt = f["calldata/GT"][:]
+        pos = f["variants/POS"][:]
+    root = zarr.open_group(tmp, mode="w", zarr_format=2)
+    root.create_array("call_genotype", data=gt, chunks=(1024, N_SAMPLES, PLOIDY))
+    root.create_array("variant_position", data=pos, chunks=(N_SITES,))
+    root.create_array("sample_id", data=np.array([f"s{i}" for i in range(N_SAMPLES)]))
+    tmp.replace(path)
+    return path
+
+
+@contextlib.contextmanager
+def s3_copy(local: Path) -> Any:
+    """Yield ``(url, storage_options)`` of ``local`` uploaded to a moto S3 server on 127.0.0.1."""
+    import s3fs
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        options = {
+            "key": "bench",
+            "secret": "bench-secret",
+            "client_kwargs": {"endpoint_url": f"http://{host}:{port}", "region_name": "eu-west-1"},
+        }
+        fs = s3fs.S3FileSystem(**options)
+        fs.mkdir("bench")
+        fs.put(str(local), "bench/store.vcz", recursive=True)
+        yield "s3://bench/store.vcz", options
+    finally:
+        server.stop()
+
+
+SAMPLER_NAMES = {
+    "window": "WindowBatchSampler",
+    "random": "shuffle=True",
+    "chunks": "ChunkShuffleSampler",
+    "chunks1024": "ChunkShuffleSampler(buffer=1024)",
+}
 
 
 def _loader(ds: HaplotypeDataset, sampler: str, workers: int) -> tuple[Any, Any]:
@@ -162,6 +226,10 @@ def _loader(ds: HaplotypeDataset, sampler: str, workers: int) -> tuple[Any, Any]
     }
     if sampler == "window":
         bs = WindowBatchSampler(ds, BATCH, seed=0)
+        return torch.utils.data.DataLoader(ds, batch_sampler=bs, **common), bs
+    if sampler.startswith("chunks"):
+        buffer = int(sampler[6:]) if sampler[6:] else None
+        bs = ChunkShuffleSampler(ds, BATCH, buffer=buffer, seed=0)
         return torch.utils.data.DataLoader(ds, batch_sampler=bs, **common), bs
     gen = torch.Generator().manual_seed(0)
     loader = torch.utils.data.DataLoader(
@@ -174,8 +242,20 @@ def _dtype_name(dtype: Any) -> str:
     return "uint8/int8/bool" if isinstance(dtype, dict) else np.dtype(dtype).name
 
 
+def order_randomness(ds: HaplotypeDataset, loader: Any, bs: Any) -> dict[str, float]:
+    """``maskkit.io.order_stats`` of one epoch's order of ``loader``'s sampler."""
+    blocks = io.item_blocks(ds.bounds, ds.samples, chunks=io.store_chunks(ds.store))
+    if bs is not None:
+        order = np.concatenate([np.asarray(b) for b in bs])
+    else:
+        order = np.concatenate([np.asarray(b) for b in loader.batch_sampler])
+    st = io.order_stats(order, blocks, batch_size=BATCH, windows=ds.locate(np.arange(len(ds)))[1])
+    keys = ("blocks_per_batch", "same_window_pairs", "kendall_tau", "adjacent_same_block")
+    return {k: round(st[k], 3) for k in keys}
+
+
 def maskkit_rate(
-    path: Path, sampler: str, dtype: Any, epochs: int, workers: int = WORKERS
+    path: Any, sampler: str, dtype: Any, epochs: int, workers: int = WORKERS, where: str = ""
 ) -> dict[str, Any]:
     ds = make_dataset(path, dtype)
     ds.__getitems__(list(range(BATCH)))  # JIT warm-up in the main process, before fork
@@ -187,11 +267,13 @@ def maskkit_rate(
             bs.set_epoch(e)
 
     rates = _time_epochs(loader, epochs, set_epoch)
+    set_epoch(0)
+    order = order_randomness(ds, loader, bs)
     del loader
-    name = "WindowBatchSampler" if sampler == "window" else "shuffle=True"
+    name = where + SAMPLER_NAMES[sampler]
     if workers != WORKERS:
         name += f", {workers} workers"
-    return _result(f"maskkit: {name}", _dtype_name(dtype), rates)
+    return {**_result(f"maskkit: {name}", _dtype_name(dtype), rates), "order": order}
 
 
 def _result(name: str, dtype: str, rates: list[float]) -> dict[str, Any]:
@@ -237,7 +319,7 @@ def stage_breakdown(path: Path, sampler: str, dtype: Any, n_batches: int = 200) 
         t["batch"] += max(0.0, (t4 - t3) - (t3 - t0))  # __getitems__ beyond read+mask+collate
         t["pack"] += t5 - t4
     total = sum(t.values())
-    name = "WindowBatchSampler" if sampler == "window" else "shuffle=True"
+    name = SAMPLER_NAMES[sampler]
     return {
         "loader": f"maskkit: {name}",
         "dtype": _dtype_name(dtype),
@@ -248,14 +330,26 @@ def stage_breakdown(path: Path, sampler: str, dtype: Any, n_batches: int = 200) 
     }
 
 
-CONFIGS = [("window", NARROW), ("window", np.int64), ("random", NARROW)]
+CONFIGS = [
+    ("window", NARROW),
+    ("window", np.int64),
+    ("random", NARROW),
+    ("chunks", NARROW),
+    ("chunks1024", NARROW),
+]
+QUICK = [("window", NARROW), ("random", NARROW), ("chunks", NARROW)]
+#: Rows read from VCF Zarr, on local disk and from the S3 server (``--vcz``).
+#: Their cache of decoded chunks (per worker) holds 8 of the 32 chunks: a store larger than the
+#: cache, as at biobank scale, so every epoch fetches chunks again.
+VCZ_CACHE_MB = 4.0
+VCZ_CONFIGS = [("window", NARROW), ("random", NARROW), ("chunks", NARROW)]
 
 
-def run(epochs: int, quick: bool = False) -> dict[str, Any]:
+def run(epochs: int, quick: bool = False, vcz: bool = False) -> dict[str, Any]:
     """All loader rows and stage breakdowns, naive baseline first."""
     torch.set_num_threads(1)
     path = bench_store()
-    configs = CONFIGS[:1] if quick else CONFIGS
+    configs = QUICK if quick else CONFIGS
     res: dict[str, Any] = {"store": str(path), "rows": [], "stages": []}
     res["rows"].append(naive_rate(path, epochs))
     # the same, with maskkit's chunk cache (64 MiB): every window's chunk stays decompressed
@@ -265,6 +359,15 @@ def run(epochs: int, quick: bool = False) -> dict[str, Any]:
         res["stages"].append(stage_breakdown(path, sampler, dtype, 50 if quick else 200))
     # in the main process: no worker hand-over, but no overlap with the training step either
     res["rows"].append(maskkit_rate(path, *configs[0], epochs, workers=0))
+    if vcz:
+        local = vcz_store(path)
+        for sampler, dtype in VCZ_CONFIGS:
+            store = io.VcfZarrStore(local, cache_mb=VCZ_CACHE_MB)
+            res["rows"].append(maskkit_rate(store, sampler, dtype, epochs, where="vcz disk, "))
+        with s3_copy(local) as (url, options):
+            remote = io.VcfZarrStore(url, storage_options=options, cache_mb=VCZ_CACHE_MB)
+            for sampler, dtype in VCZ_CONFIGS:
+                res["rows"].append(maskkit_rate(remote, sampler, dtype, epochs, where="vcz S3, "))
     # the faster naive loader is the baseline
     base = max(r["windows_per_s"] for r in res["rows"] if r["loader"].startswith("naive"))
     res["baseline_windows_per_s"] = base
@@ -283,8 +386,14 @@ def report(res: dict[str, Any], goal: float | None = None) -> None:
         ok = ""
         if goal is not None and i == first:  # the recommended setup carries the goal
             ok = "  goal met" if r["vs_naive"] >= goal else f"  goal {goal:.0f}x NOT met"
+        order = r.get("order")
+        if order:
+            ok += (
+                f"  chunks/batch {order['blocks_per_batch']:.1f}, same-window pairs "
+                f"{order['same_window_pairs']:.3f}, tau {order['kendall_tau']:+.3f}"
+            )
         print(
-            f"  {r['loader']:<40}{r['dtype']:<17}{r['windows_per_s']:>9,.0f} windows/s"
+            f"  {r['loader']:<52}{r['dtype']:<17}{r['windows_per_s']:>9,.0f} windows/s"
             f"{r['vs_naive']:>7.1f}x{ok}"
         )
     for st in res["stages"]:
@@ -302,9 +411,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", default=None)
+    p.add_argument("--vcz", action="store_true", help="also VCF Zarr rows: local disk and S3")
     p.add_argument("--quiet", action="store_true", help="print nothing (run_all.py reports)")
     args = p.parse_args(argv)
-    res = run(args.epochs, args.quick)
+    res = run(args.epochs, args.quick, args.vcz)
     res["python"] = sys.version.split()[0]
     res["torch"] = torch.__version__
     if not args.quiet:

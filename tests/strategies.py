@@ -315,3 +315,19 @@ def wide_int_arrays(draw: st.DrawFn, shape: tuple[int, ...], dtype: Any = None) 
     edges = st.sampled_from([x for x in bounds if info.min <= x <= info.max])
     anything = st.integers(int(info.min), int(info.max))
     return draw(hnp.arrays(dt, shape, elements=st.one_of(small, small, edges, anything)))
+
+
+@st.composite
+def block_layouts(draw: st.DrawFn) -> np.ndarray:
+    """Block ids of dataset items (:func:`maskkit.io.item_blocks`): 1-30 blocks of 1-12 items.
+
+    The ids are arbitrary non-negative ints (not 0..k-1), in grouped or interleaved order.
+    """
+    sizes = draw(st.lists(st.integers(1, 12), min_size=1, max_size=30))
+    ids = draw(
+        st.lists(st.integers(0, 10_000), min_size=len(sizes), max_size=len(sizes), unique=True)
+    )
+    blocks = np.repeat(np.asarray(ids, dtype=np.int64), sizes)
+    if draw(st.booleans()):
+        blocks = blocks[np.random.default_rng(draw(st.integers(0, 2**32))).permutation(blocks.size)]
+    return blocks

@@ -56,6 +56,7 @@ from .masker import Masker
 
 __all__ = [
     "Batch",
+    "ChunkShuffleSampler",
     "HaplotypeDataset",
     "MaskingCollator",
     "SharedChannel",
@@ -988,3 +989,88 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
         per_window = n // bs if self.drop_last else -(-n // bs)
         total = per_window * self.n_windows
         return -(-total // self.num_replicas)
+
+
+class ChunkShuffleSampler(WindowBatchSampler):
+    """Shuffled batches that read at storage speed: blocks of chunks, then a bounded buffer.
+
+    The order is :func:`maskkit.io.chunk_order`: the items of each store chunk (along sites
+    and samples, :func:`maskkit.io.item_blocks`) are shuffled, the chunks are put in a random
+    order, and each run of ``buffer`` consecutive items is shuffled again. A batch reads about
+    ``buffer / chunk items + 1`` chunks instead of one per item (``shuffle=True``), and mixes
+    windows and samples, unlike :class:`WindowBatchSampler`. The order is a function of
+    ``(seed, epoch)`` only; masks do not depend on it. With ``num_replicas > 1`` rank ``r``
+    takes the ``r``-th contiguous share of the epoch's order (padded by repeating its first
+    items), so ranks read (almost) disjoint chunks; every rank gets as many steps.
+    :func:`maskkit.io.order_stats` measures how random the order is (docs/data.md).
+
+    Parameters
+    ----------
+    dataset : HaplotypeDataset
+    batch_size : int
+    buffer : int, optional
+        Items shuffled together; default ``4 * batch_size`` or two chunks' items, whichever
+        is larger. ``buffer >= len(dataset)`` is a full shuffle.
+    chunks : (int, int), optional
+        Chunk shape ``(sites, samples)``; default the store's (:func:`maskkit.io.store_chunks`).
+    seed, drop_last, num_replicas, rank
+        As for :class:`WindowBatchSampler`; ``drop_last`` drops the rank's last, short batch.
+
+    Examples
+    --------
+    >>> import numpy as np, maskkit as mk
+    >>> from maskkit.torch import ChunkShuffleSampler, HaplotypeDataset
+    >>> haps = np.random.default_rng(0).integers(0, 2, (9, 2, 256), dtype=np.int8)
+    >>> ds = HaplotypeDataset(haps, mk.Masker("random", rate=0.2, seed=0), windows=32)
+    >>> sampler = ChunkShuffleSampler(ds, batch_size=4, chunks=(64, 3), seed=1)
+    >>> sampler.buffer, len(sampler)  # chunks of 2 windows x 3 samples; 72 items
+    (16, 18)
+    >>> sampler.set_epoch(0)
+    >>> sorted(i for batch in sampler for i in batch) == list(range(len(ds)))
+    True
+    """
+
+    def __init__(
+        self,
+        dataset: HaplotypeDataset,
+        batch_size: int,
+        *,
+        buffer: int | None = None,
+        chunks: tuple[int, int] | None = None,
+        seed: int = 0,
+        drop_last: bool = False,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        from .io import item_blocks, store_chunks
+
+        super().__init__(
+            dataset, batch_size, shuffle=True, seed=seed, drop_last=drop_last,
+            num_replicas=num_replicas, rank=rank,
+        )  # fmt: skip
+        self.chunks = store_chunks(dataset.store) if chunks is None else chunks
+        self.blocks = item_blocks(dataset.bounds, dataset.samples, chunks=self.chunks)
+        if buffer is None:
+            biggest = int(np.bincount(self.blocks).max()) if self.blocks.size else 1
+            buffer = max(4 * self.batch_size, 2 * biggest)
+        if isinstance(buffer, bool) or not isinstance(buffer, (int, np.integer)) or buffer < 1:
+            raise ValueError(f"buffer must be an int >= 1 (items), got {buffer!r}")
+        self.buffer = int(buffer)
+
+    def order(self) -> np.ndarray:
+        """Return this rank's item order of the current epoch (:func:`maskkit.io.chunk_order`)."""
+        from .io import chunk_order
+
+        return chunk_order(
+            self.blocks, seed=self.seed, epoch=self.epoch, buffer=self.buffer,
+            rank=self.rank, world_size=self.num_replicas,
+        )  # fmt: skip
+
+    def _all_batches(self) -> list[np.ndarray]:
+        order, bs = self.order(), self.batch_size
+        stop = order.size - order.size % bs if self.drop_last else order.size
+        return [order[i : i + bs] for i in range(0, stop, bs)]
+
+    def __len__(self) -> int:
+        per_rank = -(-len(self.blocks) // self.num_replicas)
+        return per_rank // self.batch_size if self.drop_last else -(-per_rank // self.batch_size)

@@ -39,6 +39,7 @@ from .freq import (
 )
 from .memory import ArrayStore
 from .opener import open_store
+from .order import chunk_order, item_blocks, order_stats, store_chunks
 from .panel import Panel, read_panel, write_panel
 from .simulate import (
     DemoData,
@@ -71,19 +72,23 @@ __all__ = [
     "WindowError",
     "Windows",
     "alt_allele_frequency",
+    "chunk_order",
     "default_cache_dir",
     "demo_data",
+    "item_blocks",
     "load_frequencies",
     "maf",
     "maf_bins",
     "maf_spectrum",
     "open_store",
+    "order_stats",
     "out_of_africa_demography",
     "read_panel",
     "read_split",
     "save_frequencies",
     "simulate_demo",
     "split_by_population",
+    "store_chunks",
     "vcf_to_hdf5",
     "write_panel",
     "write_store",
