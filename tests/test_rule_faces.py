@@ -104,7 +104,9 @@ MASKERS = [
     lambda: mk.Masker(rules.Array(keep=[0, 3, 9], kept_rate=0.2), rate=0.7, seed=7, exact=True),
     lambda: _advanced(
         mk.Masker(
-            rules.PerPosition(np.linspace(0, 1, 40)), rate=Plateau([0.5, 1.0], patience=0), seed=8
+            rules.PerPosition(np.linspace(0, 1, 40)),
+            rate=Plateau([0.5, 1.0], patience=0, mode="max"),
+            seed=8,
         )
     ),
 ]
@@ -171,7 +173,9 @@ OLD_STATES = [
         '"cooldown": 0}, "state": {"level": 1, "best": null, "num_bad": 0, "cooldown_left": 0, '
         '"evaluations": 2}}}}',
         lambda: mk.Masker(
-            rules.Array(every=3, kept_rate=0.1), rate=Plateau([0.6, 0.9], patience=0), seed=2
+            rules.Array(every=3, kept_rate=0.1),
+            rate=Plateau([0.6, 0.9], patience=0, mode="max"),
+            seed=2,
         ),
     ),
 ]
