@@ -36,6 +36,7 @@ MODULES = [
     "maskkit.tokens",
     "maskkit.torch",
     "maskkit.hf",
+    "maskkit.lightning",
 ]
 
 #: Options: keyword-only wherever they appear (``site_rate`` is also the operand of
@@ -55,6 +56,11 @@ PROTOCOLS = {
     "maskkit.hf.CurriculumCallback.on_epoch_begin",  # transformers.TrainerCallback
     "maskkit.hf.CurriculumCallback.on_evaluate",
     "maskkit.hf.CurriculumCallback.on_step_end",
+    # lightning.pytorch.Callback
+    "maskkit.lightning.CurriculumCallback.on_fit_start",
+    "maskkit.lightning.CurriculumCallback.on_train_epoch_start",
+    "maskkit.lightning.CurriculumCallback.on_train_batch_end",
+    "maskkit.lightning.CurriculumCallback.on_validation_end",
 }
 
 _SCHEDULE = {"rate": ("epoch", "step"), "level": ("epoch", "step"), "load_state_dict": ("state",)}
@@ -241,6 +247,8 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "maskkit.curriculum.metric_mode": ("metric",),
     "maskkit.curriculum.Plateau.use_metric": ("metric",),
     "maskkit.hf.CurriculumCallback": ("masker",),
+    "maskkit.lightning.CurriculumCallback": ("masker",),
+    "maskkit.lightning.CurriculumCallback.load_state_dict": ("state",),
     "maskkit.hf.HaplotypeDataCollator": ("masker",),
     "maskkit.hf.HaplotypeDataCollator.__call__": ("items",),
 }

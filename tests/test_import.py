@@ -17,6 +17,9 @@ HEAVY = (
     "cyvcf2",
     "matplotlib",
     "scipy",
+    "lightning",
+    "pytorch_lightning",
+    "datasets",
 )
 
 _PROBE = f"""

@@ -210,7 +210,9 @@ def test_config_mismatch_load_raises() -> None:
         ValueError, match=r"different configuration.*seed: checkpoint 1234, this Masker 99"
     ):
         build(seed=99).load_state_dict(state)
-    other = mk.Masker("smart_balanced", rate=Plateau(LEVELS[:3], patience=1, mode="max"), seed=1234, exact=True)
+    other = mk.Masker(
+        "smart_balanced", rate=Plateau(LEVELS[:3], patience=1, mode="max"), seed=1234, exact=True
+    )
     with pytest.raises(ValueError, match=r"rate\.config\.levels"):
         other.load_state_dict(state)
     flipped = mk.Masker("smart_balanced", rate=0.3, seed=1, exact=False)

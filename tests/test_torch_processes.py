@@ -80,7 +80,8 @@ RESUME_SCRIPT = """
 store, state_path, out = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(state_path) as fh:
     saved = json.load(fh)
-masker = mk.Masker("smart_balanced", rate=Plateau([0.2, 0.5, 0.8], patience=2, mode="max"), seed=SEED)
+sched = Plateau([0.2, 0.5, 0.8], patience=2, mode="max")
+masker = mk.Masker("smart_balanced", rate=sched, seed=SEED)
 ds = HaplotypeDataset(store, masker, windows=WINDOW, samples=SELECTED)
 ds.load_state_dict(saved["dataset"])
 sampler = WindowBatchSampler(ds, 4, seed=7)
@@ -170,7 +171,9 @@ def test_ddp_ranks_together_equal_single_process(store, tmp_path):
 
 def test_resume_in_new_process(store, tmp_path):
     metrics = [0.5, 0.4, 0.3, 0.2]  # patience 2: the level advances after epoch 2's metric
-    masker = mk.Masker("smart_balanced", rate=Plateau([0.2, 0.5, 0.8], patience=2, mode="max"), seed=SEED)
+    masker = mk.Masker(
+        "smart_balanced", rate=Plateau([0.2, 0.5, 0.8], patience=2, mode="max"), seed=SEED
+    )
     ds = HaplotypeDataset(store, masker, windows=WINDOW, samples=SELECTED)
     sampler = WindowBatchSampler(ds, 4, seed=7)
     loader = DataLoader(

@@ -1,6 +1,6 @@
 """Configurations as JSON: one conversion to plain types, their fingerprint and their differences.
 
-Rules, schedules and the Masker describe themselves as dicts of JSON types. :func:`plain` makes
+Rules, schedules and the Masker describe themselves as dicts of JSON types. `plain` makes
 any such dict (with tuples, arrays or numpy scalars inside) comparable after a JSON round trip.
 """
 

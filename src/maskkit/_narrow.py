@@ -2,7 +2,7 @@
 
 A cast that wraps (allele 256 into int8 reads as 0, id 40000 into int16 as -25536, uint64
 2**63 + 5 into int64 as a negative position) or truncates (index 2.7 into 2) turns good data
-into other good-looking data. :func:`narrow` refuses instead, naming the argument, the first
+into other good-looking data. `narrow` refuses instead, naming the argument, the first
 offending value and the fix.
 """
 

@@ -3,19 +3,22 @@
 A data loader pickles (or forks) the objects it runs in its workers once; with persistent workers
 those copies live for the whole training run. The main process changes epoch, step and Plateau
 levels on *its* Masker; a worker's copy would never see them. A *sync channel* is a small block
-of shared memory that both copies hold: the owner publishes :meth:`~maskkit.Masker.sync_state`
-into it after every change, and a copy running in a worker reads it before every mask.
+of shared memory that both copies hold: the owner publishes
+[`sync_state`][maskkit.masker.Masker.sync_state] into it after every change, and a copy running in a
+worker reads it before every mask.
 
-This module is framework-free. :class:`SharedMemoryChannel` (attached by :func:`share`) works with
-any loader built on ``multiprocessing`` (a plain ``Pool``, PyTorch's DataLoader, Grain), fork or
-spawn; ``maskkit.torch.share`` attaches a torch tensor channel instead. A copy knows it runs in
-a worker by its process id alone: it is a copy when the process that owns it (the one that made
-it, or the last one that changed it) is not the current process and the current process was
-started by ``multiprocessing``. Whatever framework the process has imported does not matter.
+This module is framework-free. [`SharedMemoryChannel`][maskkit._sync.SharedMemoryChannel] (attached
+by [`share`][maskkit._sync.share]) works with any loader built on ``multiprocessing`` (a plain
+``Pool``, PyTorch's DataLoader, Grain), fork or spawn; ``maskkit.torch.share`` attaches a torch
+tensor channel instead. A copy knows it runs in a worker by its process id alone: it is a copy when
+the process that owns it (the one that made it, or the last one that changed it) is not the current
+process and the current process was started by ``multiprocessing``. Whatever framework the process
+has imported does not matter.
 
-A copy that masks in a worker without a channel raises :class:`WorkerSyncError`. People who
-really want a worker's copy frozen at the state it was copied with set the environment variable
-``MASKKIT_ALLOW_STALE_WORKERS=1``; the copy then warns once (:class:`WorkerSyncWarning`).
+A copy that masks in a worker without a channel raises
+[`WorkerSyncError`][maskkit._sync.WorkerSyncError]. People who really want a worker's copy frozen at
+the state it was copied with set the environment variable ``MASKKIT_ALLOW_STALE_WORKERS=1``; the
+copy then warns once ([`WorkerSyncWarning`][maskkit._sync.WorkerSyncWarning]).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ _NO_CHANNEL = (
 
 @runtime_checkable
 class SyncChannel(Protocol):
-    """Shared storage of a Masker's :meth:`~maskkit.Masker.sync_state` (a tuple of ints).
+    """Shared storage of a Masker's `sync_state` (a tuple of ints).
 
     ``publish`` runs in the owner process, ``read`` in workers; a read never returns a
     half-written state. The channel must survive the trip into a worker (fork or pickling)
@@ -92,7 +95,7 @@ def in_worker() -> bool:
     """Return True in a process started by ``multiprocessing`` (a loader worker, a Pool process).
 
     Framework-free: PyTorch DataLoader workers, Grain workers and ``Pool`` processes are all
-    ``multiprocessing`` children. A Masker uses the finer test of :class:`SyncLink` (is this
+    ``multiprocessing`` children. A Masker uses the finer test of `SyncLink` (is this
     the process that owns it?); this function is for diagnostics.
     """
     return _started_by_multiprocessing()
@@ -107,7 +110,7 @@ def seqlock_publish(buf: Any, values: Any) -> None:
 
 
 def seqlock_read(buf: Any) -> tuple[int, ...]:
-    """Return ``buf[1:]`` as written by one whole :func:`seqlock_publish`."""
+    """Return ``buf[1:]`` as written by one whole `seqlock_publish`."""
     while True:
         snap = buf.tolist()
         if snap[0] % 2 == 0 and int(buf[0]) == snap[0]:
@@ -137,7 +140,7 @@ class SharedMemoryChannel:
     a version counter, odd while a write is under way (a seqlock), so a worker never reads half
     of an update. A forked worker inherits the mapping; a pickled copy (spawn, a ``Pool`` task,
     Grain) maps the same file again. The process that made the channel removes the file when
-    the channel is garbage collected or at exit. Build it with :func:`share`.
+    the channel is garbage collected or at exit. Build it with [`share`][maskkit._sync.share].
 
     Examples
     --------
@@ -192,11 +195,11 @@ class SharedMemoryChannel:
 def share(masker: Any) -> SyncChannel:
     """Make ``masker``'s state reach its copies in any ``multiprocessing`` worker; return it.
 
-    Attaches a :class:`SharedMemoryChannel` (or returns the process-shared channel already
-    attached, e.g. by ``maskkit.torch.share``): every ``set_epoch``, ``set_step``, ``step``,
-    ``update`` and ``load_state_dict`` of this process is published, and a copy in a worker
-    (fork or spawn, persistent or not: a ``Pool`` initializer's, a Grain or DataLoader
-    worker's) reads it before each mask. Call it before the workers start, and change the
+    Attaches a [`SharedMemoryChannel`][maskkit._sync.SharedMemoryChannel] (or returns the
+    process-shared channel already attached, e.g. by ``maskkit.torch.share``): every ``set_epoch``,
+    ``set_step``, ``step``, ``update`` and ``load_state_dict`` of this process is published, and a
+    copy in a worker (fork or spawn, persistent or not: a ``Pool`` initializer's, a Grain or
+    DataLoader worker's) reads it before each mask. Call it before the workers start, and change the
     state before handing out the work that should use it.
 
     Examples
@@ -275,8 +278,9 @@ class SyncLink:
     def pull(self) -> tuple[int, ...] | None:
         """In a copy: the channel's values if they changed since the last pull, else None.
 
-        A copy with no channel raises :class:`WorkerSyncError`, or warns once with
-        :class:`WorkerSyncWarning` where ``MASKKIT_ALLOW_STALE_WORKERS=1``.
+        A copy with no channel raises [`WorkerSyncError`][maskkit._sync.WorkerSyncError], or warns
+        once with [`WorkerSyncWarning`][maskkit._sync.WorkerSyncWarning] where
+        ``MASKKIT_ALLOW_STALE_WORKERS=1``.
         """
         if not self.is_copy():
             return None
@@ -304,7 +308,7 @@ _TRACKED = 1 << 16  # ids remembered per state: enough to see a second pass, bou
 class StallCheck:
     """Notices a curriculum that nothing drives: the same items masked again at the same state.
 
-    A collator calls :meth:`observe` after each batch. When a Masker whose schedule is not
+    A collator calls `observe` after each batch. When a Masker whose schedule is not
     constant masks half of its items again at one ``(mask epoch, rates)`` state, a second
     pass over the data began without ``set_epoch`` (or a step, or a Plateau update) in between:
     every pass gets the same masks at the same level. That is logged once, at ERROR level on the

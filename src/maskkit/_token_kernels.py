@@ -1,7 +1,7 @@
-"""Kernel of :func:`maskkit.mask_tokens`: a mask applied to the user's own token ids.
+"""Kernel of [`maskkit.mask_tokens`][]: a mask applied to the user's own token ids.
 
-The replacement is :func:`maskkit.collate`'s (``_kernels.replace``, same streams and counters),
-so with maskkit's own vocabulary both give the same ``input_ids``.
+The replacement is [`maskkit.collate`][maskkit.collate.collate]'s (``_kernels.replace``, same
+streams and counters), so with maskkit's own vocabulary both give the same ``input_ids``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The ``maskkit`` command line: ``maskkit convert`` and ``maskkit simulate``.
 
-Subcommands register themselves in :data:`COMMANDS` as ``(name, add_arguments, run)``;
-another module adds one by appending to that list before :func:`main` runs.
+Subcommands register themselves in `COMMANDS` as ``(name, add_arguments, run)``;
+another module adds one by appending to that list before `main` runs.
 """
 
 from __future__ import annotations

@@ -185,14 +185,15 @@ def collate(
         signed dtype); values never wrap around.
     out : dict of numpy arrays, optional
         Buffers to write into instead of fresh arrays, any of the four keys: each of the output
-        shape ``(..., width)`` (see :func:`padded_width`), C-contiguous, ``mask`` bool, the
-        others any integer dtype that holds their values (checked as for ``dtype``, which they
-        override). Reusing buffers across batches skips the page faults of fresh memory.
+        shape ``(..., width)`` (see [`padded_width`][maskkit.collate.padded_width]), C-contiguous,
+        ``mask`` bool, the others any integer dtype that holds their values (checked as for
+        ``dtype``, which they override). Reusing buffers across batches skips the page faults of
+        fresh memory.
 
     Returns
     -------
-    dict of numpy arrays, each ``(..., width)``
-        ``input_ids`` (tokens, see :mod:`maskkit.tokens`), ``labels`` (the true allele at masked
+    dict of numpy arrays, each (..., width)
+        ``input_ids`` (tokens, see [`maskkit.tokens`][]), ``labels`` (the true allele at masked
         positions, ``-100`` elsewhere), ``attention_mask`` (1 real, 0 padding) and ``mask``;
         the arrays of ``out`` where given.
 

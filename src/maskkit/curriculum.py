@@ -2,11 +2,12 @@
 
 A schedule maps ``(epoch, step)`` to a rate in [0, 1]. Every schedule is a small picklable object
 with ``rate(epoch, step=None)``, a JSON-serializable ``state_dict()`` / ``load_state_dict()`` and a
-readable ``repr``. Only :class:`Plateau` carries state that changes during training (its level);
-the others are pure functions of their configuration.
+readable ``repr``. Only [`Plateau`][maskkit.curriculum.Plateau] carries state that changes during
+training (its level); the others are pure functions of their configuration.
 
-:class:`Uniform` and :class:`Beta` are per-sample rate distributions: each sample draws its own
-rate, a pure function of ``(seed, epoch, sample index)``, so any worker computes the same rate.
+[`Uniform`][maskkit.curriculum.Uniform] and [`Beta`][maskkit.curriculum.Beta] are per-sample rate
+distributions: each sample draws its own rate, a pure function of ``(seed, epoch, sample index)``,
+so any worker computes the same rate.
 
 Examples
 --------
@@ -102,9 +103,10 @@ def _fmt(x: float) -> str:
 class Schedule(ABC):
     """Base class of all schedules: ``(epoch, step) -> rate``.
 
-    Subclasses define :meth:`rate` and :meth:`config`; stateful ones also override
-    :meth:`_state` and :meth:`_load_state` (which checks the whole state before it assigns
-    anything, so a bad state leaves the schedule unchanged).
+    Subclasses define [`rate`][maskkit.curriculum.Schedule.rate] and
+    [`config`][maskkit.curriculum.Schedule.config]; stateful ones also override `_state` and
+    `_load_state` (which checks the whole state before it assigns anything, so a bad state leaves
+    the schedule unchanged).
 
     Examples
     --------
@@ -158,10 +160,11 @@ class Schedule(ABC):
         return {"type": type(self).__name__, "config": self.config(), "state": self._state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore training state saved by :meth:`state_dict` of an identically built schedule.
+        """Restore training state saved by `state_dict` of an identically built schedule.
 
         Raises ``ValueError`` when the saved type or configuration differs; use
-        :func:`from_state_dict` to rebuild a schedule from its state instead.
+        [`from_state_dict`][maskkit.curriculum.from_state_dict] to rebuild a schedule from its state
+        instead.
         """
         if not isinstance(state, dict) or not {"type", "config", "state"} <= state.keys():
             raise TypeError(
@@ -246,7 +249,7 @@ class Levels(_Leveled):
 
     Parameters
     ----------
-    levels : sequence of float, default ``DEFAULT_LEVELS``
+    levels : sequence of float, default DEFAULT_LEVELS
         Rates in [0, 1], in the order they are used (``[0.30, ..., 0.80]`` by default).
     epochs_per_level : int, optional
         Advance one level every this many epochs (default 1). Not with ``boundaries``.
@@ -323,7 +326,7 @@ class Levels(_Leveled):
 
 
 class _Ramp(Schedule):
-    """Shared code of :class:`Linear` and :class:`Cosine`."""
+    """Shared code of `Linear` and `Cosine`."""
 
     def __init__(
         self,
@@ -428,7 +431,7 @@ class Linear(_Ramp):
 class Cosine(_Ramp):
     """Half-cosine ramp from ``start`` to ``end``: flat at both ends, steepest in the middle.
 
-    Parameters are those of :class:`Linear`.
+    Parameters are those of [`Linear`][maskkit.curriculum.Linear].
 
     Examples
     --------
@@ -474,20 +477,21 @@ def metric_mode(metric: str) -> str | None:
 class Plateau(_Leveled):
     """Dynamic curriculum: advance one level when a validation metric stops improving.
 
-    Call :meth:`update` with the metric after each evaluation. A value *improves* when it beats
-    the best value since the last advance by more than ``min_delta`` (``mode="max"``: larger is
-    better, e.g. F1; ``mode="min"``: smaller is better, e.g. loss). After ``patience``
-    consecutive evaluations without improvement the schedule moves to the next level (and stays
-    at the last). After an advance, ``cooldown`` evaluations are ignored and the best value
-    restarts, since the task just got harder.
+    Call [`update`][maskkit.curriculum.Plateau.update] with the metric after each evaluation. A
+    value *improves* when it beats the best value since the last advance by more than ``min_delta``
+    (``mode="max"``: larger is better, e.g. F1; ``mode="min"``: smaller is better, e.g. loss). After
+    ``patience`` consecutive evaluations without improvement the schedule moves to the next level
+    (and stays at the last). After an advance, ``cooldown`` evaluations are ignored and the best
+    value restarts, since the task just got harder.
 
-    The level is training state: it is saved by :meth:`state_dict` and restored by
-    :meth:`load_state_dict`; workers that only need the rate can receive it via
-    :meth:`set_level`.
+    The level is training state: it is saved by
+    [`state_dict`][maskkit.curriculum.Plateau.state_dict] and restored by
+    [`load_state_dict`][maskkit.curriculum.Plateau.load_state_dict]; workers that only need the rate
+    can receive it via [`set_level`][maskkit.curriculum.Plateau.set_level].
 
     Parameters
     ----------
-    levels : sequence of float, default ``DEFAULT_LEVELS``
+    levels : sequence of float, default DEFAULT_LEVELS
         Rates in [0, 1].
     patience : int, default 3
         Non-improving evaluations before advancing (``0`` advances at the first one), >= 0.
@@ -495,10 +499,12 @@ class Plateau(_Leveled):
         Minimum change that counts as an improvement, >= 0.
     mode : {"max", "min"}, optional
         Which way the metric improves. There is no default direction: leave it out only when
-        the schedule is driven by a named metric (:meth:`use_metric`, which
-        ``maskkit.hf.CurriculumCallback(metric=...)`` calls), whose name says it
-        (``*loss*`` -> ``"min"``, ``*f1*`` / ``*acc*`` -> ``"max"``, see :func:`metric_mode`);
-        :meth:`update` refuses to guess.
+        the schedule is driven by a named metric
+        ([`use_metric`][maskkit.curriculum.Plateau.use_metric], which
+        ``maskkit.hf.CurriculumCallback(metric=...)`` calls), whose name says it (``*loss*`` ->
+        ``"min"``, ``*f1*`` / ``*acc*`` -> ``"max"``, see
+        [`metric_mode`][maskkit.curriculum.metric_mode]);
+        [`update`][maskkit.curriculum.Plateau.update] refuses to guess.
     cooldown : int, default 0
         Evaluations to ignore after each advance, >= 0.
 
@@ -691,10 +697,11 @@ class Plateau(_Leveled):
 class Distribution(Schedule):
     """Base class of per-sample rate distributions.
 
-    Each sample draws its own rate with :meth:`sample_rates`, a pure function of
-    ``(seed, epoch, sample index, slot)``; :meth:`rate` returns the distribution's mean (for
-    logs). ``slot`` separates independent draws for the same sample (the Masker uses 0 for the
-    ref rate, 1 for the alt rate).
+    Each sample draws its own rate with
+    [`sample_rates`][maskkit.curriculum.Distribution.sample_rates], a pure function of ``(seed,
+    epoch, sample index, slot)``; [`rate`][maskkit.curriculum.Distribution.rate] returns the
+    distribution's mean (for logs). ``slot`` separates independent draws for the same sample (the
+    Masker uses 0 for the ref rate, 1 for the alt rate).
 
     Examples
     --------
@@ -722,7 +729,7 @@ class Distribution(Schedule):
         """Return the expected rate."""
 
     def rate(self, epoch: int, step: int | None = None) -> float:
-        """Return the mean rate (each sample's own rate comes from :meth:`sample_rates`)."""
+        """Return the mean rate (each sample's own rate comes from `sample_rates`)."""
         return self.mean()
 
     def sample_rates(self, indices: Any, *, seed: int, epoch: int = 0, slot: int = 0) -> np.ndarray:
@@ -847,7 +854,7 @@ _TYPES: dict[str, type[Schedule]] = {
 
 
 def from_state_dict(state: dict[str, Any]) -> Schedule:
-    """Rebuild a schedule, configuration and training state, from :meth:`Schedule.state_dict`.
+    """Rebuild a schedule, configuration and training state, from `Schedule.state_dict`.
 
     Examples
     --------
@@ -877,7 +884,7 @@ def from_state_dict(state: dict[str, Any]) -> Schedule:
 
 
 def as_schedule(value: Any, *, name: str = "rate") -> Schedule:
-    """Return ``value`` if it is a :class:`Schedule`, or ``Constant(value)`` for a number.
+    """Return ``value`` if it is a `Schedule`, or ``Constant(value)`` for a number.
 
     Examples
     --------

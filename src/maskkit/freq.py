@@ -7,7 +7,7 @@ everywhere.
 
 * Frequencies are float64 alt-allele frequencies in ``[0, 1]``; the MAF is ``min(f, 1 - f)``.
 * Bin ``b`` holds ``edges[b-1] <= maf < edges[b]``; bins are int32.
-* NaN means *no calls at the site*: its MAF is NaN and its bin is :data:`NO_CALLS` (``-1``).
+* NaN means *no calls at the site*: its MAF is NaN and its bin is `NO_CALLS` (``-1``).
   A consumer that needs a value for every site (the allele-frequency mask's rates, the metrics'
   minor allele) raises a ``ValueError`` that names the argument instead of guessing one.
 * Labels read ``maf<0.01``, ``0.01<=maf<0.05``, ``maf>=0.05``
@@ -113,7 +113,7 @@ def maf_bins(
     ----------
     freq : array of float in [0, 1] or NaN
         Alt-allele frequency per site (any shape).
-    edges : sequence of float, default ``(0.01, 0.05)``
+    edges : sequence of float, default (0.01, 0.05)
         Strictly increasing inner bin edges.
     fold : bool, default True
         Bin the MAF ``min(f, 1 - f)``; ``False`` bins ``freq`` as given.

@@ -3,12 +3,13 @@
 ``transformers`` is imported only when this module is; without it, importing raises
 ImportError with the install hint (``pip install "maskkit[hf]"``).
 
-:class:`HaplotypeDataCollator` turns dataset items (dicts with an allele array and a stable
-sample id) into what a masked-LM head takes: ``input_ids``, ``attention_mask`` and ``labels``
-as **token ids** of the model's vocabulary (``-100`` where nothing is predicted), ploidy
-flattened to rows by default. :class:`CurriculumCallback` sets the Masker's epoch from
-Trainer's, its step, and feeds an eval metric to Plateau schedules; the collator's shared
-Masker carries all of it to persistent DataLoader workers.
+[`HaplotypeDataCollator`][maskkit.hf.HaplotypeDataCollator] turns dataset items (dicts with an
+allele array and a stable sample id) into what a masked-LM head takes: ``input_ids``,
+``attention_mask`` and ``labels`` as **token ids** of the model's vocabulary (``-100`` where nothing
+is predicted), ploidy flattened to rows by default.
+[`CurriculumCallback`][maskkit.hf.CurriculumCallback] sets the Masker's epoch from Trainer's, its
+step, and feeds an eval metric to Plateau schedules; the collator's shared Masker carries all of it
+to persistent DataLoader workers.
 
 Examples
 --------
@@ -63,9 +64,9 @@ _STRIPPED = (
 class HaplotypeDataCollator(MaskingCollator):
     """A ``transformers.Trainer`` data collator: masked haplotypes as model-vocabulary tokens.
 
-    Takes every option of :class:`maskkit.torch.MaskingCollator` (``masker``, ``haps_key``,
+    Takes every option of [`maskkit.torch.MaskingCollator`][] (``masker``, ``haps_key``,
     ``index_key``, ``pad_to``, ...; ``replace`` defaults to BERT's ``(0.8, 0.1, 0.1)``)
-    plus the ones below. Token ids default to maskkit's vocabulary (:mod:`maskkit.tokens`;
+    plus the ones below. Token ids default to maskkit's vocabulary ([`maskkit.tokens`][];
     build the model with ``vocab_size=collator.vocab_size``).
 
     Parameters
@@ -172,7 +173,7 @@ class CurriculumCallback(transformers.TrainerCallback):
     At each epoch start it calls ``masker.set_epoch`` with Trainer's epoch; after each step
     ``masker.set_step(global_step)``; after each evaluation, with ``metric`` given,
     ``masker.update(metrics[metric])`` (Plateau schedules). The Masker is shared
-    (:func:`maskkit.torch.share`), so persistent DataLoader workers follow.
+    ([`maskkit.torch.share`][]), so persistent DataLoader workers follow.
 
     Parameters
     ----------

@@ -6,8 +6,8 @@ Lightning is imported only when this module is, from the ``pytorch-lightning`` p
 (``pip install "maskkit[lightning]"``). Lightning calls callback hooks by name, so the callback
 works under either package's ``Trainer``.
 
-The data side is :class:`maskkit.torch.MaskingCollator` (or
-:class:`maskkit.hf.HaplotypeDataCollator`) as the ``collate_fn`` of your ``train_dataloader``:
+The data side is [`maskkit.torch.MaskingCollator`][] (or
+[`maskkit.hf.HaplotypeDataCollator`][]) as the ``collate_fn`` of your ``train_dataloader``:
 items carry a stable id, so a mask is a pure function of ``(seed, epoch, id)`` and each DDP
 rank masks its share of the items exactly as a single process would.
 
@@ -60,7 +60,7 @@ class CurriculumCallback(pl.Callback):
     ``masker.update(trainer.callback_metrics[metric])`` for Plateau schedules. Under DDP the
     value is rank 0's, broadcast to every rank, so all ranks keep one curriculum (log the metric
     with ``sync_dist=True`` to average it over ranks first). The Masker is shared
-    (:func:`maskkit.torch.share`), so DataLoader workers, persistent or not, follow it.
+    ([`maskkit.torch.share`][]), so DataLoader workers, persistent or not, follow it.
 
     The callback's ``state_dict`` is the Masker's: Lightning saves it in each checkpoint and
     restores it on ``fit(ckpt_path=...)``, Plateau level and best value included.
@@ -140,7 +140,7 @@ class CurriculumCallback(pl.Callback):
         return {"masker": self.masker.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the Masker from :meth:`state_dict` (a checkpoint of the same configuration)."""
+        """Restore the Masker from `state_dict` (a checkpoint of the same configuration)."""
         if not isinstance(state, dict) or "masker" not in state:
             raise TypeError(
                 "state must come from CurriculumCallback.state_dict() (a dict with key "

@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 DEFAULT_EDGES: tuple[float, ...] = _freq.DEFAULT_EDGES
-"""MAF bin edges: ``< 0.01``, ``0.01 - 0.05``, ``>= 0.05`` (:data:`maskkit.freq.DEFAULT_EDGES`)."""
+"""MAF bin edges: ``< 0.01``, ``0.01 - 0.05``, ``>= 0.05`` (`maskkit.freq.DEFAULT_EDGES`)."""
 _FORMAT = "maskkit.MinorAlleleScorer/1"
 
 _FIELDS = ("tp", "fp", "fn", "n", "hit", "sx", "sy", "sxx", "syy", "sxy")
@@ -78,7 +78,7 @@ def minor_allele(alt_freq: Any) -> np.ndarray:
 
 
 def maf_from_alt_freq(alt_freq: Any) -> np.ndarray:
-    """Return the minor-allele frequency ``min(f, 1 - f)`` per site (:func:`maskkit.freq.maf`).
+    """Return the minor-allele frequency ``min(f, 1 - f)`` per site ([`maskkit.freq.maf`][]).
 
     Examples
     --------
@@ -89,7 +89,7 @@ def maf_from_alt_freq(alt_freq: Any) -> np.ndarray:
 
 
 def bin_labels(edges: Sequence[float] = DEFAULT_EDGES) -> list[str]:
-    """Return the bin names for MAF ``edges`` (:func:`maskkit.freq.bin_labels`).
+    """Return the bin names for MAF ``edges`` ([`maskkit.freq.bin_labels`][]).
 
     Examples
     --------
@@ -138,7 +138,7 @@ class MinorAlleleScorer:
     alt_freq : array of float, shape (sites,)
         Alt-allele frequency of every site *in the training panel*; decides each site's minor
         allele and MAF bin.
-    edges : sequence of float, default ``(0.01, 0.05)``
+    edges : sequence of float, default (0.01, 0.05)
         MAF bin edges. Besides one bin per interval, ``result()`` reports ``"rare"`` (MAF below
         the last edge) and ``"all"``.
 
@@ -270,7 +270,7 @@ class MinorAlleleScorer:
         """Return the accumulated sums (bins x fields) and the bins, as plain JSON types.
 
         To pool ranks, all-reduce ``state["counts"]`` (or add other scorers' states with
-        :meth:`merge_state_dict`).
+        [`merge_state_dict`][maskkit.metrics.MinorAlleleScorer.merge_state_dict]).
 
         Examples
         --------
@@ -294,7 +294,7 @@ class MinorAlleleScorer:
         return self.counts.copy()
 
     def add_state(self, counts: Any) -> None:
-        """Add raw sums from :meth:`state` of another scorer with the same bins."""
+        """Add raw sums from `state` of another scorer with the same bins."""
         c = np.asarray(counts, dtype=np.float64)
         if c.shape != self.counts.shape:
             raise ValueError(f"counts must have shape {self.counts.shape}, got {c.shape}")
@@ -322,11 +322,11 @@ class MinorAlleleScorer:
         return c
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Replace the accumulated sums with those of :meth:`state_dict` (same bins and sites)."""
+        """Replace the accumulated sums with those of `state_dict` (same bins and sites)."""
         self.counts[...] = self._counts_of(state)
 
     def merge_state_dict(self, state: dict[str, Any]) -> None:
-        """Add the sums of another scorer's :meth:`state_dict` (same bins and sites) to these."""
+        """Add the sums of another scorer's `state_dict` (same bins and sites) to these."""
         self.counts += self._counts_of(state)
 
     def result(self) -> dict[str, dict[str, float]]:
@@ -353,8 +353,8 @@ def score(
 ) -> dict[str, dict[str, float]]:
     """Score predictions at masked genotypes on the minor allele, per MAF bin.
 
-    One-shot form of :class:`MinorAlleleScorer`; see there and the module docstring for the
-    parameters and definitions.
+    One-shot form of [`MinorAlleleScorer`][maskkit.metrics.MinorAlleleScorer]; see there and the
+    module docstring for the parameters and definitions.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Token ids shared by :func:`maskkit.collate`, the torch adapter and the reference trainer.
+"""Token ids shared by `maskkit.collate`, the torch adapter and the reference trainer.
 
 Allele ``a`` (``0`` = ref, ``1..`` = alt) becomes token ``ALLELE_OFFSET + a``. Labels are allele
 indices, not tokens, so a model predicts ``n_alleles`` classes; unscored positions carry

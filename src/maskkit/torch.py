@@ -5,7 +5,7 @@ torch, importing this module raises ImportError with the install hint.
 
 One dataset item is one *(sample, window)* pair. Its mask is keyed by
 ``key = sample * n_windows + window`` (``sample`` = the sample's position in the store, not in
-the ``samples`` subset; ``window`` = the window's number), passed to the :class:`~maskkit.Masker`
+the ``samples`` subset; ``window`` = the window's number), passed to the [`Masker`][maskkit.Masker]
 as the global sample index. A mask is therefore a pure function of
 ``(seed, epoch, sample, window)``: never of the batch, batch position, worker, rank or world size.
 
@@ -148,12 +148,12 @@ ForkingPickler.register(Batch, _reduce_for_queue)
 
 
 class SharedChannel:
-    """A :class:`~maskkit.Masker`'s sync state in shared memory, for DataLoader workers.
+    """A [`Masker`][maskkit.Masker]'s sync state in shared memory, for DataLoader workers.
 
     An int64 tensor in shared memory (``share_memory_``), which stays shared when the
     DataLoader forks its workers or pickles the dataset and ``collate_fn`` into spawned ones.
     Slot 0 is a version counter, odd while a write is under way (a seqlock), so a worker never
-    reads half of an update. Build it with :func:`share`.
+    reads half of an update. Build it with [`share`][maskkit.torch.share].
 
     Examples
     --------
@@ -193,14 +193,15 @@ class SharedChannel:
 def share(masker: Masker) -> SharedChannel | SyncChannel:
     """Make ``masker``'s curriculum reach its copies in DataLoader workers; return the channel.
 
-    Attaches a :class:`SharedChannel` (or returns the process-shared one already attached,
-    e.g. by :func:`maskkit.share`): every
+    Attaches a [`SharedChannel`][maskkit.torch.SharedChannel] (or returns the process-shared one
+    already attached, e.g. by [`maskkit.share`][]): every
     ``set_epoch``, ``set_step``, ``step``, ``update`` and ``load_state_dict`` in this process
     is published, and a copy in a worker (persistent or not, fork or spawn) reads it before
     each mask. Call it before building the DataLoader, and call ``set_epoch`` before
-    ``iter(loader)`` (batches prefetched earlier keep the old state). :class:`MaskingCollator`
-    and :class:`HaplotypeDataset` call it for you; call it yourself when your own Dataset holds
-    the Masker.
+    ``iter(loader)`` (batches prefetched earlier keep the old state).
+    [`MaskingCollator`][maskkit.torch.MaskingCollator] and
+    [`HaplotypeDataset`][maskkit.torch.HaplotypeDataset] call it for you; call it yourself when your
+    own Dataset holds the Masker.
 
     Examples
     --------
@@ -244,9 +245,10 @@ def worker_info() -> WorkerInfo:
 
     Rank and world size come from an initialised ``torch.distributed`` process group, else from
     the ``RANK`` / ``WORLD_SIZE`` environment variables ``torchrun`` sets (default 0 / 1);
-    ``LOCAL_RANK`` likewise; the worker from :func:`torch.utils.data.get_worker_info` (0 / 1 in
+    ``LOCAL_RANK`` likewise; the worker from `torch.utils.data.get_worker_info` (0 / 1 in
     the main process). maskkit's masks never depend on any of these; the
-    :class:`WindowBatchSampler` uses rank and world size to split batches.
+    [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler] uses rank and world size to split
+    batches.
 
     Examples
     --------
@@ -346,43 +348,46 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
     """Masked, tokenized ``(sample, window)`` items of a haplotype store.
 
     Each item reads its window of both haplotypes of a sample, draws the mask with the
-    :class:`~maskkit.Masker` on the real (unpadded) sites, then pads and tokenizes with
-    :func:`maskkit.collate`. A DataLoader batch is fetched by :meth:`__getitems__`: one
-    HDF5 read per distinct window in the batch (one per batch with a
-    :class:`WindowBatchSampler`).
+    [`Masker`][maskkit.Masker] on the real (unpadded) sites, then pads and tokenizes with
+    [`maskkit.collate`][maskkit.collate.collate]. A DataLoader batch is fetched by
+    [`__getitems__`][maskkit.torch.HaplotypeDataset.__getitems__]: one HDF5 read per distinct window
+    in the batch (one per batch with a [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler]).
 
     Parameters
     ----------
     store : path, HaplotypeStore, ArrayStore or numpy array
-        A scikit-allel-layout HDF5 file or an open :class:`maskkit.io.HaplotypeStore` (the
+        A scikit-allel-layout HDF5 file or an open [`maskkit.io.HaplotypeStore`][] (the
         h5py handle is (re)opened lazily in each worker process, never shared); or data in
         memory: a ``(samples, ploidy, sites)`` allele array, or a
-        :class:`maskkit.io.ArrayStore` for per-sample lengths, positions and sample names.
+        [`maskkit.io.ArrayStore`][] for per-sample lengths, positions and sample names.
     masker : Masker
         The main process's Masker; the dataset keeps a reference, so ``masker.update(metric)``
-        is seen at the next :meth:`set_epoch` / :meth:`sync`.
+        is seen at the next [`set_epoch`][maskkit.torch.HaplotypeDataset.set_epoch] /
+        [`sync`][maskkit.torch.HaplotypeDataset.sync].
     windows : Windows, int, path or array of (start, stop)
-        The windows: a :class:`maskkit.io.Windows`, a window size in sites (``Windows.fixed``),
+        The windows: a [`maskkit.io.Windows`][], a window size in sites (``Windows.fixed``),
         a windows CSV, or ``(n, 2)`` half-open site ranges.
     samples : sequence of int or str, optional
         Store positions (e.g. ``split.train``) or names of the samples to serve; default all.
     frozen : bool, default False
-        Validation mode: masks are the same every epoch (the Masker's :meth:`~maskkit.Masker.
-        frozen` copy at its current rates, unless it already has a ``fixed_epoch``).
+        Validation mode: masks are the same every epoch (the Masker's
+        [`frozen`][maskkit.masker.Masker.frozen] copy at its current rates, unless it already has a
+        ``fixed_epoch``).
     pad_to, pad_to_multiple_of, replace, n_alleles, dtype
-        Passed to :func:`maskkit.collate`. ``pad_to`` = the window size gives fixed shapes.
+        Passed to [`maskkit.collate`][maskkit.collate.collate]. ``pad_to`` = the window size gives
+        fixed shapes.
     freq : float array of shape (n_sites,), optional
         Per-site alternate-allele frequencies of the store, for rules that take ``freq`` per
-        batch (:class:`maskkit.rules.AlleleFrequency`, ``"af_aware"``): each item gets its
+        batch ([`maskkit.rules.AlleleFrequency`][], ``"af_aware"``): each item gets its
         window's slice. Default: the rule's own ``freq`` (one per store site). Required by such
         rules, refused by the others. Compute them from the
         training samples only, e.g. ``maskkit.io.alt_allele_frequency(store, split.train)``,
         so validation genotypes do not leak into the masks.
     haplotypes : bool, default False
         Also return the unmasked alleles as ``haplotypes`` (``(batch, ploidy, width)`` int8, zero
-        past each row's ``length`` like :meth:`read`), for trainers that need the true alleles
-        next to the mask (e.g. to re-tokenize with their own site mask, or to build retrieval
-        queries from the visible sites).
+        past each row's ``length`` like [`read`][maskkit.torch.HaplotypeDataset.read]), for trainers
+        that need the true alleles next to the mask (e.g. to re-tokenize with their own site mask,
+        or to build retrieval queries from the visible sites).
 
     Notes
     -----
@@ -391,7 +396,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
     position), ``window``, ``key`` (the mask key ``sample * n_windows + window``) and
     ``length`` (real sites) and ``start`` (the window's first site: item site ``j`` is store
     site ``start + j``, at ``store.positions[start + j]``), each ``(batch,)`` int64; with
-    ``haplotypes=True`` also ``haplotypes``. :attr:`bounds` holds every window's
+    ``haplotypes=True`` also ``haplotypes``. `bounds` holds every window's
     ``(start, stop)``.
 
     Examples
@@ -498,9 +503,9 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         """Publish the Masker's epoch, step and plateau levels to the DataLoader workers.
 
         The Masker publishes by itself on ``set_epoch``, ``step``, ``update`` and
-        ``load_state_dict`` (see :func:`share`); call this after changing a schedule object
-        directly (e.g. ``masker.schedule.set_level(2)``). Workers read the values before
-        every batch, so change the state before ``iter(loader)`` (like
+        ``load_state_dict`` (see [`share`][maskkit.torch.share]); call this after changing a
+        schedule object directly (e.g. ``masker.schedule.set_level(2)``). Workers read the values
+        before every batch, so change the state before ``iter(loader)`` (like
         ``DistributedSampler.set_epoch``): batches prefetched earlier keep the old state.
         """
         self.channel.publish(self.masker.sync_state())
@@ -531,7 +536,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         return {"masker": self.masker.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the Masker's state from :meth:`state_dict` and publish it to the workers."""
+        """Restore the Masker's state from `state_dict` and publish it to the workers."""
         if not isinstance(state, dict) or "masker" not in state:
             raise ValueError(
                 "state must be the dict HaplotypeDataset.state_dict() returned, with key "
@@ -609,7 +614,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
     @property
     def collate_fn(self) -> Any:
-        """The DataLoader ``collate_fn`` for this dataset: :func:`maskkit.torch.collate_fn`."""
+        """The DataLoader ``collate_fn`` for this dataset: [`maskkit.torch.collate_fn`][]."""
         return collate_fn
 
     def __repr__(self) -> str:
@@ -620,11 +625,13 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
 
 
 def collate_fn(batch: Any) -> Batch:
-    """Collate :class:`HaplotypeDataset` output for a DataLoader.
+    """Collate [`HaplotypeDataset`][maskkit.torch.HaplotypeDataset] output for a DataLoader.
 
-    A dict (a batch from :meth:`HaplotypeDataset.__getitems__`) is returned as is; a list of
-    items (from ``dataset[i]``) is padded to the widest item with the padding values of
-    :func:`maskkit.collate` and stacked, which gives the same tensors as the batched path.
+    A dict (a batch from
+    [`HaplotypeDataset.__getitems__`][maskkit.torch.HaplotypeDataset.__getitems__]) is returned as
+    is; a list of items (from ``dataset[i]``) is padded to the widest item with the padding values
+    of [`maskkit.collate`][maskkit.collate.collate] and stacked, which gives the same tensors as the
+    batched path.
 
     Examples
     --------
@@ -688,7 +695,7 @@ def _stack_alleles(arrays: Sequence[np.ndarray], name: str) -> np.ndarray:
     Any negative allele is a missing call and is stored as ``-1`` (so int16 ``-255`` stays
     missing instead of wrapping to an allele); other values keep their exact value, int8 when
     they fit, else a wider type (alleles above ``n_alleles`` are then refused by name by
-    :func:`maskkit.collate`, never wrapped).
+    [`maskkit.collate`][maskkit.collate.collate], never wrapped).
     """
     hi, clean = 0, []
     for a in arrays:
@@ -714,8 +721,8 @@ class MaskingCollator:
     stable sample id (the same id every epoch, e.g. the dataset index): the mask is keyed by
     ``(seed, epoch, id)``, so it does not depend on batch, order, worker or rank. Items may
     differ in length; shorter ones are padded, and padding is never masked. Building the
-    collator shares the Masker (:func:`share`), so ``masker.set_epoch``, ``step`` and
-    ``update`` in the main process reach persistent workers, for map-style and iterable
+    collator shares the Masker ([`share`][maskkit.torch.share]), so ``masker.set_epoch``, ``step``
+    and ``update`` in the main process reach persistent workers, for map-style and iterable
     datasets alike.
 
     Parameters
@@ -730,14 +737,15 @@ class MaskingCollator:
     keep : sequence of str
         Other item keys to pass through, stacked (``torch.utils.data.default_collate``).
     pad_to, pad_to_multiple_of, replace, n_alleles, dtype
-        As for :func:`maskkit.collate`.
+        As for [`maskkit.collate`][maskkit.collate.collate].
 
     Notes
     -----
     A Masker whose schedule is not constant must be driven: ``set_epoch`` before each epoch
     (``maskkit.hf.CurriculumCallback`` under Trainer). When the collator masks its items a
     second time at the same epoch and rates, it logs an ERROR on the ``maskkit`` logger once,
-    naming the fix (see :class:`maskkit._sync.StallCheck`). Evaluate with :meth:`frozen`.
+    naming the fix (see `maskkit._sync.StallCheck`). Evaluate with
+    [`frozen`][maskkit.torch.MaskingCollator.frozen].
 
     Returns
     -------
@@ -783,9 +791,9 @@ class MaskingCollator:
     def frozen(self, *, rate: Any = None, alt_rate: Any = None, epoch: int = 0) -> MaskingCollator:
         """Return a copy for evaluation whose masks are the same at every evaluation.
 
-        Its Masker is :meth:`maskkit.Masker.frozen` of this one (the current rates unless
-        ``rate`` / ``alt_rate`` are given, masks drawn as at ``epoch``), so validation losses
-        of different epochs compare like with like. Every other option is kept.
+        Its Masker is [`maskkit.Masker.frozen`][maskkit.masker.Masker.frozen] of this one (the
+        current rates unless ``rate`` / ``alt_rate`` are given, masks drawn as at ``epoch``), so
+        validation losses of different epochs compare like with like. Every other option is kept.
 
         Examples
         --------
@@ -883,7 +891,7 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
     drop_last : bool, default False
         Drop each window's last, short batch.
     num_replicas, rank : int, optional
-        Default: world size and rank from :func:`worker_info`.
+        Default: world size and rank from [`worker_info`][maskkit.torch.worker_info].
 
     Examples
     --------
@@ -948,7 +956,7 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
         return {"epoch": self.epoch, "seed": self.seed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the epoch from :meth:`state_dict` of a sampler with the same seed."""
+        """Restore the epoch from `state_dict` of a sampler with the same seed."""
         if not isinstance(state, dict) or not {"epoch", "seed"} <= state.keys():
             raise TypeError(
                 "state must be a dict from WindowBatchSampler.state_dict() with keys 'epoch' "
@@ -994,15 +1002,15 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
 class ChunkShuffleSampler(WindowBatchSampler):
     """Shuffled batches that read at storage speed: blocks of chunks, then a bounded buffer.
 
-    The order is :func:`maskkit.io.chunk_order`: the items of each store chunk (along sites
-    and samples, :func:`maskkit.io.item_blocks`) are shuffled, the chunks are put in a random
+    The order is [`maskkit.io.chunk_order`][]: the items of each store chunk (along sites
+    and samples, [`maskkit.io.item_blocks`][]) are shuffled, the chunks are put in a random
     order, and each run of ``buffer`` consecutive items is shuffled again. A batch reads about
     ``buffer / chunk items + 1`` chunks instead of one per item (``shuffle=True``), and mixes
-    windows and samples, unlike :class:`WindowBatchSampler`. The order is a function of
-    ``(seed, epoch)`` only; masks do not depend on it. With ``num_replicas > 1`` rank ``r``
-    takes the ``r``-th contiguous share of the epoch's order (padded by repeating its first
-    items), so ranks read (almost) disjoint chunks; every rank gets as many steps.
-    :func:`maskkit.io.order_stats` measures how random the order is (docs/data.md).
+    windows and samples, unlike [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler]. The order
+    is a function of ``(seed, epoch)`` only; masks do not depend on it. With ``num_replicas > 1``
+    rank ``r`` takes the ``r``-th contiguous share of the epoch's order (padded by repeating its
+    first items), so ranks read (almost) disjoint chunks; every rank gets as many steps.
+    [`maskkit.io.order_stats`][] measures how random the order is (docs/data.md).
 
     Parameters
     ----------
@@ -1012,9 +1020,10 @@ class ChunkShuffleSampler(WindowBatchSampler):
         Items shuffled together; default ``4 * batch_size`` or two chunks' items, whichever
         is larger. ``buffer >= len(dataset)`` is a full shuffle.
     chunks : (int, int), optional
-        Chunk shape ``(sites, samples)``; default the store's (:func:`maskkit.io.store_chunks`).
+        Chunk shape ``(sites, samples)``; default the store's ([`maskkit.io.store_chunks`][]).
     seed, drop_last, num_replicas, rank
-        As for :class:`WindowBatchSampler`; ``drop_last`` drops the rank's last, short batch.
+        As for [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler]; ``drop_last`` drops the
+        rank's last, short batch.
 
     Examples
     --------
@@ -1058,7 +1067,7 @@ class ChunkShuffleSampler(WindowBatchSampler):
         self.buffer = int(buffer)
 
     def order(self) -> np.ndarray:
-        """Return this rank's item order of the current epoch (:func:`maskkit.io.chunk_order`)."""
+        """Return this rank's item order of the current epoch ([`maskkit.io.chunk_order`][])."""
         from .io import chunk_order
 
         return chunk_order(

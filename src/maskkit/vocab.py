@@ -1,10 +1,10 @@
 """Masks applied to the user's own token ids: any vocabulary, BERT's 80/10/10, HF labels.
 
-:func:`maskkit.collate` tokenizes alleles with maskkit's own small vocabulary
-(:mod:`maskkit.tokens`) and labels masked positions with allele indices. A model with its own
+[`maskkit.collate`][maskkit.collate.collate] tokenizes alleles with maskkit's own small vocabulary
+([`maskkit.tokens`][]) and labels masked positions with allele indices. A model with its own
 vocabulary (a Hugging Face tokenizer, a nucleotide or k-mer model with CLS/SEP/PAD) needs
-its own ids in and its own ids as labels: :func:`mask_tokens` does that with a mask drawn by a
-:class:`~maskkit.Masker` (or any mask function), keyed like the masks.
+its own ids in and its own ids as labels: [`mask_tokens`][maskkit.vocab.mask_tokens] does that with
+a mask drawn by a [`Masker`][maskkit.Masker] (or any mask function), keyed like the masks.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def mask_tokens(
     mask : bool array
         Positions to predict: the shape of ``ids``, or for 3-D ``ids`` a site mask
         ``(samples, length)`` applied to every row of its sample. Draw it with a
-        :class:`~maskkit.Masker` (``masker(...)``) so the curriculum sets the rate.
+        [`Masker`][maskkit.Masker] (``masker(...)``) so the curriculum sets the rate.
     mask_token_id : int
         The id a masked position gets (with probability ``replace[0]``).
     random_ids : int array, optional
@@ -81,7 +81,7 @@ def mask_tokens(
 
     Returns
     -------
-    dict of numpy arrays, each the shape of ``ids``
+    dict of numpy arrays, each the shape of ids
         ``input_ids``; ``labels`` (the original id at masked positions, ``ignore_index``
         elsewhere); ``mask`` (bool, the positions predicted).
 

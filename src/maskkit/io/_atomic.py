@@ -2,7 +2,7 @@
 
 The temporary file or folder is removed on any exception, and also when the process receives
 SIGTERM or SIGHUP meanwhile: while their handlers are the defaults, the signal raises
-:class:`Terminated` in the main thread so that the cleanup runs, and is then delivered again
+`Terminated` in the main thread so that the cleanup runs, and is then delivered again
 with the default action, so the process still ends as the signal says. The result gets the
 permissions a plain ``open()`` or ``mkdir()`` would give it under the current umask, not
 ``mkstemp``'s private 0600.
@@ -42,7 +42,7 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def _signals_clean_up() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into :class:`Terminated` for the duration (main thread only)."""
+    """Turn SIGTERM/SIGHUP into `Terminated` for the duration (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

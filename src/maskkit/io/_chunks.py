@@ -1,11 +1,11 @@
-"""Telling a damaged zarr chunk from a good one, for :class:`maskkit.io.VcfZarrStore`.
+"""Telling a damaged zarr chunk from a good one, for [`maskkit.io.VcfZarrStore`][].
 
 numcodecs' Blosc decoder trusts the sizes in a frame's header: a chunk cut short (a partial
 copy, a full disk) can decode without an error into bytes the frame never held (numcodecs
-issue 228). :func:`checked_store` wraps a zarr store so that every chunk of a Blosc-compressed
+issue 228). `checked_store` wraps a zarr store so that every chunk of a Blosc-compressed
 array it is told about is checked against its own header before it is decoded: the frame must
 be exactly as long as it says, and hold exactly one chunk's bytes. Anything else is a
-:class:`DamagedChunk`.
+`DamagedChunk`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
 
 
 def check_frame(data: Any, expected: int) -> None:
-    """Raise :class:`DamagedChunk` unless ``data`` is one whole Blosc frame of ``expected`` bytes.
+    """Raise `DamagedChunk` unless ``data`` is one whole Blosc frame of ``expected`` bytes.
 
     ``data`` is any contiguous bytes-like object (read in place, not copied).
 

@@ -1,4 +1,4 @@
-"""Exception types of :mod:`maskkit.io`; each message names the argument or path and the fix."""
+"""Exception types of [`maskkit.io`][]; each message names the argument or path and the fix."""
 
 from __future__ import annotations
 

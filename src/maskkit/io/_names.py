@@ -31,7 +31,7 @@ def sample_names(raw: Any, n_samples: int, where: str, gt: str) -> np.ndarray:
     """Return decoded sample names (``sample0``, ... when ``raw`` is None), one per column.
 
     ``where`` names the names' array and ``gt`` the genotype array, for the message when
-    their lengths disagree (:class:`StoreFormatError`).
+    their lengths disagree ([`StoreFormatError`][maskkit.io._names.StoreFormatError]).
 
     Examples
     --------

@@ -49,8 +49,8 @@ def alt_allele_frequency(
     Parameters
     ----------
     data
-        A :class:`HaplotypeStore` (read in chunks of ``chunk_sites``) or an array
-        ``(samples, ploidy, sites)``.
+        A [`HaplotypeStore`][maskkit.io.freq.HaplotypeStore] (read in chunks of ``chunk_sites``) or
+        an array ``(samples, ploidy, sites)``.
     samples
         Sample indices to count (default: all).
 
@@ -88,7 +88,7 @@ def alt_allele_frequency(
 
 
 def maf(freq: Any) -> np.ndarray:
-    """Return the minor-allele frequency ``min(f, 1 - f)`` (:func:`maskkit.freq.maf`).
+    """Return the minor-allele frequency ``min(f, 1 - f)`` ([`maskkit.freq.maf`][]).
 
     Examples
     --------
@@ -99,7 +99,7 @@ def maf(freq: Any) -> np.ndarray:
 
 
 def maf_bins(freq: Any, edges: Sequence[float] = DEFAULT_MAF_EDGES) -> np.ndarray:
-    """Return the MAF bin (int32) of each site (:func:`maskkit.freq.maf_bins`).
+    """Return the MAF bin (int32) of each site ([`maskkit.freq.maf_bins`][]).
 
     ``k`` means ``edges[k-1] <= MAF < edges[k]``; with the default edges 0 = MAF < 0.01,
     1 = 0.01-0.05, 2 = >= 0.05. NaN frequencies (no calls) get bin -1.
@@ -113,7 +113,7 @@ def maf_bins(freq: Any, edges: Sequence[float] = DEFAULT_MAF_EDGES) -> np.ndarra
 
 
 def maf_spectrum(freq: Any, edges: Sequence[float] = DEFAULT_MAF_EDGES) -> dict[str, int]:
-    """Return the number of sites per MAF bin, keyed by :func:`maskkit.freq.bin_labels`.
+    """Return the number of sites per MAF bin, keyed by [`maskkit.freq.bin_labels`][].
 
     Sites without calls (NaN) are counted under ``"no calls"`` when there are any.
 

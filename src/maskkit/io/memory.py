@@ -14,8 +14,8 @@ __all__ = ["ArrayStore"]
 class ArrayStore:
     """A ``(samples, ploidy, sites)`` allele array with the reading interface of a store.
 
-    :class:`maskkit.torch.HaplotypeDataset` takes it (or the bare array) wherever it takes a
-    :class:`HaplotypeStore`, with the same guarantees: masks keyed by
+    [`maskkit.torch.HaplotypeDataset`][] takes it (or the bare array) wherever it takes a
+    [`HaplotypeStore`][maskkit.io.HaplotypeStore], with the same guarantees: masks keyed by
     ``(seed, epoch, sample, window)``, padding never masked.
 
     Parameters

@@ -1,4 +1,4 @@
-"""One opener for every store: :func:`open_store` picks HDF5 or VCF Zarr from the path.
+"""One opener for every store: `open_store` picks HDF5 or VCF Zarr from the path.
 
 It sits above both store modules (``store`` and ``vcz``), which never import it or each other's
 private helpers.
@@ -29,9 +29,9 @@ def open_store(
 ) -> HaplotypeStore:
     """Open a haplotype store: an HDF5 file (scikit-allel layout) or a VCF Zarr store.
 
-    Both give the :class:`HaplotypeStore` interface. The format is ``format`` when given,
-    else ``"vcz"`` (:class:`VcfZarrStore`) for a directory, a ``.vcz`` / ``.zarr`` / ``.zip``
-    path or a URL, else ``"hdf5"``.
+    Both give the [`HaplotypeStore`][maskkit.io.store.HaplotypeStore] interface. The format is
+    ``format`` when given, else ``"vcz"`` ([`VcfZarrStore`][maskkit.io.vcz.VcfZarrStore]) for a
+    directory, a ``.vcz`` / ``.zarr`` / ``.zip`` path or a URL, else ``"hdf5"``.
 
     Parameters
     ----------
@@ -44,7 +44,7 @@ def open_store(
     storage_options
         VCF Zarr at a URL only: options of its fsspec filesystem (e.g. credentials).
     in_memory, verbose
-        See :class:`HaplotypeStore`.
+        See [`HaplotypeStore`][maskkit.io.store.HaplotypeStore].
 
     Examples
     --------

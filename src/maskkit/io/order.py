@@ -5,7 +5,7 @@ has items. The chunk-aware order (the block shuffle of webdataset's shards and G
 ``WindowShuffle``) keeps reads local instead:
 
 1. every item belongs to one *block*: the store chunk (along sites and samples) that holds the
-   first site of its window for its sample (:func:`item_blocks`);
+   first site of its window for its sample ([`item_blocks`][maskkit.io.order.item_blocks]);
 2. the items of each block are shuffled, and the blocks are put in a random order;
 3. the resulting stream is cut into consecutive runs of ``buffer`` items and each run is
    shuffled (a bounded buffer: an item moves at most ``buffer - 1`` places from its block).
@@ -14,8 +14,9 @@ A batch then touches about ``buffer / block size + 1`` blocks. The order is a pu
 ``(blocks, seed, epoch, buffer, rank, world_size)``: the same in every process and for every
 number of DataLoader workers. With ``world_size > 1`` the epoch's order is padded by repeating
 its first items to a multiple of ``world_size`` and rank ``r`` takes the ``r``-th contiguous
-slice, so ranks read (almost) disjoint chunks. :func:`order_stats` measures how random an order
-is. Masks never depend on the order: they are keyed by the item, not its position.
+slice, so ranks read (almost) disjoint chunks. [`order_stats`][maskkit.io.order.order_stats]
+measures how random an order is. Masks never depend on the order: they are keyed by the item, not
+its position.
 
 Examples
 --------
@@ -50,10 +51,10 @@ def _nonneg_int(value: Any, name: str, minimum: int = 0) -> int:
 def store_chunks(store: Any) -> tuple[int, int]:
     """Return the ``(sites, samples)`` chunk shape of a haplotype store.
 
-    :class:`~maskkit.io.HaplotypeStore`: the HDF5 chunks of ``calldata/GT`` (a contiguous or
-    in-memory dataset is one chunk); :class:`~maskkit.io.VcfZarrStore`: the ``call_genotype``
-    chunks; any other store (e.g. :class:`~maskkit.io.ArrayStore`, in memory): one chunk of
-    the whole store, where every order reads equally fast.
+    [`HaplotypeStore`][maskkit.io.HaplotypeStore]: the HDF5 chunks of ``calldata/GT`` (a contiguous
+    or in-memory dataset is one chunk); [`VcfZarrStore`][maskkit.io.VcfZarrStore]: the
+    ``call_genotype`` chunks; any other store (e.g. [`ArrayStore`][maskkit.io.ArrayStore], in
+    memory): one chunk of the whole store, where every order reads equally fast.
 
     Examples
     --------
@@ -80,7 +81,7 @@ def item_blocks(bounds: Any, samples: Any, *, chunks: tuple[int, int]) -> np.nda
     """Return the block (store chunk) of every ``(sample, window)`` item, as int64.
 
     Item ``i`` is window ``i // len(samples)`` of sample ``samples[i % len(samples)]`` (the
-    item numbering of :class:`maskkit.torch.HaplotypeDataset`). Its block is the chunk holding
+    item numbering of [`maskkit.torch.HaplotypeDataset`][]). Its block is the chunk holding
     the window's first site for that sample: ``(start // chunks[0], sample // chunks[1])``,
     numbered from 0 in row-major order.
 
@@ -91,7 +92,8 @@ def item_blocks(bounds: Any, samples: Any, *, chunks: tuple[int, int]) -> np.nda
     samples : int array (n,)
         Store positions of the samples served.
     chunks : (int, int)
-        Chunk shape along sites and samples, e.g. from :func:`store_chunks`.
+        Chunk shape along sites and samples, e.g. from
+        [`store_chunks`][maskkit.io.order.store_chunks].
 
     Examples
     --------
@@ -129,7 +131,7 @@ def chunk_order(
     Parameters
     ----------
     blocks : int array (n_items,)
-        The block of each item (:func:`item_blocks`).
+        The block of each item ([`item_blocks`][maskkit.io.order.item_blocks]).
     seed, epoch : int
         The order is a function of these (and of the other arguments) only.
     buffer : int
@@ -187,7 +189,7 @@ def order_stats(
     order : int array
         Item indices in the order served (one rank's or the whole epoch's).
     blocks : int array (n_items,)
-        The block of each item (:func:`item_blocks`).
+        The block of each item ([`item_blocks`][maskkit.io.order.item_blocks]).
     batch_size : int
         Batches are consecutive runs of ``batch_size`` items of ``order``.
     windows : int array (n_items,), optional

@@ -108,7 +108,7 @@ def out_of_africa_demography() -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class DemoData:
-    """Paths of a demo dataset directory (see :func:`simulate_demo` for the layout).
+    """Paths of a demo dataset directory (see `simulate_demo` for the layout).
 
     Examples
     --------
@@ -163,7 +163,7 @@ class DemoData:
         return result
 
     def open_store(self, **kwargs: Any) -> HaplotypeStore:
-        """Open the haplotype store (keyword arguments go to :class:`HaplotypeStore`)."""
+        """Open the haplotype store (keyword arguments go to `HaplotypeStore`)."""
         return HaplotypeStore(self.store, **kwargs)
 
     def write_vcf(self, path: str | os.PathLike[str], *, contig: str = "1") -> Path:
@@ -244,7 +244,7 @@ def simulate_demo(
     mutation_rate, recombination_rate
         Per base pair per generation.
     window_size, window_stride
-        Window length and step in sites (see :meth:`Windows.fixed`).
+        Window length and step in sites (see [`Windows.fixed`][maskkit.io.windows.Windows.fixed]).
     val_fraction
         Fraction of each population held out for validation.
     overwrite
@@ -366,7 +366,7 @@ def simulate_demo(
 
 
 def format_summary(summary: dict[str, Any], outdir: Path, seconds: float | None = None) -> str:
-    """Return the human-readable summary printed by :func:`simulate_demo`."""
+    """Return the human-readable summary printed by `simulate_demo`."""
     spec = summary["maf_spectrum_train"]
     total = max(1, sum(spec.values()))
     lines = [
@@ -416,22 +416,22 @@ def demo_data(
     window_size: int = 512,
     verbose: bool = False,
 ) -> DemoData:
-    """Return a demo dataset (:func:`simulate_demo`), simulating it once into a cache when absent.
+    """Return a demo dataset (`simulate_demo`), simulating it once into a cache when absent.
 
     The default dataset lives in ``<cache_dir>/demo-<maskkit version>-seed<seed>``; other sizes
     in ``<cache_dir>/demo-<maskkit version>-n<n_diploids>-len<length>-val<val_fraction>-
     win<window_size>-seed<seed>``, so a cache written by another version or with other
-    arguments is never read. ``cache_dir`` defaults to :func:`default_cache_dir`
-    (``$MASKKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/maskkit``, else ``~/.cache/maskkit``).
-    Concurrent callers are safe: the directory appears atomically and a caller that loses the
-    race uses the winner's copy.
+    arguments is never read. ``cache_dir`` defaults to
+    [`default_cache_dir`][maskkit.io.simulate.default_cache_dir] (``$MASKKIT_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/maskkit``, else ``~/.cache/maskkit``). Concurrent callers are safe: the
+    directory appears atomically and a caller that loses the race uses the winner's copy.
 
     Parameters
     ----------
     cache_dir
         Folder holding the cached datasets (created when absent).
     seed, n_diploids, length, val_fraction, window_size
-        As for :func:`simulate_demo`.
+        As for [`simulate_demo`][maskkit.io.simulate.simulate_demo].
     verbose
         Print the summary when simulating.
 

@@ -1,8 +1,8 @@
 """Haplotype store: scikit-allel-layout HDF5 files read as ``(samples, ploidy, sites)`` int8.
 
-:class:`HaplotypeStore` is also the interface of every store: :class:`maskkit.io.VcfZarrStore`
-(module ``vcz``) reads VCF Zarr through it, and :func:`maskkit.io.open_store` (module ``open``)
-picks the class from the path.
+[`HaplotypeStore`][maskkit.io.store.HaplotypeStore] is also the interface of every store:
+[`maskkit.io.VcfZarrStore`][] (module ``vcz``) reads VCF Zarr through it, and
+[`maskkit.io.open_store`][] (module ``open``) picks the class from the path.
 
 Layout (what ``allel.vcf_to_hdf5`` writes, so users' files open as is)::
 
@@ -50,7 +50,7 @@ def _as_int8(block: np.ndarray, path: Path) -> np.ndarray:
     """Return ``block`` as int8 alleles; refuse values that int8 cannot hold, never wrap them.
 
     Values below -128 (missing, as any negative value) become ``-1``; a non-negative allele index
-    above 127 raises :class:`StoreFormatError`.
+    above 127 raises [`StoreFormatError`][maskkit.io.store.StoreFormatError].
     """
     if block.dtype == np.int8:
         return block
@@ -280,7 +280,7 @@ class HaplotypeStore:
         return ref, decode_strings(alt)
 
     def require_ploidy(self, ploidy: int = 2) -> None:
-        """Raise :class:`PloidyError` unless the store has ``ploidy`` haplotypes per sample.
+        """Raise `PloidyError` unless the store has ``ploidy`` haplotypes per sample.
 
         Examples
         --------

@@ -35,7 +35,7 @@ _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000
 
 @dataclasses.dataclass(frozen=True)
 class ConvertStats:
-    """What :func:`vcf_to_hdf5` kept and skipped.
+    """What [`vcf_to_hdf5`][maskkit.io.vcf.vcf_to_hdf5] kept and skipped.
 
     Examples
     --------
@@ -130,9 +130,9 @@ def _decode_gt(
 
     ``raw`` is htslib's int32 GT encoding (``Variant.format("GT", int)``), which, unlike
     cyvcf2's int16 ``genotype.array()``, holds every allele index without wrapping. Raises
-    :class:`VCFFormatError` for an allele index other than 0 (REF) and 1 (the one ALT) and for a
-    call with fewer alleles than the store's ploidy (unless every allele of it is missing, as in
-    ``.`` for a diploid missing call).
+    [`VCFFormatError`][maskkit.io.vcf.VCFFormatError] for an allele index other than 0 (REF) and 1
+    (the one ALT) and for a call with fewer alleles than the store's ploidy (unless every allele of
+    it is missing, as in ``.`` for a diploid missing call).
     """
     if raw is None or raw.ndim != 2 or raw.shape[0] != len(samples):
         raise VCFFormatError(f"{where} has no GT calls; every record needs a GT field")
@@ -198,11 +198,12 @@ def vcf_to_hdf5(
     calls become ``-1``. Whether every call was phased is stored in the root attribute
     ``phased``. Output goes to a temporary file renamed onto ``out_path`` only on success.
 
-    Every kept record is stored exactly or the conversion fails with :class:`VCFFormatError`
-    naming the record: an allele index other than ``0``/``1``/``.`` in a kept record, a call
-    with fewer alleles than the file's ploidy (a haploid call in a diploid record; an all-missing
-    ``.`` is stored as missing), a position above ``2**31 - 1``, an unsorted position, a second
-    contig, or a file in which no record is kept are all errors, never wrapped or dropped.
+    Every kept record is stored exactly or the conversion fails with
+    [`VCFFormatError`][maskkit.io.vcf.VCFFormatError] naming the record: an allele index other than
+    ``0``/``1``/``.`` in a kept record, a call with fewer alleles than the file's ploidy (a haploid
+    call in a diploid record; an all-missing ``.`` is stored as missing), a position above ``2**31 -
+    1``, an unsorted position, a second contig, or a file in which no record is kept are all errors,
+    never wrapped or dropped.
 
     Parameters
     ----------

@@ -61,11 +61,13 @@ def _is_url(path: str | os.PathLike[str]) -> bool:
 class VcfZarrStore(HaplotypeStore):
     """Read windows of sites for sets of samples from a VCF Zarr store (sgkit / bio2zarr).
 
-    The same interface as :class:`HaplotypeStore` (it is one), so it goes wherever an HDF5
-    store does: :class:`maskkit.torch.HaplotypeDataset`, :func:`alt_allele_frequency`,
-    :meth:`Windows.validate`. Calls that are negative in ``call_genotype`` or flagged in
-    ``call_genotype_mask`` read as ``-1`` (missing). Allele indices above 127 do not fit
-    maskkit's int8 and raise :class:`StoreFormatError` when read, never wrap.
+    The same interface as [`HaplotypeStore`][maskkit.io.vcz.HaplotypeStore] (it is one), so it goes
+    wherever an HDF5 store does: [`maskkit.torch.HaplotypeDataset`][],
+    [`alt_allele_frequency`][maskkit.io.alt_allele_frequency],
+    [`Windows.validate`][maskkit.io.Windows.validate]. Calls that are negative in ``call_genotype``
+    or flagged in ``call_genotype_mask`` read as ``-1`` (missing). Allele indices above 127 do not
+    fit maskkit's int8 and raise [`StoreFormatError`][maskkit.io.vcz.StoreFormatError] when read,
+    never wrap.
 
     A store holding several contigs serves one of them: pass ``contig``. Sites are the
     contig's variants in store order (multi-allelic and indel records included, unlike

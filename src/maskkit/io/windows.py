@@ -19,8 +19,9 @@ __all__ = ["Windows"]
 class Windows:
     """An ``(n, 2)`` int64 array of half-open ``[start, stop)`` site-index windows.
 
-    Build with :meth:`fixed` or :meth:`from_csv`; check against a store with
-    :meth:`validate`. Indexing gives ``(start, stop)`` tuples.
+    Build with [`fixed`][maskkit.io.windows.Windows.fixed] or
+    [`from_csv`][maskkit.io.windows.Windows.from_csv]; check against a store with
+    [`validate`][maskkit.io.windows.Windows.validate]. Indexing gives ``(start, stop)`` tuples.
 
     Examples
     --------
@@ -144,7 +145,7 @@ class Windows:
         return Path(path)
 
     def validate(self, n_sites: Any) -> Windows:
-        """Raise :class:`WindowError` unless every window lies in ``[0, n_sites]``.
+        """Raise `WindowError` unless every window lies in ``[0, n_sites]``.
 
         ``n_sites`` may be a store (anything with an ``n_sites`` attribute). Returns ``self``.
 

@@ -125,9 +125,9 @@ def write_store(
 
     The file holds ``calldata/GT`` int8 ``(variants, samples, ploidy)``, ``variants/POS``,
     ``samples`` (and ``variants/REF`` / ``variants/ALT`` when given), so
-    :func:`open_store` and scikit-allel read it. Every value is checked before anything is
-    written: allele indices above 127 are refused (never wrapped into int8); negative values
-    are stored as ``-1`` (missing). The file is written under a temporary name and renamed
+    [`open_store`][maskkit.io.open_store] and scikit-allel read it. Every value is checked before
+    anything is written: allele indices above 127 are refused (never wrapped into int8); negative
+    values are stored as ``-1`` (missing). The file is written under a temporary name and renamed
     onto ``path`` only when complete, so a reader never sees a half-written store.
 
     Parameters
@@ -136,8 +136,8 @@ def write_store(
         Output ``.h5`` file; its directory must exist.
     genotypes
         Integer allele indices ``(samples, ploidy, sites)``, maskkit's order (what
-        :meth:`HaplotypeStore.to_numpy` returns). For scikit-allel's ``(variants, samples,
-        ploidy)`` pass ``g.transpose(1, 2, 0)``.
+        [`HaplotypeStore.to_numpy`][maskkit.io.HaplotypeStore.to_numpy] returns). For scikit-allel's
+        ``(variants, samples, ploidy)`` pass ``g.transpose(1, 2, 0)``.
     positions
         1-based site positions, one per site, sorted (non-decreasing).
     samples
@@ -146,7 +146,7 @@ def write_store(
         Optional REF and ALT allele strings, one per site (both or neither).
     phased
         Whether every call is phased; stored as the root attribute ``phased`` (read back as
-        :attr:`HaplotypeStore.phased`). ``None`` records nothing.
+        [`HaplotypeStore.phased`][maskkit.io.HaplotypeStore.phased]). ``None`` records nothing.
     attrs
         Extra root attributes (numbers or strings), e.g. the data's source.
     overwrite
