@@ -384,3 +384,30 @@ def test_the_rules_own_freq_is_sliced_window_by_window():
     short = mk.Masker(dataclasses.replace(masker.rule, freq=tuple(freq[:32])), seed=5)
     with pytest.raises(ValueError, match=r"the rule's freq must have shape \(n_sites,\)"):
         HaplotypeDataset(haps, short, windows=32)
+
+
+def test_dataset_logs_once_when_its_curriculum_is_not_driven(data, caplog):
+    path, _ = data
+    ds = make(path, Levels([0.2, 0.5], epochs_per_level=1))
+    items = list(range(len(ds)))
+    caplog.set_level("ERROR", logger="maskkit")
+    ds.__getitems__(items)  # one pass at epoch 0
+    assert not caplog.records
+    ds.__getitems__(items)  # a second pass, nothing called set_epoch: the same masks again
+    errors = [r for r in caplog.records if "curriculum is not moving" in r.getMessage()]
+    assert len(errors) == 1
+    ds.__getitems__(items)  # said once
+    assert len([r for r in caplog.records if "not moving" in r.getMessage()]) == 1
+
+
+def test_dataset_driven_by_set_epoch_or_frozen_stays_quiet(data, caplog):
+    path, _ = data
+    caplog.set_level("ERROR", logger="maskkit")
+    ds = make(path, Levels([0.2, 0.5], epochs_per_level=1))
+    val = make(path, Levels([0.2, 0.5], epochs_per_level=1), frozen=True)
+    items = list(range(len(ds)))
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        ds.__getitems__(items)
+        val.__getitems__(items)  # frozen validation masks are meant to repeat
+    assert not [r for r in caplog.records if "not moving" in r.getMessage()]

@@ -461,6 +461,8 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         self.freq = _site_freq(freq, masker, self.store.n_sites)
         # Shared with every DataLoader worker (fork or spawn): (epoch, step, plateau levels).
         self.channel = share(masker)
+        # one ERROR if a non-constant curriculum masks the same items again at the same state
+        self._stall = StallCheck()
 
     # ------------------------------------------------------------------ sizes
 
@@ -594,6 +596,7 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         arrays = self.masker.batch(
             haps, lengths=lengths, indices=key, **inputs, **self.collate_kwargs
         )
+        self._stall.observe(self.masker, key)
         out = Batch((name, torch.from_numpy(a)) for name, a in arrays.items())
         if self.haplotypes:
             shape = arrays["mask"].shape
