@@ -156,13 +156,13 @@ def test_callback_drives_epoch_step_and_plateau():
 
 def test_callback_state_round_trips_through_json():
     masker = mk.Masker("random", rate=Plateau([0.1, 0.2], patience=0), seed=3)
-    cb = CurriculumCallback(masker)
+    cb = CurriculumCallback(masker, metric="val_loss")  # mode "min" from the name
     masker.set_epoch(4)
     masker.update(0.5)
-    masker.update(0.4)
+    masker.update(0.6)  # a loss that got worse: patience 0, the level moves
     state = json.loads(json.dumps(cb.state_dict()))
     other = mk.Masker("random", rate=Plateau([0.1, 0.2], patience=0), seed=3)
-    CurriculumCallback(other).load_state_dict(state)
+    CurriculumCallback(other, metric="val_loss").load_state_dict(state)
     assert other.sync_state() == masker.sync_state() == (4, 0, 1)
     with pytest.raises(ValueError, match="different configuration"):
         CurriculumCallback(mk.Masker("random", rate=0.2, seed=3)).load_state_dict(state)
@@ -177,6 +177,15 @@ def test_bad_arguments_name_the_fix():
         CurriculumCallback(mk.Masker("random", rate=Levels([0.1, 0.2]), seed=0), metric="val_loss")
     with pytest.raises(TypeError, match="metric"):
         CurriculumCallback(mk.Masker("random", rate=Plateau([0.1, 0.2]), seed=0), metric=1)
+    with pytest.raises(ValueError, match="metric='val_loss'"):  # a Plateau nothing drives
+        CurriculumCallback(mk.Masker("random", rate=Plateau([0.1, 0.2]), seed=0))
+    with pytest.raises(ValueError, match="mode"):  # max on a loss would advance on every gain
+        CurriculumCallback(
+            mk.Masker("random", rate=Plateau([0.1, 0.2], mode="max"), seed=0), metric="val_loss"
+        )
+    masker = mk.Masker("random", rate=Plateau([0.1, 0.2]), seed=0)
+    CurriculumCallback(masker, metric="val_loss")
+    assert masker.schedule.mode == "min"
 
 
 _PROBE = """

@@ -900,3 +900,29 @@ def as_schedule(value: Any, *, name: str = "rate") -> Schedule:
         f"{name} must be a number in [0, 1] or a maskkit.curriculum schedule "
         f"(Constant, Levels, Linear, Cosine, Plateau, Uniform, Beta), got {value!r}"
     )
+
+
+def _bind_metric(schedules: Sequence[Schedule], metric: str | None, *, example: str) -> None:
+    """Check a curriculum callback's ``metric`` against the Plateau schedules it will drive.
+
+    The one check behind ``maskkit.hf.CurriculumCallback`` and
+    ``maskkit.lightning.CurriculumCallback``: a metric needs a Plateau to drive, a Plateau
+    needs a metric (it never moves otherwise), and each Plateau takes or checks its ``mode``
+    from the metric's name. ``example`` is the metric name the error suggests.
+    """
+    if metric is not None and not isinstance(metric, str):
+        raise TypeError(f"metric must be the name of a logged metric, got {metric!r}")
+    plateaus = list({id(s): s for s in schedules if isinstance(s, Plateau)}.values())
+    if metric is not None and not plateaus:
+        raise ValueError(
+            f"metric={metric!r} drives Plateau schedules, but the Masker has none; "
+            "drop metric or use rate=Plateau(...)"
+        )
+    if plateaus and metric is None:
+        raise ValueError(
+            "the Masker's Plateau schedule moves only when a validation metric is fed to it, "
+            f"and none is: pass metric={example!r} (or the metric that should drive it) and "
+            "evaluate during training"
+        )
+    for plateau in plateaus:
+        plateau.use_metric(metric)  # type: ignore[arg-type]

@@ -45,7 +45,7 @@ import torch
 
 from . import tokens
 from ._narrow import narrow_int
-from .curriculum import Plateau
+from .curriculum import _bind_metric
 from .masker import Masker
 from .torch import Batch, MaskingCollator
 
@@ -201,20 +201,7 @@ class CurriculumCallback(transformers.TrainerCallback):
 
         if not isinstance(masker, Masker):
             raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
-        plateaus = [s for _, s in masker._schedules() if isinstance(s, Plateau)]
-        if metric is not None and not plateaus:
-            raise ValueError(
-                f"metric={metric!r} drives Plateau schedules, but the Masker has none; "
-                "drop metric or use rate=Plateau(...)"
-            )
-        if plateaus and metric is None:
-            raise ValueError(
-                "the Masker's Plateau schedule moves only when an evaluation metric is fed to "
-                "it, and none is: pass metric='eval_loss' (or the eval metric that should "
-                "drive it, e.g. 'eval_f1') and evaluate during training (eval_strategy)"
-            )
-        for plateau in plateaus:
-            plateau.use_metric(metric)  # type: ignore[arg-type]
+        _bind_metric([s for _, s in masker._schedules()], metric, example="eval_loss")
         self.masker = masker
         self.metric = metric
         self._warned_eval = False

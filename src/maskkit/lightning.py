@@ -42,7 +42,7 @@ else:
                 'with: pip install "maskkit[lightning]"'
             ) from _exc
 
-from .curriculum import Plateau
+from .curriculum import _bind_metric
 from .masker import Masker
 from .torch import share
 
@@ -86,14 +86,7 @@ class CurriculumCallback(pl.Callback):
     def __init__(self, masker: Masker, *, metric: str | None = None) -> None:
         if not isinstance(masker, Masker):
             raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
-        if metric is not None and not isinstance(metric, str):
-            raise TypeError(f"metric must be the name of a logged metric, got {metric!r}")
-        has_plateau = any(isinstance(s, Plateau) for _, s in masker._schedules())
-        if metric is not None and not has_plateau:
-            raise ValueError(
-                f"metric={metric!r} drives Plateau schedules, but the Masker has none; "
-                "drop metric or use rate=Plateau(...)"
-            )
+        _bind_metric([s for _, s in masker._schedules()], metric, example="val_loss")
         self.masker = masker
         self.metric = metric
         share(masker)
