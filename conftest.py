@@ -25,7 +25,7 @@ collect_ignore = [] if _has_zarr3() else ["src/maskkit/io/vcz.py"]
 # module-level `pytestmark` can never satisfy the -m expression is not imported at all, and the
 # doctests of the package modules that import torch at the top carry the `torch` mark.
 
-_TORCH_MODULES = {"torch.py", "hf.py", "_blocks.py"}  # src/maskkit modules importing torch
+_TORCH_MODULES = {"torch.py", "hf.py", "lightning.py", "_blocks.py"}  # src/maskkit modules importing torch
 
 
 def _torch_module(path: Path) -> bool:
