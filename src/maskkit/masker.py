@@ -571,7 +571,7 @@ class Masker:
         if "rule" in cfg:
             rule: Rule | str = rule_from_config(cfg["rule"])
             options = None
-        else:  # the old format: a strategy string and its options
+        else:  # format _OLD_FORMAT: a strategy string and its options
             rule, options = cfg["strategy"], cfg.get("options")
         return cls(
             rule, rate, alt, seed=cfg["seed"], exact=cfg["exact"], union=cfg["union"],
