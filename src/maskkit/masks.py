@@ -30,9 +30,9 @@ from .rules import (
     SmartBalanced,
     Span,
     freq_dims,
-    haplotype_rate,
     span_distribution,
 )
+from .union import haplotype_rate
 
 __all__ = [
     "af_bins",

@@ -53,6 +53,7 @@ from . import _kernels
 from . import _validate as v
 from . import freq as _freq
 from ._config import plain
+from .union import haplotype_rate
 
 __all__ = [
     "AlleleFrequency",
@@ -185,14 +186,6 @@ def _float_tuple(value: Any, name: str, ndims: tuple[int, ...]) -> tuple[Any, ..
         raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in ndims)}, got {arr.shape}")
     out: tuple[Any, ...] = _tuple(arr)
     return out
-
-
-def haplotype_rate(site_rate: Any, ploidy: int) -> Any:
-    """Return the per-haplotype rate whose union over ``ploidy`` haplotypes hits ``site_rate``.
-
-    Solves ``1 - (1 - p) ** ploidy = site_rate`` (a float or a float64 array, unchecked).
-    """
-    return 1.0 - (1.0 - site_rate) ** (1.0 / ploidy)
 
 
 def _site_rated(table: np.ndarray, b: v.Batch) -> np.ndarray:
