@@ -408,7 +408,7 @@ class Masker:
         inputs: dict[str, Any],
     ) -> np.ndarray:
         self._pull()  # first: it may move the epoch
-        request = v.Request(
+        request = (
             self.seed, self.mask_epoch, indices, lengths, eligible, protect, self.exact,
             self.site_rate, union, out, self.parallel,
         )  # fmt: skip
