@@ -411,15 +411,15 @@ def batch(
     haps: Any,
     req: RequestFields,
     values: Mapping[str, Any] | RateFn,
-    checks: Mapping[str, str],
+    checks: tuple[tuple[str, str], ...],
     fuse: bool = True,
 ) -> Batch:
     """Check a draw (data, request and the rates named in ``checks``) once; return its Batch.
 
     ``req`` holds a ``Request``'s fields in order (a Request or a plain tuple).
     ``values`` holds the rates: a dict, or a function of the sample ids giving one (the
-    Masker's per-sample schedules). ``checks`` maps a rate's name to ``"rate"`` (in [0, 1]) or
-    ``"scale"`` (>= 0); other rates pass unchecked. ``fuse=False``: the kernel draws per
+    Masker's per-sample schedules). ``checks`` pairs a rate's name with ``"rate"`` (in [0, 1])
+    or ``"scale"`` (>= 0); other rates pass unchecked. ``fuse=False``: the kernel draws per
     haplotype and a union is taken after it, into ``Batch.site``.
     """
     seed_, epoch_, indices_, lengths_, eligible, protect, exact, site_rate, union, out, par = req
@@ -457,7 +457,7 @@ def batch(
     if callable(values):
         values = values(idx if idx.size else np.arange(n, dtype=np.int64))
     checked: Any = values
-    for name, kind in checks.items():
+    for name, kind in checks:
         x = values[name]
         if kind == "rate":
             if type(x) is float and 0.0 <= x <= 1.0:  # a plain rate passes as it is

@@ -289,10 +289,13 @@ class Rule:
     _fuse: ClassVar[bool] = True
     # whether the class overrides draw (set for every subclass)
     _own_draw: ClassVar[bool] = False
+    # _checks as (name, kind) pairs, the form the batch check loops over (set for every subclass)
+    _check_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._own_draw = cls.draw is not Rule.draw
+        cls._check_pairs = tuple(cls._checks.items())
 
     @property
     def driven(self) -> str:
@@ -464,7 +467,7 @@ class Rule:
             return self.draw(haps, rates=rates, **req._asdict(), **inputs)
         if inputs:
             self._check_inputs(inputs)
-        b = v.batch(haps, request, rates, self._checks, self._fuse)
+        b = v.batch(haps, request, rates, self._check_pairs, self._fuse)
         return self._kernel(b, inputs)
 
     def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
