@@ -246,8 +246,6 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "maskkit.torch.HaplotypeDataset.set_epoch": ("epoch",),
     "maskkit.torch.MaskingCollator": ("masker",),
     "maskkit.torch.MaskingCollator.__call__": ("items",),
-    "maskkit.torch.SharedChannel": ("size",),
-    "maskkit.torch.SharedChannel.publish": ("values",),
     "maskkit.torch.WindowBatchSampler": ("dataset", "batch_size"),
     "maskkit.torch.WindowBatchSampler.load_state_dict": ("state",),
     "maskkit.torch.WindowBatchSampler.set_epoch": ("epoch",),
