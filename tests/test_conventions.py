@@ -70,7 +70,9 @@ OPTIONS = {
 PROTOCOLS = {
     "maskkit.hf.CurriculumCallback.on_epoch_begin",  # transformers.TrainerCallback
     "maskkit.hf.CurriculumCallback.on_evaluate",
+    "maskkit.hf.CurriculumCallback.on_init_end",
     "maskkit.hf.CurriculumCallback.on_step_end",
+    "maskkit.hf.CurriculumCallback.on_train_begin",
     # lightning.pytorch.Callback
     "maskkit.lightning.CurriculumCallback.on_fit_start",
     "maskkit.lightning.CurriculumCallback.on_train_epoch_start",
