@@ -2,8 +2,9 @@
 
 Run:  python benchmarks/bench_sync.py [--rounds 30] [--calls 20000] [--size 3]
 
-``maskkit._sync.SharedMemoryChannel`` (an mmap of a small file in ``/dev/shm``) against
-``maskkit.torch``'s torch-tensor channel (``share_memory_``), both behind the same seqlock.
+``maskkit._sync.SharedMemoryChannel`` (an mmap of a small file in ``/dev/shm``) against the
+torch-tensor channel (``share_memory_``) that ``maskkit.torch.share`` attached before
+(``SharedChannel``, kept below as ``TorchTensorChannel``), both behind the same seqlock.
 What a DataLoader worker does per batch is one ``read`` (``Masker._pull`` before each mask);
 the main process does one ``publish`` per ``set_epoch`` / ``set_step`` / ``update``, i.e. at
 most once per training step. ``size`` is ``len(masker.sync_fields)`` (epoch, step, one Plateau
