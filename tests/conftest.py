@@ -1,8 +1,10 @@
 import atexit
+import logging
 import os
 import shutil
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Jitted kernels compile on first use; deadlines would flag the compile, not the code.
@@ -22,3 +24,16 @@ settings.load_profile(
 _CACHE = tempfile.mkdtemp(prefix="maskkit-test-cache-")
 os.environ["MASKKIT_CACHE_DIR"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+
+
+@pytest.fixture
+def maskkit_log(tmp_path):
+    """ERROR records of the maskkit logger, from this process and forked workers."""
+    path = tmp_path / "maskkit.log"
+    handler = logging.FileHandler(path)
+    handler.setLevel(logging.ERROR)
+    logger = logging.getLogger("maskkit")
+    logger.addHandler(handler)
+    yield lambda: path.read_text()
+    logger.removeHandler(handler)
+    handler.close()

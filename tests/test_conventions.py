@@ -70,7 +70,9 @@ OPTIONS = {
 PROTOCOLS = {
     "maskkit.hf.CurriculumCallback.on_epoch_begin",  # transformers.TrainerCallback
     "maskkit.hf.CurriculumCallback.on_evaluate",
+    "maskkit.hf.CurriculumCallback.on_init_end",
     "maskkit.hf.CurriculumCallback.on_step_end",
+    "maskkit.hf.CurriculumCallback.on_train_begin",
     # lightning.pytorch.Callback
     "maskkit.lightning.CurriculumCallback.on_fit_start",
     "maskkit.lightning.CurriculumCallback.on_train_epoch_start",
@@ -246,8 +248,6 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "maskkit.torch.HaplotypeDataset.set_epoch": ("epoch",),
     "maskkit.torch.MaskingCollator": ("masker",),
     "maskkit.torch.MaskingCollator.__call__": ("items",),
-    "maskkit.torch.SharedChannel": ("size",),
-    "maskkit.torch.SharedChannel.publish": ("values",),
     "maskkit.torch.WindowBatchSampler": ("dataset", "batch_size"),
     "maskkit.torch.WindowBatchSampler.load_state_dict": ("state",),
     "maskkit.torch.WindowBatchSampler.set_epoch": ("epoch",),

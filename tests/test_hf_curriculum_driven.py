@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,7 @@ from torch.utils.data import DataLoader
 
 import maskkit as mk
 from maskkit.curriculum import Levels, Plateau, metric_mode
-from maskkit.hf import CurriculumCallback, freeze_eval_masks
+from maskkit.hf import CurriculumCallback, HaplotypeDataCollator, freeze_eval_masks
 from maskkit.torch import MaskingCollator
 
 pytestmark = pytest.mark.torch
@@ -27,19 +25,6 @@ ITEMS = [{"haps": HAPS[i], "index": i} for i in range(len(HAPS))]
 
 def levels_masker(seed: int = 3) -> mk.Masker:
     return mk.Masker("random", rate=Levels(LEVELS, epochs_per_level=1), seed=seed)
-
-
-@pytest.fixture
-def maskkit_log(tmp_path):
-    """ERROR records of the maskkit logger, from this process and forked workers."""
-    path = tmp_path / "maskkit.log"
-    handler = logging.FileHandler(path)
-    handler.setLevel(logging.ERROR)
-    logger = logging.getLogger("maskkit")
-    logger.addHandler(handler)
-    yield lambda: path.read_text()
-    logger.removeHandler(handler)
-    handler.close()
 
 
 def passes(collate, epochs, *, workers, drive):
@@ -162,12 +147,12 @@ def test_trainer_evaluating_with_training_masks_is_reported(tmp_path, maskkit_lo
     from examples.integrations import hf_trainer
 
     masker = levels_masker()
-    trainer = hf_trainer.build_trainer(
-        str(tmp_path), masker, eval_strategy="epoch", freeze_eval=False
-    )
+    trainer = hf_trainer.build_trainer(str(tmp_path), masker, eval_strategy="epoch")
+    # replaced after the callback froze evaluation: evaluation uses the new collator as it is
+    trainer.data_collator = HaplotypeDataCollator(masker)
     before = eval_labels(trainer)
     trainer.train()
-    assert not torch.equal(before, eval_labels(trainer))  # what freeze_eval_masks prevents
+    assert not torch.equal(before, eval_labels(trainer))  # what frozen evaluation masks prevent
     log = maskkit_log()
     assert "freeze_eval_masks(trainer)" in log
     assert log.count("evaluation batches were masked") == 1

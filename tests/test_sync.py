@@ -12,9 +12,9 @@ from bounds import assert_binomial
 from torch.utils.data import DataLoader, Dataset
 
 import maskkit as mk
-from maskkit._sync import in_worker
+from maskkit._sync import SharedMemoryChannel, in_worker
 from maskkit.curriculum import Levels, Plateau
-from maskkit.torch import SharedChannel, share
+from maskkit.torch import share
 
 pytestmark = pytest.mark.torch
 
@@ -98,7 +98,7 @@ def test_without_sync_the_rate_check_fails(monkeypatch):
 def test_channel_switched_off_leaves_workers_stale(monkeypatch):
     masker = levels_masker()
     share(masker)
-    monkeypatch.setattr(SharedChannel, "publish", lambda self, values: None)
+    monkeypatch.setattr(SharedMemoryChannel, "publish", lambda self, values: None)
     masks = run(masker, range(3))
     np.testing.assert_array_equal(masks[0], masks[1])
 
@@ -148,6 +148,27 @@ def test_share_keeps_a_framework_free_channel():
     assert_follows(masks, LEVELS)
 
 
+def test_torch_share_attaches_the_one_channel():
+    masker = levels_masker()
+    channel = share(masker)
+    assert type(channel) is SharedMemoryChannel
+    assert mk.share(masker) is channel
+    masker.set_epoch(2)
+    assert channel.read() == masker.sync_state()
+
+
+def test_shared_channel_is_a_deprecated_alias():
+    import maskkit.torch as mt
+
+    with pytest.warns(DeprecationWarning, match="SharedMemoryChannel") as record:
+        alias = mt.SharedChannel
+    assert len(record) == 1
+    assert alias is SharedMemoryChannel
+    assert "SharedChannel" not in mt.__all__
+    with pytest.raises(AttributeError, match="NoSuchName"):
+        mt.NoSuchName  # noqa: B018
+
+
 class _Probe(Dataset):
     def __init__(self, fn) -> None:
         self.fn = fn
@@ -168,9 +189,9 @@ def run_in_workers(fn):
 
 def test_channel_checks():
     with pytest.raises(ValueError, match="size"):
-        SharedChannel(0)
+        SharedMemoryChannel(0)
     with pytest.raises(ValueError, match="2 ints"):
-        SharedChannel(2).publish((1, 2, 3))
+        SharedMemoryChannel(2).publish((1, 2, 3))
     with pytest.raises(TypeError, match="publish"):
         levels_masker().set_sync_channel(object())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"maskkit\.Masker"):

@@ -12,12 +12,12 @@ import torch
 from torch.utils.data import DataLoader
 
 import maskkit as mk
+from maskkit._sync import SharedMemoryChannel
 from maskkit.curriculum import Levels, Plateau
 from maskkit.io import HaplotypeStore, Windows
 from maskkit.torch import (
     Batch,
     HaplotypeDataset,
-    SharedChannel,
     WindowBatchSampler,
     collate_fn,
     worker_info,
@@ -143,7 +143,7 @@ def test_without_propagation_workers_are_stale(data, monkeypatch):
     # The failure that plain attribute assignment has: forked workers keep their copy.
     path, haps = data
     ds = make(path, plateau_masker())
-    monkeypatch.setattr(SharedChannel, "publish", lambda self, values: None)
+    monkeypatch.setattr(SharedMemoryChannel, "publish", lambda self, values: None)
     loader = DataLoader(
         ds, batch_size=7, num_workers=1, persistent_workers=True, collate_fn=ds.collate_fn
     )

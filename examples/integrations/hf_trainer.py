@@ -1,8 +1,9 @@
 """A tiny BertForMaskedLM under transformers.Trainer with a rising mask-rate curriculum.
 
 Two persistent DataLoader workers; the callback moves the curriculum each epoch and the
-collator's shared Masker carries it to the workers. Prints and checks the realized mask rate
-of every epoch against the schedule. Runs offline in seconds on a CPU.
+collator's shared Masker carries it to the workers, and gives evaluation frozen masks (one
+rate, the same masks at every evaluation). Prints and checks the realized mask rate of every
+epoch against the schedule. Runs offline in seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from transformers import BertConfig, BertForMaskedLM, Trainer, TrainingArguments
 
 import maskkit as mk
 from maskkit.curriculum import Levels
-from maskkit.hf import CurriculumCallback, HaplotypeDataCollator, freeze_eval_masks
+from maskkit.hf import CurriculumCallback, HaplotypeDataCollator
 
 LEVELS = [0.15, 0.30, 0.45]
 
@@ -56,8 +57,8 @@ def make_data() -> np.ndarray:
 
 
 def build_trainer(
-    out_dir: str, masker: mk.Masker, metric: str | None = None, *, freeze_eval: bool = True,
-    **options,
+    out_dir: str, masker: mk.Masker, metric: str | None = None, *, workers: int = 2,
+    freeze_eval: bool = True, **options,
 ):  # fmt: skip
     """A tiny BERT (built from a config: no download) for the Masker's curriculum."""
     collator = HaplotypeDataCollator(masker)  # ploidy flattened: one haplotype per row
@@ -67,7 +68,7 @@ def build_trainer(
     )  # fmt: skip
     args = TrainingArguments(
         output_dir=out_dir, num_train_epochs=3, per_device_train_batch_size=16,
-        dataloader_num_workers=2, dataloader_persistent_workers=True,
+        dataloader_num_workers=workers, dataloader_persistent_workers=workers > 0,
         remove_unused_columns=False,  # keep "haps" and "index" for the collator
         report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True, disable_tqdm=True,
         **options,
@@ -75,10 +76,9 @@ def build_trainer(
     trainer = RateTrainer(
         model=BertForMaskedLM(config), args=args, data_collator=collator,
         train_dataset=Haplotypes(make_data()), eval_dataset=Haplotypes(make_data()[:32]),
-        callbacks=[CurriculumCallback(masker, metric=metric)],
+        # the callback also freezes evaluation masks: one rate, the same masks every time
+        callbacks=[CurriculumCallback(masker, metric=metric, freeze_eval=freeze_eval)],
     )  # fmt: skip
-    if freeze_eval:
-        freeze_eval_masks(trainer)  # evaluation: one rate and the same masks every time
     trainer.counts = {}
     return trainer
 

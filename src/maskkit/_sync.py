@@ -9,11 +9,12 @@ worker reads it before every mask.
 
 This module is framework-free. [`SharedMemoryChannel`][maskkit._sync.SharedMemoryChannel] (attached
 by [`share`][maskkit._sync.share]) works with any loader built on ``multiprocessing`` (a plain
-``Pool``, PyTorch's DataLoader, Grain), fork or spawn; ``maskkit.torch.share`` attaches a torch
-tensor channel instead. A copy knows it runs in a worker by its process id alone: it is a copy when
-the process that owns it (the one that made it, or the last one that changed it) is not the current
-process and the current process was started by ``multiprocessing``. Whatever framework the process
-has imported does not matter.
+``Pool``, PyTorch's DataLoader, Grain), fork or spawn; ``maskkit.torch.share`` attaches it too
+(the one channel: it reads faster than a torch shared tensor, see ``benchmarks/bench_sync.py``).
+A copy knows it runs in a worker by its process id alone: it is a copy when the process that owns
+it (the one that made it, or the last one that changed it) is not the current process and the
+current process was started by ``multiprocessing``. Whatever framework the process has imported
+does not matter.
 
 A copy that masks in a worker without a channel raises
 [`WorkerSyncError`][maskkit._sync.WorkerSyncError]. People who really want a worker's copy frozen at

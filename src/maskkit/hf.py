@@ -9,7 +9,8 @@ allele array and a stable sample id) into what a masked-LM head takes: ``input_i
 is predicted), ploidy flattened to rows by default.
 [`CurriculumCallback`][maskkit.hf.CurriculumCallback] sets the Masker's epoch from Trainer's, its
 step, and feeds an eval metric to Plateau schedules; the collator's shared Masker carries all of it
-to persistent DataLoader workers.
+to persistent DataLoader workers. It also gives the Trainer's evaluation and ``predict`` frozen
+masks ([`freeze_eval_masks`][maskkit.hf.freeze_eval_masks]), the same at every evaluation.
 
 Examples
 --------
@@ -28,6 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,6 +177,13 @@ class CurriculumCallback(transformers.TrainerCallback):
     ``masker.update(metrics[metric])`` (Plateau schedules). The Masker is shared
     ([`maskkit.torch.share`][]), so persistent DataLoader workers follow.
 
+    When the Trainer that holds it is built (``on_init_end``; or at ``on_train_begin`` for a
+    callback added later) it also gives that Trainer's evaluation and ``predict`` frozen masks,
+    as [`freeze_eval_masks(trainer)`][maskkit.hf.freeze_eval_masks] does: one rate (the Masker's
+    rates at that moment, the curriculum's first in a fresh run) and masks drawn as at epoch 0,
+    the same at every evaluation, so that ``eval_loss`` compares like with like. Training batches
+    keep the curriculum. An explicit ``freeze_eval_masks(trainer, rate=...)`` replaces these.
+
     Parameters
     ----------
     masker : Masker
@@ -184,6 +193,10 @@ class CurriculumCallback(transformers.TrainerCallback):
         has one. A Plateau without ``mode`` takes it from the name (``*loss*`` -> ``"min"``,
         ``*f1*`` / ``*acc*`` -> ``"max"``); one whose ``mode`` contradicts the name, or a name
         that says neither, raises ``ValueError``.
+    freeze_eval : bool, default True
+        Freeze the Trainer's evaluation masks. ``False`` evaluates with the training collator:
+        evaluation masks then follow the curriculum and change at every evaluation (on purpose,
+        so nothing is logged).
 
     Examples
     --------
@@ -192,26 +205,41 @@ class CurriculumCallback(transformers.TrainerCallback):
     >>> from maskkit.hf import CurriculumCallback
     >>> masker = mk.Masker("random", rate=Plateau(), seed=0)
     >>> cb = CurriculumCallback(masker, metric="eval_loss")
-    >>> cb.metric, masker.schedule.mode
-    ('eval_loss', 'min')
+    >>> cb.metric, masker.schedule.mode, cb.freeze_eval
+    ('eval_loss', 'min', True)
     """
 
-    def __init__(self, masker: Masker, *, metric: str | None = None) -> None:
+    def __init__(
+        self, masker: Masker, *, metric: str | None = None, freeze_eval: bool = True
+    ) -> None:
         from .torch import share
 
         if not isinstance(masker, Masker):
             raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
+        if not isinstance(freeze_eval, bool):
+            raise TypeError(f"freeze_eval must be True or False, got {freeze_eval!r}")
         _bind_metric([s for _, s in masker._schedules()], metric, example="eval_loss")
         self.masker = masker
         self.metric = metric
+        self.freeze_eval = freeze_eval
         self._warned_eval = False
         share(masker)
+
+    def _freeze_calling_trainer(self) -> None:
+        """Freeze the evaluation masks of the Trainer that runs this callback's event."""
+        if not self.freeze_eval:
+            return
+        trainer = _calling_trainer(self)
+        if trainer is None or _EVAL_COLLATOR in vars(trainer):
+            return  # not found (the ERROR at evaluation names the fix), or frozen already
+        if isinstance(trainer.data_collator, MaskingCollator):
+            freeze_eval_masks(trainer)
 
     def _check_eval_masks(self, loader: Any) -> None:
         """Log once when evaluation masks follow the training curriculum (a moving target)."""
         collate = getattr(loader, "collate_fn", None)
         collate = getattr(collate, "data_collator", collate)  # Trainer's column-removing wrapper
-        if self._warned_eval or not isinstance(collate, MaskingCollator):
+        if self._warned_eval or not self.freeze_eval or not isinstance(collate, MaskingCollator):
             return
         masker = collate.masker
         if masker.fixed_epoch is not None:
@@ -222,9 +250,19 @@ class CurriculumCallback(transformers.TrainerCallback):
         _LOG.error(
             "maskkit: evaluation batches were masked by the training collator, so their masks "
             "follow the training curriculum and change at every evaluation: eval metrics (and a "
-            "Plateau driven by them) compare different tasks. Fix: "
-            "maskkit.hf.freeze_eval_masks(trainer) after building the Trainer."
+            "Plateau driven by them) compare different tasks. CurriculumCallback freezes them "
+            "when it runs in the Trainer's on_init_end or on_train_begin; it did not here. Fix: "
+            "maskkit.hf.freeze_eval_masks(trainer) after building the Trainer (or "
+            "CurriculumCallback(..., freeze_eval=False) to evaluate at the training masks)."
         )
+
+    def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Freeze the evaluation masks of the Trainer being built."""
+        self._freeze_calling_trainer()
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Freeze the evaluation masks if ``on_init_end`` did not (a callback added later)."""
+        self._freeze_calling_trainer()
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Set the Masker's epoch to Trainer's (before the epoch's DataLoader iterator)."""
@@ -252,6 +290,29 @@ class CurriculumCallback(transformers.TrainerCallback):
             self.masker.update(value)
 
 
+#: Attribute of a Trainer that holds ``(training collator, frozen copy)`` once frozen.
+_EVAL_COLLATOR = "_maskkit_eval_collator"
+
+
+def _calling_trainer(callback: Any) -> Any:
+    """Return the ``transformers.Trainer`` whose callback handler is calling ``callback``.
+
+    Callbacks are not handed their Trainer, but every event runs inside one of its methods
+    (``on_init_end`` at the end of ``Trainer.__init__``, ``on_train_begin`` in its training
+    loop), so it is the ``self`` of a frame up the stack. None if no such frame holds a Trainer
+    with ``callback`` among its callbacks.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        obj = frame.f_locals.get("self")
+        if isinstance(obj, transformers.Trainer):
+            handler = getattr(obj, "callback_handler", None)
+            if any(cb is callback for cb in getattr(handler, "callbacks", ())):
+                return obj
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 def freeze_eval_masks(
     trainer: Any, *, rate: Any = None, alt_rate: Any = None, epoch: int = 0
 ) -> HaplotypeDataCollator:
@@ -264,6 +325,11 @@ def freeze_eval_masks(
     ``trainer.data_collator.frozen(...)``: one rate (the current rates of the training Masker
     unless ``rate`` / ``alt_rate`` are given) and masks drawn as at ``epoch``, the same at every
     evaluation. Training batches keep the training collator.
+
+    [`CurriculumCallback`][maskkit.hf.CurriculumCallback] calls it with the defaults when its
+    Trainer is built; call it to choose the rate or the epoch (the last call wins), or when the
+    Trainer has no such callback. If ``trainer.data_collator`` is replaced later, evaluation
+    uses the new collator as it is.
 
     Parameters
     ----------
@@ -298,12 +364,23 @@ def freeze_eval_masks(
             f"maskkit.hf.HaplotypeDataCollator(...), got {type(train).__name__}"
         )
     frozen = train.frozen(rate=rate, alt_rate=alt_rate, epoch=epoch)
+    patched = _EVAL_COLLATOR in vars(trainer)
+    setattr(trainer, _EVAL_COLLATOR, (train, frozen))
+    # a persistent eval DataLoader (Trainer keeps one per eval set) would keep its old collator
+    cached = getattr(trainer, "_eval_dataloaders", None)
+    if isinstance(cached, dict):
+        cached.clear()
+    if patched:
+        return frozen  # type: ignore[return-value]
 
     def with_frozen(method: Any) -> Any:
         @functools.wraps(method)
         def build(*args: Any, **kwargs: Any) -> Any:
             current = trainer.data_collator
-            trainer.data_collator = frozen
+            source, eval_collator = getattr(trainer, _EVAL_COLLATOR)
+            if current is not source:  # the user set another collator: evaluate with it
+                return method(*args, **kwargs)
+            trainer.data_collator = eval_collator
             try:
                 return method(*args, **kwargs)
             finally:

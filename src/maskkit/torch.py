@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import KW_ONLY, dataclass, field, replace
 from multiprocessing.reduction import ForkingPickler
@@ -51,7 +52,8 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess by t
 from . import _blocks, tokens
 from . import freq as _freq
 from ._narrow import narrow, narrow_int
-from ._sync import StallCheck, SyncChannel, seqlock_publish, seqlock_read
+from ._sync import SharedMemoryChannel, StallCheck, SyncChannel
+from ._sync import share as _share
 from .masker import Masker
 
 __all__ = [
@@ -59,7 +61,6 @@ __all__ = [
     "ChunkShuffleSampler",
     "HaplotypeDataset",
     "MaskingCollator",
-    "SharedChannel",
     "WindowBatchSampler",
     "WorkerInfo",
     "collate_fn",
@@ -147,54 +148,11 @@ def _reduce_for_queue(batch: Batch) -> tuple[Any, ...]:
 ForkingPickler.register(Batch, _reduce_for_queue)
 
 
-class SharedChannel:
-    """A [`Masker`][maskkit.Masker]'s sync state in shared memory, for DataLoader workers.
-
-    An int64 tensor in shared memory (``share_memory_``), which stays shared when the
-    DataLoader forks its workers or pickles the dataset and ``collate_fn`` into spawned ones.
-    Slot 0 is a version counter, odd while a write is under way (a seqlock), so a worker never
-    reads half of an update. Build it with [`share`][maskkit.torch.share].
-
-    Examples
-    --------
-    >>> from maskkit.torch import SharedChannel
-    >>> ch = SharedChannel(3)
-    >>> ch.publish((4, 120, 1))
-    >>> ch.read()
-    (4, 120, 1)
-    """
-
-    #: Reaches every process that holds a copy (``share`` keeps such a channel).
-    process_shared = True
-
-    def __init__(self, size: int) -> None:
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"size must be an int >= 1 (len(masker.sync_fields)), got {size!r}")
-        self.buffer = torch.zeros(int(size) + 1, dtype=torch.int64).share_memory_()
-
-    def publish(self, values: tuple[int, ...]) -> None:
-        """Write ``values`` (``len == size``); workers see them at their next mask."""
-        vals = torch.tensor(values, dtype=torch.int64)
-        if vals.shape != (self.buffer.numel() - 1,):
-            raise ValueError(
-                f"values must hold {self.buffer.numel() - 1} ints, got {len(values)}; a channel "
-                "belongs to Maskers of one configuration"
-            )
-        seqlock_publish(self.buffer, vals)
-
-    def read(self) -> tuple[int, ...]:
-        """Return the last published values."""
-        return seqlock_read(self.buffer)
-
-    def __repr__(self) -> str:
-        return f"SharedChannel({self.read()})"
-
-
-def share(masker: Masker) -> SharedChannel | SyncChannel:
+def share(masker: Masker) -> SyncChannel:
     """Make ``masker``'s curriculum reach its copies in DataLoader workers; return the channel.
 
-    Attaches a [`SharedChannel`][maskkit.torch.SharedChannel] (or returns the process-shared one
-    already attached, e.g. by [`maskkit.share`][]): every
+    Attaches a [`SharedMemoryChannel`][maskkit._sync.SharedMemoryChannel], the channel of
+    [`maskkit.share`][] (or returns the process-shared one already attached): every
     ``set_epoch``, ``set_step``, ``step``, ``update`` and ``load_state_dict`` in this process
     is published, and a copy in a worker (persistent or not, fork or spawn) reads it before
     each mask. Call it before building the DataLoader, and call ``set_epoch`` before
@@ -211,17 +169,27 @@ def share(masker: Masker) -> SharedChannel | SyncChannel:
     >>> masker = mk.Masker("random", rate=Levels([0.2, 0.4], epochs_per_level=1), seed=0)
     >>> channel = share(masker)
     >>> masker.set_epoch(1)
-    >>> channel.read(), share(masker) is channel
-    ((1, 0), True)
+    >>> channel.read(), share(masker) is channel, mk.share(masker) is channel
+    ((1, 0), True, True)
     """
     if not isinstance(masker, Masker):
         raise TypeError(f"masker must be a maskkit.Masker, got {type(masker).__name__}")
-    channel = masker.sync_channel
-    if getattr(channel, "process_shared", False):  # this one, or maskkit.share's
-        return channel  # type: ignore[return-value]
-    channel = SharedChannel(len(masker.sync_fields))
-    masker.set_sync_channel(channel)
-    return channel
+    return _share(masker)
+
+
+def __getattr__(name: str) -> Any:
+    # SharedChannel was a torch-tensor channel; the /dev/shm file of SharedMemoryChannel reads
+    # 2.8x and publishes 19x faster (benchmarks/bench_sync.py, docs/benchmarks.md)
+    if name == "SharedChannel":
+        warnings.warn(
+            "maskkit.torch.SharedChannel is deprecated: it is maskkit._sync.SharedMemoryChannel, "
+            "the channel that maskkit.torch.share and maskkit.share attach; use share(masker) or "
+            "SharedMemoryChannel",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return SharedMemoryChannel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class WorkerInfo(NamedTuple):
