@@ -3,13 +3,12 @@
 Grain runs the pipeline (here: read a window, batch, mask) in worker processes that it starts
 with ``spawn`` and feeds with a pickled copy of the pipeline, Masker included. ``maskkit.share``
 gives that Masker a framework-free shared-memory channel: the main process's ``set_epoch``
-reaches the workers' copies, which read it before every mask. The workers read far ahead (all
-three epochs of this small set, unless told otherwise), so at each epoch boundary the iterator
-is moved to where it stands (``set_state(get_state())``): Grain drops what the workers
-prefetched and they mask those batches again, at the new level. Checks each epoch's realized
-mask rate against the schedule, and that every mask equals the one
-``maskkit.torch.HaplotypeDataset`` draws for the same (seed, epoch, index) when torch is
-installed. Runs offline in seconds on a CPU.
+reaches the workers' copies, which read it before every mask. The workers read ahead of the
+training loop (here by about an epoch), so at each epoch boundary the iterator is moved to where
+it stands (``set_state(get_state())``): Grain drops what the workers prefetched and they mask
+those batches again, at the new level. Checks each epoch's realized mask rate against the
+schedule, and that every mask equals the one ``maskkit.torch.HaplotypeDataset`` draws for the
+same (seed, epoch, index) when torch is installed. Runs offline in seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -79,7 +78,8 @@ def loader(masker: mk.Masker, epochs: int, *, workers: int = 2) -> grain.IterDat
         .repeat(epochs)
         .batch(BATCH)
         .map(MaskBatch(masker))
-        .to_iter_dataset()
+        # one thread per worker calls the Masker, and reads ahead little
+        .to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=2))
         .mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
     )
 
