@@ -40,9 +40,11 @@ import numba, numpy
 before = set(sys.modules)
 import maskkit
 heavy = [m for m in {HEAVY!r} if m in sys.modules and m not in before]
-from maskkit import _kernels
+from maskkit import _data_kernels, _kernels, _rng, _token_kernels
 compiled = sorted(
-    name for name, obj in vars(_kernels).items()
+    f"{{mod.__name__}}.{{name}}"
+    for mod in (_data_kernels, _kernels, _rng, _token_kernels)
+    for name, obj in vars(mod).items()
     if hasattr(obj, "signatures") and obj.signatures
 )
 print(json.dumps({{"heavy": heavy, "version": maskkit.__version__, "compiled": compiled,

@@ -136,7 +136,7 @@ def _group(name: str) -> tuple[str, str]:
     leaf = name.rpartition(".")[2]
     if name.startswith(f"{PACKAGE}.io"):
         return "data (maskkit.io)", "#d9ead3"
-    if name in (f"{PACKAGE}.torch", f"{PACKAGE}.hf", f"{PACKAGE}.cli", PACKAGE):
+    if name in (f"{PACKAGE}.{m}" for m in ("torch", "hf", "lightning", "cli")) or name == PACKAGE:
         return "adapters and entry points", "#fce5cd"
     if leaf.startswith("_"):
         return "private: kernels, checks, helpers", "#eeeeee"

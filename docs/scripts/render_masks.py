@@ -19,6 +19,10 @@ from matplotlib.colors import ListedColormap
 import maskkit as mk
 
 OUT = Path(__file__).resolve().parents[1] / "img"
+# Figures are drawn about as wide as the docs' text column (~760 px at 110 dpi), so that a
+# 12-point label reads at about 18 px in the browser instead of being scaled down.
+WIDTH = 7.0
+plt.rcParams.update({"font.size": 12})
 
 
 def toy_haps(samples: int = 4, sites: int = 40, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +49,7 @@ def grid(ax, haps, mask, lengths, title):  # type: ignore[no-untyped-def]
     ax.scatter(c, r, marker="s", s=28, facecolors="none", edgecolors="#1d3557", linewidths=1.4)
     for k in range(1, haps.shape[0]):
         ax.axhline(k * haps.shape[1] - 0.5, color="black", lw=1.2)
-    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_title(title, fontsize=12, loc="left")
     ax.set_yticks(np.arange(rows.shape[0]))
     ax.set_yticklabels([f"s{i} h{h}" for i in range(haps.shape[0]) for h in range(haps.shape[1])])
     ax.set_xticks([])
@@ -66,7 +70,7 @@ def main() -> None:
     per_hap = site[:, None, :] & (haps >= 0)
     panels.append(("its union: a site mask (any haplotype masked)", per_hap))
     fig, axes = plt.subplots(
-        len(panels), 1, figsize=(9, 2.2 * len(panels)), constrained_layout=True
+        len(panels), 1, figsize=(WIDTH, 2.4 * len(panels)), constrained_layout=True
     )
     for ax, (title, m) in zip(axes, panels):
         grid(ax, haps, m, lengths, title)
@@ -77,7 +81,7 @@ def main() -> None:
         plt.Rectangle((0, 0), 1, 1, facecolor="#ffffff", edgecolor="#999", label="padding"),
         plt.Line2D([], [], marker="s", ls="", mfc="none", mec="#1d3557", label="masked"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     fig.savefig(OUT / "mask_rules.png", dpi=110)
     print(f"wrote {OUT / 'mask_rules.png'}")
 
@@ -92,10 +96,12 @@ def main() -> None:
         ("genotyping array: every 4th site kept visible, kept_rate 0.1",
          mk.array_mask(haps, every=4, kept_rate=0.1, **kw)),
     ]  # fmt: skip
-    fig, axes = plt.subplots(len(more), 1, figsize=(9, 2.2 * len(more)), constrained_layout=True)
+    fig, axes = plt.subplots(
+        len(more), 1, figsize=(WIDTH, 2.4 * len(more)), constrained_layout=True
+    )
     for ax, (title, m) in zip(axes, more):
         grid(ax, haps, m, lengths, title)
-    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     fig.savefig(OUT / "mask_rules_more.png", dpi=110)
     print(f"wrote {OUT / 'mask_rules_more.png'}")
 
@@ -104,7 +110,7 @@ def main() -> None:
     big = (rng.random((2000, 2, 500)) < 0.2).astype(np.int8)
     ps = np.linspace(0.05, 0.9, 12)
     realized = [mk.mask_stats(mk.random_mask(big, p, seed=1), big)["site_rate"] for p in ps]
-    fig, ax = plt.subplots(figsize=(5, 3.6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(5.5, 4.0), constrained_layout=True)
     ax.plot(ps, ps, "--", color="grey", label="per-haplotype rate")
     ax.plot(ps, [mk.effective_rate(p) for p in ps], color="#1d3557", label="1-(1-p)^2 (analytic)")
     ax.plot(ps, realized, "o", color="#e76f51", label="realized site rate")

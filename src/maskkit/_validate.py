@@ -28,16 +28,13 @@ _SHARED_LENGTHS: dict[int, np.ndarray] = {}
 
 def haps_2d(haps: Any, name: str = "haps") -> tuple[np.ndarray, int, tuple[int, ...]]:
     """Return ``(rows x sites view, ploidy, original shape)`` of an allele array."""
-    if (
-        type(haps) is np.ndarray
-        and haps.dtype in _FAST_DTYPES
-        and haps.flags.c_contiguous
-        and (haps.ndim == 2 or (haps.ndim == 3 and haps.shape[1] >= 1))
-    ):  # fast path (small batches): the checks below would all pass and change nothing
+    if type(haps) is np.ndarray and haps.dtype in _FAST_DTYPES and haps.flags.c_contiguous:
+        # fast path (small batches): the checks below would all pass and change nothing
         shape = haps.shape
         if len(shape) == 2:
             return haps, 1, shape
-        return haps.reshape(shape[0] * shape[1], shape[2]), shape[1], shape
+        if len(shape) == 3 and shape[1] >= 1:
+            return haps.reshape(shape[0] * shape[1], shape[2]), shape[1], shape
     arr = haps if type(haps) is np.ndarray else np.asarray(haps)
     if arr.dtype.kind not in "iu":
         raise TypeError(
@@ -364,7 +361,9 @@ class Request(NamedTuple):
     """One draw's settings besides the data and the rates, built once per call.
 
     Handed unchanged from the caller (a mask function, [Rule.draw][maskkit.rules.Rule.draw] or
-    the Masker) to ``batch``, which checks all of it at once.
+    the Masker) to ``batch``, which checks all of it at once. Callers build it as a plain tuple
+    of these fields in this order (``RequestFields``): a tuple display costs nothing, the
+    NamedTuple constructor a Python call (a quarter of a microsecond, a tenth of a tiny draw).
     """
 
     seed: Any
@@ -378,6 +377,10 @@ class Request(NamedTuple):
     union: bool = False
     out: Any = None
     parallel: bool = False
+
+
+#: A Request's fields in its order, as a plain tuple.
+RequestFields = tuple[Any, ...]
 
 
 class Batch(NamedTuple):
@@ -397,8 +400,8 @@ class Batch(NamedTuple):
     site: np.ndarray | None  # the site mask an unfused union is taken into
     rates: Mapping[str, Any]  # checked: a float, or float64 of shape (1,) or (samples,)
     exact: bool
-    site_rate: bool
-    parallel: bool
+    site_rate: Any  # as given: read for its truth only
+    parallel: Any  # as given: read for its truth only
 
 
 RateFn = Callable[[np.ndarray], Mapping[str, Any]]
@@ -406,16 +409,17 @@ RateFn = Callable[[np.ndarray], Mapping[str, Any]]
 
 def batch(
     haps: Any,
-    req: Request,
+    req: RequestFields,
     values: Mapping[str, Any] | RateFn,
-    checks: Mapping[str, str],
+    checks: tuple[tuple[str, str], ...],
     fuse: bool = True,
 ) -> Batch:
     """Check a draw (data, request and the rates named in ``checks``) once; return its Batch.
 
+    ``req`` holds a ``Request``'s fields in order (a Request or a plain tuple).
     ``values`` holds the rates: a dict, or a function of the sample ids giving one (the
-    Masker's per-sample schedules). ``checks`` maps a rate's name to ``"rate"`` (in [0, 1]) or
-    ``"scale"`` (>= 0); other rates pass unchecked. ``fuse=False``: the kernel draws per
+    Masker's per-sample schedules). ``checks`` pairs a rate's name with ``"rate"`` (in [0, 1])
+    or ``"scale"`` (>= 0); other rates pass unchecked. ``fuse=False``: the kernel draws per
     haplotype and a union is taken after it, into ``Batch.site``.
     """
     seed_, epoch_, indices_, lengths_, eligible, protect, exact, site_rate, union, out, par = req
@@ -423,16 +427,25 @@ def batch(
     n = shape[0]
     if union:
         check_union(shape)
-    seed = int_scalar(seed_, "seed")
+    # each check's fast path first: a tiny draw is a few microseconds, a call of a tenth of one
+    seed = seed_ if type(seed_) is int and 0 <= seed_ <= MAX_U64 else int_scalar(seed_, "seed")
     if seed >= 2**63:  # its int64 bit pattern: a Python int is cheaper to pass than np.uint64
         seed -= 2**64
-    epoch = int_scalar(epoch_, "epoch", high=2**63 - 1)
-    lens = lengths(lengths_, n, shape[-1])
-    idx = indices(indices_, n)
+    epoch = (
+        epoch_
+        if type(epoch_) is int and 0 <= epoch_ < 2**63
+        else int_scalar(epoch_, "epoch", high=2**63 - 1)
+    )
+    lens = _SHARED_LENGTHS.get(shape[-1]) if lengths_ is None else None
+    if lens is None:
+        lens = lengths(lengths_, n, shape[-1])
+    idx = _NO_INDICES if indices_ is None else indices(indices_, n)
     site = None
     if union and not fuse:
         result = np.empty(shape, dtype=np.bool_)
         site = out_buffer(out, (n, shape[2]), inputs=(h2,))
+    elif out is None:
+        result = np.empty((n, shape[2]) if union else shape, dtype=np.bool_)
     else:
         result = out_buffer(out, (n, shape[2]) if union else shape, inputs=(h2,))
     if eligible is not None or protect is not None:
@@ -444,7 +457,7 @@ def batch(
     if callable(values):
         values = values(idx if idx.size else np.arange(n, dtype=np.int64))
     checked: Any = values
-    for name, kind in checks.items():
+    for name, kind in checks:
         x = values[name]
         if kind == "rate":
             if type(x) is float and 0.0 <= x <= 1.0:  # a plain rate passes as it is
@@ -460,7 +473,7 @@ def batch(
     # tuple.__new__: the NamedTuple constructor is a Python call, a tenth of a tiny draw
     return tuple.__new__(Batch, (
         haps, h2, ploidy, shape, seed, epoch, lens, idx, result, o2, per, site, checked,
-        bool(exact), bool(site_rate), bool(par),
+        bool(exact), site_rate, par,
     ))  # fmt: skip
 
 

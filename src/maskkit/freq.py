@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels
+from . import _data_kernels
 
 __all__ = ["DEFAULT_EDGES", "NO_CALLS", "bin_labels", "check_edges", "maf", "maf_bins"]
 
@@ -144,7 +144,7 @@ def bins_of_checked(freq: Any, e: np.ndarray, fold: bool, name: str) -> tuple[np
     out = np.empty(f.shape, dtype=np.int32)
     # one numba pass: the numpy steps (checks, fold, searchsorted, NaN) cost ~25 us per call
     # at 1,024 sites, more than the whole mask of a small batch
-    bad, nans = _kernels.maf_bins(f.reshape(-1), e, bool(fold), out.reshape(-1))
+    bad, nans = _data_kernels.maf_bins(f.reshape(-1), e, bool(fold), out.reshape(-1))
     if bad >= 0:
         raise ValueError(
             f"{name} must hold frequencies in [0, 1] (NaN for sites without calls), "

@@ -30,9 +30,9 @@ from .rules import (
     SmartBalanced,
     Span,
     freq_dims,
-    haplotype_rate,
     span_distribution,
 )
+from .union import haplotype_rate
 
 __all__ = [
     "af_bins",
@@ -159,9 +159,8 @@ def random_mask(
     >>> m.astype(int).tolist()
     [[0, 1, 1, 1, 1, 1, 0, 0]]
     """
-    request = v.Request(
-        seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
-    )
+    request = (seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out,
+               parallel)  # fmt: skip
     return _RANDOM._draw(haps, request, {"rate": rate}, _NO_INPUTS)
 
 
@@ -242,9 +241,8 @@ def smart_balanced_mask(
     >>> site.shape, bool((site == mk.union(m)).all())
     ((1, 4), True)
     """
-    request = v.Request(
-        seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
-    )
+    request = (seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out,
+               parallel)  # fmt: skip
     return _SMART._draw(haps, request, {"ref_rate": ref_rate, "alt_rate": alt_rate}, _NO_INPUTS)
 
 
@@ -411,9 +409,8 @@ def af_mask(
     [1, 1, 1, 1, 0, 0, 0, 0]
     """
     rule = AlleleFrequency._for_call(edges=edges, rates=rates, fold=fold, freq=None)
-    request = v.Request(
-        seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
-    )
+    request = (seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out,
+               parallel)  # fmt: skip
     return rule._draw(haps, request, {"scale": scale}, {"freq": freq})
 
 
@@ -495,9 +492,8 @@ def array_mask(
     [[0, 1, 1, 0, 1, 0, 0, 1]]
     """
     rule = Array._for_call(keep=keep, every=every)
-    request = v.Request(
-        seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
-    )
+    request = (seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out,
+               parallel)  # fmt: skip
     return rule._draw(haps, request, {"rate": rate, "kept_rate": kept_rate}, _NO_INPUTS)
 
 
@@ -637,7 +633,6 @@ def span_mask(
     [20, 20]
     """
     rule = Span._for_call(mean_span=mean_span, max_span=max_span, span_lengths=span_lengths)
-    request = v.Request(
-        seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out, parallel
-    )
+    request = (seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out,
+               parallel)  # fmt: skip
     return rule._draw(haps, request, {"rate": rate}, _NO_INPUTS)

@@ -14,8 +14,7 @@ import numpy as np
 
 from . import _validate as v
 from .curriculum import Distribution, Schedule
-from .masks import haplotype_rate_for_site_rate
-from .union import effective_site_rates, mask_stats
+from .union import effective_site_rates, haplotype_rate, mask_stats
 
 __all__ = ["Snapshot", "describe", "stats"]
 
@@ -120,10 +119,7 @@ def _tag(sched: Schedule) -> str:
 def _haplotype_rates(masker: Snapshot, ref: float, alt: float, ploidy: int) -> tuple[float, float]:
     if not masker.site_rate:
         return ref, alt
-    return (
-        haplotype_rate_for_site_rate(ref, ploidy),
-        haplotype_rate_for_site_rate(alt, ploidy),
-    )
+    return float(haplotype_rate(ref, ploidy)), float(haplotype_rate(alt, ploidy))
 
 
 def describe(masker: Snapshot | HasSnapshot, *, ploidy: int = 2) -> str:

@@ -53,6 +53,7 @@ from . import _kernels
 from . import _validate as v
 from . import freq as _freq
 from ._config import plain
+from .union import haplotype_rate
 
 __all__ = [
     "AlleleFrequency",
@@ -187,14 +188,6 @@ def _float_tuple(value: Any, name: str, ndims: tuple[int, ...]) -> tuple[Any, ..
     return out
 
 
-def haplotype_rate(site_rate: Any, ploidy: int) -> Any:
-    """Return the per-haplotype rate whose union over ``ploidy`` haplotypes hits ``site_rate``.
-
-    Solves ``1 - (1 - p) ** ploidy = site_rate`` (a float or a float64 array, unchecked).
-    """
-    return 1.0 - (1.0 - site_rate) ** (1.0 / ploidy)
-
-
 def _site_rated(table: np.ndarray, b: v.Batch) -> np.ndarray:
     """``table`` read as site rates when the draw asks for it (``site_rate=True``)."""
     if not b.site_rate:
@@ -205,10 +198,8 @@ def _site_rated(table: np.ndarray, b: v.Batch) -> np.ndarray:
 _SHARED: dict[tuple[float, ...], np.ndarray] = {}
 
 
-def _rate_table(b: v.Batch, names: tuple[str, ...]) -> np.ndarray:
-    """Return the kernel's ``(1 or samples, groups)`` float64 table: a column per named rate."""
-    rates = b.rates
-    values = tuple([rates[name] for name in names])
+def _rate_table(b: v.Batch, values: tuple[Any, ...]) -> np.ndarray:
+    """Return the kernel's ``(1 or samples, groups)`` float64 table: a column per checked rate."""
     if not b.site_rate and type(values[0]) is float and type(values[-1]) is float:
         # shared float rates: one cached table (building it costs about a microsecond, a tenth
         # of a whole 48 x 1,024 call; kernels only read it)
@@ -298,10 +289,13 @@ class Rule:
     _fuse: ClassVar[bool] = True
     # whether the class overrides draw (set for every subclass)
     _own_draw: ClassVar[bool] = False
+    # _checks as (name, kind) pairs, the form the batch check loops over (set for every subclass)
+    _check_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._own_draw = cls.draw is not Rule.draw
+        cls._check_pairs = tuple(cls._checks.items())
 
     @property
     def driven(self) -> str:
@@ -452,26 +446,28 @@ class Rule:
         -------
         numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
         """
-        request = v.Request(
+        request = (
             seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out,
             parallel,
         )  # fmt: skip
         return self._draw(haps, request, self._rates(rates), inputs)
 
     def _draw(
-        self, haps: Any, request: v.Request, rates: Any, inputs: Mapping[str, Any]
+        self, haps: Any, request: v.RequestFields, rates: Any, inputs: Mapping[str, Any]
     ) -> np.ndarray:
         """Draw along the one path: check the batch once, then make the rule's kernel call.
 
-        ``rates`` holds every rate field (a dict, or a function of the sample ids giving one).
+        ``request`` holds the fields of a ``Request`` in order; ``rates`` holds every rate field
+        (a dict, or a function of the sample ids giving one).
         """
         if self._own_draw:  # a rule of your own that overrides draw
+            req = v.Request._make(request)
             if callable(rates):
-                rates = rates(v.sample_ids(request.indices, np.shape(haps)[0]))
-            return self.draw(haps, rates=rates, **request._asdict(), **inputs)
+                rates = rates(v.sample_ids(req.indices, np.shape(haps)[0]))
+            return self.draw(haps, rates=rates, **req._asdict(), **inputs)
         if inputs:
             self._check_inputs(inputs)
-        b = v.batch(haps, request, rates, self._checks, self._fuse)
+        b = v.batch(haps, request, rates, self._check_pairs, self._fuse)
         return self._kernel(b, inputs)
 
     def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
@@ -602,7 +598,7 @@ class Random(Rule):
         object.__setattr__(self, "rate", v.rate_scalar(self.rate, "rate"))
 
     def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
-        return _group_draw(b, _kernels.NO_BINS, False, _rate_table(b, ("rate",)))
+        return _group_draw(b, _kernels.NO_BINS, False, _rate_table(b, (b.rates["rate"],)))
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         return _col(rates["rate"], h)
@@ -637,7 +633,9 @@ class SmartBalanced(Rule):
         object.__setattr__(self, "alt_rate", v.rate_scalar(self.alt_rate, "alt_rate"))
 
     def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
-        return _group_draw(b, _kernels.NO_BINS, True, _rate_table(b, ("ref_rate", "alt_rate")))
+        return _group_draw(
+            b, _kernels.NO_BINS, True, _rate_table(b, (b.rates["ref_rate"], b.rates["alt_rate"]))
+        )
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         return np.where(h > 0, _col(rates["alt_rate"], h), _col(rates["ref_rate"], h))
@@ -1014,7 +1012,7 @@ class Array(Rule):
     def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
         # group 0: off the array, group 1: on it
         flags = self._flags(b.shape[0], b.shape[-1])
-        return flags, False, _rate_table(b, ("rate", "kept_rate"))
+        return flags, False, _rate_table(b, (b.rates["rate"], b.rates["kept_rate"]))
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         flags = self._flags(h.shape[0], h.shape[-1]).astype(bool)

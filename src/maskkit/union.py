@@ -69,6 +69,21 @@ def effective_site_rates(ref_rate: float, alt_rate: float, ploidy: int = 2) -> d
     return {k: 1.0 - (1.0 - a) ** k * (1.0 - r) ** (p - k) for k in range(p + 1)}
 
 
+def haplotype_rate(site_rate: Any, ploidy: int) -> Any:
+    """Return the per-haplotype rate whose union over ``ploidy`` haplotypes hits ``site_rate``.
+
+    The inverse of [effective_rate][maskkit.union.effective_rate]: solves
+    ``1 - (1 - p) ** ploidy = site_rate`` for a float or a float64 array, unchecked (the checked
+    public face is [haplotype_rate_for_site_rate][maskkit.masks.haplotype_rate_for_site_rate]).
+
+    Examples
+    --------
+    >>> round(haplotype_rate(0.51, 2), 6)
+    0.3
+    """
+    return 1.0 - (1.0 - site_rate) ** (1.0 / ploidy)
+
+
 def _ratio(num: int, den: int) -> float:
     return num / den if den else float("nan")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _kernels
+from .. import _data_kernels
 from .._narrow import narrow
 from ._deps import require
 from ._errors import PloidyError, StoreFormatError, WindowError
@@ -406,7 +406,7 @@ class HaplotypeStore:
         # (sites, columns, ploidy) -> (n, ploidy, sites)
         if slab.flags.c_contiguous:
             out = np.empty((idx.size, self.ploidy, stop - start), dtype=np.int8)
-            _kernels.gather_sites(slab, cols, out)
+            _data_kernels.gather_sites(slab, cols, out)
             return out
         return np.ascontiguousarray(slab.transpose(1, 2, 0)[cols], dtype=np.int8)
 
