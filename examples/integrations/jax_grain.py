@@ -162,5 +162,20 @@ def main() -> dict[int, float]:
     return rates
 
 
+def without_share() -> mk.WorkerSyncError:
+    """The same pipeline with a Masker nobody shared: its copy in the worker refuses to mask."""
+    parse_absl_flags()
+    masker = mk.Masker("random", rate=Levels(LEVELS, epochs_per_level=1), seed=SEED)
+    it = iter(loader(masker, epochs=1, workers=1))  # no mk.share(masker)
+    try:
+        next(it)
+    except mk.WorkerSyncError as err:
+        return err
+    finally:
+        it.close()
+    raise AssertionError("a Masker copy without a channel masked in a Grain worker")
+
+
 if __name__ == "__main__":
     main()
+    print(f"without maskkit.share: {type(without_share()).__name__}")
