@@ -169,6 +169,7 @@ def chunk_reader(array: Any) -> Callable[[tuple[int, ...]], np.ndarray] | None:
     """
     try:
         import numcodecs
+        from zarr.abc.store import OffsetByteRequest
         from zarr.core.buffer import default_buffer_prototype
         from zarr.core.sync import sync
     except ImportError:  # a zarr without these internals: read through zarr
@@ -195,12 +196,16 @@ def chunk_reader(array: Any) -> Callable[[tuple[int, ...]], np.ndarray] | None:
     root = _local_root(store)
     check = getattr(store, "check_chunk", None)
     prototype = default_buffer_prototype()
+    everything = OffsetByteRequest(0)
 
     def fetch(key: str) -> np.ndarray | None:
         if root is None:  # through the store's event loop (s3://, zip, ...)
-            buf = sync(store.get(key, prototype))
-            return None if buf is None else buf.as_numpy_array()
-        raw = read_local(root, key)
+            # "from byte 0": s3fs reads a whole object with a HEAD (its size) and a GET, a
+            # range with the GET alone (a checked_store checks whole reads only: see below)
+            buf = sync(store.get(key, prototype, byte_range=everything))
+            raw = None if buf is None else buf.as_numpy_array()
+        else:
+            raw = read_local(root, key)
         if raw is not None and check is not None:
             check(key, raw)
         return raw
