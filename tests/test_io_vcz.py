@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 from strategies import haplotypes
 
 from maskkit import cli, io
+from maskkit.io import _chunks
 
 zarr = pytest.importorskip("zarr", reason="VCF Zarr needs zarr >= 3.1 (Python >= 3.11)")
 b2z_vcf = pytest.importorskip("bio2zarr.vcf", reason="bio2zarr needs Python >= 3.11")
@@ -245,6 +246,45 @@ def test_chunked_reads_equal_numpy_for_any_chunking(tmp_path_factory, haps, data
     np.testing.assert_array_equal(store.to_numpy(), expected)
 
 
+# zarr format, create_array arguments, whether whole chunks are read past zarr's selections
+CODECS = {
+    "v2 blosc": (2, {"compressors": "blosc"}, True),
+    "v2 zstd": (2, {"compressors": "zstd"}, True),
+    "v2 uncompressed": (2, {"compressors": None}, True),
+    "v2 with a filter": (2, {"filters": "delta"}, False),
+    "v3 blosc": (3, {"compressors": "blosc"}, True),
+    "v3 zstd": (3, {}, False),
+}
+
+
+@pytest.mark.parametrize("name", list(CODECS))
+def test_whole_chunk_reads_equal_the_data_for_every_codec(tmp_path, name):
+    import numcodecs
+
+    fmt, kwargs, past_zarr = CODECS[name]
+    made = {
+        ("compressors", "blosc"): numcodecs.Blosc() if fmt == 2 else zarr.codecs.BloscCodec(),
+        ("compressors", "zstd"): numcodecs.Zstd(),
+        ("filters", "delta"): [numcodecs.Delta("int8")],
+    }
+    kwargs = {k: made.get((k, v), v) for k, v in kwargs.items()}
+    rng = np.random.default_rng(3)
+    gt = rng.integers(-2, 3, (37, 5, 2)).astype(np.int8)  # 37 sites, 5 samples: edge chunks
+    mask = rng.random(gt.shape) < 0.1
+    mask[16:] = False  # all False: those mask chunks are not stored (fill value)
+    root = zarr.open_group(tmp_path / "c.vcz", mode="w", zarr_format=fmt)
+    root.create_array("call_genotype", data=gt, chunks=(8, 2, 2), **kwargs)
+    root.create_array("call_genotype_mask", data=mask, chunks=(8, 2, 2), **kwargs)
+    root.create_array("variant_position", data=np.arange(1, 38))
+    expected = np.where(mask | (gt < 0), -1, gt).transpose(1, 2, 0)
+    store = io.VcfZarrStore(tmp_path / "c.vcz", cache_mb=0.0)
+    idx = [4, 0, 2, 4, 1, 3]
+    for start, stop in ((0, 37), (5, 30), (33, 37)):
+        np.testing.assert_array_equal(store.read(idx, start, stop), expected[idx, :, start:stop])
+    assert (store._readers[0] is not None) is past_zarr
+    assert (store._readers[1] is not None) is past_zarr
+
+
 def test_wide_dtypes_are_read_only_when_they_fit(tmp_path):
     gt = np.zeros((4, 3, 2), dtype=np.int16)
     gt[1, 0, 0] = 127
@@ -445,17 +485,27 @@ def test_missing_zarr_gives_the_install_hint(one, monkeypatch):
 
 
 class _Counter:
-    """Record the keys zarr fetches from local storage (the chunk reads of a store)."""
+    """Record the keys read from local storage (the chunk reads of a store).
+
+    Through zarr (metadata, and chunks zarr decodes) and past it (the whole chunks
+    ``maskkit.io._chunks.chunk_reader`` reads from a folder).
+    """
 
     def __init__(self, monkeypatch):
         self.keys = []
         real = zarr.storage.LocalStore.get
+        real_local = _chunks.read_local
 
         async def get(store, key, *args, **kwargs):
             self.keys.append(key)
             return await real(store, key, *args, **kwargs)
 
+        def read_local(root, key):
+            self.keys.append(key)
+            return real_local(root, key)
+
         monkeypatch.setattr(zarr.storage.LocalStore, "get", get)
+        monkeypatch.setattr(_chunks, "read_local", read_local)
 
     def chunks(self, array):
         """Chunk coordinates fetched of ``array``."""

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import reference as ref
 
+from maskkit import _data_kernels, _token_kernels
 from maskkit import _kernels as K
-from maskkit import _token_kernels
 
 SITES = 203  # not a multiple of 4 or 8: the tail of the vector loops runs too
 FULL = K.FULL16
@@ -141,3 +141,16 @@ def test_mask_tokens_kernel_without_random_ids():
                 want[r, j] = 4
     np.testing.assert_array_equal(out, want)
     np.testing.assert_array_equal(labels, np.where(mask, ids, -100))
+
+
+@pytest.mark.parametrize(("n_sites", "at"), [(1, 0), (64, 3), (150, 7)])
+def test_gather_sites_matches_numpy_transpose(n_sites, at):
+    rng = np.random.default_rng(n_sites)
+    slab = rng.integers(-1, 3, (n_sites, 9, 2), dtype=np.int8)
+    cols = np.array([4, 0, 4, 8], dtype=np.int64)  # repeated and unsorted
+    rows = np.array([5, 1, 0, 3], dtype=np.int64)
+    out = np.full((6, 2, n_sites + at + 2), 99, dtype=np.int8)
+    expected = out.copy()
+    expected[rows, :, at : at + n_sites] = slab.transpose(1, 2, 0)[cols]
+    _data_kernels.gather_sites(slab, cols, rows, at, out)
+    np.testing.assert_array_equal(out, expected)  # rows 2 and 4 and the margins untouched

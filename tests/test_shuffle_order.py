@@ -71,6 +71,68 @@ def test_items_stay_within_the_buffer_of_their_block(blocks, buffer, seed, epoch
         assert inner.size - len(complete) <= 2
 
 
+@given(
+    block_layouts(),
+    st.integers(1, 60),
+    st.integers(1, 3),
+    st.integers(2, 4),
+    st.integers(1, 9),
+    seeds(),
+    epochs(),
+)
+def test_worker_streams_cover_every_item_once_plus_padding(
+    blocks, buffer, world, workers, batch, seed, epoch
+) -> None:
+    kw = {"seed": seed, "epoch": epoch, "buffer": buffer, "workers": workers, "batch_size": batch}
+    parts = [io.chunk_order(blocks, rank=r, world_size=world, **kw) for r in range(world)]
+    n, per_rank = blocks.size, -(-blocks.size // world)
+    assert all(p.size == per_rank and p.dtype == np.int64 for p in parts)
+    counts = np.bincount(np.concatenate(parts), minlength=n)
+    assert counts.min() >= 1  # every item, and the padding's items again
+    assert int((counts - 1).sum()) == per_rank * world - n
+    np.testing.assert_array_equal(io.chunk_order(blocks, rank=0, world_size=world, **kw), parts[0])
+
+
+@pytest.mark.parametrize(("workers", "batch", "block"), [(2, 4, 8), (3, 5, 10), (4, 8, 32)])
+def test_each_worker_reads_blocks_of_its_own(workers, batch, block) -> None:
+    """Worker w gets batches w, w + workers, ... (torch's DataLoader): no block is read twice."""
+    blocks = np.repeat(np.arange(6 * workers) * 3, block)
+    for epoch in range(3):
+        order = io.chunk_order(
+            blocks, seed=4, epoch=epoch, buffer=2 * block, workers=workers, batch_size=batch
+        )
+        assert sorted(order.tolist()) == list(range(blocks.size))
+        batches = blocks[order].reshape(-1, batch)
+        read = [set(batches[w::workers].ravel().tolist()) for w in range(workers)]
+        assert all(len(r) == 6 for r in read)  # equal shares
+        assert len(set().union(*read)) == 6 * workers  # disjoint
+        # within a worker's stream the buffer still mixes two blocks per batch, at most
+        assert max(np.unique(b).size for b in batches) <= 2
+    one = io.chunk_order(blocks, seed=4, epoch=0, buffer=2 * block)
+    for w in (0, 1):
+        np.testing.assert_array_equal(
+            io.chunk_order(blocks, seed=4, epoch=0, buffer=2 * block, workers=w, batch_size=batch),
+            one,
+        )  # no worker processes, or one: a single stream, the order without workers
+
+
+def test_dataloader_hands_batch_k_to_worker_k_mod_workers() -> None:
+    """What worker streams rely on: torch's DataLoader deals batches round-robin, every epoch."""
+
+    class WorkerId(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 64
+
+        def __getitem__(self, i: int) -> int:
+            return torch.utils.data.get_worker_info().id
+
+    batches = [[i, i + 1] for i in range(0, 40, 2)]
+    loader = DataLoader(WorkerId(), batch_sampler=batches, num_workers=2, persistent_workers=True)
+    for _ in range(2):
+        ids = [b.tolist() for b in loader]
+        assert ids == [[k % 2, k % 2] for k in range(len(batches))]
+
+
 @pytest.mark.parametrize("k", [1, 2, 4])
 def test_batches_touch_at_most_k_blocks(k: int) -> None:
     blocks = np.repeat(np.arange(50) * 7, 16)  # 50 blocks of 16 items
@@ -145,6 +207,9 @@ def test_order_stats_in_order_full_and_chunked() -> None:
         ({"seed": -1}, ValueError, "seed must be >= 0"),
         ({"rank": 2, "world_size": 2}, ValueError, "rank must be < world_size"),
         ({"world_size": 0}, ValueError, "world_size must be >= 1"),
+        ({"workers": 2}, ValueError, "workers=2 needs batch_size"),
+        ({"workers": -1}, ValueError, "workers must be >= 0"),
+        ({"workers": 2, "batch_size": 0}, ValueError, "batch_size must be >= 1"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, exc, words) -> None:
@@ -202,7 +267,11 @@ def test_masks_do_not_depend_on_the_order(store) -> None:
     sampler = ChunkShuffleSampler(ds, 5, seed=4)
     sampler.set_epoch(2)
     chunked = masks_by_key(ds, DataLoader(ds, batch_sampler=sampler, **kw))
-    assert in_order == full == chunked
+    streams = ChunkShuffleSampler(ds, 5, seed=4, num_workers=2)
+    streams.set_epoch(2)
+    per_worker = masks_by_key(ds, DataLoader(ds, batch_sampler=streams, num_workers=2, **kw))
+    assert [list(b) for b in streams] != [list(b) for b in sampler]
+    assert in_order == full == chunked == per_worker
     assert len(set(in_order.values())) > len(ds) // 2  # the masks are not all alike
 
 
@@ -238,6 +307,11 @@ def test_sampler_state_and_epochs(store) -> None:
     assert len(list(dropped)) == len(dropped) == len(ds) // 7
     with pytest.raises(ValueError, match="buffer must be an int >= 1"):
         ChunkShuffleSampler(ds, 8, buffer=0)
+    with pytest.raises(ValueError, match="num_workers must be an int >= 0"):
+        ChunkShuffleSampler(ds, 8, num_workers=-1)
+    streams = ChunkShuffleSampler(ds, 7, drop_last=True, num_workers=3)
+    assert all(len(b) == 7 for b in streams)
+    assert len(list(streams)) == len(streams) == len(ds) // 7
 
 
 def test_worker_count_does_not_change_the_order(store) -> None:

@@ -16,20 +16,22 @@ from ._numba import jit
 
 
 @jit
-def gather_sites(slab, cols, out):  # type: ignore[no-untyped-def]
-    """``out[i, h, j] = slab[j, cols[i], h]``: a ``(sites, samples, ploidy)`` slab to rows.
+def gather_sites(slab, cols, rows, at, out):  # type: ignore[no-untyped-def]
+    """``out[rows[i], h, at + j] = slab[j, cols[i], h]``: a (sites, samples, ploidy) slab to rows.
 
     In blocks of 64 sites, so the rows of the slab a block touches stay in cache while each
     output row takes its 64 sites (numpy's fancy index + transpose copy is 3-4x slower).
     """
-    n, p, length = out.shape
+    p = out.shape[1]
+    length = slab.shape[0]
     for j0 in range(0, length, 64):
         j1 = min(length, j0 + 64)
-        for i in range(n):
+        for i in range(cols.shape[0]):
             c = cols[i]
+            r = rows[i]
             for h in range(p):
                 for j in range(j0, j1):
-                    out[i, h, j] = slab[j, c, h]
+                    out[r, h, at + j] = slab[j, c, h]
 
 
 # --------------------------------------------------------------------------- MAF bins

@@ -981,7 +981,11 @@ class ChunkShuffleSampler(WindowBatchSampler):
     is a function of ``(seed, epoch)`` only; masks do not depend on it. With ``num_replicas > 1``
     rank ``r`` takes the ``r``-th contiguous share of the epoch's order (padded by repeating its
     first items), so ranks read (almost) disjoint chunks; every rank gets as many steps.
-    [`maskkit.io.order_stats`][] measures how random the order is (docs/data.md).
+    Pass the DataLoader's ``num_workers`` too: the DataLoader hands batch ``k`` to worker
+    ``k % num_workers``, and the order then gives each worker chunks of its own, so each chunk
+    is read and decoded by one worker per epoch instead of by every worker (half the requests
+    from object storage with 2 workers). [`maskkit.io.order_stats`][] measures how random the
+    order is (docs/data.md).
 
     Parameters
     ----------
@@ -992,6 +996,9 @@ class ChunkShuffleSampler(WindowBatchSampler):
         is larger. ``buffer >= len(dataset)`` is a full shuffle.
     chunks : (int, int), optional
         Chunk shape ``(sites, samples)``; default the store's ([`maskkit.io.store_chunks`][]).
+    num_workers : int, default 0
+        The ``num_workers`` of the DataLoader this sampler feeds (``0`` and ``1``: one stream
+        of chunks). Another value keeps every batch correct, only the reads less local.
     seed, drop_last, num_replicas, rank
         As for [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler]; ``drop_last`` drops the
         rank's last, short batch.
@@ -1008,6 +1015,11 @@ class ChunkShuffleSampler(WindowBatchSampler):
     >>> sampler.set_epoch(0)
     >>> sorted(i for batch in sampler for i in batch) == list(range(len(ds)))
     True
+    >>> per_worker = ChunkShuffleSampler(ds, batch_size=4, chunks=(64, 3), seed=1, num_workers=2)
+    >>> batches = list(per_worker)  # worker 0 reads batches 0, 2, ...; worker 1 1, 3, ...
+    >>> chunks = [{int(c) for b in batches[w::2] for c in per_worker.blocks[b]} for w in (0, 1)]
+    >>> chunks[0].isdisjoint(chunks[1])
+    True
     """
 
     def __init__(
@@ -1017,6 +1029,7 @@ class ChunkShuffleSampler(WindowBatchSampler):
         *,
         buffer: int | None = None,
         chunks: tuple[int, int] | None = None,
+        num_workers: int = 0,
         seed: int = 0,
         drop_last: bool = False,
         num_replicas: int | None = None,
@@ -1036,6 +1049,12 @@ class ChunkShuffleSampler(WindowBatchSampler):
         if isinstance(buffer, bool) or not isinstance(buffer, (int, np.integer)) or buffer < 1:
             raise ValueError(f"buffer must be an int >= 1 (items), got {buffer!r}")
         self.buffer = int(buffer)
+        bad = isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer))
+        if bad or num_workers < 0:
+            raise ValueError(
+                f"num_workers must be an int >= 0 (the DataLoader's), got {num_workers!r}"
+            )
+        self.num_workers = int(num_workers)
 
     def order(self) -> np.ndarray:
         """Return this rank's item order of the current epoch ([`maskkit.io.chunk_order`][])."""
@@ -1043,7 +1062,8 @@ class ChunkShuffleSampler(WindowBatchSampler):
 
         return chunk_order(
             self.blocks, seed=self.seed, epoch=self.epoch, buffer=self.buffer,
-            rank=self.rank, world_size=self.num_replicas,
+            rank=self.rank, world_size=self.num_replicas, workers=self.num_workers,
+            batch_size=self.batch_size,
         )  # fmt: skip
 
     def _all_batches(self) -> list[np.ndarray]:

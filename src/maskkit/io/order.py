@@ -14,9 +14,14 @@ A batch then touches about ``buffer / block size + 1`` blocks. The order is a pu
 ``(blocks, seed, epoch, buffer, rank, world_size)``: the same in every process and for every
 number of DataLoader workers. With ``world_size > 1`` the epoch's order is padded by repeating
 its first items to a multiple of ``world_size`` and rank ``r`` takes the ``r``-th contiguous
-slice, so ranks read (almost) disjoint chunks. [`order_stats`][maskkit.io.order.order_stats]
-measures how random an order is. Masks never depend on the order: they are keyed by the item, not
-its position.
+slice, so ranks read (almost) disjoint chunks.
+
+With ``workers > 1`` (a DataLoader's worker processes; it hands batch ``k`` to worker
+``k % workers``) the rank's blocks are dealt into ``workers`` streams instead, each shuffled
+within its own buffer, and the order takes one batch from each stream in turn: every worker
+reads its own chunks, so each chunk is fetched and decoded by one worker per epoch, not by
+all of them. [`order_stats`][maskkit.io.order.order_stats] measures how random an order is.
+Masks never depend on the order: they are keyed by the item, not its position.
 
 Examples
 --------
@@ -125,6 +130,8 @@ def chunk_order(
     buffer: int,
     rank: int = 0,
     world_size: int = 1,
+    workers: int = 1,
+    batch_size: int | None = None,
 ) -> np.ndarray:
     """Return this rank's item order for one epoch: blocks shuffled, then a bounded buffer.
 
@@ -140,6 +147,14 @@ def chunk_order(
     rank, world_size : int
         This rank's contiguous share of the epoch (padded by repeating the first items so
         every rank gets ``ceil(n_items / world_size)``).
+    workers : int
+        DataLoader worker processes to give chunks of their own (``batch_size`` required when
+        above 1): the rank's blocks, in their random order, go one at a time to the stream
+        with the fewest items so far; each stream is shuffled within runs of ``buffer`` items
+        and cut into batches, and the order takes a batch of each stream in turn (the streams'
+        last, short batches go together at the end). ``0`` and ``1``: one stream.
+    batch_size : int, optional
+        Items per batch, for ``workers > 1``.
 
     Returns
     -------
@@ -153,6 +168,10 @@ def chunk_order(
     >>> b = chunk_order(blocks, seed=1, epoch=0, buffer=3, rank=1, world_size=2)
     >>> sorted(np.concatenate([a, b]).tolist()) == list(range(12))
     True
+    >>> blocks = np.repeat(np.arange(4), 4)
+    >>> order = chunk_order(blocks, seed=1, epoch=0, buffer=4, workers=2, batch_size=2)
+    >>> blocks[order].reshape(-1, 2).tolist()  # even batches to worker 0, odd ones to worker 1
+    [[0, 0], [1, 1], [0, 0], [1, 1], [2, 2], [3, 3], [2, 2], [3, 3]]
     """
     blk = np.asarray(blocks)
     if blk.ndim != 1 or (blk.size and not np.issubdtype(blk.dtype, np.integer)):
@@ -164,19 +183,64 @@ def chunk_order(
     rank = _nonneg_int(rank, "rank")
     if rank >= world_size:
         raise ValueError(f"rank must be < world_size={world_size}, got rank={rank}")
+    workers = max(_nonneg_int(workers, "workers"), 1)
+    if workers > 1:
+        if batch_size is None:
+            raise ValueError(
+                f"workers={workers} needs batch_size (the order interleaves whole batches)"
+            )
+        batch_size = _nonneg_int(batch_size, "batch_size", 1)
     n = blk.size
     rng = np.random.default_rng([seed, epoch])
     _, block_index = np.unique(blk, return_inverse=True)
     block_rank = rng.permutation(int(block_index.max()) + 1 if n else 0)[block_index.reshape(-1)]
     # blocks in random order, each block's items in random order
-    stream = np.lexsort((rng.random(n), block_rank))
-    # then a shuffle within each run of `buffer` consecutive items
-    run = np.arange(n, dtype=np.int64) // buffer
-    order = stream[np.lexsort((rng.random(n), run))].astype(np.int64)
+    stream = np.lexsort((rng.random(n), block_rank)).astype(np.int64)
     per_rank = -(-n // world_size)
+    if workers == 1:
+        order = _buffered(stream, buffer, rng)
+        if world_size > 1 and n:
+            order = np.resize(order, per_rank * world_size)  # repeats the first items
+        return order[rank * per_rank : (rank + 1) * per_rank]
     if world_size > 1 and n:
-        order = np.resize(order, per_rank * world_size)  # repeats the first items
-    return order[rank * per_rank : (rank + 1) * per_rank]
+        stream = np.resize(stream, per_rank * world_size)
+    mine = stream[rank * per_rank : (rank + 1) * per_rank]
+    parts = [_buffered(mine[idx], buffer, rng) for idx in _deal_runs(blk[mine], workers)]
+    return _interleave(parts, int(batch_size))  # type: ignore[arg-type]
+
+
+def _buffered(stream: np.ndarray, buffer: int, rng: np.random.Generator) -> np.ndarray:
+    """Shuffle ``stream`` within each run of ``buffer`` consecutive items."""
+    run = np.arange(stream.size, dtype=np.int64) // buffer
+    return stream[np.lexsort((rng.random(stream.size), run))]
+
+
+def _deal_runs(blocks: np.ndarray, workers: int) -> list[np.ndarray]:
+    """Return the positions of each of ``workers`` streams.
+
+    Every run of one block goes, in order, to the stream with the fewest items so far (the
+    lowest-numbered one on a tie).
+    """
+    starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]]).tolist() if blocks.size else []
+    stops = [*starts[1:], int(blocks.size)]
+    sizes = [0] * workers
+    taken: list[list[np.ndarray]] = [[] for _ in range(workers)]
+    for a, b in zip(starts, stops):
+        w = sizes.index(min(sizes))
+        taken[w].append(np.arange(a, b, dtype=np.int64))
+        sizes[w] += int(b - a)
+    return [np.concatenate(t) if t else np.zeros(0, dtype=np.int64) for t in taken]
+
+
+def _interleave(parts: list[np.ndarray], batch_size: int) -> np.ndarray:
+    """One whole batch of each part in turn, then the parts' short last batches together."""
+    full = [[p[i : i + batch_size] for i in range(0, p.size - p.size % batch_size, batch_size)]
+            for p in parts]  # fmt: skip
+    out = []
+    for k in range(max((len(f) for f in full), default=0)):
+        out += [f[k] for f in full if k < len(f)]
+    out += [p[p.size - p.size % batch_size :] for p in parts]
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def order_stats(

@@ -406,7 +406,7 @@ class HaplotypeStore:
         # (sites, columns, ploidy) -> (n, ploidy, sites)
         if slab.flags.c_contiguous:
             out = np.empty((idx.size, self.ploidy, stop - start), dtype=np.int8)
-            _data_kernels.gather_sites(slab, cols, out)
+            _data_kernels.gather_sites(slab, cols, np.arange(idx.size), 0, out)
             return out
         return np.ascontiguousarray(slab.transpose(1, 2, 0)[cols], dtype=np.int8)
 

@@ -14,8 +14,9 @@ Layout (VCF Zarr specification; only these arrays are read)::
 A store is a directory (``*.vcz``), a zip file of one (``*.vcz.zip``), or a URL that zarr
 opens through fsspec (``s3://...``, with the matching fsspec backend installed). Genotypes
 are never loaded whole: a read fetches the ``call_genotype`` chunks its window and samples
-touch, one chunk at a time, and keeps recently decoded chunks in a bounded LRU cache, so
-consecutive windows of a DataLoader reuse them.
+touch, one whole chunk at a time (one request and one decode, past zarr's selection
+machinery where the layout allows: `_chunks.chunk_reader`), and keeps recently decoded chunks
+in a bounded LRU cache, so consecutive windows of a DataLoader reuse them.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import _data_kernels
 from .._narrow import narrow
-from ._chunks import DECODE_ERRORS, blosc_chunk_bytes, checked_store
+from ._chunks import DECODE_ERRORS, blosc_chunk_bytes, checked_store, chunk_reader
 from ._deps import require
 from ._errors import StoreFormatError
 from ._names import decode_strings, sample_names
@@ -141,6 +143,7 @@ class VcfZarrStore(HaplotypeStore):
         self.storage_options = None if storage_options is None else dict(storage_options)
         self._zip: Any = None
         self._mask: Any = None
+        self._readers: tuple[Any, Any] | None = None
         self._chunks: tuple[int, int] = (1, 1)
         self._offset = 0
         self._n_variants = 0
@@ -158,6 +161,7 @@ class VcfZarrStore(HaplotypeStore):
         self._blocks.clear()
         self._block_bytes = 0
         self._mask = None
+        self._readers = None
         target: Any = self.source
         if not _is_url(self.source):
             if not self.path.exists():
@@ -430,6 +434,38 @@ class VcfZarrStore(HaplotypeStore):
             out[self._values(_MASK, self._mask, (slice(a, b), slice(s0, s1))).astype(bool)] = -1
         return out
 
+    def _whole_chunk(self, ci: int, cj: int) -> np.ndarray | None:
+        """Return chunk ``(ci, cj)`` decoded whole past zarr's selections, or None (use zarr).
+
+        Full chunk shape (an edge chunk runs past the last site or sample: never served);
+        missing (negative or masked) calls are -1.
+        """
+        gt = self._dataset()
+        if self._readers is None:
+            plain = gt.dtype == np.int8 and gt.chunks[2] == gt.shape[2]
+            read_gt = chunk_reader(gt) if plain else None
+            read_mask = None
+            if read_gt is not None and self._mask is not None:
+                read_mask = chunk_reader(self._mask) if self._mask.chunks == gt.chunks else None
+                if read_mask is None:
+                    read_gt = None  # the mask is read through zarr, so the genotypes are too
+            self._readers = (read_gt, read_mask)
+        read_gt, read_mask = self._readers
+        if read_gt is None:
+            return None
+        try:
+            block = read_gt((ci, cj, 0))
+        except DECODE_ERRORS as exc:
+            raise self._damaged(_GT, "chunks", exc) from exc
+        np.maximum(block, -1, out=block)  # int8: every negative value reads as -1
+        if read_mask is not None:
+            try:
+                mask = read_mask((ci, cj, 0))
+            except DECODE_ERRORS as exc:
+                raise self._damaged(_MASK, "chunks", exc) from exc
+            np.copyto(block, np.int8(-1), where=mask.astype(bool, copy=False))
+        return block
+
     def _block(self, ci: int, cj: int) -> np.ndarray:
         """Return chunk ``(ci, cj)`` of ``call_genotype`` (one chunk read), via the LRU cache."""
         key = (ci, cj)
@@ -438,7 +474,9 @@ class VcfZarrStore(HaplotypeStore):
             self._blocks.move_to_end(key)
             return block
         vc, sc = self._chunks
-        block = self._rows(ci * vc, (ci + 1) * vc, cj * sc, (cj + 1) * sc)
+        block = self._whole_chunk(ci, cj)
+        if block is None:
+            block = self._rows(ci * vc, (ci + 1) * vc, cj * sc, (cj + 1) * sc)
         limit = self.cache_mb * 2**20
         if block.nbytes <= limit:
             self._blocks[key] = block
@@ -453,20 +491,20 @@ class VcfZarrStore(HaplotypeStore):
         if idx.size == 0 or stop == start:
             return out
         self._handle()  # a new process starts with an empty cache
-        uniq, inverse = np.unique(idx, return_inverse=True)
         vc, sc = self._chunks
         a0, a1 = start + self._offset, stop + self._offset
-        col_chunk = uniq // sc
+        col_chunk = idx // sc
         for cj in np.unique(col_chunk).tolist():
             rows = np.flatnonzero(col_chunk == cj)
-            cols = uniq[rows] - cj * sc
+            cols = idx[rows] - cj * sc
             for ci in range(a0 // vc, (a1 - 1) // vc + 1):
                 lo, hi = max(a0, ci * vc), min(a1, (ci + 1) * vc)
-                part = self._block(ci, cj)[lo - ci * vc : hi - ci * vc][:, cols, :]
-                out[rows, :, lo - a0 : hi - a0] = part.transpose(1, 2, 0)
-        if uniq.size == idx.size and np.array_equal(uniq, idx):
-            return out
-        return np.ascontiguousarray(out[inverse.reshape(-1)])
+                slab = self._block(ci, cj)[lo - ci * vc : hi - ci * vc]
+                if not slab.flags.c_contiguous:
+                    slab = np.ascontiguousarray(slab)
+                # (sites, samples, ploidy) -> rows of (n, ploidy, sites), blocked in numba
+                _data_kernels.gather_sites(slab, cols, rows, lo - a0, out)
+        return out
 
     def _load(self) -> np.ndarray:
         if self._data is None:
@@ -523,7 +561,7 @@ class VcfZarrStore(HaplotypeStore):
         """Close the zarr store (it re-opens on the next read); drop cached chunks and data."""
         if self._zip is not None and self._pid == os.getpid():
             self._zip.close()
-        self._zip = self._file = self._gt = self._mask = None
+        self._zip = self._file = self._gt = self._mask = self._readers = None
         self._pid = None
         self._data = None
         self._blocks.clear()
