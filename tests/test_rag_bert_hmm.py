@@ -92,6 +92,10 @@ def test_state_selection_keeps_the_haplotypes_that_match_each_segment():
     hidden[0, ::5] = True
     ids = hmm.select_states(panel, query, hidden, 0, 4, segment=16)
     assert {17, 123} <= set(ids[0].tolist())
+    # a missing panel allele where the query is hidden changes no mismatch count
+    gappy = panel.copy()
+    gappy[[3, 17, 50], 5] = -1
+    np.testing.assert_array_equal(hmm.select_states(gappy, query, hidden, 0, 4, segment=16), ids)
     # its own sample (haplotypes 16, 17) is never selected, however well it matches
     ids = hmm.select_states(panel, query, hidden, 0, 4, own=np.array([8]), segment=16)
     assert 17 not in ids[0]

@@ -254,7 +254,10 @@ def select_states(
     q = signs(np.where(np.asarray(hidden, dtype=bool), -1, rows))  # (seg, R, l)
     p = signs(sub)  # (seg, H, l)
     agree = q @ p.transpose(0, 2, 1)  # matches - mismatches at sites observed in both
-    both = np.abs(q) @ np.abs(p).transpose(0, 2, 1)
+    if (sub >= 0).all():  # a complete panel: the sites observed in both are the row's
+        both = np.abs(q).sum(axis=2)[:, :, None]
+    else:
+        both = np.abs(q) @ np.abs(p).transpose(0, 2, 1)
     mism = np.rint((both - agree) / 2).astype(np.int32)
     total = mism.sum(axis=0)
     lo, hi = _skip_range(own, n, ploidy)
