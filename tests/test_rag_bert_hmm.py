@@ -10,7 +10,8 @@ import torch
 from test_rag_bert import TINY, _check_impute
 
 from examples.rag_bert import checkpoint as ckpt_io
-from examples.rag_bert import hmm, train
+from examples.rag_bert import cli, hmm, train
+from examples.rag_bert.data import InputError
 from examples.rag_bert.model import RagBert
 from examples.rag_bert.phase import phase_hmm, phase_window
 from examples.rag_bert.retrieval import PanelIndex
@@ -62,6 +63,78 @@ def test_posterior_matches_the_matrix_forward_backward():
             use[2 * own[r] : 2 * own[r] + 2] = False
         want = reference_posterior(panel[:, 15:45], rows[r], hidden[r], rho[15:45], 0.01, use)
         np.testing.assert_allclose(got[r], want, rtol=1e-9, atol=1e-12)
+
+
+def test_selected_states_posterior_is_the_forward_backward_over_those_states():
+    rng = np.random.default_rng(5)
+    panel = (rng.random((40, 90)) < 0.3).astype(np.int8)
+    rows = (rng.random((4, 70)) < 0.3).astype(np.int8)
+    hidden = rng.random(rows.shape) < 0.3
+    rho = hmm.switch_probabilities(np.sort(rng.choice(10**6, 90, replace=False)), 40, 1e4)
+    own = np.array([-1, 2, 7, -1])
+    ids = hmm.select_states(panel, rows, hidden, 10, 9, own=own)  # what alt_prob selects
+    assert ids.shape == (4, 9)
+    got = hmm.alt_prob(panel, rho, rows, hidden, 10, own=own, eps=0.01, states=9)
+    for r in range(4):
+        assert (np.diff(ids[r]) > 0).all()
+        assert not np.isin(ids[r], [2 * own[r], 2 * own[r] + 1]).any()
+        use = np.zeros(40, dtype=bool)
+        use[ids[r]] = True
+        want = reference_posterior(panel[:, 10:80], rows[r], hidden[r], rho[10:80], 0.01, use)
+        np.testing.assert_allclose(got[r], want, rtol=1e-9, atol=1e-12)
+
+
+def test_state_selection_keeps_the_haplotypes_that_match_each_segment():
+    rng = np.random.default_rng(8)
+    panel = (rng.random((200, 64)) < 0.5).astype(np.int8)
+    query = np.concatenate([panel[17, :32], panel[123, 32:]])[None, :]  # a recombinant
+    hidden = np.zeros(query.shape, dtype=bool)
+    hidden[0, ::5] = True
+    ids = hmm.select_states(panel, query, hidden, 0, 4, segment=16)
+    assert {17, 123} <= set(ids[0].tolist())
+    # a missing panel allele where the query is hidden changes no mismatch count
+    gappy = panel.copy()
+    gappy[[3, 17, 50], 5] = -1
+    np.testing.assert_array_equal(hmm.select_states(gappy, query, hidden, 0, 4, segment=16), ids)
+    # its own sample (haplotypes 16, 17) is never selected, however well it matches
+    ids = hmm.select_states(panel, query, hidden, 0, 4, own=np.array([8]), segment=16)
+    assert 17 not in ids[0]
+    assert 16 not in ids[0]
+    assert 123 in ids[0]
+
+
+def test_states_at_least_the_panel_run_over_every_haplotype():
+    rng = np.random.default_rng(9)
+    panel = (rng.random((10, 30)) < 0.4).astype(np.int8)
+    rows = (rng.random((3, 30)) < 0.4).astype(np.int8)
+    hidden = rng.random(rows.shape) < 0.2
+    rho = np.full(30, 0.05)
+    full = hmm.alt_prob(panel, rho, rows, hidden, 0)
+    np.testing.assert_array_equal(hmm.alt_prob(panel, rho, rows, hidden, 0, states=10), full)
+    own = np.array([0, -1, 4])
+    full = hmm.alt_prob(panel, rho, rows, hidden, 0, own=own)
+    same = hmm.alt_prob(panel, rho, rows, hidden, 0, own=own, states=8)
+    np.testing.assert_array_equal(same, full)
+    with pytest.raises(ValueError, match="states must be >= 0"):
+        hmm.alt_prob(panel, rho, rows, hidden, 0, states=-1)
+    with pytest.raises(ValueError, match="n_states must be >= 1"):
+        hmm.select_states(panel, rows, hidden, 0, 0)
+
+
+def test_hmm_defaults_follow_the_panel():
+    # the two measured panels: 199 diploids (demo) and 1,200 (panel scale, docs/beagle.md)
+    assert cli.auto_flank(398) == 256
+    assert cli.auto_flank(2400) == 1024
+    assert cli.auto_states(398, 640) == 0  # every haplotype of a small panel
+    assert cli.auto_states(2400, 128 + 2 * 1024) == 12 * 18
+    assert cli.auto_states(1200, 128) == cli.MIN_STATES
+    args = cli.build_parser().parse_args(["--hmm-states", "50"])
+    cli.hmm_defaults(args, 2400, 4000, 128)
+    assert (args.hmm_flank, args.hmm_states) == (1024, 50)  # a flag given stays
+    assert "50 selected of 2400" in cli.hmm_banner(args, 2400)
+    args = cli.build_parser().parse_args(["--hmm-states", "-2"])
+    with pytest.raises(InputError, match="--hmm-states must be >= 0"):
+        cli.hmm_defaults(args, 2400, 4000, 128)
 
 
 def test_own_haplotypes_are_never_copied():

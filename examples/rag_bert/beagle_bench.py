@@ -43,6 +43,10 @@ from .data import InputError
 BINS = mm.bin_labels()
 # VCF genotype text for (allele a, allele b), alleles -1 (missing), 0, 1: code (a + 1) * 3 + (b + 1)
 _GT = np.array([f"{x}|{y}" for x in (".", "0", "1") for y in (".", "0", "1")], dtype=object)
+_GT_UNPHASED = np.array(
+    ["/".join(sorted((x, y), key=lambda a: (a != ".", a))) for x in (".", "0", "1")
+     for y in (".", "0", "1")], dtype=object,
+)  # fmt: skip
 
 
 class BeagleError(RuntimeError):
@@ -85,11 +89,12 @@ def write_vcf(
     names: Any,
     hide: np.ndarray | None = None,
     chrom: str = "1",
+    phased: bool = True,
 ) -> None:
     """Write a phased biallelic VCF (REF ``A``, ALT ``C``; allele ``-1`` becomes ``.``).
 
     ``haps`` is ``(samples, 2, sites)``; genotypes where ``hide`` ``(samples, sites)`` is True
-    become ``./.``.
+    become ``./.``. ``phased=False`` writes unphased genotypes (``0/1``, alt allele second).
     """
     haps = np.asarray(haps)
     pos = np.asarray(pos, dtype=np.int64)
@@ -112,7 +117,7 @@ def write_vcf(
     code = (haps[:, 0, :].astype(np.int64) + 1) * 3 + (haps[:, 1, :] + 1)
     if hide is not None:
         code = np.where(hide, 0, code)  # 0 -> ".|.", written as "./."
-    gt = _GT.copy()
+    gt = _GT.copy() if phased else _GT_UNPHASED.copy()
     gt[0] = "./."
     with gzip.open(path, "wt", compresslevel=3) as f:
         f.write("##fileformat=VCFv4.2\n")

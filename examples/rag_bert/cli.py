@@ -13,7 +13,7 @@ CONFIG_KEYS = (
     "dims", "layers", "heads", "window", "k_retrieve", "key", "no_af", "strategy", "alt_rate",
     "levels", "epochs_per_level", "dynamic", "schedule", "seed", "exact", "batch_size", "lr",
     "no_copy_prior", "prior_correction", "importance_weights", "hmm_prior", "hmm_flank",
-    "hmm_ne", "hmm_eps",
+    "hmm_ne", "hmm_eps", "hmm_states",
 )  # fmt: skip
 
 
@@ -76,7 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(window plus --hmm-flank sites each side); --no-hmm-prior: from the retrieved "
         "haplotypes' copy (default: %(default)s)",
     )  # fmt: skip
-    g.add_argument("--hmm-flank", type=int, default=256, help="--hmm-prior: sites each side")
+    g.add_argument(
+        "--hmm-flank", type=int, default=None,
+        help="--hmm-prior: sites each side (default: from the panel size, see hmm_defaults)",
+    )  # fmt: skip
+    g.add_argument(
+        "--hmm-states", type=int, default=None,
+        help="--hmm-prior: panel haplotypes each query's HMM runs over, chosen by matching at "
+        "its observed sites (0: every haplotype; default: from the panel size)",
+    )  # fmt: skip
     g.add_argument("--hmm-ne", type=float, default=1e4, help="--hmm-prior: effective size Ne")
     g.add_argument("--hmm-eps", type=float, default=1e-3, help="--hmm-prior: copying error")
     g = p.add_argument_group("training")
@@ -166,6 +174,55 @@ def uses_hmm_prior(args: argparse.Namespace) -> bool:
     """Whether the model starts from the Li and Stephens posterior (``--no-copy-prior`` turns
     every prior off, this one too)."""
     return bool(args.hmm_prior and not args.no_copy_prior)
+
+
+def auto_flank(n_haps: int) -> int:
+    """Default ``--hmm-flank`` for a panel of ``n_haps`` haplotypes: 256 sites up to about 700
+    haplotypes, 512 up to about 1,400, then 1,024 (rare F1 of the posterior on the demo data:
+    256 best at 398 haplotypes, 1,024 far ahead of 256 at 2,400; docs/beagle.md)."""
+    if n_haps < 724:  # 500 * sqrt(2): the nearest power of two of n_haps / 500 is 1
+        return 256
+    return 512 if n_haps < 1448 else 1024
+
+
+def auto_states(n_haps: int, n_sites: int) -> int:
+    """Default ``--hmm-states`` for ``n_haps`` panel haplotypes and an HMM range of ``n_sites``
+    sites: every haplotype (0) up to 1,000 of them, else ``STATES_PER_SEGMENT`` per
+    ``hmm.SEGMENT`` sites of the range, at least ``MIN_STATES`` (see :func:`.hmm.select_states`)."""
+    from .hmm import SEGMENT
+
+    if n_haps <= 1000:
+        return 0
+    k = max(MIN_STATES, STATES_PER_SEGMENT * (-(-n_sites // SEGMENT) + 1))
+    return 0 if k >= n_haps else k
+
+
+MIN_STATES = 100
+STATES_PER_SEGMENT = 12
+
+
+def hmm_defaults(
+    args: argparse.Namespace, n_haps: int, n_sites: int, window: int
+) -> argparse.Namespace:
+    """Fill ``--hmm-flank`` and ``--hmm-states`` left at None from the panel (``n_haps``
+    haplotypes, ``n_sites`` sites, windows of up to ``window`` sites); in place."""
+    if args.hmm_flank is None:
+        args.hmm_flank = auto_flank(n_haps)
+    if args.hmm_states is None:
+        span = min(n_sites, window + 2 * args.hmm_flank)
+        args.hmm_states = auto_states(n_haps, span)
+    for flag, value in (("--hmm-flank", args.hmm_flank), ("--hmm-states", args.hmm_states)):
+        if value < 0:
+            raise InputError(f"{flag} must be >= 0 (--hmm-states 0: every haplotype), got {value}")
+    return args
+
+
+def hmm_banner(args: argparse.Namespace, n_haps: int) -> str:
+    """One line naming the HMM's flank and states (or that there is no HMM prior)."""
+    if not uses_hmm_prior(args):
+        return "hmm prior: off"
+    k = f"{args.hmm_states} selected" if args.hmm_states else "all"
+    return f"hmm prior: flank {args.hmm_flank} sites, {k} of {n_haps} haplotypes per query"
 
 
 def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:

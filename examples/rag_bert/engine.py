@@ -18,7 +18,7 @@ import maskkit as mk
 
 from . import data as dt
 from . import hmm, masking
-from .cli import uses_hmm_prior
+from .cli import hmm_defaults, uses_hmm_prior
 from .data import InputError
 from .retrieval import PanelIndex, query_keys
 
@@ -50,6 +50,7 @@ class Engine:
         self.eval_index = self._eval_index()
         max_len = int((data.windows[:, 1] - data.windows[:, 0]).max())
         use_hmm = uses_hmm_prior(args)
+        hmm_defaults(args, self.index.n_haps, data.n_sites, max_len)  # flank and states: auto
         self.model = RagBert(
             dims=args.dims, layers=args.layers, heads=args.heads, max_len=max(max_len, 8),
             use_af=not args.no_af, learned_key=args.key == "learned",
@@ -179,7 +180,7 @@ class Engine:
         lo = hmm.window_log_odds(
             self.index.panel_rows, self.rho, rows[..., a - start : b - start].reshape(-1, b - a),
             np.repeat(hidden[:, a - start : b - start], ploidy, axis=0), a, (s, e), own=own,
-            ploidy=ploidy, eps=self.args.hmm_eps,
+            ploidy=ploidy, eps=self.args.hmm_eps, states=self.args.hmm_states or 0,
         )  # fmt: skip
         return self.torch.as_tensor(lo, device=self.device)
 

@@ -28,6 +28,7 @@ from . import calls, hmm, masking, vcfio
 from . import checkpoint as ckpt_io
 from . import data as dt
 from .baselines import fmt
+from .cli import auto_states
 from .data import InputError
 from .phase import phase_hmm, phase_window
 from .retrieval import PanelIndex, query_keys
@@ -69,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--panel",
         help="reference panel store (same sites) to condition on instead of the checkpoint's "
         "(every reference sample of the training run, training and validation)",
+    )  # fmt: skip
+    p.add_argument(
+        "--hmm-states", type=int, default=None,
+        help="panel haplotypes each query's HMM runs over, chosen by matching at its observed "
+        "sites (0: every haplotype; default: from the panel's size, as the trainer chooses)",
     )  # fmt: skip
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -114,6 +120,15 @@ def reference_panel(
     return np.ascontiguousarray(haps), report
 
 
+def hmm_states(state: dict[str, Any], n_haps: int) -> int:
+    """Default states per query HMM for a panel of ``n_haps`` haplotypes: the trainer's rule
+    (:func:`.cli.auto_states`) over the window plus the checkpoint's flanks (0: every one)."""
+    windows = np.asarray(state["windows"])
+    flank = int((state.get("hmm") or {}).get("flank", 0))
+    span = min(len(state["positions"]), int((windows[:, 1] - windows[:, 0]).max()) + 2 * flank)
+    return auto_states(n_haps, span)
+
+
 def eval_windows(state: dict[str, Any], stride: int | None) -> tuple[np.ndarray, bool]:
     """Windows to impute with and whether sites are taken from window centres.
 
@@ -155,6 +170,7 @@ def impute(
     argmax: bool = False,
     retrieval_window: int | None = None,
     progress: bool = False,
+    states: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(filled haps, P(alt) per haplotype call, imputed mask)`` for ``haps``.
 
@@ -165,7 +181,8 @@ def impute(
     ``stride``, ``k_retrieve`` and ``retrieval_window`` override the checkpoint's validation
     windows, neighbours and retrieval range (see :func:`eval_windows`); ``argmax`` calls at
     P >= 0.5 instead of the fitted thresholds. ``progress`` shows a bar with the windows done,
-    the rate and the time left (on standard error).
+    the rate and the time left (on standard error). ``states``: panel haplotypes per query
+    HMM (:func:`.hmm.select_states`; 0 every one; None: :func:`hmm_states` of the panel).
     """
     import torch
 
@@ -203,6 +220,7 @@ def impute(
             raise InputError("checkpoint of an --hmm-prior model lacks its 'hmm' settings")
         flank, eps = int(hcfg["flank"]), float(hcfg["eps"])
         panel_rows = np.ascontiguousarray(panel.reshape(-1, panel.shape[-1]))
+        states = hmm_states(state, panel_rows.shape[0]) if states is None else int(states)
         rho = hmm.switch_probabilities(state["positions"], panel_rows.shape[0], float(hcfg["ne"]))
         ranges = hmm.flanked_ranges(windows, index.key_windows, n_sites, flank)
         if unphased:
@@ -251,6 +269,7 @@ def impute(
                     a, b = hmm.flank_range(s, e, n_sites, flank)
                     prior = torch.as_tensor(hmm.window_log_odds(
                         panel_rows, rho, rows_all[r, a:b], miss_all[r, a:b], a, (s, e), eps=eps,
+                        states=states or 0,
                     ))  # fmt: skip
                 logits = model(
                     tok_t, torch.as_tensor(qkey), ref, af[s:e], learned_key=learned, prior=prior
@@ -372,10 +391,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pcalls = vcfio.read_calls(args.panel) if args.panel else None
     panel, panel_report = reference_panel(state, samples, args.panel, pcalls)
     haps, site_of, in_targets = targets_on_model_sites(tgt, pos, args.store, pcalls)
+    if args.hmm_states is not None and args.hmm_states < 0:
+        raise InputError(f"--hmm-states must be >= 0 (0: every haplotype), got {args.hmm_states}")
+    n_haps = panel_report["haplotypes"]
+    states = hmm_states(state, n_haps) if args.hmm_states is None else args.hmm_states
+    how = f"{states} selected" if states else "all"
+    flank = (state.get("hmm") or {}).get("flank")
+    hmm_line = f"; hmm: flank {flank} sites, {how} of {n_haps} haplotypes per query"
     print(
-        f"panel: {panel_report['haplotypes']} haplotypes of {panel_report['samples']} reference "
+        f"panel: {n_haps} haplotypes of {panel_report['samples']} reference "
         f"samples ({panel_report['source']}; {panel_report['targets_left_out']} that are "
-        "targets left out)"
+        "targets left out)" + (hmm_line if model.prior_input else "")
     )
     passed = int((site_of < 0).sum())
     print(f"sites: {pos.shape[0]} of the model, {int(in_targets.sum())} in the targets; "
@@ -387,7 +413,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"targets read as {'unphased genotypes' if unphased else 'phased haplotypes'}{how}")
     filled, alt_p, imputed = impute(
         model, {**state, "panel": panel}, haps, args.batch_size, unphased, args.stride,
-        args.k_retrieve, args.calls == "argmax", args.retrieval_window, not args.quiet,
+        args.k_retrieve, args.calls == "argmax", args.retrieval_window, not args.quiet, states,
     )  # fmt: skip
     dosage = alt_p.sum(axis=1).astype(np.float32)
     elapsed = time.perf_counter() - t0
@@ -403,6 +429,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": elapsed,
         "phase": "unphased" if unphased else "phased",
         "panel": panel_report,
+        "hmm_states": states,
         "sites": {
             "model": int(pos.shape[0]), "in_targets": int(in_targets.sum()),
             "imputed_only": int((~in_targets).sum()), "passed_through": passed,
