@@ -196,7 +196,7 @@ def fit(
     build_ms = eng.index.build_seconds * 1e3
     log(f"retrieval: FAISS IndexFlatIP, key={args.key}, k={args.k_retrieve}, "
         f"index build {build_ms:.1f} ms for {len(data.windows)} windows")  # fmt: skip
-    log(cli.hmm_banner(args, eng.index.n_haps) + "; masker: " + masking.banner(masker, start_epoch))
+    log(cli.hmm_banner(args, eng.index.n_haps) + "\n" + masking.banner(masker, start_epoch))
     nparams = sum(p.numel() for p in tr.model.parameters())
     log(f"model: RagBert dims={args.dims} layers={args.layers} params={nparams:,} on {eng.device}")
     ev = tr.evaluator
