@@ -253,6 +253,18 @@ def out_buffer(
 
 def _shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether ``a`` and ``b`` overlap (exact when cheap to decide, else conservatively)."""
+    # Views keep the array that owns their memory as ``base``: two different owners never
+    # overlap. Decided without numpy's call (~0.2 us, a tenth of a small draw's checks)
+    oa = a if a.base is None else a.base
+    ob = b if b.base is None else b.base
+    if (
+        oa is not ob
+        and type(oa) is np.ndarray
+        and type(ob) is np.ndarray
+        and oa.flags.owndata
+        and ob.flags.owndata
+    ):
+        return False
     if not np.may_share_memory(a, b):
         return False
     try:

@@ -650,6 +650,38 @@ def freq_dims(freq: Any) -> None:
         raise ValueError(f"freq must be 1-D (sites,) or 2-D (samples, sites), got {np.shape(freq)}")
 
 
+# Checked AlleleFrequency options by value: (edges, rate table, group rates). Checking them
+# costs ~4 us a call (numpy's per-call cost on tiny arrays), a fifth of a 48 x 1,024 af_mask;
+# the key costs a few hundred ns. Shared arrays: kernels and rules only read them.
+_AF_OPTIONS: dict[Any, tuple[np.ndarray, np.ndarray, tuple[float, ...]]] = {}
+# min(1, scale * group rates) by (group rates, scale), one row shared by every sample
+_AF_TABLES: dict[tuple[tuple[float, ...], float], np.ndarray] = {}
+
+
+def _floats_key(value: Any) -> Any:
+    """Return a hashable key of a small float array or (nested) list of floats (``None``: none).
+
+    Only float64 arrays and Python floats: a key must not let an unchecked value (bools, which
+    hash and compare as ints) pass on another value's check.
+    """
+    if type(value) is np.ndarray:
+        if value.dtype != np.float64 or value.size > _FEW_RATES:
+            return None
+        return value.shape, value.tobytes()
+    if type(value) in (list, tuple) and len(value) <= _FEW_RATES:
+        if all(type(x) is float for x in value):
+            return tuple(value)
+        if all(type(x) in (list, tuple) and all(type(y) is float for y in x) for x in value):
+            return tuple(tuple(x) for x in value)
+    return None
+
+
+def _af_key(edges: Any, rates: Any) -> Any:
+    e = _floats_key(edges)
+    r = None if e is None else _floats_key(rates)
+    return None if r is None else (type(edges) is np.ndarray, e, type(rates) is np.ndarray, r)
+
+
 @register
 @dataclasses.dataclass(frozen=True)
 class AlleleFrequency(Rule):
@@ -676,6 +708,7 @@ class AlleleFrequency(Rule):
     if TYPE_CHECKING:  # kernel-ready options, set by _check_options (not dataclass fields)
         _edges: np.ndarray
         _table: np.ndarray
+        _flat: tuple[float, ...]
     edges: tuple[float, ...]
     rates: tuple[Any, ...]
     _: dataclasses.KW_ONLY
@@ -694,9 +727,21 @@ class AlleleFrequency(Rule):
             object.__setattr__(self, "freq", f)
 
     def _check_options(self) -> None:
-        edges = _freq.check_edges(self.edges)
-        object.__setattr__(self, "_edges", edges)
-        object.__setattr__(self, "_table", v.bin_rates(self.rates, len(edges) + 1))
+        key = _af_key(self.edges, self.rates)
+        checked = None if key is None else _AF_OPTIONS.get(key)
+        if checked is None:
+            edges = _freq.check_edges(self.edges)
+            table = v.bin_rates(self.rates, len(edges) + 1)
+            # groups are 2 * bin + class for a (class x bin) table (split), else bin
+            flat = tuple(table.T.reshape(-1).tolist())
+            checked = (edges, table, flat)
+            if key is not None:
+                if len(_AF_OPTIONS) > 64:
+                    _AF_OPTIONS.clear()
+                _AF_OPTIONS[key] = checked
+        object.__setattr__(self, "_edges", checked[0])
+        object.__setattr__(self, "_table", checked[1])
+        object.__setattr__(self, "_flat", checked[2])
         object.__setattr__(self, "fold", v.flag(self.fold, "fold"))
 
     def _freq_of(self, inputs: Mapping[str, Any]) -> Any:
@@ -724,17 +769,22 @@ class AlleleFrequency(Rule):
                 f"freq must have shape ({sites},) or ({n}, {sites}) to match haps {b.shape}, "
                 f"got {bins.shape}"
             )
-        # groups are 2 * bin + class for a (class x bin) table (split), else bin
         split = self._table.ndim == 2
-        flat = self._table.T.reshape(-1) if split else self._table
+        flat = self._flat  # the group rates: 2 * bin + class for a (class x bin) table, else bin
         scale = b.rates["scale"]
-        if type(scale) is float and flat.size <= _FEW_RATES:
+        if type(scale) is float and len(flat) <= _FEW_RATES:
             # one scale, a small table: plain floats (numpy's per-call cost, ~1 us a call, would
-            # be most of the work); the same float64 products and minimum as the array path
-            table = np.array([[min(scale * x, 1.0) for x in flat.tolist()]], dtype=np.float64)
+            # be most of the work); the same float64 products and minimum as the array path.
+            # Shared by value (kernels only read it), as _rate_table's
+            table = _AF_TABLES.get((flat, scale))
+            if table is None:
+                if len(_AF_TABLES) > 256:
+                    _AF_TABLES.clear()
+                table = np.array([[min(scale * x, 1.0) for x in flat]], dtype=np.float64)
+                _AF_TABLES[flat, scale] = table
         else:
             sc = np.array([scale]) if type(scale) is float else scale
-            table = np.minimum(sc[:, None] * flat[None, :], 1.0)
+            table = np.minimum(sc[:, None] * np.array(flat)[None, :], 1.0)
         # one bin: the rule without bins (the same groups, so the same masks)
         rows = 1 if bins.ndim == 1 else n
         bins2 = _kernels.NO_BINS if nb == 0 else np.ascontiguousarray(bins.reshape(rows, sites))
@@ -913,6 +963,10 @@ class Span(Rule):
 
 
 _EVERY: dict[tuple[int, int], np.ndarray] = {}
+# int32 flags of a bool keep vector by its bytes, up to _KEEP_BYTES sites: the key (a copy and a
+# hash) costs about half the int32 copy at 1,024 sites; at 16,384 the copy is ~1 % of a draw
+_KEEP: dict[bytes, np.ndarray] = {}
+_KEEP_BYTES = 16384
 
 
 @register
@@ -953,6 +1007,10 @@ class Array(Rule):
 
     def _check_options(self) -> None:
         keep, every = self.keep, self.every
+        bool_sites = type(keep) is np.ndarray and keep.dtype.char == "?" and keep.ndim in (1, 2)
+        if bool_sites and every is None:  # the usual call: the checks below, without numpy calls
+            object.__setattr__(self, "_keep", keep)
+            return
         if (keep is None) == (every is None):
             raise ValueError(
                 "give exactly one of keep (a bool site vector or a list of site positions) and "
@@ -989,9 +1047,17 @@ class Array(Rule):
                 flags = (np.arange(sites) % step == 0).astype(np.int32).reshape(1, sites)
                 _EVERY[step, sites] = flags
             return flags
-        if arr.dtype == np.bool_:
+        if arr.dtype.char == "?":  # bool
             if arr.shape == (sites,):
-                return arr.astype(np.int32).reshape(1, sites)
+                if sites > _KEEP_BYTES:
+                    return arr.astype(np.int32).reshape(1, sites)
+                key = arr.tobytes()
+                flags = _KEEP.get(key)
+                if flags is None:  # shared (kernels only read it)
+                    if len(_KEEP) > 64:
+                        _KEEP.clear()
+                    flags = _KEEP[key] = arr.astype(np.int32).reshape(1, sites)
+                return flags
             if arr.shape == (n, sites):
                 return np.ascontiguousarray(arr.astype(np.int32))
             raise ValueError(
@@ -1009,10 +1075,11 @@ class Array(Rule):
         flags[0, arr] = 1
         return flags
 
-    def _groups(self, b: v.Batch, inputs: Mapping[str, Any]) -> tuple[np.ndarray, bool, Any]:
-        # group 0: off the array, group 1: on it
-        flags = self._flags(b.shape[0], b.shape[-1])
-        return flags, False, _rate_table(b, (b.rates["rate"], b.rates["kept_rate"]))
+    def _kernel(self, b: v.Batch, inputs: Mapping[str, Any]) -> np.ndarray:
+        # group 0: off the array, group 1: on it (the groups of _groups, without its call)
+        shape, rates = b.shape, b.rates
+        flags = self._flags(shape[0], shape[-1])
+        return _group_draw(b, flags, False, _rate_table(b, (rates["rate"], rates["kept_rate"])))
 
     def _haplotype_rates(self, h: np.ndarray, rates: dict[str, Any], inputs: Any) -> Any:
         flags = self._flags(h.shape[0], h.shape[-1]).astype(bool)
