@@ -342,7 +342,20 @@ def window_log_odds(
     p = alt_prob(
         panel_rows, rho, rows, hidden, start, own=own, ploidy=ploidy, eps=eps, states=states
     )
-    p = np.clip(p[:, s - start : e - start], PRIOR_EPS, 1.0 - PRIOR_EPS)
+    return log_odds(p[:, s - start : e - start])
+
+
+def log_odds(p: np.ndarray) -> np.ndarray:
+    """Posteriors ``p`` clipped to ``[PRIOR_EPS, 1 - PRIOR_EPS]``, as float32 log odds of alt:
+    the model's input prior.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_odds(np.array([0.5, 1.0])).round(2).tolist()
+    [0.0, 9.21]
+    """
+    p = np.clip(p, PRIOR_EPS, 1.0 - PRIOR_EPS)
     return (np.log(p) - np.log1p(-p)).astype(np.float32)
 
 
