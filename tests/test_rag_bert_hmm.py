@@ -302,16 +302,15 @@ def test_block_and_per_window_priors_agree(unphased):
     window the prior it gets on its own, up to what lies beyond its own flanks.
 
     Tolerance: the HMM of a window in a block reads more sites than the window and its
-    ``flank`` (the rest of the block and the block's flanks), and its posterior depends on
-    sites ``d`` away through ``(1 - rho)^d`` terms; with 32 flank sites at ``rho`` ~ 0.02
-    that is ~0.5, so a few percent of calls may move by up to ~0.1 where a template switch
-    lies past the flank: the bounds hold with room, mean |dP| < 0.02 and 99% of the filled
-    calls within 0.15 (the posterior is the untrained model's output exactly, see
-    ``test_untrained_model_predicts_the_prior_it_is_given``). Unphased, phasing over a longer
-    range places switches of phase elsewhere, which moves a masked genotype's posterior
-    between haplotypes and templates (on this tiny panel by up to ~1 at a few percent of
-    genotypes), so there the blocks' dosage error against the truth is bounded by the per-
-    window error + 0.02 instead."""
+    ``flank`` (the rest of the block and the block's flanks); its posterior depends on sites
+    ``d`` away through ``(1 - rho)^d`` terms, so it moves only where the copied template is
+    uncertain at the flank's end: measured mean |dP| 2e-5 and 99th percentile 3e-4 over 743
+    filled calls, bounded at 1e-3 and 5e-3 (the posterior is the untrained model's output
+    exactly, see ``test_untrained_model_predicts_the_prior_it_is_given``). Unphased, phasing
+    over a longer range places switches of phase elsewhere, which moves a masked genotype's
+    posterior between haplotypes and templates (on this tiny panel by up to ~1 at a few
+    percent of genotypes), so there the blocks' mean dosage error against the truth (measured
+    0.155) is bounded by the per-window error (0.144) + 0.02 instead."""
     from examples.rag_bert import impute
 
     rng = np.random.default_rng(11)
@@ -332,8 +331,8 @@ def test_block_and_per_window_priors_agree(unphased):
     else:
         diff = np.abs(per_window - blocks)[miss]
         assert diff.size > 200
-        assert diff.mean() < 0.02, diff.mean()
-        assert np.quantile(diff, 0.99) < 0.15, np.quantile(diff, 0.99)
+        assert diff.mean() < 1e-3, diff.mean()
+        assert np.quantile(diff, 0.99) < 5e-3, np.quantile(diff, 0.99)
     assert impute.hmm_block(state) == 4  # 2 x 32 flank sites / 16-site windows
     assert impute.hmm_block(state, 1) == 1
     with pytest.raises(InputError, match="--hmm-block must be >= 1"):
