@@ -26,6 +26,7 @@ import numpy as np
 RATE_PER_BP = 1e-8  # recombination rate per base pair (1 cM/Mb)
 PRIOR_EPS = 1e-4  # posteriors are clipped to [PRIOR_EPS, 1 - PRIOR_EPS] before the log odds
 SEGMENT = 128  # sites per piece of a query's range in state selection (select_states)
+# the kernels are cached on disk (numba's cache): compiling them took ~17 s CPU per impute run
 
 
 def flank_range(start: int, stop: int, n_sites: int, flank: int) -> tuple[int, int]:
@@ -54,7 +55,7 @@ def switch_probabilities(positions: np.ndarray, n_haps: int, ne: float) -> np.nd
     return -np.expm1(-4.0 * ne * RATE_PER_BP * np.maximum(d, 0.0) / max(n_haps, 1))
 
 
-@numba.njit(parallel=True)
+@numba.njit(parallel=True, cache=True)
 def _posterior(panel, rows, hidden, start, rho, eps, states, out):  # type: ignore[no-untyped-def]
     """Forward-backward of each query row over its states ``states[r]`` (panel haplotype ids;
     -1: a slot that is never copied). The row's alleles are gathered site-major first."""
@@ -121,7 +122,7 @@ def _posterior(panel, rows, hidden, start, rho, eps, states, out):  # type: igno
                 bwd[k] /= tot
 
 
-@numba.njit
+@numba.njit(cache=True)
 def _take_best(score, tie, held, want, n_held, n_states, count):  # type: ignore[no-untyped-def]
     """Mark up to ``want`` unheld haplotypes with the lowest ``score`` (small non-negative
     integers; ties by ``tie``, then by id) as held; return the new number held. ``count`` is
@@ -157,7 +158,7 @@ def _take_best(score, tie, held, want, n_held, n_states, count):  # type: ignore
     return n_held
 
 
-@numba.njit
+@numba.njit(cache=True)
 def _pick_states(mism, total, skip_lo, skip_hi, n_states, out):  # type: ignore[no-untyped-def]
     """Per row, ``n_states`` haplotype ids (ascending): the best few of every segment by
     mismatches there (a segment counts twice, its neighbours once; ties by the whole range's
@@ -342,11 +343,24 @@ def window_log_odds(
     p = alt_prob(
         panel_rows, rho, rows, hidden, start, own=own, ploidy=ploidy, eps=eps, states=states
     )
-    p = np.clip(p[:, s - start : e - start], PRIOR_EPS, 1.0 - PRIOR_EPS)
+    return log_odds(p[:, s - start : e - start])
+
+
+def log_odds(p: np.ndarray) -> np.ndarray:
+    """Posteriors ``p`` clipped to ``[PRIOR_EPS, 1 - PRIOR_EPS]``, as float32 log odds of alt:
+    the model's input prior.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_odds(np.array([0.5, 1.0])).round(2).tolist()
+    [0.0, 9.21]
+    """
+    p = np.clip(p, PRIOR_EPS, 1.0 - PRIOR_EPS)
     return (np.log(p) - np.log1p(-p)).astype(np.float32)
 
 
-@numba.njit
+@numba.njit(cache=True)
 def _pair_viterbi(cand, dose, rho, eps, path):  # type: ignore[no-untyped-def]
     """Most likely pair of copied candidates per site for one diploid genotype row.
 

@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="panel haplotypes each query's HMM runs over, chosen by matching at its observed "
         "sites (0: every haplotype; default: from the panel's size, as the trainer chooses)",
     )  # fmt: skip
+    p.add_argument(
+        "--hmm-block", type=int, default=None,
+        help="with the HMM prior: windows per block; phasing, state selection and the HMM run "
+        "once over a block and its flanks and every window of the block takes its prior from "
+        "that pass (1: once per window, over the window and its flanks; default: "
+        "2 x flank / window sites, at least 1)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -120,13 +127,50 @@ def reference_panel(
     return np.ascontiguousarray(haps), report
 
 
-def hmm_states(state: dict[str, Any], n_haps: int) -> int:
+def hmm_states(state: dict[str, Any], n_haps: int, block: int = 1) -> int:
     """Default states per query HMM for a panel of ``n_haps`` haplotypes: the trainer's rule
-    (:func:`.cli.auto_states`) over the window plus the checkpoint's flanks (0: every one)."""
+    (:func:`.cli.auto_states`) over ``block`` windows plus the checkpoint's flanks (0: every
+    one), so a block's HMM holds as many states per segment of its range as a window's."""
     windows = np.asarray(state["windows"])
     flank = int((state.get("hmm") or {}).get("flank", 0))
-    span = min(len(state["positions"]), int((windows[:, 1] - windows[:, 0]).max()) + 2 * flank)
+    size = int((windows[:, 1] - windows[:, 0]).max())
+    span = min(len(state["positions"]), size * max(1, int(block)) + 2 * flank)
     return auto_states(n_haps, span)
+
+
+def hmm_block(state: dict[str, Any], block: int | None = None) -> int:
+    """Windows per HMM block (see ``--hmm-block``): ``block``, or by default as many windows
+    as cover twice the checkpoint's flank (at least 1), so each block's flanks cost at most as
+    much as the block itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hmm_block({"windows": np.array([[0, 128], [128, 256]]), "hmm": {"flank": 1024}})
+    16
+    """
+    if block is not None:
+        if block < 1:
+            raise InputError(f"--hmm-block must be >= 1 (1: per window), got {block}")
+        return int(block)
+    windows = np.asarray(state["windows"])
+    size = int((windows[:, 1] - windows[:, 0]).max())
+    flank = int((state.get("hmm") or {}).get("flank", 0))
+    return max(1, (2 * flank) // max(size, 1))
+
+
+def block_ranges(
+    windows: np.ndarray, ranges: np.ndarray, n_sites: int, flank: int, block: int
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """``(groups, read ranges, HMM ranges)``: consecutive windows in groups of ``block``, and
+    per group the union of its windows' ``ranges`` (what phasing reads) and of their HMM
+    ranges (each window widened by ``flank``, :func:`.hmm.flank_range`)."""
+    n = len(windows)
+    groups = [np.arange(i, min(i + block, n)) for i in range(0, n, block)]
+    spans = np.array([hmm.flank_range(int(s), int(e), n_sites, flank) for s, e in windows])
+    read = np.array([[ranges[g, 0].min(), ranges[g, 1].max()] for g in groups], dtype=np.int64)
+    hmm_r = np.array([[spans[g, 0].min(), spans[g, 1].max()] for g in groups], dtype=np.int64)
+    return groups, read.reshape(-1, 2), hmm_r.reshape(-1, 2)
 
 
 def eval_windows(state: dict[str, Any], stride: int | None) -> tuple[np.ndarray, bool]:
@@ -171,6 +215,7 @@ def impute(
     retrieval_window: int | None = None,
     progress: bool = False,
     states: int | None = None,
+    block: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(filled haps, P(alt) per haplotype call, imputed mask)`` for ``haps``.
 
@@ -182,7 +227,11 @@ def impute(
     windows, neighbours and retrieval range (see :func:`eval_windows`); ``argmax`` calls at
     P >= 0.5 instead of the fitted thresholds. ``progress`` shows a bar with the windows done,
     the rate and the time left (on standard error). ``states``: panel haplotypes per query
-    HMM (:func:`.hmm.select_states`; 0 every one; None: :func:`hmm_states` of the panel).
+    HMM (:func:`.hmm.select_states`; 0 every one; None: :func:`hmm_states` of the panel and
+    the block). ``block``: with the HMM prior, windows per block (:func:`hmm_block`; 1 runs
+    phasing and the HMM once per window over its flanks, None the default): unphased targets
+    are phased, and the HMM's states selected and its posterior computed, once per block over
+    the block's windows and their flanks, and each window takes its prior from that pass.
     """
     import torch
 
@@ -220,11 +269,18 @@ def impute(
             raise InputError("checkpoint of an --hmm-prior model lacks its 'hmm' settings")
         flank, eps = int(hcfg["flank"]), float(hcfg["eps"])
         panel_rows = np.ascontiguousarray(panel.reshape(-1, panel.shape[-1]))
-        states = hmm_states(state, panel_rows.shape[0]) if states is None else int(states)
+        block = hmm_block(state, block)
+        if states is None:
+            states = hmm_states(state, panel_rows.shape[0], block)
         rho = hmm.switch_probabilities(state["positions"], panel_rows.shape[0], float(hcfg["ne"]))
         ranges = hmm.flanked_ranges(windows, index.key_windows, n_sites, flank)
+        groups, read, hmm_r = block_ranges(windows, ranges, n_sites, flank, block)
         if unphased:
-            phase_index = PanelIndex(panel, windows, 1, key_windows=ranges)
+            phase_index = PanelIndex(panel, read, 1, key_windows=read)
+    else:
+        groups = [np.array([w]) for w in range(len(windows))]
+        read = hmm_r = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
+    groups_of = np.concatenate([np.full(len(gr), i) for i, gr in enumerate(groups)])
     missing = haps < 0
     filled = haps.copy()
     alt_p = np.where(haps > 0, 1.0, 0.0)
@@ -233,25 +289,12 @@ def impute(
     miss_all = missing.reshape(n * ploidy, n_sites)
     from tqdm import tqdm
 
-    bar = tqdm(total=len(windows), desc="impute", unit="window", disable=not progress)
-    for w, (s, e) in enumerate(windows):
+    def impute_window(w: int, need: np.ndarray, need_g: np.ndarray, post: Any) -> None:
+        """Fill the missing calls of rows ``need`` in window ``w`` (``post``: the block's
+        posterior of rows ``need_g``)."""
+        s, e = windows[w]
         ks, ke = index.key_windows[w]
-        lo, hi = ranges[w]
         cols = fill_cols[w]
-        need = np.flatnonzero(miss_all[:, s:e][:, cols].any(axis=1))
-        if unphased and need.size:
-            rows_all = haps.reshape(n * ploidy, n_sites).copy()
-            # in chunks of samples: the pair search holds (samples, 32, 32, sites) sums
-            chunks = [haps[i : i + 32, :, lo:hi] for i in range(0, n, 32)]
-            if rho is not None:  # with the HMM prior: template switches over the longer range
-                phased = np.concatenate(
-                    [phase_hmm(phase_index, w, c, rho, eps=eps, chunk=128) for c in chunks]
-                )
-            else:
-                phased = np.concatenate(
-                    [phase_window(phase_index, w, c, focus=(s - lo, e - lo)) for c in chunks]
-                )
-            rows_all[:, lo:hi] = phased.reshape(n * ploidy, -1)
         for i in range(0, need.size, batch_size):
             r = need[i : i + batch_size]
             rows = rows_all[r, s:e]
@@ -265,12 +308,10 @@ def impute(
                 ids, _ = index.search(w, key, None, learned=learned)
                 ref = torch.as_tensor(index.alleles(w, ids))
                 prior = None
-                if rho is not None:
-                    a, b = hmm.flank_range(s, e, n_sites, flank)
-                    prior = torch.as_tensor(hmm.window_log_odds(
-                        panel_rows, rho, rows_all[r, a:b], miss_all[r, a:b], a, (s, e), eps=eps,
-                        states=states or 0,
-                    ))  # fmt: skip
+                if post is not None:
+                    a = int(hmm_r[groups_of[w], 0])
+                    p = post[np.searchsorted(need_g, r), s - a : e - a]
+                    prior = torch.as_tensor(hmm.log_odds(p))
                 logits = model(
                     tok_t, torch.as_tensor(qkey), ref, af[s:e], learned_key=learned, prior=prior
                 )
@@ -294,7 +335,40 @@ def impute(
             sub_a[hr] = p_alt[:, cols][hr]
             fr[np.ix_(r, s + cols)] = sub_f
             ar[np.ix_(r, s + cols)] = sub_a
-        bar.update(1)
+
+    def rows_to_fill(w: int) -> np.ndarray:
+        s, e = windows[w]
+        return np.flatnonzero(miss_all[:, s:e][:, fill_cols[w]].any(axis=1))
+
+    bar = tqdm(total=len(windows), desc="impute", unit="window", disable=not progress)
+    for g, group in enumerate(groups):
+        need_w = {int(w): rows_to_fill(int(w)) for w in group}
+        need_g = np.unique(np.concatenate(list(need_w.values())))
+        lo, hi = read[g]
+        if unphased and need_g.size:
+            rows_all = haps.reshape(n * ploidy, n_sites).copy()
+            # in chunks of samples: the pair search holds (samples, 32, 32, sites) sums
+            chunks = [haps[i : i + 32, :, lo:hi] for i in range(0, n, 32)]
+            if rho is not None:  # with the HMM prior: template switches over the longer range
+                phased = np.concatenate(
+                    [phase_hmm(phase_index, g, c, rho, eps=eps, chunk=128) for c in chunks]
+                )
+            else:
+                s, e = windows[group[0]]
+                phased = np.concatenate(
+                    [phase_window(phase_index, g, c, focus=(s - lo, e - lo)) for c in chunks]
+                )
+            rows_all[:, lo:hi] = phased.reshape(n * ploidy, -1)
+        post = None
+        if rho is not None and need_g.size:  # the block's posterior, every row it needs
+            a, b = hmm_r[g]
+            post = hmm.alt_prob(
+                panel_rows, rho, rows_all[need_g, a:b], miss_all[need_g, a:b], int(a), eps=eps,
+                states=states or 0,
+            )  # fmt: skip
+        for w in group:
+            impute_window(int(w), need_w[int(w)], need_g, post)
+            bar.update(1)
     bar.close()
     return filled, alt_p, missing
 
@@ -394,10 +468,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.hmm_states is not None and args.hmm_states < 0:
         raise InputError(f"--hmm-states must be >= 0 (0: every haplotype), got {args.hmm_states}")
     n_haps = panel_report["haplotypes"]
-    states = hmm_states(state, n_haps) if args.hmm_states is None else args.hmm_states
+    block = hmm_block(state, args.hmm_block)
+    states = hmm_states(state, n_haps, block) if args.hmm_states is None else args.hmm_states
     how = f"{states} selected" if states else "all"
     flank = (state.get("hmm") or {}).get("flank")
-    hmm_line = f"; hmm: flank {flank} sites, {how} of {n_haps} haplotypes per query"
+    hmm_line = (
+        f"; hmm: flank {flank} sites, {how} of {n_haps} haplotypes per query, blocks of "
+        f"{block} windows"
+    )
     print(
         f"panel: {n_haps} haplotypes of {panel_report['samples']} reference "
         f"samples ({panel_report['source']}; {panel_report['targets_left_out']} that are "
@@ -414,6 +492,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     filled, alt_p, imputed = impute(
         model, {**state, "panel": panel}, haps, args.batch_size, unphased, args.stride,
         args.k_retrieve, args.calls == "argmax", args.retrieval_window, not args.quiet, states,
+        block,
     )  # fmt: skip
     dosage = alt_p.sum(axis=1).astype(np.float32)
     elapsed = time.perf_counter() - t0
@@ -430,6 +509,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "phase": "unphased" if unphased else "phased",
         "panel": panel_report,
         "hmm_states": states,
+        "hmm_block": block,
         "sites": {
             "model": int(pos.shape[0]), "in_targets": int(in_targets.sum()),
             "imputed_only": int((~in_targets).sum()), "passed_through": passed,
