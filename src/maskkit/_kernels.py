@@ -167,14 +167,24 @@ def _decide(mode, h, r, length, w16, b0, f0, b1, f1, lo, t_ref, t_alt, o, i, com
     """
     n_elig = acc(0)
     m_all = acc(0)
+    if combine:
+        for j in range(length):
+            a = h[r, j]
+            sel = _chosen(mode, w16[j], a, j, b0, f0, b1, f1, lo, t_ref, t_alt)
+            o[i, j] = o[i, j] | sel
+            if count:
+                n_elig = acc(n_elig + acc(a >= 0))
+                m_all = acc(m_all + acc(sel))
+        return np.int64(n_elig), np.int64(m_all)
+    # a fresh row never reads ``o``: on rows of 10**5 sites that read cost exact masks ~10 %
     for j in range(length):
         a = h[r, j]
         sel = _chosen(mode, w16[j], a, j, b0, f0, b1, f1, lo, t_ref, t_alt)
-        o[i, j] = (o[i, j] & combine) | sel
+        o[i, j] = sel
         if count:
             n_elig = acc(n_elig + acc(a >= 0))
             m_all = acc(m_all + acc(sel))
-    _clear_padding(o, i, length, combine)
+    _clear_padding(o, i, length, False)
     return np.int64(n_elig), np.int64(m_all)
 
 
@@ -228,8 +238,13 @@ def _sums(h, r, length, o, i, split, acc):  # type: ignore[no-untyped-def]
 
 
 @ijit
-def _count(h, r, length, o, i, bins, tb, split, n_cnt, m_cnt):  # type: ignore[no-untyped-def]
-    """Eligible (``n_cnt``) and chosen (``m_cnt``) positions per group of row ``r``."""
+def _count(h, r, length, o, i, bins, tb, split, n_cnt, m_cnt, code):  # type: ignore[no-untyped-def]
+    """Eligible (``n_cnt``) and chosen (``m_cnt``) positions per group of row ``r``.
+
+    With bins it also writes each position's group into ``code`` (-1: not eligible), which
+    ``_fix_coded`` reads: a probe then touches ``o`` and ``code`` instead of the
+    allele, the bins row and ``o``.
+    """
     n_cnt[:] = 0
     m_cnt[:] = 0
     if bins.shape[1] == 0:
@@ -250,6 +265,7 @@ def _count(h, r, length, o, i, bins, tb, split, n_cnt, m_cnt):  # type: ignore[n
         g = bins[tb, j] * mul + sp * (a > 0)
         n_cnt[g] += a >= 0
         m_cnt[g] += o[i, j]
+        code[j] = np.int32(g) | -np.int32(a < 0)
 
 
 @jit
@@ -274,63 +290,91 @@ def _probe(h, r, o, i, sp, g, want, j):  # type: ignore[no-untyped-def]
 
 
 @ijit
-def _fix(h, r, length, o, i, bins, tb, split, g, kid, d, c, key, scratch):  # type: ignore[no-untyped-def]
-    """Flip ``|d|`` of the ``c`` candidates of group ``g`` of row ``r`` in row ``i`` of ``o``.
+def _flip_key(key, kid):  # type: ignore[no-untyped-def]
+    return mix64(key ^ (np.uint64(kid) + ONE) * GOLDEN)
 
-    Groups as in ``group_mask``, bins from row ``tb`` of ``bins`` (none: every position in
-    bin 0). Candidates are the
-    chosen positions when removing (d < 0), the unchosen eligible ones when adding (d > 0).
-    Each flip is a uniform draw among the remaining candidates, so the flipped set is a
-    uniform subset. ``kid`` keys the draws.
-    """
-    want = d < 0
-    need = abs(d)
-    mul = 2 if split else 1
-    sp = 1 if split else 0
-    gkey = mix64(key ^ (np.uint64(kid) + ONE) * GOLDEN)
-    if 3 * need <= c:
-        # Few flips among many candidates: probe random positions (about length / c probes
-        # each), two per hash: probe t uses the 32-bit word t of the key (as ``u32_at``).
-        span = np.uint64(length)
-        done = 0
-        if bins.shape[1] == 0:  # branch-free probes, two per hash
-            q = 0
-            while need - done >= 2:  # both probes of a hash are needed: no check between
-                z = bits(gkey, q)
-                q += 1
-                done += _probe(h, r, o, i, sp, g, want, int(((z & LOW32) * span) >> _S32))
-                done += _probe(h, r, o, i, sp, g, want, int(((z >> _S32) * span) >> _S32))
-            while done < need:
-                z = bits(gkey, q)
-                q += 1
-                done += _probe(h, r, o, i, sp, g, want, int(((z & LOW32) * span) >> _S32))
-                if done == need:
-                    return
-                done += _probe(h, r, o, i, sp, g, want, int(((z >> _S32) * span) >> _S32))
-            return
-        # bins: a group is a few percent of the row and most probes miss, so a branch is cheaper
-        t = 0
-        while done < need:
-            j = int((u32_at(gkey, t) * span) >> _S32)
-            t += 1
-            a = h[r, j]
-            if o[i, j] == want and a >= 0 and bins[tb, j] * mul + sp * (a > 0) == g:
-                o[i, j] = not want
-                done += 1
-        return
-    n = 0
-    for j in range(length):
-        a = h[r, j]
-        b = 0 if bins.shape[1] == 0 else bins[tb, j]
-        if o[i, j] == want and a >= 0 and b * mul + sp * (a > 0) == g:
-            scratch[n] = j
-            n += 1
+
+@ijit
+def _flip_listed(o, i, scratch, n, need, gkey, want):  # type: ignore[no-untyped-def]
+    """Flip ``need`` of the ``n`` candidates listed in ``scratch``, a uniform draw each."""
     for k in range(need):
         pick = k + below(bits(gkey, k), n - k)
         tmp = scratch[pick]
         scratch[pick] = scratch[k]
         scratch[k] = tmp
         o[i, tmp] = not want
+
+
+@ijit
+def _fix(h, r, length, o, i, split, g, kid, d, c, key, scratch):  # type: ignore[no-untyped-def]
+    """Flip ``|d|`` of the ``c`` candidates of group ``g`` of row ``r`` in row ``i`` of ``o``.
+
+    Groups as in ``group_mask`` for rules without bins (one group, or ref / alt when
+    ``split``); ``_fix_coded`` does the same for rules with bins. Candidates are the chosen
+    positions when removing (d < 0), the unchosen eligible ones when adding (d > 0). Each flip
+    is a uniform draw among the remaining candidates, so the flipped set is a uniform subset.
+    ``kid`` keys the draws.
+    """
+    want = d < 0
+    need = abs(d)
+    sp = 1 if split else 0
+    gkey = _flip_key(key, kid)
+    if 3 * need <= c:
+        # Few flips among many candidates: probe random positions (about length / c probes
+        # each), branch-free, two per hash: probe t uses the 32-bit word t of the key (as
+        # ``u32_at``).
+        span = np.uint64(length)
+        done = 0
+        q = 0
+        while need - done >= 2:  # both probes of a hash are needed: no check between
+            z = bits(gkey, q)
+            q += 1
+            done += _probe(h, r, o, i, sp, g, want, int(((z & LOW32) * span) >> _S32))
+            done += _probe(h, r, o, i, sp, g, want, int(((z >> _S32) * span) >> _S32))
+        while done < need:
+            z = bits(gkey, q)
+            q += 1
+            done += _probe(h, r, o, i, sp, g, want, int(((z & LOW32) * span) >> _S32))
+            if done == need:
+                return
+            done += _probe(h, r, o, i, sp, g, want, int(((z >> _S32) * span) >> _S32))
+        return
+    n = 0
+    for j in range(length):
+        a = h[r, j]
+        if o[i, j] == want and a >= 0 and sp * (a > 0) == g:
+            scratch[n] = j
+            n += 1
+    _flip_listed(o, i, scratch, n, need, gkey, want)
+
+
+@ijit
+def _fix_coded(length, o, i, code, g, kid, d, c, key, scratch):  # type: ignore[no-untyped-def]
+    """``_fix`` for rules with bins: the group of position ``j`` is ``code[j]`` (``_count``).
+
+    The same draws as probing the bins, so the same masks.
+    """
+    want = d < 0
+    need = abs(d)
+    gkey = _flip_key(key, kid)
+    if 3 * need <= c:
+        # a group is a few percent of the row and most probes miss, so a branch is cheaper
+        span = np.uint64(length)
+        done = 0
+        t = 0
+        while done < need:
+            j = int((u32_at(gkey, t) * span) >> _S32)
+            t += 1
+            if o[i, j] == want and code[j] == g:
+                o[i, j] = not want
+                done += 1
+        return
+    n = 0
+    for j in range(length):
+        if o[i, j] == want and code[j] == g:
+            scratch[n] = j
+            n += 1
+    _flip_listed(o, i, scratch, n, need, gkey, want)
 
 
 @jit
@@ -400,6 +444,7 @@ def _group_mask(  # type: ignore[no-untyped-def]
         tmp = np.empty((1, sites if exact and per > 1 else 0), dtype=np.bool_)
         o = tmp if exact and per > 1 else out  # where a row's pass goes (row oi)
         fix_buf = np.empty(sites if exact else 0, dtype=np.int64)
+        code = np.empty(sites if exact and by_site else 0, dtype=np.int32)
         n_cnt = np.empty(n_groups, dtype=np.int64)
         m_cnt = np.empty(n_groups, dtype=np.int64)
         spread_for = -1  # the sample whose thresholds t_ref / t_alt hold (-2: shared)
@@ -449,7 +494,7 @@ def _group_mask(  # type: ignore[no-untyped-def]
                 if not exact:
                     continue
                 if not counted:
-                    _count(haps, r, length, o, oi, bins, tb, split, n_cnt, m_cnt)
+                    _count(haps, r, length, o, oi, bins, tb, split, n_cnt, m_cnt, code)
                 key_round = sample_key(k_round, sample, hap)
                 key_fix = sample_key(k_fix, sample, hap)
                 for g in range(n_groups):
@@ -457,10 +502,11 @@ def _group_mask(  # type: ignore[no-untyped-def]
                     m = m_cnt[g]
                     if m != k:
                         cand = m if m > k else n_cnt[g] - m
-                        _fix(
-                            haps, r, length, o, oi, bins, tb, split, g, g, k - m, cand, key_fix,
-                            fix_buf,
-                        )  # fmt: skip
+                        if by_site:
+                            _fix_coded(length, o, oi, code, g, g, k - m, cand, key_fix, fix_buf)
+                        else:
+                            _fix(haps, r, length, o, oi, split, g, g, k - m, cand, key_fix,
+                                 fix_buf)  # fmt: skip
                 if per > 1:
                     for j in range(sites):
                         out[i, j] = (out[i, j] & (hap_i > 0)) | tmp[0, j]
@@ -750,7 +796,7 @@ def _span_row(  # type: ignore[no-untyped-def]
                 if m == k:
                     break
     if m < k:
-        _fix(h, r, length, o, r, NO_BINS, 0, False, 0, _SPAN_FIX_ID, k - m, n - m, key_fix, scratch)
+        _fix(h, r, length, o, r, False, 0, _SPAN_FIX_ID, k - m, n - m, key_fix, scratch)
 
 
 def _span_mask(  # type: ignore[no-untyped-def]
