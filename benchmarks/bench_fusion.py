@@ -8,7 +8,8 @@ Shapes are the trainer's defaults (``--window 128``, ``--k-retrieve 16``, ``--di
 training batch of 16 diploids (R = 32 haplotypes, forward + backward) and an ``impute`` batch of
 64 haplotypes (forward in ``torch.inference_mode``). Both sides run in alternating windows in
 this process, so load on a shared machine falls on both alike; times are each side's fastest
-window (ms per call).
+window (ms per call). The last row is the whole model (``dims`` 64, 2 layers) on an ``impute``
+batch: old fusion under ``no_grad`` against the new one under ``inference_mode``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from collections.abc import Callable
 
 import torch
 
-from examples.rag_bert.model import N_FEAT, SiteFusion
+from examples.rag_bert.model import N_FEAT, RagBert, SiteFusion
+
+Tensor = torch.Tensor
+Fusion = Callable[[SiteFusion, Tensor, Tensor, Tensor, "Tensor | None"], Tensor]
+Call = Callable[[], object]
 
 
 def reference(
@@ -42,7 +47,7 @@ def reference(
     return m.out((attn[..., None] * val).sum(1))
 
 
-def best_ms(fns: dict[str, Callable[[], object]], repeats: int, calls: int) -> dict[str, float]:
+def best_ms(fns: dict[str, Call], repeats: int, calls: int) -> dict[str, float]:
     for fn in fns.values():  # warm up
         fn()
     best = dict.fromkeys(fns, float("inf"))
@@ -71,31 +76,57 @@ def main() -> None:
         h = torch.randn(rr, w, dims)
         ref_tokens = torch.randint(1, n_tokens, (rr, k, w))
         feats = torch.rand(rr, k, w, N_FEAT)
-        if case.startswith("inference"):
-            m.eval()
+        train = not case.startswith("inference")
+        m.train(train)
+        h.requires_grad_(train)
 
-            def run(f: Callable, h=h, t=ref_tokens, x=feats) -> Callable[[], object]:
-                def go() -> object:
-                    with torch.inference_mode():
-                        return f(m, h, t, x, None)
+        def run(f: Fusion, h: Tensor = h, t: Tensor = ref_tokens, x: Tensor = feats) -> Call:
+            def infer() -> object:
+                with torch.inference_mode():
+                    return f(m, h, t, x, None)
 
-                return go
-        else:
-            m.train()
-            h.requires_grad_()
+            def step() -> object:
+                f(m, h, t, x, None).sum().backward()
+                m.zero_grad(set_to_none=True)
+                h.grad = None
+                return None
 
-            def run(f: Callable, h=h, t=ref_tokens, x=feats) -> Callable[[], object]:
-                def go() -> object:
-                    f(m, h, t, x, None).sum().backward()
-                    m.zero_grad(set_to_none=True)
-                    h.grad = None
-                    return None
+            return step if train else infer
 
-                return go
-
-        new = SiteFusion.forward
-        ms = best_ms({"old": run(reference), "new": run(new)}, args.repeats, args.calls)
+        ms = best_ms(
+            {"old": run(reference), "new": run(SiteFusion.forward)}, args.repeats, args.calls
+        )
         print(f"{case:<34}{ms['old']:>9.2f}{ms['new']:>9.2f}{ms['old'] / ms['new']:>9.1f}x")
+    whole_model(k, w, dims, args)
+
+
+def whole_model(k: int, w: int, dims: int, args: argparse.Namespace) -> None:
+    """``RagBert.forward`` on an ``impute`` batch (64 haplotypes) with either fusion formula
+    (the class's forward swapped in place), ``no_grad`` (old) against ``inference_mode``."""
+    model = RagBert(dims=dims, max_len=512).eval()
+    tokens = torch.randint(3, 5, (64, w))
+    qkey = torch.randint(-1, 2, (64, w)).float()
+    ref = torch.randint(-1, 2, (64, k, w), dtype=torch.int8)
+    af = torch.rand(w)
+    new = SiteFusion.forward
+
+    def call(fusion: Fusion, mode: type[torch.no_grad] | type[torch.inference_mode]) -> Call:
+        def go() -> object:
+            SiteFusion.forward = fusion  # type: ignore[method-assign, assignment]
+            try:
+                with mode():
+                    return model(tokens, qkey, ref, af)
+            finally:
+                SiteFusion.forward = new  # type: ignore[method-assign]
+
+        return go
+
+    ms = best_ms(
+        {"old": call(reference, torch.no_grad), "new": call(new, torch.inference_mode)},
+        args.repeats, args.calls,
+    )  # fmt: skip
+    case = "RagBert.forward, impute, R=64"
+    print(f"{case:<34}{ms['old']:>9.2f}{ms['new']:>9.2f}{ms['old'] / ms['new']:>9.1f}x")
 
 
 if __name__ == "__main__":

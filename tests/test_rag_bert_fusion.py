@@ -30,7 +30,9 @@ def reference_fusion(
     return m.out((attn[..., None] * val).sum(1))
 
 
-def _inputs(seed: int, rr: int, k: int, w: int, dims: int, n_tokens: int, with_bias: bool):
+def _inputs(
+    seed: int, rr: int, k: int, w: int, dims: int, n_tokens: int, with_bias: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     g = torch.Generator().manual_seed(seed)
     h = torch.randn(rr, w, dims, generator=g, requires_grad=True)
     ref_tokens = torch.randint(0, n_tokens, (rr, k, w), generator=g)
@@ -62,7 +64,10 @@ def test_site_fusion_matches_reference(rr: int, k: int, w: int, dims: int, with_
     g_want = torch.autograd.grad(want, leaves + list(params.values()), cot)
     names = ["h", "feats", "bias"][: len(leaves)] + list(params)
     for name, a, b in zip(names, g_got, g_want, strict=True):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=lambda s, n=name: f"{n}: {s}")
+        try:
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+        except AssertionError as exc:
+            raise AssertionError(f"gradient of {name}: {exc}") from None
 
 
 def test_site_fusion_parameters_unchanged() -> None:
