@@ -105,7 +105,7 @@ class Engine:
         ``ctx`` (rows, hidden) over the window's key range is what the search matches."""
         qkey = query_keys(rows, hidden)
         if self.args.key == "learned" and index.learned_indexes is not None:
-            with self.torch.no_grad():
+            with self.torch.inference_mode():
                 q = self.model.encode_key(ids_tok).float().cpu().numpy()
             ids, _ = index.search(w, q, own, learned=True)
         else:
@@ -202,7 +202,7 @@ class Engine:
         seconds = 0.0
         for index in {id(i): i for i in (self.index, self.eval_index)}.values():
             embs = []
-            with torch.no_grad():
+            with torch.inference_mode():
                 for s, e in index.windows:
                     rows = index.panel_rows[:, s:e]
                     tok = np.where(rows >= 0, rows.astype(np.int64) + mk.tokens.ALLELE_OFFSET, 2)

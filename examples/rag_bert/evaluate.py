@@ -64,7 +64,7 @@ class Evaluator:
             for w in range(len(self.engine.eval_index.windows))
             for i in range(0, pick.size, bs)
         ][self.engine.rank :: self.engine.world]
-        with torch.no_grad():
+        with torch.inference_mode():
             for w, samples in bar(work):
                 s, e = self.engine.eval_index.windows[w]
                 lo, hi = self.eval_ranges[w]
@@ -183,7 +183,7 @@ class Evaluator:
             for w in range(len(self.engine.eval_index.windows))
             for i in range(0, val.shape[0], bs)
         ][self.engine.rank :: self.engine.world]
-        with torch.no_grad():
+        with torch.inference_mode():
             for w, samples in bar(work):
                 s, e = self.engine.eval_index.windows[w]
                 lo, hi = self.eval_ranges[w]

@@ -250,7 +250,7 @@ def impute(
         keys = dt.centred_windows(windows, haps.shape[-1], retrieval_window)
     index = PanelIndex(panel, windows, k, key_windows=keys)
     if learned:
-        with torch.no_grad():
+        with torch.inference_mode():
             embs = []
             for s, e in windows:
                 rows = index.panel_rows[:, s:e]
@@ -302,7 +302,7 @@ def impute(
             tok = np.where(hidden, tk.MASK, rows.astype(np.int64) + tk.ALLELE_OFFSET)
             qkey = query_keys(rows, hidden)
             tok_t = torch.as_tensor(tok)
-            with torch.no_grad():
+            with torch.inference_mode():
                 key = qkey if keys is None else query_keys(rows_all[r, ks:ke], miss_all[r, ks:ke])
                 key = model.encode_key(tok_t).float().numpy() if learned else key
                 ids, _ = index.search(w, key, None, learned=learned)

@@ -114,9 +114,13 @@ class CopyPrior(nn.Module):
 class SiteFusion(nn.Module):
     """Per-site cross-attention of the query over its ``k`` retrieved alleles.
 
-    A retrieved allele's key and value are linear in (allele, match features, position), so they
-    are computed from small tables instead of projecting a ``(R, k, W, d)`` tensor: same model
-    family, ~8x cheaper on CPU.
+    A retrieved allele's key and value are linear in ``x = [match features, one-hot allele]``
+    plus a position term and a bias (``feat_kv``, ``pos_kv``), so no ``(R, k, W, d)`` key or value
+    is ever built. The key projection moves onto the query: ``key . q = x . (W_key^T q) +
+    (pos_key + b_key) . q``, and the last term, equal for every retrieved allele, cancels in the
+    softmax over ``k``. The value projection moves after the pooling: the attention sums to one
+    over ``k``, so ``sum_k attn val = W_val (sum_k attn x) + pos_val + b_val``. The allele's
+    one-hot columns are a gather (logits) and a scatter-add (pooling) instead.
     """
 
     def __init__(self, dims: int, n_tokens: int, max_len: int) -> None:
@@ -138,16 +142,24 @@ class SiteFusion(nn.Module):
         bias: torch.Tensor | None,
     ) -> torch.Tensor:
         # h (R, W, d); ref_tokens (R, k, W); feats (R, k, W, F); bias (R, k) or None
-        w = h.shape[1]
-        q = self.q(self.norm(h))
-        onehot = torch.nn.functional.one_hot(ref_tokens, self.n_tokens).to(feats.dtype)
-        kv = self.feat_kv(torch.cat([feats, onehot], -1)) + self.pos_kv.weight[:w]
-        key, val = kv.chunk(2, dim=-1)
-        logits = (key * q[:, None]).sum(-1) * self.scale + self.feat_bias(feats).squeeze(-1)
+        rr, _, w = ref_tokens.shape
+        n_feat = feats.shape[-1]
+        w_key, w_val = self.feat_kv.weight.chunk(2, dim=0)  # (d, F + n_tokens) each
+        b_val = self.feat_kv.bias.chunk(2)[1]
+        pos_val = self.pos_kv.weight[:w].chunk(2, dim=-1)[1]
+        q = self.q(self.norm(h)) * self.scale
+        qx = q @ w_key  # (R, W, F + n_tokens): W_key^T q per site
+        logits = (feats * qx[:, None, :, :n_feat]).sum(-1)
+        logits = logits + torch.gather(qx[..., n_feat:].transpose(1, 2), 1, ref_tokens)
+        logits = logits + self.feat_bias(feats).squeeze(-1)
         if bias is not None:
             logits = logits + bias[:, :, None]
         attn = torch.softmax(logits, dim=1)  # over k
-        return self.out((attn[..., None] * val).sum(1))
+        pooled_feats = (attn[..., None] * feats).sum(1)  # (R, W, F)
+        pooled_tok = attn.new_zeros(rr, self.n_tokens, w).scatter_add_(1, ref_tokens, attn)
+        pooled = torch.cat([pooled_feats, pooled_tok.transpose(1, 2)], -1)
+        val = torch.nn.functional.linear(pooled, w_val, b_val) + pos_val
+        return self.out(val)
 
 
 class KeyEncoder(nn.Module):
