@@ -26,6 +26,9 @@ ROLE = re.compile(
     r":(?:py:)?(?:func|class|meth|mod|attr|data|exc|obj|const|ref|doc|term|any|fun):(?=\S)"
 )
 SNIPPET_MARK = re.compile(r"--8\s*<\s*--")
+# reST inline literals (``x``) where markdown does not parse them: a docstring's type field
+# (``numpy.ndarray, the shape of ``haps`` ``) renders inside <code>, backticks and all.
+RST_LITERAL = re.compile(r"``")
 # A list bullet markdown did not parse (e.g. a list item glued to the paragraph above it).
 LOOSE_BULLET = re.compile(r"(?m)^[ \t]*\* (?=\S)")
 CODE_BLOCK = re.compile(r"<pre[^>]*>(.*?)</pre>", re.DOTALL)
@@ -100,10 +103,77 @@ def test_no_page_shows_raw_markup(site: Path) -> None:
         # The page body only: the search index and navigation repeat every page's headings.
         body = raw.split('<article class="md-content__inner md-typeset">', 1)[-1]
         text = _text(body)
+        # Prose and inline code, without code blocks (which may show any markup on purpose).
         prose = _text(CODE_BLOCK.sub("", body))
-        for pattern, where in ((ROLE, text), (SNIPPET_MARK, text), (LOOSE_BULLET, prose)):
+        checks = ((ROLE, text), (SNIPPET_MARK, text), (LOOSE_BULLET, prose), (RST_LITERAL, prose))
+        for pattern, where in checks:
             hit = pattern.search(where)
             if hit:
                 start = max(0, hit.start() - 40)
                 bad.append(f"{out.relative_to(site)}: {where[start : hit.end() + 40]!r}")
     assert not bad, "raw markup in rendered pages:\n" + "\n".join(bad)
+
+
+# One documented object of the API pages: its heading, then its signature and its tables.
+DOC_HEADING = re.compile(r'<h\d id="([^"]+)" class="doc doc-heading">')
+SIGNATURE = re.compile(r'<div class="doc-signature highlight"><pre>(.*?)</pre>', re.DOTALL)
+PARAM_TABLE = re.compile(r"Parameters:</span></p>\s*<table>(.*?)</table>", re.DOTALL)
+TABLE_ROW = re.compile(r'<tr class="doc-section-item">(.*?)</tr>', re.DOTALL)
+TABLE_CELL = re.compile(r"<td>(.*?)</td>", re.DOTALL)
+
+
+def _signature_defaults(signature: str) -> dict[str, bool]:
+    """Map each parameter of a rendered signature to whether it has a default."""
+    inner = signature[signature.index("(") + 1 : signature.rindex(")")]
+    params, depth, current = [], 0, ""
+    for ch in inner + ",":
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            params.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    out = {}
+    for param in filter(None, params):
+        name = re.match(r"\**\w*", param).group(0)  # type: ignore[union-attr]
+        out[name] = "=" in param
+    return out
+
+
+def test_api_parameter_tables_match_signatures(site: Path) -> None:
+    """Every row of a Parameters table names a real parameter, and says *required* exactly
+    when the signature gives no default (a docstring line grouping names, or a stale name,
+    would render rows that contradict the signature)."""
+    bad, rows = [], 0
+    for out in sorted((site / "api").rglob("index.html")):
+        raw = out.read_text(encoding="utf-8")
+        heads = list(DOC_HEADING.finditer(raw))
+        for i, head in enumerate(heads):
+            end = heads[i + 1].start() if i + 1 < len(heads) else len(raw)
+            part = raw[head.end() : end]
+            table = PARAM_TABLE.search(part)
+            if table is None:
+                continue
+            signature = SIGNATURE.search(part)
+            if signature is None:
+                bad.append(f"{head.group(1)}: a Parameters table without a signature")
+                continue
+            defaults = _signature_defaults(_text(signature.group(1)))
+            takes_kwargs = any(name.startswith("**") for name in defaults)
+            for row in TABLE_ROW.findall(table.group(1)):
+                cells = [_text(cell).strip() for cell in TABLE_CELL.findall(row)]
+                name, default = cells[0], cells[-1]
+                rows += 1
+                if name.startswith("*"):
+                    continue
+                if name not in defaults:
+                    if not takes_kwargs:
+                        bad.append(f"{head.group(1)}: {name!r} is not a parameter")
+                elif (default == "required") == defaults[name]:
+                    has = "has" if defaults[name] else "has no"
+                    bad.append(
+                        f"{head.group(1)}: {name!r} says {default!r}, signature {has} default"
+                    )
+    assert rows >= 100, f"only {rows} parameter rows found: did the page layout change?"
+    assert not bad, "parameter tables that contradict their signatures:\n" + "\n".join(bad)
