@@ -94,6 +94,25 @@ def test_integration_page_shows_its_script(site: Path, page: Path) -> None:
         )
 
 
+# Pages of measured results state today's numbers with their command and date; how they came
+# about belongs in the CHANGELOG. Wording that only makes sense inside a work log:
+PROGRESS_LOG = re.compile(
+    r"this round|the issue'?s?\b|before the port|older masks|uncommitted|\(#\d+\)|since #\d+",
+    re.IGNORECASE,
+)
+RESULT_PAGES = ("trainer.md", "beagle.md", "benchmarks.md", "ablation.md", "impute.md")
+
+
+@pytest.mark.parametrize("name", RESULT_PAGES)
+def test_result_pages_read_as_the_current_state(name: str) -> None:
+    text = (DOCS / name).read_text(encoding="utf-8")
+    hits = [
+        f"line {text.count(chr(10), 0, m.start()) + 1}: {m.group(0)!r}"
+        for m in PROGRESS_LOG.finditer(text)
+    ]
+    assert not hits, f"docs/{name} reads as a work log: " + "; ".join(hits)
+
+
 def test_no_page_shows_raw_markup(site: Path) -> None:
     pages = sorted(site.rglob("*.html"))
     assert len(pages) >= 20, f"only {len(pages)} pages built"
