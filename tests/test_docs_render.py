@@ -29,6 +29,8 @@ SNIPPET_MARK = re.compile(r"--8\s*<\s*--")
 # reST inline literals (``x``) where markdown does not parse them: a docstring's type field
 # (``numpy.ndarray, the shape of ``haps`` ``) renders inside <code>, backticks and all.
 RST_LITERAL = re.compile(r"``")
+# A pipe escaped for a markdown table inside a code span: the code shows the backslash.
+ESCAPED_PIPE = re.compile(r"\\\|")
 # A list bullet markdown did not parse (e.g. a list item glued to the paragraph above it).
 LOOSE_BULLET = re.compile(r"(?m)^[ \t]*\* (?=\S)")
 CODE_BLOCK = re.compile(r"<pre[^>]*>(.*?)</pre>", re.DOTALL)
@@ -124,7 +126,13 @@ def test_no_page_shows_raw_markup(site: Path) -> None:
         text = _text(body)
         # Prose and inline code, without code blocks (which may show any markup on purpose).
         prose = _text(CODE_BLOCK.sub("", body))
-        checks = ((ROLE, text), (SNIPPET_MARK, text), (LOOSE_BULLET, prose), (RST_LITERAL, prose))
+        checks = (
+            (ROLE, text),
+            (SNIPPET_MARK, text),
+            (LOOSE_BULLET, prose),
+            (RST_LITERAL, prose),
+            (ESCAPED_PIPE, prose),
+        )
         for pattern, where in checks:
             hit = pattern.search(where)
             if hit:
