@@ -184,7 +184,10 @@ class MinorAlleleScorer:
 
         Parameters
         ----------
-        truth, pred : int arrays, shape (samples, ploidy, sites) or (rows, sites)
+        truth : int arrays, shape (samples, ploidy, sites) or (rows, sites)
+            True and predicted alleles (``0`` ref, ``>= 1`` alt). Negative ``truth`` is missing:
+            a genotype with a missing true call is not scored.
+        pred : int arrays, shape (samples, ploidy, sites) or (rows, sites)
             True and predicted alleles (``0`` ref, ``>= 1`` alt). Negative ``truth`` is missing:
             a genotype with a missing true call is not scored.
         mask : bool array
@@ -359,7 +362,10 @@ def score(
 
     Parameters
     ----------
-    truth, pred : int arrays, shape (samples, ploidy, sites) or (rows, sites)
+    truth : int arrays, shape (samples, ploidy, sites) or (rows, sites)
+        True and predicted alleles (``0`` ref, ``>= 1`` alt); a negative true call is missing and
+        not scored.
+    pred : int arrays, shape (samples, ploidy, sites) or (rows, sites)
         True and predicted alleles (``0`` ref, ``>= 1`` alt); a negative true call is missing and
         not scored.
     mask : bool array

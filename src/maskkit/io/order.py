@@ -139,12 +139,17 @@ def chunk_order(
     ----------
     blocks : int array (n_items,)
         The block of each item ([`item_blocks`][maskkit.io.order.item_blocks]).
-    seed, epoch : int
+    seed : int
+        The order is a function of these (and of the other arguments) only.
+    epoch : int
         The order is a function of these (and of the other arguments) only.
     buffer : int
         Items shuffled together after the block shuffle; ``buffer >= n_items`` is a full
         permutation, ``buffer=1`` keeps each block's (shuffled) items together.
-    rank, world_size : int
+    rank : int
+        This rank's contiguous share of the epoch (padded by repeating the first items so
+        every rank gets ``ceil(n_items / world_size)``).
+    world_size : int
         This rank's contiguous share of the epoch (padded by repeating the first items so
         every rank gets ``ceil(n_items / world_size)``).
     workers : int

@@ -71,7 +71,9 @@ def write_panel(
     ----------
     path : str or os.PathLike
         The file to write.
-    samples, populations : sequence of str
+    samples : sequence of str
+        Sample names and the population of each (same length; no tabs or newlines).
+    populations : sequence of str
         Sample names and the population of each (same length; no tabs or newlines).
     overwrite : bool
         Replace an existing file; without it an existing ``path`` raises ``FileExistsError``.
