@@ -405,11 +405,11 @@ class Linear(_Ramp):
     Parameters
     ----------
     start : float
-        Rates in [0, 1]; ``end < start`` gives a decreasing schedule (e.g. 0.30 -> 0.15, the
-        published winner for text BERT); ``end > start`` an increasing one.
+        Rate at the first epoch, in [0, 1].
     end : float
-        Rates in [0, 1]; ``end < start`` gives a decreasing schedule (e.g. 0.30 -> 0.15, the
-        published winner for text BERT); ``end > start`` an increasing one.
+        Rate at the end of the ramp, in [0, 1]; ``end < start`` gives a decreasing schedule
+        (e.g. 0.30 -> 0.15, the published winner for text BERT), ``end > start`` an increasing
+        one.
     epochs : int, optional
         Ramp length in epochs. Exactly one of ``epochs`` / ``steps``.
     steps : int, optional
@@ -501,8 +501,8 @@ class Plateau(_Leveled):
     min_delta : float, default 0.0
         Minimum change that counts as an improvement, >= 0.
     mode : str, optional
-        ``"max"`` or ``"min"``: which way the metric improves. There is no default direction: leave it out only when
-        the schedule is driven by a named metric
+        ``"max"`` or ``"min"``: which way the metric improves. There is no default direction:
+        leave it out only when the schedule is driven by a named metric
         ([`use_metric`][maskkit.curriculum.Plateau.use_metric], which
         ``maskkit.hf.CurriculumCallback(metric=...)`` calls), whose name says it (``*loss*`` ->
         ``"min"``, ``*f1*`` / ``*acc*`` -> ``"max"``, see

@@ -340,9 +340,10 @@ def freeze_eval_masks(
     trainer : transformers.Trainer
         Built with ``data_collator=HaplotypeDataCollator(...)`` (or a ``MaskingCollator``).
     rate : float, optional
-        The evaluation rates; default the training Masker's current ones.
+        The evaluation rate; default the training Masker's current one.
     alt_rate : float, optional
-        The evaluation rates; default the training Masker's current ones.
+        The evaluation alt rate (rules that have one); default the training Masker's current
+        one.
     epoch : int, default 0
         The epoch that keys the evaluation masks.
 

@@ -184,12 +184,11 @@ class MinorAlleleScorer:
 
         Parameters
         ----------
-        truth : int arrays, shape (samples, ploidy, sites) or (rows, sites)
-            True and predicted alleles (``0`` ref, ``>= 1`` alt). Negative ``truth`` is missing:
-            a genotype with a missing true call is not scored.
-        pred : int arrays, shape (samples, ploidy, sites) or (rows, sites)
-            True and predicted alleles (``0`` ref, ``>= 1`` alt). Negative ``truth`` is missing:
-            a genotype with a missing true call is not scored.
+        truth : int array, shape (samples, ploidy, sites) or (rows, sites)
+            True alleles (``0`` ref, ``>= 1`` alt). Negative ``truth`` is missing: a genotype
+            with a missing true call is not scored.
+        pred : int array, the shape of truth
+            Predicted alleles.
         mask : bool array
             Which genotypes to score: a site mask ``(samples, sites)`` for 3-D input scores
             diploid (ploidy-``p``) genotypes; a mask of ``truth``'s shape scores each haplotype on
@@ -362,12 +361,10 @@ def score(
 
     Parameters
     ----------
-    truth : int arrays, shape (samples, ploidy, sites) or (rows, sites)
-        True and predicted alleles (``0`` ref, ``>= 1`` alt); a negative true call is missing and
-        not scored.
-    pred : int arrays, shape (samples, ploidy, sites) or (rows, sites)
-        True and predicted alleles (``0`` ref, ``>= 1`` alt); a negative true call is missing and
-        not scored.
+    truth : int array, shape (samples, ploidy, sites) or (rows, sites)
+        True alleles (``0`` ref, ``>= 1`` alt); a negative true call is missing and not scored.
+    pred : int array, the shape of truth
+        Predicted alleles.
     mask : bool array
         Which genotypes to score: a site mask ``(samples, sites)`` for 3-D input, or a mask of
         ``truth``'s shape to score each haplotype on its own.

@@ -710,9 +710,9 @@ class MaskingCollator:
         The main process's Masker (call ``masker.set_epoch(e)`` before each epoch's
         ``iter(loader)``).
     haps_key : str
-        Item keys of the alleles and of the sample id.
+        Item key of the alleles.
     index_key : str
-        Item keys of the alleles and of the sample id.
+        Item key of the sample id.
     lengths_key : str, optional
         Item key of the real length (sites past it are padding); default the array's length.
     keep : sequence of str
@@ -880,9 +880,10 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
     drop_last : bool, default False
         Drop each window's last, short batch.
     num_replicas : int, optional
-        Default: world size and rank from [`worker_info`][maskkit.torch.worker_info].
+        Number of ranks; default the world size from
+        [`worker_info`][maskkit.torch.worker_info].
     rank : int, optional
-        Default: world size and rank from [`worker_info`][maskkit.torch.worker_info].
+        This process's rank; default the rank from [`worker_info`][maskkit.torch.worker_info].
 
     Examples
     --------

@@ -79,9 +79,9 @@ def effective_site_rates(ref_rate: float, alt_rate: float, ploidy: int = 2) -> d
     Parameters
     ----------
     ref_rate : float
-        Per-haplotype masking rates of ref and alt alleles, in [0, 1].
+        Per-haplotype masking rate of ref alleles, in [0, 1].
     alt_rate : float
-        Per-haplotype masking rates of ref and alt alleles, in [0, 1].
+        Per-haplotype masking rate of alt alleles, in [0, 1].
     ploidy : int
         Haplotypes per sample, in [1, 1024].
 

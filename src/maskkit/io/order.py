@@ -147,11 +147,10 @@ def chunk_order(
         Items shuffled together after the block shuffle; ``buffer >= n_items`` is a full
         permutation, ``buffer=1`` keeps each block's (shuffled) items together.
     rank : int
-        This rank's contiguous share of the epoch (padded by repeating the first items so
-        every rank gets ``ceil(n_items / world_size)``).
+        This rank; it gets its contiguous share of the epoch (padded by repeating the first
+        items so every rank gets ``ceil(n_items / world_size)``).
     world_size : int
-        This rank's contiguous share of the epoch (padded by repeating the first items so
-        every rank gets ``ceil(n_items / world_size)``).
+        Number of ranks.
     workers : int
         DataLoader worker processes to give chunks of their own (``batch_size`` required when
         above 1): the rank's blocks, in their random order, go one at a time to the stream

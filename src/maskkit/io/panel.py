@@ -72,9 +72,9 @@ def write_panel(
     path : str or os.PathLike
         The file to write.
     samples : sequence of str
-        Sample names and the population of each (same length; no tabs or newlines).
+        Sample names (no tabs or newlines).
     populations : sequence of str
-        Sample names and the population of each (same length; no tabs or newlines).
+        The population of each sample (same length as ``samples``).
     overwrite : bool
         Replace an existing file; without it an existing ``path`` raises ``FileExistsError``.
 
