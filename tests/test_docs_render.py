@@ -218,7 +218,7 @@ def test_api_parameter_tables_match_signatures(site: Path) -> None:
                 if name not in defaults:
                     if not takes_kwargs:
                         bad.append(f"{head.group(1)}: {name!r} is not a parameter")
-                elif _same_default(default, defaults[name]) is False:
+                elif not _same_default(default, defaults[name]):
                     bad.append(
                         f"{head.group(1)}: {name!r} says {default!r}, "
                         f"the signature {defaults[name] or 'no default'!r}"
