@@ -31,6 +31,8 @@ SNIPPET_MARK = re.compile(r"--8\s*<\s*--")
 RST_LITERAL = re.compile(r"``")
 # A pipe escaped for a markdown table inside a code span: the code shows the backslash.
 ESCAPED_PIPE = re.compile(r"\\\|")
+# reST's literal-block marker ("Layout of ``outdir``::") shows as a double colon.
+RST_BLOCK_MARK = re.compile(r"\S::(?=\s|$)")
 # A list bullet markdown did not parse (e.g. a list item glued to the paragraph above it).
 LOOSE_BULLET = re.compile(r"(?m)^[ \t]*\* (?=\S)")
 CODE_BLOCK = re.compile(r"<pre[^>]*>(.*?)</pre>", re.DOTALL)
@@ -132,6 +134,7 @@ def test_no_page_shows_raw_markup(site: Path) -> None:
             (LOOSE_BULLET, prose),
             (RST_LITERAL, prose),
             (ESCAPED_PIPE, prose),
+            (RST_BLOCK_MARK, prose),
         )
         for pattern, where in checks:
             hit = pattern.search(where)

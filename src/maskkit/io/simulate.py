@@ -220,7 +220,7 @@ def simulate_demo(
     of the arguments: the same seed gives the same files. The directory is written under a
     temporary name and renamed into place when complete.
 
-    Layout of ``outdir``::
+    Layout of ``outdir``:
 
         haplotypes.h5     calldata/GT int8 (sites, samples, 2), variants/POS (1-based),
                           variants/REF, variants/ALT, samples
