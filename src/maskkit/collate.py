@@ -167,14 +167,20 @@ def collate(
         a site mask skips the missing calls of a masked site.
     lengths : int array, optional
         Real sites per sample; the batch is padded to ``max(lengths)`` (or ``sites``).
-    pad_to, pad_to_multiple_of : int, optional
-        Pad to this width / round the width up to a multiple.
+    pad_to : int, optional
+        Pad to this width.
+    pad_to_multiple_of : int, optional
+        Round the width up to a multiple of this.
     replace : (p_mask, p_random, p_keep), optional
         BERT's replacement for masked positions (e.g. ``(0.8, 0.1, 0.1)``): MASK token, a random
         allele token (uniform over ``n_alleles``), or the true token. Default: always MASK.
     n_alleles : int, default 2
         Number of allele classes, for random replacement.
-    seed, epoch, indices
+    seed
+        Key the replacement draws, as for the mask functions.
+    epoch
+        Key the replacement draws, as for the mask functions.
+    indices
         Key the replacement draws, as for the mask functions.
     dtype : numpy integer dtype or dict, default int64
         Dtype of ``input_ids``, ``labels`` and ``attention_mask``; a dict gives one per output

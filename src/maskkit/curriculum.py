@@ -404,9 +404,12 @@ class Linear(_Ramp):
 
     Parameters
     ----------
-    start, end : float
-        Rates in [0, 1]; ``end < start`` gives a decreasing schedule (e.g. 0.30 -> 0.15, the
-        published winner for text BERT); ``end > start`` an increasing one.
+    start : float
+        Rate at the first epoch, in [0, 1].
+    end : float
+        Rate at the end of the ramp, in [0, 1]; ``end < start`` gives a decreasing schedule
+        (e.g. 0.30 -> 0.15, the published winner for text BERT), ``end > start`` an increasing
+        one.
     epochs : int, optional
         Ramp length in epochs. Exactly one of ``epochs`` / ``steps``.
     steps : int, optional
@@ -497,9 +500,9 @@ class Plateau(_Leveled):
         Non-improving evaluations before advancing (``0`` advances at the first one), >= 0.
     min_delta : float, default 0.0
         Minimum change that counts as an improvement, >= 0.
-    mode : {"max", "min"}, optional
-        Which way the metric improves. There is no default direction: leave it out only when
-        the schedule is driven by a named metric
+    mode : str, optional
+        ``"max"`` or ``"min"``: which way the metric improves. There is no default direction:
+        leave it out only when the schedule is driven by a named metric
         ([`use_metric`][maskkit.curriculum.Plateau.use_metric], which
         ``maskkit.hf.CurriculumCallback(metric=...)`` calls), whose name says it (``*loss*`` ->
         ``"min"``, ``*f1*`` / ``*acc*`` -> ``"max"``, see
@@ -795,10 +798,14 @@ class Beta(Distribution):
 
     Parameters
     ----------
-    a, b : float
+    a : float
         Shape parameters, > 0.
-    low, high : float, default 0 and 1
-        Range the Beta variate is scaled to.
+    b : float
+        Shape parameters, > 0.
+    low : float, default 0
+        Lower end of the range the Beta variate is scaled to.
+    high : float, default 1
+        Upper end of that range.
 
     Examples
     --------

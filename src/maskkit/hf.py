@@ -76,8 +76,12 @@ class HaplotypeDataCollator(MaskingCollator):
     flatten_ploidy : bool, default True
         Return ``(batch * ploidy, width)`` rows (each haplotype a sequence) or keep
         ``(batch, ploidy, width)``.
-    pad_token_id, mask_token_id, missing_token_id : int
-        The model's ids for padding, the mask token and a missing call.
+    pad_token_id : int
+        The model's id for padding.
+    mask_token_id : int
+        The model's id of the mask token.
+    missing_token_id : int
+        The model's id of a missing call.
     allele_token_ids : sequence of int, optional
         The model's id of allele ``0, 1, ...`` (``n_alleles`` ids; default ``3, 4, ...``).
     return_keys : sequence of str
@@ -335,8 +339,11 @@ def freeze_eval_masks(
     ----------
     trainer : transformers.Trainer
         Built with ``data_collator=HaplotypeDataCollator(...)`` (or a ``MaskingCollator``).
-    rate, alt_rate : float, optional
-        The evaluation rates; default the training Masker's current ones.
+    rate : float, optional
+        The evaluation rate; default the training Masker's current one.
+    alt_rate : float, optional
+        The evaluation alt rate (rules that have one); default the training Masker's current
+        one.
     epoch : int, default 0
         The epoch that keys the evaluation masks.
 

@@ -67,7 +67,7 @@ def haplotype_rate_for_site_rate(site_rate: Any, ploidy: int = 2) -> Any:
 
     Returns
     -------
-    float, or numpy.ndarray of float64 for an array ``site_rate``
+    float, or numpy.ndarray of float64 for an array site_rate
 
     Examples
     --------
@@ -130,7 +130,7 @@ def random_mask(
     union : bool, default False
         Return the site mask ``(samples, sites)``, the union over the ploidy axis (needs 3-D
         ``haps``), instead of the per-haplotype mask.
-    eligible : bool array broadcastable to ``haps``, optional
+    eligible : bool array broadcastable to haps, optional
         ``False`` marks positions that are never masked and, in exact mode, not counted. For
         3-D ``haps`` a ``(samples, sites)`` array applies to every haplotype of its sample.
     protect : int or 1-D array of int, optional
@@ -142,7 +142,7 @@ def random_mask(
 
     Returns
     -------
-    numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
+    numpy.ndarray of bool, the shape of haps, or (samples, sites) with union=True
 
     Examples
     --------
@@ -216,7 +216,7 @@ def smart_balanced_mask(
     union : bool, default False
         Return the site mask ``(samples, sites)``, the union over the ploidy axis (needs 3-D
         ``haps``), instead of the per-haplotype mask.
-    eligible : bool array broadcastable to ``haps``, optional
+    eligible : bool array broadcastable to haps, optional
         ``False`` marks positions that are never masked and, in exact mode, not counted. For
         3-D ``haps`` a ``(samples, sites)`` array applies to every haplotype of its sample.
     protect : int or 1-D array of int, optional
@@ -228,7 +228,7 @@ def smart_balanced_mask(
 
     Returns
     -------
-    numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
+    numpy.ndarray of bool, the shape of haps, or (samples, sites) with union=True
 
     Examples
     --------
@@ -307,7 +307,7 @@ def af_bins(freq: Any, edges: Any, *, fold: bool = True) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray of int32, the shape of ``freq``
+    numpy.ndarray of int32, the shape of freq
         Bins as [maskkit.freq.maf_bins][] gives them: ``-1`` for NaN (a site without calls).
 
     Examples
@@ -379,7 +379,7 @@ def af_mask(
     union : bool, default False
         Return the site mask ``(samples, sites)``, the union over the ploidy axis (needs 3-D
         ``haps``), instead of the per-haplotype mask.
-    eligible : bool array broadcastable to ``haps``, optional
+    eligible : bool array broadcastable to haps, optional
         ``False`` marks positions that are never masked and, in exact mode, not counted. For
         3-D ``haps`` a ``(samples, sites)`` array applies to every haplotype of its sample.
     protect : int or 1-D array of int, optional
@@ -391,7 +391,7 @@ def af_mask(
 
     Returns
     -------
-    numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
+    numpy.ndarray of bool, the shape of haps, or (samples, sites) with union=True
 
     Notes
     -----
@@ -470,7 +470,7 @@ def array_mask(
     union : bool, default False
         Return the site mask ``(samples, sites)``, the union over the ploidy axis (needs 3-D
         ``haps``), instead of the per-haplotype mask.
-    eligible : bool array broadcastable to ``haps``, optional
+    eligible : bool array broadcastable to haps, optional
         ``False`` marks positions that are never masked and, in exact mode, not counted. For
         3-D ``haps`` a ``(samples, sites)`` array applies to every haplotype of its sample.
     protect : int or 1-D array of int, optional
@@ -482,7 +482,7 @@ def array_mask(
 
     Returns
     -------
-    numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
+    numpy.ndarray of bool, the shape of haps, or (samples, sites) with union=True
 
     Examples
     --------
@@ -610,7 +610,7 @@ def span_mask(
     union : bool, default False
         Return the site mask ``(samples, sites)``, the union over the ploidy axis (needs 3-D
         ``haps``), instead of the per-haplotype mask.
-    eligible : bool array broadcastable to ``haps``, optional
+    eligible : bool array broadcastable to haps, optional
         ``False`` marks positions that are never masked and, in exact mode, not counted. For
         3-D ``haps`` a ``(samples, sites)`` array applies to every haplotype of its sample.
     protect : int or 1-D array of int, optional
@@ -622,7 +622,7 @@ def span_mask(
 
     Returns
     -------
-    numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
+    numpy.ndarray of bool, the shape of haps, or (samples, sites) with union=True
 
     Examples
     --------

@@ -184,9 +184,11 @@ class MinorAlleleScorer:
 
         Parameters
         ----------
-        truth, pred : int arrays, shape (samples, ploidy, sites) or (rows, sites)
-            True and predicted alleles (``0`` ref, ``>= 1`` alt). Negative ``truth`` is missing:
-            a genotype with a missing true call is not scored.
+        truth : int array, shape (samples, ploidy, sites) or (rows, sites)
+            True alleles (``0`` ref, ``>= 1`` alt). Negative ``truth`` is missing: a genotype
+            with a missing true call is not scored.
+        pred : int array, the shape of truth
+            Predicted alleles.
         mask : bool array
             Which genotypes to score: a site mask ``(samples, sites)`` for 3-D input scores
             diploid (ploidy-``p``) genotypes; a mask of ``truth``'s shape scores each haplotype on
@@ -353,8 +355,34 @@ def score(
 ) -> dict[str, dict[str, float]]:
     """Score predictions at masked genotypes on the minor allele, per MAF bin.
 
-    One-shot form of [`MinorAlleleScorer`][maskkit.metrics.MinorAlleleScorer]; see there and the
-    module docstring for the parameters and definitions.
+    One-shot form of [`MinorAlleleScorer`][maskkit.metrics.MinorAlleleScorer]: a scorer built
+    from ``alt_freq`` and ``edges``, one ``update`` with the other arguments, then ``result()``.
+    The module docstring has the definitions.
+
+    Parameters
+    ----------
+    truth : int array, shape (samples, ploidy, sites) or (rows, sites)
+        True alleles (``0`` ref, ``>= 1`` alt); a negative true call is missing and not scored.
+    pred : int array, the shape of truth
+        Predicted alleles.
+    mask : bool array
+        Which genotypes to score: a site mask ``(samples, sites)`` for 3-D input, or a mask of
+        ``truth``'s shape to score each haplotype on its own.
+    alt_freq : array of float, shape (sites,)
+        Alt-allele frequency of every site in the training panel; decides each site's minor
+        allele and MAF bin.
+    alt_prob : float array, optional
+        Predicted alt probability of each haplotype (the shape of ``truth``), for the dosage r²;
+        without it r² uses the hard calls.
+    sites : int array, shape (sites,), optional
+        Index into ``alt_freq`` of each column (default ``0..sites-1``).
+    edges : sequence of float
+        MAF bin edges.
+
+    Returns
+    -------
+    dict of str to dict of str to float
+        ``{bin: {metric: value}}`` for each bin, ``"rare"`` and ``"all"``.
 
     Examples
     --------

@@ -130,6 +130,13 @@ def describe(masker: Snapshot | HasSnapshot, *, ploidy: int = 2) -> str:
     ``Alt (>0) Mask Rate:``) plus the mode, the seed and, with ``union`` or ``site_rate``, the
     effective site rates after the union over ``ploidy`` haplotypes.
 
+    Parameters
+    ----------
+    masker : Masker or Snapshot
+        What to describe, at its current epoch.
+    ploidy : int
+        Haplotypes per sample, for the site rates after the union.
+
     Examples
     --------
     >>> import maskkit as mk
@@ -210,6 +217,21 @@ def stats(
     targets. Pass the per-haplotype mask
     ([maskkit.Masker.haplotype_mask][maskkit.masker.Masker.haplotype_mask]) for the rates before the
     union; a site mask counts for each haplotype of its site.
+
+    Parameters
+    ----------
+    masker : Masker or Snapshot
+        The Masker (or its Snapshot) that drew ``mask``, at the epoch it drew it.
+    mask : bool array
+        The mask: per haplotype (the shape of ``haps``) or a site mask ``(samples, sites)``.
+    haps : int array, shape (samples, ploidy, sites) or (rows, sites)
+        The alleles the mask was drawn on.
+    lengths : int array, shape (samples,), optional
+        Real sites per sample; later positions are padding and not counted.
+
+    Returns
+    -------
+    dict of str to float
 
     Examples
     --------

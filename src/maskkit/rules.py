@@ -444,7 +444,7 @@ class Rule:
 
         Returns
         -------
-        numpy.ndarray of bool, the shape of ``haps`` (``(samples, sites)`` with ``union=True``)
+        numpy.ndarray of bool, the shape of haps, or (samples, sites) with union=True
         """
         request = (
             seed, epoch, indices, lengths, eligible, protect, exact, site_rate, union, out,

@@ -341,9 +341,17 @@ class HaplotypeDataset(torch.utils.data.Dataset[Batch]):
         Validation mode: masks are the same every epoch (the Masker's
         [`frozen`][maskkit.masker.Masker.frozen] copy at its current rates, unless it already has a
         ``fixed_epoch``).
-    pad_to, pad_to_multiple_of, replace, n_alleles, dtype
-        Passed to [`maskkit.collate`][maskkit.collate.collate]. ``pad_to`` = the window size gives
-        fixed shapes.
+    pad_to
+        Passed to [`maskkit.collate`][maskkit.collate.collate]; the window size gives fixed
+        shapes.
+    pad_to_multiple_of
+        Passed to [`maskkit.collate`][maskkit.collate.collate].
+    replace
+        Passed to [`maskkit.collate`][maskkit.collate.collate].
+    n_alleles
+        Passed to [`maskkit.collate`][maskkit.collate.collate].
+    dtype
+        Passed to [`maskkit.collate`][maskkit.collate.collate].
     freq : float array of shape (n_sites,), optional
         Per-site alternate-allele frequencies of the store, for rules that take ``freq`` per
         batch ([`maskkit.rules.AlleleFrequency`][], ``"af_aware"``): each item gets its
@@ -701,13 +709,23 @@ class MaskingCollator:
     masker : Masker
         The main process's Masker (call ``masker.set_epoch(e)`` before each epoch's
         ``iter(loader)``).
-    haps_key, index_key : str
-        Item keys of the alleles and of the sample id.
+    haps_key : str
+        Item key of the alleles.
+    index_key : str
+        Item key of the sample id.
     lengths_key : str, optional
         Item key of the real length (sites past it are padding); default the array's length.
     keep : sequence of str
         Other item keys to pass through, stacked (``torch.utils.data.default_collate``).
-    pad_to, pad_to_multiple_of, replace, n_alleles, dtype
+    pad_to
+        As for [`maskkit.collate`][maskkit.collate.collate].
+    pad_to_multiple_of
+        As for [`maskkit.collate`][maskkit.collate.collate].
+    replace
+        As for [`maskkit.collate`][maskkit.collate.collate].
+    n_alleles
+        As for [`maskkit.collate`][maskkit.collate.collate].
+    dtype
         As for [`maskkit.collate`][maskkit.collate.collate].
 
     Notes
@@ -861,8 +879,11 @@ class WindowBatchSampler(torch.utils.data.Sampler[list[int]]):
     seed : int, default 0
     drop_last : bool, default False
         Drop each window's last, short batch.
-    num_replicas, rank : int, optional
-        Default: world size and rank from [`worker_info`][maskkit.torch.worker_info].
+    num_replicas : int, optional
+        Number of ranks; default the world size from
+        [`worker_info`][maskkit.torch.worker_info].
+    rank : int, optional
+        This process's rank; default the rank from [`worker_info`][maskkit.torch.worker_info].
 
     Examples
     --------
@@ -999,9 +1020,14 @@ class ChunkShuffleSampler(WindowBatchSampler):
     num_workers : int, default 0
         The ``num_workers`` of the DataLoader this sampler feeds (``0`` and ``1``: one stream
         of chunks). Another value keeps every batch correct, only the reads less local.
-    seed, drop_last, num_replicas, rank
-        As for [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler]; ``drop_last`` drops the
-        rank's last, short batch.
+    seed
+        As for [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler].
+    drop_last
+        Drop the rank's last, short batch.
+    num_replicas
+        As for [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler].
+    rank
+        As for [`WindowBatchSampler`][maskkit.torch.WindowBatchSampler].
 
     Examples
     --------

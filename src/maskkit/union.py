@@ -17,6 +17,17 @@ def union(mask: Any, *, out: np.ndarray | None = None) -> np.ndarray:
 
     A site is masked when any of its haplotypes is masked, as ``np.maximum`` over haplotypes.
 
+    Parameters
+    ----------
+    mask : bool array, shape (samples, ploidy, sites)
+        Per-haplotype mask, as the mask functions return it.
+    out : numpy.ndarray of bool, shape (samples, sites), optional
+        Buffer to write the site mask into (and return); a new array by default.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (samples, sites)
+
     Examples
     --------
     >>> import numpy as np, maskkit as mk
@@ -42,6 +53,13 @@ def union(mask: Any, *, out: np.ndarray | None = None) -> np.ndarray:
 def effective_rate(rate: float, ploidy: int = 2) -> float:
     """Return the site rate ``1 - (1 - rate) ** ploidy`` of a union of independent haplotype masks.
 
+    Parameters
+    ----------
+    rate : float
+        Per-haplotype masking rate in [0, 1].
+    ploidy : int
+        Haplotypes per sample, in [1, 1024].
+
     Examples
     --------
     >>> round(effective_rate(0.3, ploidy=2), 4)
@@ -57,6 +75,20 @@ def effective_site_rates(ref_rate: float, alt_rate: float, ploidy: int = 2) -> d
 
     A site with ``k`` alt and ``ploidy - k`` ref haplotypes is masked with probability
     ``1 - (1 - alt_rate) ** k * (1 - ref_rate) ** (ploidy - k)``.
+
+    Parameters
+    ----------
+    ref_rate : float
+        Per-haplotype masking rate of ref alleles, in [0, 1].
+    alt_rate : float
+        Per-haplotype masking rate of alt alleles, in [0, 1].
+    ploidy : int
+        Haplotypes per sample, in [1, 1024].
+
+    Returns
+    -------
+    dict of int to float
+        Site rate for each ``k`` in ``0..ploidy``.
 
     Examples
     --------
@@ -75,6 +107,13 @@ def haplotype_rate(site_rate: Any, ploidy: int) -> Any:
     The inverse of [effective_rate][maskkit.union.effective_rate]: solves
     ``1 - (1 - p) ** ploidy = site_rate`` for a float or a float64 array, unchecked (the checked
     public face is [haplotype_rate_for_site_rate][maskkit.masks.haplotype_rate_for_site_rate]).
+
+    Parameters
+    ----------
+    site_rate : float or numpy.ndarray of float64
+        Wanted site rate(s) in [0, 1] (not checked).
+    ploidy : int
+        Haplotypes per sample (not checked).
 
     Examples
     --------

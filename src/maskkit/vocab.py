@@ -71,7 +71,15 @@ def mask_tokens(
         Ids no mask may touch (CLS, SEP, PAD, ...): a mask that marks one raises
         ``ValueError``. Draw masks on eligible positions only (e.g. pass ``-1``, "missing",
         where ``ids`` holds a protected id).
-    seed, epoch, indices
+    seed
+        Key the replacement draws as for the mask functions (use the Masker's ``seed``,
+        ``mask_epoch`` and the samples' global ids): the same inputs give the same outputs in
+        any batch, worker or process.
+    epoch
+        Key the replacement draws as for the mask functions (use the Masker's ``seed``,
+        ``mask_epoch`` and the samples' global ids): the same inputs give the same outputs in
+        any batch, worker or process.
+    indices
         Key the replacement draws as for the mask functions (use the Masker's ``seed``,
         ``mask_epoch`` and the samples' global ids): the same inputs give the same outputs in
         any batch, worker or process.

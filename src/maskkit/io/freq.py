@@ -104,6 +104,13 @@ def maf_bins(freq: Any, edges: Sequence[float] = DEFAULT_MAF_EDGES) -> np.ndarra
     ``k`` means ``edges[k-1] <= MAF < edges[k]``; with the default edges 0 = MAF < 0.01,
     1 = 0.01-0.05, 2 = >= 0.05. NaN frequencies (no calls) get bin -1.
 
+    Parameters
+    ----------
+    freq : array of float, shape (sites,)
+        Alt-allele frequencies in [0, 1]; NaN for sites without calls.
+    edges : sequence of float
+        Increasing MAF bin edges.
+
     Examples
     --------
     >>> maf_bins([0.001, 0.02, 0.3, 0.995, float("nan")]).tolist()
@@ -116,6 +123,13 @@ def maf_spectrum(freq: Any, edges: Sequence[float] = DEFAULT_MAF_EDGES) -> dict[
     """Return the number of sites per MAF bin, keyed by [`maskkit.freq.bin_labels`][].
 
     Sites without calls (NaN) are counted under ``"no calls"`` when there are any.
+
+    Parameters
+    ----------
+    freq : array of float, shape (sites,)
+        Alt-allele frequencies in [0, 1]; NaN for sites without calls.
+    edges : sequence of float
+        Increasing MAF bin edges.
 
     Examples
     --------
@@ -131,6 +145,20 @@ def maf_spectrum(freq: Any, edges: Sequence[float] = DEFAULT_MAF_EDGES) -> dict[
 
 def save_frequencies(path: str | os.PathLike[str], freq: Any, *, overwrite: bool = True) -> Path:
     """Save frequencies as a float64 ``.npy`` file, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npy`` file to write.
+    freq : array of float, shape (sites,)
+        The frequencies.
+    overwrite : bool
+        Replace an existing file; without it an existing ``path`` raises ``FileExistsError``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
 
     Examples
     --------
@@ -149,6 +177,20 @@ def save_frequencies(path: str | os.PathLike[str], freq: Any, *, overwrite: bool
 
 def load_frequencies(path: str | os.PathLike[str], *, n_sites: int | None = None) -> np.ndarray:
     """Load a frequency ``.npy`` file; check it has ``n_sites`` entries when given.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A 1-D ``.npy`` file, as [save_frequencies][maskkit.io.save_frequencies] writes it.
+    n_sites : int, optional
+        The number of sites of the store the frequencies are for.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    DataError
+        The file is not 1-D, or does not have ``n_sites`` entries.
 
     Examples
     --------

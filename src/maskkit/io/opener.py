@@ -43,7 +43,9 @@ def open_store(
         VCF Zarr only: the contig to serve, when the store holds several.
     storage_options
         VCF Zarr at a URL only: options of its fsspec filesystem (e.g. credentials).
-    in_memory, verbose
+    in_memory
+        See [`HaplotypeStore`][maskkit.io.store.HaplotypeStore].
+    verbose
         See [`HaplotypeStore`][maskkit.io.store.HaplotypeStore].
 
     Examples

@@ -139,14 +139,18 @@ def chunk_order(
     ----------
     blocks : int array (n_items,)
         The block of each item ([`item_blocks`][maskkit.io.order.item_blocks]).
-    seed, epoch : int
+    seed : int
+        The order is a function of these (and of the other arguments) only.
+    epoch : int
         The order is a function of these (and of the other arguments) only.
     buffer : int
         Items shuffled together after the block shuffle; ``buffer >= n_items`` is a full
         permutation, ``buffer=1`` keeps each block's (shuffled) items together.
-    rank, world_size : int
-        This rank's contiguous share of the epoch (padded by repeating the first items so
-        every rank gets ``ceil(n_items / world_size)``).
+    rank : int
+        This rank; it gets its contiguous share of the epoch (padded by repeating the first
+        items so every rank gets ``ceil(n_items / world_size)``).
+    world_size : int
+        Number of ranks.
     workers : int
         DataLoader worker processes to give chunks of their own (``batch_size`` required when
         above 1): the rank's blocks, in their random order, go one at a time to the stream

@@ -67,6 +67,22 @@ def write_panel(
 ) -> Path:
     """Write a ``sample<TAB>population`` file with a header line, atomically.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    samples : sequence of str
+        Sample names (no tabs or newlines).
+    populations : sequence of str
+        The population of each sample (same length as ``samples``).
+    overwrite : bool
+        Replace an existing file; without it an existing ``path`` raises ``FileExistsError``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
     Examples
     --------
     >>> import pathlib, shutil, tempfile
@@ -94,6 +110,15 @@ def write_panel(
 
 def read_panel(path: str | os.PathLike[str]) -> Panel:
     """Read a ``sample<TAB>population`` file (a ``sample<TAB>population`` header is optional).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The panel file; blank lines and lines starting with ``#`` are skipped.
+
+    Returns
+    -------
+    Panel
 
     Raises
     ------

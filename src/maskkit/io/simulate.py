@@ -220,7 +220,7 @@ def simulate_demo(
     of the arguments: the same seed gives the same files. The directory is written under a
     temporary name and renamed into place when complete.
 
-    Layout of ``outdir``::
+    Layout of ``outdir``:
 
         haplotypes.h5     calldata/GT int8 (sites, samples, 2), variants/POS (1-based),
                           variants/REF, variants/ALT, samples
@@ -241,10 +241,14 @@ def simulate_demo(
         Sequence length in base pairs.
     seed
         Seed for ancestry, mutations and the split.
-    mutation_rate, recombination_rate
+    mutation_rate
         Per base pair per generation.
-    window_size, window_stride
-        Window length and step in sites (see [`Windows.fixed`][maskkit.io.windows.Windows.fixed]).
+    recombination_rate
+        Per base pair per generation.
+    window_size
+        Window length in sites (see [`Windows.fixed`][maskkit.io.windows.Windows.fixed]).
+    window_stride
+        Step between window starts in sites; by default the window length.
     val_fraction
         Fraction of each population held out for validation.
     overwrite
@@ -430,7 +434,15 @@ def demo_data(
     ----------
     cache_dir
         Folder holding the cached datasets (created when absent).
-    seed, n_diploids, length, val_fraction, window_size
+    seed
+        As for [`simulate_demo`][maskkit.io.simulate.simulate_demo].
+    n_diploids
+        As for [`simulate_demo`][maskkit.io.simulate.simulate_demo].
+    length
+        As for [`simulate_demo`][maskkit.io.simulate.simulate_demo].
+    val_fraction
+        As for [`simulate_demo`][maskkit.io.simulate.simulate_demo].
+    window_size
         As for [`simulate_demo`][maskkit.io.simulate.simulate_demo].
     verbose
         Print the summary when simulating.

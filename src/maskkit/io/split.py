@@ -74,6 +74,22 @@ def split_by_population(
     (at least one, at most ``n - 1``) in validation; a population of one stays in training.
     The choice within a population depends only on ``seed`` and the population name.
 
+    Parameters
+    ----------
+    samples : sequence of str
+        Sample names.
+    populations : sequence of str
+        The population of each sample (same length as ``samples``).
+    val_fraction : float
+        Fraction of each population to put in validation, in (0, 1).
+    seed : int
+        Seed of the choice within each population.
+
+    Returns
+    -------
+    Split
+        Indices into ``samples`` of the training and validation parts.
+
     Raises
     ------
     SplitError
@@ -126,6 +142,20 @@ def read_split(
     path: str | os.PathLike[str], samples: Sequence[str] | np.ndarray | None = None
 ) -> Split:
     """Read a split TSV; with ``samples`` (e.g. ``store.samples``) indices follow that order.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``sample<TAB>population<TAB>part`` file (part ``train`` or ``val``), as
+        [Split.write_tsv][maskkit.io.Split.write_tsv] writes it; an optional header line starts
+        with ``sample``.
+    samples : sequence of str, optional
+        The samples the indices refer to (the same set as the file's); by default the file's
+        order.
+
+    Returns
+    -------
+    Split
 
     Raises
     ------

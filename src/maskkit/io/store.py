@@ -363,7 +363,9 @@ class HaplotypeStore:
         ----------
         sample_indices
             Integer positions of samples in the store (not names).
-        start, stop
+        start
+            Half-open range of site indices.
+        stop
             Half-open range of site indices.
 
         Raises

@@ -533,7 +533,9 @@ class VcfZarrStore(HaplotypeStore):
         ----------
         sample_indices
             Integer positions of samples in the store (not names).
-        start, stop
+        start
+            Half-open range of site indices (of the served contig).
+        stop
             Half-open range of site indices (of the served contig).
 
         Examples

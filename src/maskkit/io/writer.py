@@ -142,7 +142,9 @@ def write_store(
         1-based site positions, one per site, sorted (non-decreasing).
     samples
         Unique sample names; default ``sample0``, ``sample1``, ...
-    ref, alt
+    ref
+        Optional REF and ALT allele strings, one per site (both or neither).
+    alt
         Optional REF and ALT allele strings, one per site (both or neither).
     phased
         Whether every call is phased; stored as the root attribute ``phased`` (read back as
