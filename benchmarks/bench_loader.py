@@ -36,9 +36,11 @@ Rows:
   naive loader: ``WindowBatchSampler(shuffle=False)`` (in order), ``WindowBatchSampler``,
   ``shuffle=True`` (local disk only: from S3 it fetches a chunk for nearly every item),
   ``ChunkShuffleSampler`` and ``ChunkShuffleSampler(num_workers=2)`` (a chunk stream per
-  worker). The rows run in ``--rounds`` interleaved rounds, the naive loader first in each, and
-  each row's ratio is the median of its rounds' ratios against the same round's naive rate, so
-  a machine shared with other jobs loads all rows alike. Before the rounds, an in-process
+  worker). The rows run in ``--rounds`` interleaved rounds, the naive loader first in each and
+  the others in an order rotated by one row each round, and each row's ratio is the median of
+  its rounds' ratios against the same round's naive rate, so a machine shared with other jobs
+  loads all rows alike. ``--vcz-rows chunks_workers`` runs only the named rows (each round is
+  then shorter, so the naive rate is measured closer to them). Before the rounds, an in-process
   profile serves each worker's share of one epoch and counts its chunk reads and CPU time per
   batch (``time.process_time``). ``--no-hdf5`` leaves out the HDF5 rows.
 
@@ -482,12 +484,16 @@ def vcz_profile(make_store: Any, sampler: str) -> dict[str, Any]:
     }
 
 
-def run_vcz(epochs: int, rounds: int, chunk_sites: int | None = None) -> dict[str, Any]:
+def run_vcz(
+    epochs: int, rounds: int, chunk_sites: int | None = None, rows: list[str] | None = None
+) -> dict[str, Any]:
     """Naive (HDF5) against maskkit from VCF Zarr on local disk and on S3, interleaved.
 
     Every round measures each loader once (one untimed epoch, then ``epochs``), naive first,
-    so all rows see the same machine load; a row's ratio is the median over rounds of its
-    rate against the same round's naive rate.
+    then the maskkit rows, their order rotated by one row each round (no row always runs last,
+    furthest from the naive one), so all rows see the same machine load; a row's ratio is the
+    median over rounds of its rate against the same round's naive rate. ``rows``: the sampler
+    rows (keys of `SAMPLER_NAMES`) to run, default all of `VCZ_CONFIGS`.
     """
     torch.set_num_threads(1)
     path = bench_store()
@@ -503,16 +509,18 @@ def run_vcz(epochs: int, rounds: int, chunk_sites: int | None = None) -> dict[st
             "vcz disk": lambda: io.VcfZarrStore(local, cache_mb=VCZ_CACHE_MB),
             "vcz S3": lambda: io.VcfZarrStore(url, storage_options=options, cache_mb=VCZ_CACHE_MB),
         }
-        plan = [("vcz disk", c) for c in VCZ_CONFIGS] + [("vcz S3", c) for c in VCZ_S3_CONFIGS]
+        keep = VCZ_CONFIGS if rows is None else rows
+        plan = [("vcz disk", c) for c in VCZ_CONFIGS if c in keep]
+        plan += [("vcz S3", c) for c in VCZ_S3_CONFIGS if c in keep]
         for where, sampler in plan:
             res["vcz_profile"].append({"store": where, **vcz_profile(stores[where], sampler)})
-        for _ in range(rounds):
+        for r in range(rounds):
             naive = naive_rate(path, epochs, cache_mb=64)
             base = naive["windows_per_s"]
             rates.setdefault(naive["loader"], []).extend(naive["windows_per_s_epochs"])
             ratios.setdefault(naive["loader"], []).append(1.0)
             cpu.setdefault(naive["loader"], []).append(naive["cpu_us_per_window"])
-            for where, sampler in plan:
+            for where, sampler in plan[r % len(plan) :] + plan[: r % len(plan)]:
                 row = maskkit_rate(stores[where](), sampler, NARROW, epochs, where=where + ", ")
                 print(f"  {row['loader']}: {row['windows_per_s']:,.0f} windows/s", file=sys.stderr)
                 rates.setdefault(row["loader"], []).extend(row["windows_per_s_epochs"])
@@ -541,6 +549,7 @@ def run(
     hdf5: bool = True,
     rounds: int = 3,
     vcz_chunk_sites: int | None = None,
+    vcz_rows: list[str] | None = None,
 ) -> dict[str, Any]:
     """All loader rows and stage breakdowns, naive baseline first."""
     torch.set_num_threads(1)
@@ -562,7 +571,7 @@ def run(
         for r in res["rows"]:
             r["vs_naive"] = r["windows_per_s"] / base
     if vcz:
-        res.update(run_vcz(epochs, rounds, vcz_chunk_sites))
+        res.update(run_vcz(epochs, rounds, vcz_chunk_sites, vcz_rows))
     return res
 
 
@@ -637,9 +646,20 @@ def main(argv: list[str] | None = None) -> None:
         default=VCZ_CHUNK_SITES,
         help=f"sites per call_genotype chunk of the VCF Zarr store (default {VCZ_CHUNK_SITES})",
     )
+    p.add_argument(
+        "--vcz-rows",
+        default=None,
+        help="comma-separated --vcz sampler rows to run (default all): " + ",".join(VCZ_CONFIGS),
+    )
     p.add_argument("--quiet", action="store_true", help="print nothing (run_all.py reports)")
     args = p.parse_args(argv)
-    res = run(args.epochs, args.quick, args.vcz, args.hdf5, args.rounds, args.vcz_chunk_sites)
+    vcz_rows = None if args.vcz_rows is None else args.vcz_rows.split(",")
+    unknown = sorted(set(vcz_rows or ()) - set(VCZ_CONFIGS))
+    if unknown:
+        p.error(f"--vcz-rows: unknown {unknown}; choose from {','.join(VCZ_CONFIGS)}")
+    res = run(
+        args.epochs, args.quick, args.vcz, args.hdf5, args.rounds, args.vcz_chunk_sites, vcz_rows
+    )
     res["python"] = sys.version.split()[0]
     res["torch"] = torch.__version__
     if not args.quiet:
