@@ -26,16 +26,21 @@ Rows:
   items, here 512 = 2 windows x 256 samples; ``buffer=1024`` is the second row). Every shuffled
   row also reports how random its order is (``maskkit.io.order_stats``: chunks a batch reads,
   share of item pairs in a batch from the same window, Kendall tau against the item index).
-* ``--vcz``: the same store as VCF Zarr (``call_genotype`` chunks 1,024 x 256, Blosc), read
-  from local disk and from a local S3 server (moto in a process of its own on 127.0.0.1, stopped
-  at the end; needs ``zarr``, ``s3fs``, ``moto[server]``), through a 4 MiB cache of decoded chunks
-  per worker (8 of the 32 chunks: the store does not fit, so every epoch reads), against the
+* ``--vcz``: the same store as VCF Zarr (``call_genotype`` chunks 2,048 x 256, Blosc, ~320 KiB
+  compressed each: the few hundred KiB docs/data.md advises for object storage, since each
+  fetch costs milliseconds of CPU whatever its size; ``--vcz-chunk-sites 1024`` gives the
+  ~160 KiB chunks of the HDF5 store's layout), read from local disk and from a local S3 server
+  (moto in a process of its own on 127.0.0.1, stopped at the end; needs ``zarr``, ``s3fs``,
+  ``moto[server]``), through a 4 MiB cache of decoded chunks per worker (4 of the 16 chunks, 8
+  of 32 with 1,024 sites: the store does not fit, so every epoch reads), against the
   naive loader: ``WindowBatchSampler(shuffle=False)`` (in order), ``WindowBatchSampler``,
   ``shuffle=True`` (local disk only: from S3 it fetches a chunk for nearly every item),
   ``ChunkShuffleSampler`` and ``ChunkShuffleSampler(num_workers=2)`` (a chunk stream per
-  worker). The rows run in ``--rounds`` interleaved rounds, the naive loader first in each, and
-  each row's ratio is the median of its rounds' ratios against the same round's naive rate, so
-  a machine shared with other jobs loads all rows alike. Before the rounds, an in-process
+  worker). The rows run in ``--rounds`` interleaved rounds, the naive loader first in each and
+  the others in an order rotated by one row each round, and each row's ratio is the median of
+  its rounds' ratios against the same round's naive rate, so a machine shared with other jobs
+  loads all rows alike. ``--vcz-rows chunks_workers`` runs only the named rows (each round is
+  then shorter, so the naive rate is measured closer to them). Before the rounds, an in-process
   profile serves each worker's share of one epoch and counts its chunk reads and CPU time per
   batch (``time.process_time``). ``--no-hdf5`` leaves out the HDF5 rows.
 
@@ -199,12 +204,17 @@ def make_dataset(path: Any, dtype: Any) -> HaplotypeDataset:
     return HaplotypeDataset(path, masker, windows=WINDOW, pad_to=WINDOW, dtype=dtype)
 
 
-def vcz_store(h5: Path) -> Path:
-    """The benchmark store as VCF Zarr (zarr v2, ``call_genotype`` chunks 1,024 x 256 x 2)."""
+def vcz_store(h5: Path, chunk_sites: int | None = None) -> Path:
+    """The benchmark store as VCF Zarr (zarr v2, Blosc).
+
+    ``call_genotype`` chunks are ``chunk_sites`` (default `VCZ_CHUNK_SITES`) x 256 x 2.
+    """
     import h5py
     import zarr
 
-    path = h5.with_suffix(".vcz")
+    chunk_sites = VCZ_CHUNK_SITES if chunk_sites is None else int(chunk_sites)
+    # (1,024 sites: the name the store had before the chunk length was a parameter)
+    path = h5.with_name(h5.stem + ("" if chunk_sites == 1024 else f"_c{chunk_sites}") + ".vcz")
     if path.exists():
         return path
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -212,7 +222,7 @@ def vcz_store(h5: Path) -> Path:
         gt = f["calldata/GT"][:]
         pos = f["variants/POS"][:]
     root = zarr.open_group(tmp, mode="w", zarr_format=2)
-    root.create_array("call_genotype", data=gt, chunks=(1024, N_SAMPLES, PLOIDY))
+    root.create_array("call_genotype", data=gt, chunks=(chunk_sites, N_SAMPLES, PLOIDY))
     root.create_array("variant_position", data=pos, chunks=(N_SITES,))
     root.create_array("sample_id", data=np.array([f"s{i}" for i in range(N_SAMPLES)]))
     tmp.replace(path)
@@ -412,9 +422,14 @@ CONFIGS = [
 ]
 QUICK = [("window", NARROW), ("random", NARROW), ("chunks", NARROW)]
 #: Rows read from VCF Zarr, on local disk and from the S3 server (``--vcz``).
-#: Their cache of decoded chunks (per worker) holds 8 of the 32 chunks: a store larger than the
-#: cache, as at biobank scale, so every epoch fetches chunks again.
+#: Their cache of decoded chunks (per worker) holds 4 of the 16 chunks (1 MiB each decoded): a
+#: store larger than the cache, as at biobank scale, so every epoch fetches chunks again.
 VCZ_CACHE_MB = 4.0
+#: Sites per ``call_genotype`` chunk of the VCF Zarr store (``--vcz-chunk-sites``): 2,048 x 256
+#: samples x 2 is ~320 KiB in Blosc, the "few hundred KiB or more" docs/data.md advises for
+#: object storage (1,024 sites, ~160 KiB, fetched 2x as often at the same CPU per fetch, read
+#: 4.8x the naive loader from S3 against 5.5x, same run).
+VCZ_CHUNK_SITES = 2048
 VCZ_CONFIGS = ["inorder", "window", "random", "chunks", "chunks_workers"]
 #: ``shuffle=True`` from S3 fetches a chunk for nearly every item (~40 s an epoch): left out.
 VCZ_S3_CONFIGS = ["inorder", "window", "chunks", "chunks_workers"]
@@ -469,17 +484,22 @@ def vcz_profile(make_store: Any, sampler: str) -> dict[str, Any]:
     }
 
 
-def run_vcz(epochs: int, rounds: int) -> dict[str, Any]:
+def run_vcz(
+    epochs: int, rounds: int, chunk_sites: int | None = None, rows: list[str] | None = None
+) -> dict[str, Any]:
     """Naive (HDF5) against maskkit from VCF Zarr on local disk and on S3, interleaved.
 
     Every round measures each loader once (one untimed epoch, then ``epochs``), naive first,
-    so all rows see the same machine load; a row's ratio is the median over rounds of its
-    rate against the same round's naive rate.
+    then the maskkit rows, their order rotated by one row each round (no row always runs last,
+    furthest from the naive one), so all rows see the same machine load; a row's ratio is the
+    median over rounds of its rate against the same round's naive rate. ``rows``: the sampler
+    rows (keys of `SAMPLER_NAMES`) to run, default all of `VCZ_CONFIGS`.
     """
     torch.set_num_threads(1)
     path = bench_store()
-    local = vcz_store(path)
-    res: dict[str, Any] = {"vcz_rows": [], "vcz_profile": []}
+    chunk_sites = VCZ_CHUNK_SITES if chunk_sites is None else int(chunk_sites)
+    local = vcz_store(path, chunk_sites)
+    res: dict[str, Any] = {"vcz_rows": [], "vcz_profile": [], "vcz_chunk_sites": chunk_sites}
     rates: dict[str, list[float]] = {}
     ratios: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
@@ -489,16 +509,18 @@ def run_vcz(epochs: int, rounds: int) -> dict[str, Any]:
             "vcz disk": lambda: io.VcfZarrStore(local, cache_mb=VCZ_CACHE_MB),
             "vcz S3": lambda: io.VcfZarrStore(url, storage_options=options, cache_mb=VCZ_CACHE_MB),
         }
-        plan = [("vcz disk", c) for c in VCZ_CONFIGS] + [("vcz S3", c) for c in VCZ_S3_CONFIGS]
+        keep = VCZ_CONFIGS if rows is None else rows
+        plan = [("vcz disk", c) for c in VCZ_CONFIGS if c in keep]
+        plan += [("vcz S3", c) for c in VCZ_S3_CONFIGS if c in keep]
         for where, sampler in plan:
             res["vcz_profile"].append({"store": where, **vcz_profile(stores[where], sampler)})
-        for _ in range(rounds):
+        for r in range(rounds):
             naive = naive_rate(path, epochs, cache_mb=64)
             base = naive["windows_per_s"]
             rates.setdefault(naive["loader"], []).extend(naive["windows_per_s_epochs"])
             ratios.setdefault(naive["loader"], []).append(1.0)
             cpu.setdefault(naive["loader"], []).append(naive["cpu_us_per_window"])
-            for where, sampler in plan:
+            for where, sampler in plan[r % len(plan) :] + plan[: r % len(plan)]:
                 row = maskkit_rate(stores[where](), sampler, NARROW, epochs, where=where + ", ")
                 print(f"  {row['loader']}: {row['windows_per_s']:,.0f} windows/s", file=sys.stderr)
                 rates.setdefault(row["loader"], []).extend(row["windows_per_s_epochs"])
@@ -521,7 +543,13 @@ def run_vcz(epochs: int, rounds: int) -> dict[str, Any]:
 
 
 def run(
-    epochs: int, quick: bool = False, vcz: bool = False, hdf5: bool = True, rounds: int = 3
+    epochs: int,
+    quick: bool = False,
+    vcz: bool = False,
+    hdf5: bool = True,
+    rounds: int = 3,
+    vcz_chunk_sites: int | None = None,
+    vcz_rows: list[str] | None = None,
 ) -> dict[str, Any]:
     """All loader rows and stage breakdowns, naive baseline first."""
     torch.set_num_threads(1)
@@ -543,7 +571,7 @@ def run(
         for r in res["rows"]:
             r["vs_naive"] = r["windows_per_s"] / base
     if vcz:
-        res.update(run_vcz(epochs, rounds))
+        res.update(run_vcz(epochs, rounds, vcz_chunk_sites, vcz_rows))
     return res
 
 
@@ -569,8 +597,9 @@ def report(res: dict[str, Any], goal: float | None = None) -> None:
         )
     if res.get("vcz_rows"):
         print(
-            "VCF Zarr (call_genotype chunks 1,024 x 256 x 2, 4 MiB cache of decoded chunks per "
-            "worker) against the naive HDF5 loader, interleaved rounds:"
+            f"VCF Zarr (call_genotype chunks {res.get('vcz_chunk_sites', 1024):,} x {N_SAMPLES} x "
+            f"{PLOIDY}, {VCZ_CACHE_MB:.0f} MiB cache of decoded chunks per worker) against the "
+            "naive HDF5 loader, interleaved rounds:"
         )
         for r in res["vcz_rows"]:
             order = r.get("order")
@@ -611,9 +640,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vcz", action="store_true", help="also VCF Zarr rows: local disk and S3")
     p.add_argument("--no-hdf5", dest="hdf5", action="store_false", help="only the --vcz rows")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the --vcz rows")
+    p.add_argument(
+        "--vcz-chunk-sites",
+        type=int,
+        default=VCZ_CHUNK_SITES,
+        help=f"sites per call_genotype chunk of the VCF Zarr store (default {VCZ_CHUNK_SITES})",
+    )
+    p.add_argument(
+        "--vcz-rows",
+        default=None,
+        help="comma-separated --vcz sampler rows to run (default all): " + ",".join(VCZ_CONFIGS),
+    )
     p.add_argument("--quiet", action="store_true", help="print nothing (run_all.py reports)")
     args = p.parse_args(argv)
-    res = run(args.epochs, args.quick, args.vcz, args.hdf5, args.rounds)
+    vcz_rows = None if args.vcz_rows is None else args.vcz_rows.split(",")
+    unknown = sorted(set(vcz_rows or ()) - set(VCZ_CONFIGS))
+    if unknown:
+        p.error(f"--vcz-rows: unknown {unknown}; choose from {','.join(VCZ_CONFIGS)}")
+    res = run(
+        args.epochs, args.quick, args.vcz, args.hdf5, args.rounds, args.vcz_chunk_sites, vcz_rows
+    )
     res["python"] = sys.version.split()[0]
     res["torch"] = torch.__version__
     if not args.quiet:
