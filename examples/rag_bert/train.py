@@ -219,7 +219,9 @@ def fit(
             return it
         from tqdm import tqdm
 
-        return tqdm(it, desc=desc, total=total, leave=False, dynamic_ncols=True)
+        # smoothing 0: the mean rate, so the time left holds across blocks (one HMM pass, then
+        # its windows)
+        return tqdm(it, desc=desc, total=total, leave=False, dynamic_ncols=True, smoothing=0)
 
     summary: dict[str, Any] = {"config": cfg, "baselines": base, "data": data.source}
     for epoch in range(start_epoch, args.epochs):
