@@ -337,7 +337,7 @@ def test_training_batches_come_from_the_torch_adapter(tmp_path, monkeypatch):
 
         monkeypatch.setattr(tr.engine, "forward", spy)
         tr.masker.set_epoch(1)
-        tr.train_epoch(lambda it: it)
+        tr.train_epoch(lambda it, **_: it)
     finally:
         tr.close()
     assert len(seen) == 5

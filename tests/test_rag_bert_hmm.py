@@ -358,3 +358,48 @@ def test_one_window_blocks_are_the_per_window_prior():
         lo = hmm.window_log_odds(panel_rows, rho, rows[:, a:b], hidden[:, a:b], a, (s, e))
         want[:, s:e] = 1.0 / (1.0 + np.exp(-lo.astype(np.float64)))
     np.testing.assert_allclose(got.reshape(-1, 96)[hidden], want[hidden], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_one_window_blocks_are_the_per_window_validation_prior(tmp_path):
+    """The trainer's validation with ``--hmm-block 1``: each window is phased over its own
+    evaluation range (the window's key range and ``--hmm-flank`` sites each side) and its HMM
+    prior computed over the window and its flanks, exactly as per window
+    (:meth:`.engine.Engine.hmm_prior`, the pre-block path); the default blocks are
+    :func:`.blocks.hmm_block`'s rule, printed in the banner."""
+    from examples.rag_bert import data as dt
+    from examples.rag_bert.retrieval import PanelIndex
+
+    argv = [*TINY, "--val-unphased", "--hmm-flank", "32", "--out", str(tmp_path / "o")]
+    argv += ["--cache-dir", str(tmp_path / "cache")]
+    args = train.build_parser().parse_args([*argv, "--hmm-block", "1"])
+    data = dt.load_data(args)
+    torch.manual_seed(0)
+    tr = train.Trainer(args, data)
+    try:
+        ev, eng = tr.evaluator, tr.engine
+        assert "validation in blocks of 1 window (" in cli.hmm_banner(args, 48, eng.block_states)
+        assert eng.block_states == args.hmm_states
+        windows = eng.eval_index.windows
+        assert len(ev.blocks.groups) == len(windows)
+        # the per-window phasing index of the pre-block evaluator: windows, their ranges
+        ev.phase_index = PanelIndex(data.train.haps, windows, 1, key_windows=ev.eval_ranges)
+        val = data.val.haps
+        work = ev._work(val.shape[0], 4)
+        seen = []
+        for w, samples, haps, site, inp, _, prior in ev._windows(
+            work, val, lambda g, smp, lo, hi: ev.val_site[smp, lo:hi]
+        ):
+            s, e = windows[w]
+            lo, hi = ev.eval_ranges[w]
+            site_r = ev.val_site[samples, lo:hi]
+            inp_r = ev._unphase(w, val[samples, :, lo:hi], site_r, None, (s - lo, e - lo))
+            want = eng.hmm_prior(inp_r, site_r, int(lo), s, e, None)
+            np.testing.assert_array_equal(inp, inp_r[..., s - lo : e - lo])
+            np.testing.assert_array_equal(prior.numpy(), want.numpy())
+            np.testing.assert_array_equal(haps, val[samples, :, s:e])
+            np.testing.assert_array_equal(site, ev.val_site[samples, s:e])
+            seen.append(w)
+        assert sorted(set(seen)) == list(range(len(windows)))
+    finally:
+        tr.close()

@@ -98,14 +98,14 @@ def test_unphased_validation_does_not_depend_on_the_targets_phase(tmp_path, prio
     torch.manual_seed(0)
     tr = train.Trainer(args, data)
     try:
-        th = tr.evaluator.calibrate(lambda it: it)
-        one = tr.evaluator.validate(lambda it: it, th)
+        th = tr.evaluator.calibrate(lambda it, **_: it)
+        one = tr.evaluator.validate(lambda it, **_: it, th)
         was_unphased = tr.args.val_unphased
         data.val.haps[...] = _swap_hets(data.val.haps, np.random.default_rng(1))
-        two = tr.evaluator.validate(lambda it: it, th)
+        two = tr.evaluator.validate(lambda it, **_: it, th)
         tr.args.val_unphased = False
         # the phase-given run scores the same genotypes
-        three = tr.evaluator.validate(lambda it: it, th)
+        three = tr.evaluator.validate(lambda it, **_: it, th)
     finally:
         tr.close()
     assert was_unphased

@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="--hmm-prior: panel haplotypes each query's HMM runs over, chosen by matching at "
         "its observed sites (0: every haplotype; default: from the panel size)",
     )  # fmt: skip
+    g.add_argument(
+        "--hmm-block", type=int, default=None,
+        help="--hmm-prior: validation and calibration phase and run the HMM once per block of "
+        "this many consecutive windows over the block and its flanks, as impute --hmm-block "
+        "does (1: once per window; default: as many windows as cover twice --hmm-flank)",
+    )  # fmt: skip
     g.add_argument("--hmm-ne", type=float, default=1e4, help="--hmm-prior: effective size Ne")
     g.add_argument("--hmm-eps", type=float, default=1e-3, help="--hmm-prior: copying error")
     g = p.add_argument_group("training")
@@ -217,12 +223,19 @@ def hmm_defaults(
     return args
 
 
-def hmm_banner(args: argparse.Namespace, n_haps: int) -> str:
-    """One line naming the HMM's flank and states (or that there is no HMM prior)."""
+def hmm_banner(args: argparse.Namespace, n_haps: int, block_states: int | None = None) -> str:
+    """One line naming the HMM's flank and states (or that there is no HMM prior), and with
+    ``--hmm-block`` resolved, the evaluation blocks and their HMM's states (``block_states``)."""
     if not uses_hmm_prior(args):
         return "hmm prior: off"
     k = f"{args.hmm_states} selected" if args.hmm_states else "all"
-    return f"hmm prior: flank {args.hmm_flank} sites, {k} of {n_haps} haplotypes per query"
+    line = f"hmm prior: flank {args.hmm_flank} sites, {k} of {n_haps} haplotypes per query"
+    block = getattr(args, "hmm_block", None)
+    if block is not None:
+        line += f"; validation in blocks of {block} window{'s' if block != 1 else ''}"
+        if block_states is not None:
+            line += f" ({f'{block_states} selected' if block_states else 'all'} per block)"
+    return line
 
 
 def resolve_defaults(args: argparse.Namespace) -> argparse.Namespace:

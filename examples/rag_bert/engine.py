@@ -16,8 +16,8 @@ import numpy as np
 
 import maskkit as mk
 
+from . import blocks, hmm, masking
 from . import data as dt
-from . import hmm, masking
 from .cli import hmm_defaults, uses_hmm_prior
 from .data import InputError
 from .retrieval import PanelIndex, query_keys
@@ -50,7 +50,19 @@ class Engine:
         self.eval_index = self._eval_index()
         max_len = int((data.windows[:, 1] - data.windows[:, 0]).max())
         use_hmm = uses_hmm_prior(args)
+        auto_states = args.hmm_states is None
         hmm_defaults(args, self.index.n_haps, data.n_sites, max_len)  # flank and states: auto
+        #: windows per evaluation block (``--hmm-block``, :func:`.blocks.hmm_block`) and the
+        #: states of each block's HMM (the per-window rule over the block's range when auto)
+        args.hmm_block = blocks.hmm_block(
+            {"windows": data.windows, "hmm": {"flank": args.hmm_flank}},
+            getattr(args, "hmm_block", None),
+        )
+        self.block_states = args.hmm_states
+        if auto_states:
+            self.block_states = blocks.block_states(
+                self.index.n_haps, data.n_sites, max_len, args.hmm_flank, args.hmm_block
+            )
         self.model = RagBert(
             dims=args.dims, layers=args.layers, heads=args.heads, max_len=max(max_len, 8),
             use_af=not args.no_af, learned_key=args.key == "learned",

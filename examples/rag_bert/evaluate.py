@@ -9,6 +9,7 @@ panel before the model sees them (:mod:`.phase`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from maskkit import metrics as mm
 
 from . import calls, hmm, masking
 from . import data as dt
+from .blocks import Blocks
 from .engine import Engine
 from .phase import phase_hmm, phase_window
 from .retrieval import PanelIndex
@@ -37,17 +39,81 @@ class Evaluator:
         ew = engine.eval_index.windows
         # what evaluation reads around each window: its key range, widened by the HMM's flanks;
         # unphased targets are phased over all of it, so the model's input, the search context
-        # and the HMM's rows come from one phasing
+        # and the HMM's rows come from one phasing. With the HMM prior, consecutive windows go in
+        # blocks (``--hmm-block``, :mod:`.blocks`, shared with ``impute``): one phasing and one
+        # HMM pass over the block's windows and their flanks give each window its prior.
         self.eval_ranges = engine.eval_index.key_windows
         self.phase_index = engine.eval_index
+        flank = None
         if engine.rho is not None:
             self.eval_ranges = hmm.flanked_ranges(
                 ew, engine.eval_index.key_windows, data.n_sites, args.hmm_flank
             )
-            if args.val_unphased:
-                self.phase_index = PanelIndex(data.train.haps, ew, 1, key_windows=self.eval_ranges)
+            flank = args.hmm_flank
+        self.blocks = Blocks.plan(ew, self.eval_ranges, data.n_sites, flank, args.hmm_block)
+        if engine.rho is not None and args.val_unphased:
+            read = self.blocks.read
+            self.phase_index = PanelIndex(data.train.haps, read, 1, key_windows=read)
         self.val_masks = [self.val_site[:, s:e] for s, e in ew]
         self.score_cols = dt.score_windows(ew, data.n_sites, centre=bool(args.val_stride))
+
+    def _work(self, n: int | np.ndarray, bs: int) -> list[tuple[int, np.ndarray]]:
+        """This rank's ``(block, samples)`` items: every block with ``n`` samples (or the
+        samples ``n``) in batches of ``bs``."""
+        samples = np.arange(n) if np.ndim(n) == 0 else np.asarray(n)
+        return [
+            (g, samples[i : i + bs])
+            for g in range(len(self.blocks.groups))
+            for i in range(0, samples.size, bs)
+        ][self.engine.rank :: self.engine.world]
+
+    def _windows(
+        self,
+        work: list[tuple[int, np.ndarray]],
+        src: np.ndarray,
+        site_of: Callable[[int, np.ndarray, int, int], np.ndarray],
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any, Any]]:
+        """``(window, samples, truth, mask, model input, search context, prior)`` of every
+        window of every ``(block, samples)`` item of ``work``; ``site_of(block, samples, lo,
+        hi)`` is the mask of those samples over the block's read range ``lo:hi``. Unphased
+        targets are phased, and the HMM run, once per item over the block's ranges."""
+        blocks, eng = self.blocks, self.engine
+        windows, key_windows = eng.eval_index.windows, eng.eval_index.key_windows
+        for g, samples in work:
+            lo, hi = (int(x) for x in blocks.read[g])
+            site_r = site_of(g, samples, lo, hi)
+            haps_r = src[samples, :, lo:hi]
+            own = samples if src is self.data.train.haps else None
+            s0, e0 = windows[blocks.groups[g][0]]  # phase_window's focus (blocks of one window)
+            inp_r = self._unphase(g, haps_r, site_r, own, (s0 - lo, e0 - lo))
+            post = None
+            if eng.rho is not None:
+                ploidy = haps_r.shape[1]
+                post = blocks.posterior(
+                    g, eng.index.panel_rows, eng.rho, inp_r.reshape(-1, hi - lo),
+                    np.repeat(site_r, ploidy, axis=0), lo,
+                    own=None if own is None else np.repeat(own, ploidy), ploidy=ploidy,
+                    eps=self.args.hmm_eps, states=eng.block_states or 0,
+                )  # fmt: skip
+            for w in blocks.groups[g]:
+                w = int(w)
+                s, e = windows[w]
+                ks, ke = key_windows[w]
+                ctx = None
+                if (ks, ke) != (s, e):
+                    key_rows = inp_r[..., ks - lo : ke - lo].reshape(-1, ke - ks)
+                    ctx = (
+                        key_rows,
+                        np.repeat(site_r[:, ks - lo : ke - lo], haps_r.shape[1], axis=0),
+                    )
+                prior = None
+                if post is not None:
+                    prior = eng.torch.as_tensor(blocks.prior(w, post), device=eng.device)
+                a, b = s - lo, e - lo
+                yield w, samples, haps_r[..., a:b], site_r[:, a:b], inp_r[..., a:b], ctx, prior
+
+    def _total(self, work: list[tuple[int, np.ndarray]]) -> int:
+        return sum(len(self.blocks.groups[g]) for g, _ in work)
 
     def calibrate(self, bar: Any) -> np.ndarray:
         """Fit per-MAF-bin minor-allele thresholds on training samples (validation-like masks,
@@ -59,23 +125,23 @@ class Evaluator:
         n = self.data.train.n
         pick = np.sort(rng.choice(n, size=min(n, self.args.calib_samples), replace=False))
         bs = max(self.args.batch_size * 2, 32)
-        work = [
-            (w, pick[i : i + bs])
-            for w in range(len(self.engine.eval_index.windows))
-            for i in range(0, pick.size, bs)
-        ][self.engine.rank :: self.engine.world]
+        work = self._work(pick, bs)
+        train = self.data.train.haps
+
+        def site_of(g: int, samples: np.ndarray, lo: int, hi: int) -> np.ndarray:
+            # validation-like masks over the block's range, keyed by the block (one window: by
+            # the window, as before blocks)
+            return masking.val_site_mask(
+                train[samples, :, lo:hi], self.args.val_mask_rule, self.args.val_mask_rate,
+                self.args.val_mask_unit, self.args.alt_rate, self.args.val_seed + 1, g + 10_000,
+            )  # fmt: skip
+
+        items = self._windows(work, train, site_of)
         with torch.inference_mode():
-            for w, samples in bar(work):
+            for w, samples, haps, site, inp, ctx, prior in bar(
+                items, desc="calibrate", total=self._total(work)
+            ):
                 s, e = self.engine.eval_index.windows[w]
-                lo, hi = self.eval_ranges[w]
-                site_r = masking.val_site_mask(
-                    self.data.train.haps[samples, :, lo:hi], self.args.val_mask_rule,
-                    self.args.val_mask_rate, self.args.val_mask_unit, self.args.alt_rate,
-                    self.args.val_seed + 1, w + 10_000,
-                )  # fmt: skip
-                haps, site, inp, ctx, prior = self._eval_batch(
-                    w, self.data.train.haps, samples, site_r
-                )
                 own = np.repeat(samples, haps.shape[1])
                 _, logits = self.engine.forward(
                     w, inp, site, own, index=self.engine.eval_index, ctx=ctx, prior=prior
@@ -95,29 +161,6 @@ class Evaluator:
             torch.distributed.all_reduce(t)
             fitter.counts = t.cpu().numpy()
         return fitter.fit()
-
-    def _eval_batch(
-        self, w: int, src: np.ndarray, samples: np.ndarray, site_r: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None, Any]:
-        """Truth, mask and model input of evaluation window ``w`` for ``samples`` of ``src``,
-        the search context over its key range (None when that is the window itself) and the
-        ``--hmm-prior`` input (None without it). ``site_r`` is the mask over the window's
-        evaluation range (``self.eval_ranges[w]``); unphased targets are phased over it."""
-        s, e = self.engine.eval_index.windows[w]
-        ks, ke = self.engine.eval_index.key_windows[w]
-        lo, hi = self.eval_ranges[w]
-        haps_r = src[samples, :, lo:hi]
-        own = samples if src is self.data.train.haps else None
-        inp_r = self._unphase(w, haps_r, site_r, own, (s - lo, e - lo))
-        ctx = None
-        if (ks, ke) != (s, e):
-            key_rows = inp_r[..., ks - lo : ke - lo].reshape(-1, ke - ks)
-            ctx = (key_rows, np.repeat(site_r[:, ks - lo : ke - lo], haps_r.shape[1], axis=0))
-        prior = self.engine.hmm_prior(
-            inp_r, site_r, int(lo), s, e, None if own is None else np.repeat(own, src.shape[1])
-        )
-        a, b = s - lo, e - lo
-        return haps_r[..., a:b], site_r[:, a:b], inp_r[..., a:b], ctx, prior
 
     def _unphase(
         self,
@@ -178,18 +221,17 @@ class Evaluator:
         tot, n = 0.0, 0
         val = self.data.val.haps
         bs = max(self.args.batch_size * 2, 32)
-        work = [
-            (w, np.arange(i, min(i + bs, val.shape[0])))
-            for w in range(len(self.engine.eval_index.windows))
-            for i in range(0, val.shape[0], bs)
-        ][self.engine.rank :: self.engine.world]
+        work = self._work(val.shape[0], bs)
+
+        def site_of(g: int, samples: np.ndarray, lo: int, hi: int) -> np.ndarray:
+            return self.val_site[samples, lo:hi]
+
+        items = self._windows(work, val, site_of)
         with torch.inference_mode():
-            for w, samples in bar(work):
+            for w, _, haps, site, inp, ctx, prior in bar(
+                items, desc="validate", total=self._total(work)
+            ):
                 s, e = self.engine.eval_index.windows[w]
-                lo, hi = self.eval_ranges[w]
-                haps, site, inp, ctx, prior = self._eval_batch(
-                    w, val, samples, self.val_site[samples, lo:hi]
-                )
                 loss, logits = self.engine.forward(
                     w, inp, site, None, index=self.engine.eval_index, ctx=ctx, prior=prior
                 )

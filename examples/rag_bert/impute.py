@@ -28,7 +28,7 @@ from . import calls, hmm, masking, vcfio
 from . import checkpoint as ckpt_io
 from . import data as dt
 from .baselines import fmt
-from .cli import auto_states
+from .blocks import Blocks, block_ranges, block_states, hmm_block  # noqa: F401 (re-exported)
 from .data import InputError
 from .phase import phase_hmm, phase_window
 from .retrieval import PanelIndex, query_keys
@@ -130,47 +130,12 @@ def reference_panel(
 def hmm_states(state: dict[str, Any], n_haps: int, block: int = 1) -> int:
     """Default states per query HMM for a panel of ``n_haps`` haplotypes: the trainer's rule
     (:func:`.cli.auto_states`) over ``block`` windows plus the checkpoint's flanks (0: every
-    one), so a block's HMM holds as many states per segment of its range as a window's."""
+    one), so a block's HMM holds as many states per segment of its range as a window's
+    (:func:`.blocks.block_states`)."""
     windows = np.asarray(state["windows"])
     flank = int((state.get("hmm") or {}).get("flank", 0))
     size = int((windows[:, 1] - windows[:, 0]).max())
-    span = min(len(state["positions"]), size * max(1, int(block)) + 2 * flank)
-    return auto_states(n_haps, span)
-
-
-def hmm_block(state: dict[str, Any], block: int | None = None) -> int:
-    """Windows per HMM block (see ``--hmm-block``): ``block``, or by default as many windows
-    as cover twice the checkpoint's flank (at least 1), so each block's flanks cost at most as
-    much as the block itself.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> hmm_block({"windows": np.array([[0, 128], [128, 256]]), "hmm": {"flank": 1024}})
-    16
-    """
-    if block is not None:
-        if block < 1:
-            raise InputError(f"--hmm-block must be >= 1 (1: per window), got {block}")
-        return int(block)
-    windows = np.asarray(state["windows"])
-    size = int((windows[:, 1] - windows[:, 0]).max())
-    flank = int((state.get("hmm") or {}).get("flank", 0))
-    return max(1, (2 * flank) // max(size, 1))
-
-
-def block_ranges(
-    windows: np.ndarray, ranges: np.ndarray, n_sites: int, flank: int, block: int
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """``(groups, read ranges, HMM ranges)``: consecutive windows in groups of ``block``, and
-    per group the union of its windows' ``ranges`` (what phasing reads) and of their HMM
-    ranges (each window widened by ``flank``, :func:`.hmm.flank_range`)."""
-    n = len(windows)
-    groups = [np.arange(i, min(i + block, n)) for i in range(0, n, block)]
-    spans = np.array([hmm.flank_range(int(s), int(e), n_sites, flank) for s, e in windows])
-    read = np.array([[ranges[g, 0].min(), ranges[g, 1].max()] for g in groups], dtype=np.int64)
-    hmm_r = np.array([[spans[g, 0].min(), spans[g, 1].max()] for g in groups], dtype=np.int64)
-    return groups, read.reshape(-1, 2), hmm_r.reshape(-1, 2)
+    return block_states(n_haps, len(state["positions"]), size, flank, block)
 
 
 def eval_windows(state: dict[str, Any], stride: int | None) -> tuple[np.ndarray, bool]:
@@ -274,13 +239,12 @@ def impute(
             states = hmm_states(state, panel_rows.shape[0], block)
         rho = hmm.switch_probabilities(state["positions"], panel_rows.shape[0], float(hcfg["ne"]))
         ranges = hmm.flanked_ranges(windows, index.key_windows, n_sites, flank)
-        groups, read, hmm_r = block_ranges(windows, ranges, n_sites, flank, block)
+        plan = Blocks.plan(windows, ranges, n_sites, flank, block)
         if unphased:
-            phase_index = PanelIndex(panel, read, 1, key_windows=read)
+            phase_index = PanelIndex(panel, plan.read, 1, key_windows=plan.read)
     else:
-        groups = [np.array([w]) for w in range(len(windows))]
-        read = hmm_r = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
-    groups_of = np.concatenate([np.full(len(gr), i) for i, gr in enumerate(groups)])
+        plan = Blocks.plan(windows, ranges, n_sites, None, 1)
+    groups, read = plan.groups, plan.read
     missing = haps < 0
     filled = haps.copy()
     alt_p = np.where(haps > 0, 1.0, 0.0)
@@ -309,9 +273,7 @@ def impute(
                 ref = torch.as_tensor(index.alleles(w, ids))
                 prior = None
                 if post is not None:
-                    a = int(hmm_r[groups_of[w], 0])
-                    p = post[np.searchsorted(need_g, r), s - a : e - a]
-                    prior = torch.as_tensor(hmm.log_odds(p))
+                    prior = torch.as_tensor(plan.prior(w, post[np.searchsorted(need_g, r)]))
                 logits = model(
                     tok_t, torch.as_tensor(qkey), ref, af[s:e], learned_key=learned, prior=prior
                 )
@@ -361,10 +323,10 @@ def impute(
             rows_all[:, lo:hi] = phased.reshape(n * ploidy, -1)
         post = None
         if rho is not None and need_g.size:  # the block's posterior, every row it needs
-            a, b = hmm_r[g]
-            post = hmm.alt_prob(
-                panel_rows, rho, rows_all[need_g, a:b], miss_all[need_g, a:b], int(a), eps=eps,
-                states=states or 0,
+            a, b = plan.hmm[g]
+            post = plan.posterior(
+                g, panel_rows, rho, rows_all[need_g, a:b], miss_all[need_g, a:b], int(a),
+                eps=eps, states=states or 0,
             )  # fmt: skip
         for w in group:
             impute_window(int(w), need_w[int(w)], need_g, post)

@@ -100,7 +100,7 @@ class Trainer:
         counts = np.zeros(6)
         steps = min(len(self.sampler), args.max_steps or len(self.sampler))  # same on every rank
         it = iter(self.loader)
-        for _ in bar(range(steps)):
+        for _ in bar(range(steps), desc="train"):
             batch = next(it)
             w = int(batch["window"][0])  # WindowBatchSampler: one window per batch
             s, e = self.data.windows[w]
@@ -196,7 +196,11 @@ def fit(
     build_ms = eng.index.build_seconds * 1e3
     log(f"retrieval: FAISS IndexFlatIP, key={args.key}, k={args.k_retrieve}, "
         f"index build {build_ms:.1f} ms for {len(data.windows)} windows")  # fmt: skip
-    log(cli.hmm_banner(args, eng.index.n_haps) + "\n" + masking.banner(masker, start_epoch))
+    log(
+        cli.hmm_banner(args, eng.index.n_haps, eng.block_states)
+        + "\n"
+        + masking.banner(masker, start_epoch)
+    )
     nparams = sum(p.numel() for p in tr.model.parameters())
     log(f"model: RagBert dims={args.dims} layers={args.layers} params={nparams:,} on {eng.device}")
     ev = tr.evaluator
@@ -209,12 +213,15 @@ def fit(
     for name, res in base.items():
         log(f"  {name:14s} {fmt_bins(res)}")
 
-    def bar(it: Any) -> Any:
+    def bar(it: Any, desc: str | None = None, total: int | None = None) -> Any:
+        """Progress of a phase (train / calibrate / validate): steps done, rate and time left."""
         if args.quiet or not rank0:
             return it
         from tqdm import tqdm
 
-        return tqdm(it, leave=False, dynamic_ncols=True)
+        # smoothing 0: the mean rate, so the time left holds across blocks (one HMM pass, then
+        # its windows)
+        return tqdm(it, desc=desc, total=total, leave=False, dynamic_ncols=True, smoothing=0)
 
     summary: dict[str, Any] = {"config": cfg, "baselines": base, "data": data.source}
     for epoch in range(start_epoch, args.epochs):
@@ -225,8 +232,13 @@ def fit(
         if args.key == "learned" and epoch % args.rebuild_every == 0:
             build = eng.rebuild_learned_index()
         level, rate = masker.schedule.level(epoch), masking.curriculum_rate(masker)
+        tt, tc = time.perf_counter(), time.process_time()
         tr_log = tr.train_epoch(bar)
+        vt, vc = time.perf_counter(), time.process_time()
         va_log = tr.evaluate(bar)
+        # wall and CPU seconds (this process, its threads) of training steps and evaluation
+        tr_log["train_s"], tr_log["train_cpu_s"] = vt - tt, vc - tc
+        va_log["eval_s"], va_log["eval_cpu_s"] = time.perf_counter() - vt, time.process_time() - vc
         entry = {"epoch": epoch, "level": level, "ref_rate": rate, **tr_log, **va_log}
         entry["index_build_s"] = build if build is not None else eng.index.build_seconds
         entry["epoch_s"] = time.perf_counter() - te
@@ -249,7 +261,8 @@ def fit(
             f"common F1 {v[BINS[-1]]['f1']:.3f} "
             f"r2 {v['all']['r2']:.3f} conc {v['all']['concordance']:.4f} | masked ref "
             f"{tr_log['mask_ref_rate']:.2f} alt {tr_log['mask_alt_rate']:.2f} site "
-            f"{tr_log['mask_site_rate']:.2f} | {entry['epoch_s']:.0f} s")  # fmt: skip
+            f"{tr_log['mask_site_rate']:.2f} | {entry['epoch_s']:.0f} s (train "
+            f"{entry['train_s']:.0f} s, eval {entry['eval_s']:.0f} s)")  # fmt: skip
         if rank0:
             ckpt_io.save(ckpt, {
                 "config": cfg, "model": tr.model.state_dict(), "model_config": tr.model.config,
