@@ -658,3 +658,12 @@ def test_one_reference_store_holds_out_its_validation_samples(tmp_path):
     assert e.train.n == 18
     with pytest.raises(dt.InputError, match="--train without --val"):
         load("--val-fraction", "1.5")
+
+
+def test_train_module_stays_short_enough_to_read() -> None:
+    # the reference trainer teaches the library: evaluation, the HMM prior, outputs and the
+    # command line live in modules beside it, and train.py stays at most 300 lines
+    from pathlib import Path
+
+    lines = Path(train.__file__).read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 300, f"examples/rag_bert/train.py has {len(lines)} lines"

@@ -5,11 +5,42 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import data as dt
 from .baselines import BINS
+
+
+def progress(enabled: bool) -> Callable[..., Any]:
+    """Return ``bar(it, desc=None, total=None)``, a phase's progress bar with its time left.
+
+    The phases are train, calibrate and validate; when not ``enabled`` the bar is ``it`` itself.
+    """
+
+    def bar(it: Any, desc: str | None = None, total: int | None = None) -> Any:
+        if not enabled:
+            return it
+        from tqdm import tqdm
+
+        # smoothing 0: the mean rate, so the time left holds across blocks (one HMM pass, then
+        # its windows)
+        return tqdm(it, desc=desc, total=total, leave=False, dynamic_ncols=True, smoothing=0)
+
+    return bar
+
+
+def timed(name: str, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Return ``fn(*args)``'s log with the seconds it took as ``{name}_s`` and ``{name}_cpu_s``.
+
+    Wall clock and CPU time of this process (its threads included).
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    log = fn(*args)
+    log[f"{name}_s"], log[f"{name}_cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+    return log
 
 
 def flat_row(epoch_log: dict[str, Any]) -> dict[str, Any]:

@@ -196,11 +196,8 @@ def fit(
     build_ms = eng.index.build_seconds * 1e3
     log(f"retrieval: FAISS IndexFlatIP, key={args.key}, k={args.k_retrieve}, "
         f"index build {build_ms:.1f} ms for {len(data.windows)} windows")  # fmt: skip
-    log(
-        cli.hmm_banner(args, eng.index.n_haps, eng.block_states)
-        + "\n"
-        + masking.banner(masker, start_epoch)
-    )
+    hmm_line = cli.hmm_banner(args, eng.index.n_haps, eng.block_states)
+    log(hmm_line + "\n" + masking.banner(masker, start_epoch))
     nparams = sum(p.numel() for p in tr.model.parameters())
     log(f"model: RagBert dims={args.dims} layers={args.layers} params={nparams:,} on {eng.device}")
     ev = tr.evaluator
@@ -213,16 +210,7 @@ def fit(
     for name, res in base.items():
         log(f"  {name:14s} {fmt_bins(res)}")
 
-    def bar(it: Any, desc: str | None = None, total: int | None = None) -> Any:
-        """Progress of a phase (train / calibrate / validate): steps done, rate and time left."""
-        if args.quiet or not rank0:
-            return it
-        from tqdm import tqdm
-
-        # smoothing 0: the mean rate, so the time left holds across blocks (one HMM pass, then
-        # its windows)
-        return tqdm(it, desc=desc, total=total, leave=False, dynamic_ncols=True, smoothing=0)
-
+    bar = outputs.progress(not args.quiet and rank0)
     summary: dict[str, Any] = {"config": cfg, "baselines": base, "data": data.source}
     for epoch in range(start_epoch, args.epochs):
         te = time.perf_counter()
@@ -232,13 +220,8 @@ def fit(
         if args.key == "learned" and epoch % args.rebuild_every == 0:
             build = eng.rebuild_learned_index()
         level, rate = masker.schedule.level(epoch), masking.curriculum_rate(masker)
-        tt, tc = time.perf_counter(), time.process_time()
-        tr_log = tr.train_epoch(bar)
-        vt, vc = time.perf_counter(), time.process_time()
-        va_log = tr.evaluate(bar)
-        # wall and CPU seconds (this process, its threads) of training steps and evaluation
-        tr_log["train_s"], tr_log["train_cpu_s"] = vt - tt, vc - tc
-        va_log["eval_s"], va_log["eval_cpu_s"] = time.perf_counter() - vt, time.process_time() - vc
+        tr_log = outputs.timed("train", tr.train_epoch, bar)
+        va_log = outputs.timed("eval", tr.evaluate, bar)
         entry = {"epoch": epoch, "level": level, "ref_rate": rate, **tr_log, **va_log}
         entry["index_build_s"] = build if build is not None else eng.index.build_seconds
         entry["epoch_s"] = time.perf_counter() - te
