@@ -20,31 +20,11 @@ from collections.abc import Callable
 
 import torch
 
-from examples.rag_bert.model import N_FEAT, RagBert, SiteFusion
+from examples.rag_bert.model import N_FEAT, RagBert, SiteFusion, site_fusion_reference
 
 Tensor = torch.Tensor
 Fusion = Callable[[SiteFusion, Tensor, Tensor, Tensor, "Tensor | None"], Tensor]
 Call = Callable[[], object]
-
-
-def reference(
-    m: SiteFusion,
-    h: torch.Tensor,
-    ref_tokens: torch.Tensor,
-    feats: torch.Tensor,
-    bias: torch.Tensor | None,
-) -> torch.Tensor:
-    """The unfactorised formula (maskkit before #23's fusion change)."""
-    w = h.shape[1]
-    q = m.q(m.norm(h))
-    onehot = torch.nn.functional.one_hot(ref_tokens, m.n_tokens).to(feats.dtype)
-    kv = m.feat_kv(torch.cat([feats, onehot], -1)) + m.pos_kv.weight[:w]
-    key, val = kv.chunk(2, dim=-1)
-    logits = (key * q[:, None]).sum(-1) * m.scale + m.feat_bias(feats).squeeze(-1)
-    if bias is not None:
-        logits = logits + bias[:, :, None]
-    attn = torch.softmax(logits, dim=1)
-    return m.out((attn[..., None] * val).sum(1))
 
 
 def best_ms(fns: dict[str, Call], repeats: int, calls: int) -> dict[str, float]:
@@ -94,7 +74,9 @@ def main() -> None:
             return step if train else infer
 
         ms = best_ms(
-            {"old": run(reference), "new": run(SiteFusion.forward)}, args.repeats, args.calls
+            {"old": run(site_fusion_reference), "new": run(SiteFusion.forward)},
+            args.repeats,
+            args.calls,
         )
         print(f"{case:<34}{ms['old']:>9.2f}{ms['new']:>9.2f}{ms['old'] / ms['new']:>9.1f}x")
     whole_model(k, w, dims, args)
@@ -122,7 +104,7 @@ def whole_model(k: int, w: int, dims: int, args: argparse.Namespace) -> None:
         return go
 
     ms = best_ms(
-        {"old": call(reference, torch.no_grad), "new": call(new, torch.inference_mode)},
+        {"old": call(site_fusion_reference, torch.no_grad), "new": call(new, torch.inference_mode)},
         args.repeats, args.calls,
     )  # fmt: skip
     case = "RagBert.forward, impute, R=64"

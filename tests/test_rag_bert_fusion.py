@@ -5,29 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from examples.rag_bert.model import N_FEAT, SiteFusion
+from examples.rag_bert.model import N_FEAT, SiteFusion, site_fusion_reference
 
 pytestmark = pytest.mark.torch
-
-
-def reference_fusion(
-    m: SiteFusion,
-    h: torch.Tensor,
-    ref_tokens: torch.Tensor,
-    feats: torch.Tensor,
-    bias: torch.Tensor | None,
-) -> torch.Tensor:
-    """The unfactorised formula: a ``(R, k, W, 2 d)`` key and value per retrieved allele."""
-    w = h.shape[1]
-    q = m.q(m.norm(h))
-    onehot = torch.nn.functional.one_hot(ref_tokens, m.n_tokens).to(feats.dtype)
-    kv = m.feat_kv(torch.cat([feats, onehot], -1)) + m.pos_kv.weight[:w]
-    key, val = kv.chunk(2, dim=-1)
-    logits = (key * q[:, None]).sum(-1) * m.scale + m.feat_bias(feats).squeeze(-1)
-    if bias is not None:
-        logits = logits + bias[:, :, None]
-    attn = torch.softmax(logits, dim=1)
-    return m.out((attn[..., None] * val).sum(1))
 
 
 def _inputs(
@@ -56,7 +36,7 @@ def test_site_fusion_matches_reference(rr: int, k: int, w: int, dims: int, with_
     params = dict(m.named_parameters())
 
     got = m(h, ref_tokens, feats, bias)
-    want = reference_fusion(m, h, ref_tokens, feats, bias)
+    want = site_fusion_reference(m, h, ref_tokens, feats, bias)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
     cot = torch.randn(got.shape, generator=torch.Generator().manual_seed(7))

@@ -162,6 +162,30 @@ class SiteFusion(nn.Module):
         return self.out(val)
 
 
+def site_fusion_reference(
+    m: SiteFusion,
+    h: torch.Tensor,
+    ref_tokens: torch.Tensor,
+    feats: torch.Tensor,
+    bias: torch.Tensor | None,
+) -> torch.Tensor:
+    """What ``m.forward`` computes, unfactorised: a ``(R, k, W, 2 d)`` key and value per allele.
+
+    The formula ``SiteFusion.forward`` factorises; tests compare the two and
+    ``benchmarks/bench_fusion.py`` times them.
+    """
+    w = h.shape[1]
+    q = m.q(m.norm(h))
+    onehot = torch.nn.functional.one_hot(ref_tokens, m.n_tokens).to(feats.dtype)
+    kv = m.feat_kv(torch.cat([feats, onehot], -1)) + m.pos_kv.weight[:w]
+    key, val = kv.chunk(2, dim=-1)
+    logits = (key * q[:, None]).sum(-1) * m.scale + m.feat_bias(feats).squeeze(-1)
+    if bias is not None:
+        logits = logits + bias[:, :, None]
+    attn = torch.softmax(logits, dim=1)
+    return m.out((attn[..., None] * val).sum(1))
+
+
 class KeyEncoder(nn.Module):
     """Learned retrieval key: light conv encoder, mean-pooled over visible sites, L2-normalised."""
 
