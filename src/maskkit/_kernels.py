@@ -117,11 +117,10 @@ def _pass_threshold(p, length):  # type: ignore[no-untyped-def]
 
 
 @ijit
-def _clear_padding(o, i, length, combine):  # type: ignore[no-untyped-def]
-    # a written row's padding is False; an OR-ed row keeps what the first row wrote there
-    if not combine:
-        for j in range(length, o.shape[1]):
-            o[i, j] = False
+def _clear_padding(o, i, length):  # type: ignore[no-untyped-def]
+    # a written row's padding is False (an OR-ed row keeps what the first row wrote there)
+    for j in range(length, o.shape[1]):
+        o[i, j] = False
 
 
 # Where a position's threshold comes from. Each call of ``_decide`` passes one of these as a
@@ -184,7 +183,7 @@ def _decide(mode, h, r, length, w16, b0, f0, b1, f1, lo, t_ref, t_alt, o, i, com
         if count:
             n_elig = acc(n_elig + acc(a >= 0))
             m_all = acc(m_all + acc(sel))
-    _clear_padding(o, i, length, False)
+    _clear_padding(o, i, length)
     return np.int64(n_elig), np.int64(m_all)
 
 
