@@ -251,6 +251,85 @@ def test_phase_hmm_recovers_a_recombinant_targets_phase():
     assert not (pair[0, 0] == truth[0, 1])[het].all()
 
 
+def _recombinant_target(rng, n_sites, switch_at):
+    """A panel (20 diploids) and one target whose first haplotype switches template at
+    ``switch_at``: ``(panel, truth (1, 2, sites), unphased, rho)``."""
+    panel = (rng.random((20, 2, n_sites)) < 0.35).astype(np.int8)
+    rows = panel.reshape(40, n_sites)
+    h1 = np.concatenate([rows[0, :switch_at], rows[7, switch_at:]])
+    truth = np.stack([h1, rows[13]])[None]
+    rho = hmm.switch_probabilities(np.arange(n_sites) * 50, 40, 1e4)
+    return panel, truth, np.sort(truth, axis=1), rho
+
+
+def _in_phase(got, truth):
+    het = truth[0, 0] != truth[0, 1]
+    same = (got[0, 0] == truth[0, 0])[het]
+    return bool(same.all() or (~same).all())
+
+
+@pytest.mark.parametrize("refine", [0, 1])
+def test_phase_segments_joins_pieces_in_phase(refine):
+    """Pieces shorter than the range (one join inside each template) give one phase
+    throughout: a wrong join would flip every later heterozygous site."""
+    from examples.rag_bert.phase import phase_segments
+
+    panel, truth, unphased, rho = _recombinant_target(np.random.default_rng(8), 900, 450)
+    rows = panel.reshape(40, -1)
+    got = phase_segments(rows, unphased, rho, segment=200, overlap=60, chunk=100, refine=refine)
+    np.testing.assert_array_equal(got.sum(axis=1), truth.sum(axis=1))
+    assert _in_phase(got, truth)
+
+
+def test_phase_segments_keeps_missing_alleles_and_skips_own_sample():
+    from examples.rag_bert.phase import phase_segments
+
+    panel, _, unphased, rho = _recombinant_target(np.random.default_rng(3), 300, 150)
+    rows = panel.reshape(40, -1)
+    unphased = unphased.copy()
+    unphased[0, 0, 10] = -1  # half-missing genotype
+    unphased[0, :, 20] = -1  # missing genotype
+    got = phase_segments(rows, unphased, rho, segment=120, overlap=40, chunk=60)
+    assert got[0, 0, 10] == -1
+    assert got[0, 1, 10] == unphased[0, 1, 10]
+    assert (got[0, :, 20] == -1).all()
+    # excluding sample 0 (the template of the first 150 sites) changes the phase found
+    own = phase_segments(rows, unphased, rho, own=np.array([0]), segment=120, overlap=40, chunk=60)
+    np.testing.assert_array_equal(own.sum(axis=1), got.sum(axis=1))
+    assert not np.array_equal(own, got)
+
+
+@pytest.mark.parametrize("take", [1, 3, 8, 40])
+def test_top_ids_is_the_stable_sort_of_scores_with_ties_and_exclusions(take):
+    from examples.rag_bert.phase import top_ids
+
+    rng = np.random.default_rng(take)
+    score = rng.integers(-3, 4, size=(50, 40)).astype(np.float32)  # many ties
+    score[rng.random(score.shape) < 0.2] = -np.inf
+    want = np.argsort(-score, axis=1, kind="stable")[:, :take]
+    want = np.where(np.isfinite(np.take_along_axis(score, want, axis=1)), want, -1)
+    np.testing.assert_array_equal(top_ids(score, take), want)
+
+
+def test_pair_paths_equal_pair_path_row_by_row():
+    rng = np.random.default_rng(4)
+    cand = (rng.random((5, 6, 80)) < 0.4).astype(np.int8)
+    dose = rng.integers(-1, 3, size=(5, 80))
+    rho = np.full(80, 2e-3)
+    got = hmm.pair_paths(cand, dose, rho, 1e-3)
+    for r in range(5):
+        np.testing.assert_array_equal(got[r], hmm.pair_path(cand[r], dose[r], rho, 1e-3))
+
+
+def test_segments_cover_the_range_with_the_overlap():
+    from examples.rag_bert.phase import segments
+
+    assert segments(10, 4, 1) == [(0, 4), (3, 7), (6, 10)]
+    assert segments(3, 4, 1) == [(0, 3)]
+    with pytest.raises(ValueError, match="overlap"):
+        segments(10, 4, 4)
+
+
 def test_local_candidates_cover_every_chunk_and_skip_own_sample():
     from examples.rag_bert.phase import genotype_key, local_candidates
 

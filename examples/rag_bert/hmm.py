@@ -440,6 +440,24 @@ def _pair_viterbi(cand, dose, rho, eps, path):  # type: ignore[no-untyped-def]
             a, b = g_arg[j, 0], g_arg[j, 1]
 
 
+@numba.njit(parallel=True, cache=True)
+def _pair_viterbi_rows(cand, dose, rho, eps, paths):  # type: ignore[no-untyped-def]
+    """:func:`_pair_viterbi` of each row ``r`` (``cand[r]``, ``dose[r]``), rows in parallel."""
+    for r in numba.prange(cand.shape[0]):
+        _pair_viterbi(cand[r], dose[r], rho, eps, paths[r])
+
+
+def pair_paths(cand: np.ndarray, dose: np.ndarray, rho: np.ndarray, eps: float) -> np.ndarray:
+    """:func:`pair_path` of many rows at once (in parallel): ``cand`` ``(R, C, L)``, ``dose``
+    ``(R, L)``; returns ``(R, L, 2)``."""
+    paths = np.zeros((dose.shape[0], dose.shape[1], 2), dtype=np.int64)
+    _pair_viterbi_rows(
+        np.ascontiguousarray(cand, dtype=np.int8), np.ascontiguousarray(dose, dtype=np.int64),
+        np.ascontiguousarray(rho, dtype=np.float64), float(eps), paths,
+    )  # fmt: skip
+    return paths
+
+
 def pair_path(cand: np.ndarray, dose: np.ndarray, rho: np.ndarray, eps: float) -> np.ndarray:
     """Viterbi path ``(L, 2)`` of candidate indices explaining genotype ``dose`` (see
     :func:`_pair_viterbi`; ``dose`` -1 where not observed)."""

@@ -30,7 +30,7 @@ from . import data as dt
 from .baselines import fmt
 from .blocks import Blocks, block_ranges, block_states, hmm_block  # noqa: F401 (re-exported)
 from .data import InputError
-from .phase import phase_hmm, phase_window
+from .phase import phase_segments, phase_window
 from .retrieval import PanelIndex, query_keys
 
 
@@ -185,18 +185,19 @@ def impute(
     """Return ``(filled haps, P(alt) per haplotype call, imputed mask)`` for ``haps``.
 
     Observed calls have P(alt) 0 or 1; the alt dosage of a genotype is the sum over ploidy.
-    ``unphased=True`` reads ``haps`` as genotypes: in each window the observed genotypes are
-    phased against the panel (:func:`.phase.phase_window`) before the model imputes the missing
-    calls of the two haplotypes; observed calls are returned in their original order.
+    ``unphased=True`` reads ``haps`` as genotypes: the observed genotypes are phased against
+    the panel before the model imputes the missing calls of the two haplotypes (with the HMM
+    prior once over all sites, :func:`.phase.phase_segments`; without it in each window,
+    :func:`.phase.phase_window`); observed calls are returned in their original order.
     ``stride``, ``k_retrieve`` and ``retrieval_window`` override the checkpoint's validation
     windows, neighbours and retrieval range (see :func:`eval_windows`); ``argmax`` calls at
     P >= 0.5 instead of the fitted thresholds. ``progress`` shows a bar with the windows done,
     the rate and the time left (on standard error). ``states``: panel haplotypes per query
     HMM (:func:`.hmm.select_states`; 0 every one; None: :func:`hmm_states` of the panel and
     the block). ``block``: with the HMM prior, windows per block (:func:`hmm_block`; 1 runs
-    phasing and the HMM once per window over its flanks, None the default): unphased targets
-    are phased, and the HMM's states selected and its posterior computed, once per block over
-    the block's windows and their flanks, and each window takes its prior from that pass.
+    the HMM once per window over its flanks, None the default): the HMM's states are selected
+    and its posterior computed once per block over the block's windows and their flanks, and
+    each window takes its prior from that pass.
     """
     import torch
 
@@ -225,8 +226,8 @@ def impute(
     af = torch.as_tensor(np.asarray(state["alt_freq"]), dtype=torch.float32)
     n, ploidy, n_sites = haps.shape
     rho = None
-    # unphased targets are phased over each window's key range and, with the HMM prior, its
-    # flanks: the model's input, the search key and the HMM's rows come from one phasing
+    # unphased targets are phased over each window's key range, or with the HMM prior once over
+    # all sites: the model's input, the search key and the HMM's rows come from one phasing
     ranges, phase_index = index.key_windows, index
     if model.prior_input:  # trained with --hmm-prior: the Li-Stephens prior over the flanks
         hcfg = state.get("hmm") or {}
@@ -240,8 +241,6 @@ def impute(
         rho = hmm.switch_probabilities(state["positions"], panel_rows.shape[0], float(hcfg["ne"]))
         ranges = hmm.flanked_ranges(windows, index.key_windows, n_sites, flank)
         plan = Blocks.plan(windows, ranges, n_sites, flank, block)
-        if unphased:
-            phase_index = PanelIndex(panel, plan.read, 1, key_windows=plan.read)
     else:
         plan = Blocks.plan(windows, ranges, n_sites, None, 1)
     groups, read = plan.groups, plan.read
@@ -302,24 +301,25 @@ def impute(
         s, e = windows[w]
         return np.flatnonzero(miss_all[:, s:e][:, fill_cols[w]].any(axis=1))
 
+    if unphased and rho is not None:  # with the HMM prior: phased once, over every site
+        step = 256  # samples at a time: candidate scores are (samples, panel haplotypes)
+        parts = []
+        for i in tqdm(range(0, n, step), desc="phase", unit="chunk", disable=not progress):
+            parts.append(phase_segments(panel_rows, haps[i : i + step], rho, eps=eps))
+        rows_all = np.concatenate(parts).reshape(n * ploidy, n_sites)
     bar = tqdm(total=len(windows), desc="impute", unit="window", disable=not progress)
     for g, group in enumerate(groups):
         need_w = {int(w): rows_to_fill(int(w)) for w in group}
         need_g = np.unique(np.concatenate(list(need_w.values())))
         lo, hi = read[g]
-        if unphased and need_g.size:
+        if unphased and rho is None and need_g.size:
             rows_all = haps.reshape(n * ploidy, n_sites).copy()
             # in chunks of samples: the pair search holds (samples, 32, 32, sites) sums
             chunks = [haps[i : i + 32, :, lo:hi] for i in range(0, n, 32)]
-            if rho is not None:  # with the HMM prior: template switches over the longer range
-                phased = np.concatenate(
-                    [phase_hmm(phase_index, g, c, rho, eps=eps, chunk=128) for c in chunks]
-                )
-            else:
-                s, e = windows[group[0]]
-                phased = np.concatenate(
-                    [phase_window(phase_index, g, c, focus=(s - lo, e - lo)) for c in chunks]
-                )
+            s, e = windows[group[0]]
+            phased = np.concatenate(
+                [phase_window(phase_index, g, c, focus=(s - lo, e - lo)) for c in chunks]
+            )
             rows_all[:, lo:hi] = phased.reshape(n * ploidy, -1)
         post = None
         if rho is not None and need_g.size:  # the block's posterior, every row it needs
