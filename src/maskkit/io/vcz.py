@@ -118,6 +118,10 @@ class VcfZarrStore(HaplotypeStore):
         ``contig`` is missing (several contigs) or not in the store; ``backend`` is not
         ``"fsspec"`` or ``"obstore"``; ``backend="obstore"`` with a local path, a URL other
         than ``s3://`` or a ``storage_options`` key it does not take.
+    RuntimeError
+        ``backend="obstore"`` in a process forked from one that had used obstore (whose runtime
+        does not survive fork): start workers with ``forkserver`` or ``spawn``. Raised when the
+        store (re)opens, e.g. at a forked worker's first read.
 
     Examples
     --------
