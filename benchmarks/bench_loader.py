@@ -36,9 +36,13 @@ Rows:
   naive loader: ``WindowBatchSampler(shuffle=False)`` (in order), ``WindowBatchSampler``,
   ``shuffle=True`` (local disk only: from S3 it fetches a chunk for nearly every item),
   ``ChunkShuffleSampler`` and ``ChunkShuffleSampler(num_workers=2)`` (a chunk stream per
-  worker). The rows run in ``--rounds`` interleaved rounds, the naive loader first in each and
-  the others in an order rotated by one row each round, and each row's ratio is the median of
-  its rounds' ratios against the same round's naive rate, so a machine shared with other jobs
+  worker). The S3 rows run twice: through fsspec (``vcz S3``, s3fs) and through obstore
+  (``vcz S3 obstore``, ``VcfZarrStore(backend="obstore")``, needs ``obstore``), whose workers
+  start with ``multiprocessing_context="forkserver"`` (obstore does not survive ``fork`` once
+  the main process has used it). The rows run in ``--rounds`` interleaved rounds, the naive
+  loader first in each and the others in an order rotated by one row each round, and each row's
+  ratio is the median of its rounds' ratios against the same round's naive rate, so a machine
+  shared with other jobs
   loads all rows alike. ``--vcz-rows chunks_workers`` runs only the named rows (each round is
   then shorter, so the naive rate is measured closer to them). Before the rounds, an in-process
   profile serves each worker's share of one epoch and counts its chunk reads and CPU time per
@@ -142,20 +146,26 @@ class NaiveDataset(torch.utils.data.Dataset):
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and its children alive now (DataLoader workers, the S3 server).
+    """CPU time of this process and its descendants alive now (workers, the S3 server).
 
-    Read from ``/proc`` (Linux); without it, this process's alone.
+    Descendants, not only children: workers started with ``forkserver`` are children of the
+    fork server. Read from ``/proc`` (Linux); without it, this process's alone.
     """
     total = time.process_time()
-    me = str(os.getpid())
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    children: dict[str, list[tuple[str, float]]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended
             continue
-        if fields[1] == me:  # ppid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        children.setdefault(fields[1], []).append((stat.parent.name, cpu))  # by ppid
+    todo = [str(os.getpid())]
+    while todo:
+        for pid, cpu in children.get(todo.pop(), ()):
+            total += cpu
+            todo.append(pid)
     return total
 
 
@@ -293,18 +303,25 @@ SAMPLER_NAMES = {
 
 
 def _loader(
-    ds: HaplotypeDataset, sampler: str, workers: int, streams: int | None = None
+    ds: HaplotypeDataset,
+    sampler: str,
+    workers: int,
+    streams: int | None = None,
+    context: str | None = None,
 ) -> tuple[Any, Any]:
     """The DataLoader and batch sampler (None for ``shuffle=True``) of ``sampler``'s row.
 
     ``streams``: the ``num_workers`` a per-worker ChunkShuffleSampler is built for (default
-    ``workers``; the in-process profile serves each worker's share itself).
+    ``workers``; the in-process profile serves each worker's share itself). ``context``: the
+    workers' start method (default: torch's, ``fork`` on Linux).
     """
     common: dict[str, Any] = {
         "num_workers": workers,
         "collate_fn": ds.collate_fn,
         "persistent_workers": workers > 0,
     }
+    if context is not None and workers > 0:
+        common["multiprocessing_context"] = context
     if sampler in ("window", "inorder"):
         bs = WindowBatchSampler(ds, BATCH, shuffle=sampler == "window", seed=0)
         return torch.utils.data.DataLoader(ds, batch_sampler=bs, **common), bs
@@ -337,11 +354,17 @@ def order_randomness(ds: HaplotypeDataset, loader: Any, bs: Any) -> dict[str, fl
 
 
 def maskkit_rate(
-    path: Any, sampler: str, dtype: Any, epochs: int, workers: int = WORKERS, where: str = ""
+    path: Any,
+    sampler: str,
+    dtype: Any,
+    epochs: int,
+    workers: int = WORKERS,
+    where: str = "",
+    context: str | None = None,
 ) -> dict[str, Any]:
     ds = make_dataset(path, dtype)
     ds.__getitems__(list(range(BATCH)))  # JIT warm-up in the main process, before fork
-    loader, bs = _loader(ds, sampler, workers)
+    loader, bs = _loader(ds, sampler, workers, context=context)
 
     def set_epoch(e: int) -> None:
         ds.set_epoch(e)
@@ -508,10 +531,14 @@ def run_vcz(
         stores = {
             "vcz disk": lambda: io.VcfZarrStore(local, cache_mb=VCZ_CACHE_MB),
             "vcz S3": lambda: io.VcfZarrStore(url, storage_options=options, cache_mb=VCZ_CACHE_MB),
+            "vcz S3 obstore": lambda: io.VcfZarrStore(
+                url, storage_options=options, backend="obstore", cache_mb=VCZ_CACHE_MB
+            ),
         }
         keep = VCZ_CONFIGS if rows is None else rows
         plan = [("vcz disk", c) for c in VCZ_CONFIGS if c in keep]
         plan += [("vcz S3", c) for c in VCZ_S3_CONFIGS if c in keep]
+        plan += [("vcz S3 obstore", c) for c in VCZ_S3_CONFIGS if c in keep]
         for where, sampler in plan:
             res["vcz_profile"].append({"store": where, **vcz_profile(stores[where], sampler)})
         for r in range(rounds):
@@ -521,7 +548,11 @@ def run_vcz(
             ratios.setdefault(naive["loader"], []).append(1.0)
             cpu.setdefault(naive["loader"], []).append(naive["cpu_us_per_window"])
             for where, sampler in plan[r % len(plan) :] + plan[: r % len(plan)]:
-                row = maskkit_rate(stores[where](), sampler, NARROW, epochs, where=where + ", ")
+                # obstore's runtime does not survive fork once this process has used it
+                context = "forkserver" if where.endswith("obstore") else None
+                row = maskkit_rate(
+                    stores[where](), sampler, NARROW, epochs, where=where + ", ", context=context
+                )
                 print(f"  {row['loader']}: {row['windows_per_s']:,.0f} windows/s", file=sys.stderr)
                 rates.setdefault(row["loader"], []).extend(row["windows_per_s_epochs"])
                 ratios.setdefault(row["loader"], []).append(row["windows_per_s"] / base)

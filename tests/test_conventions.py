@@ -61,7 +61,7 @@ OPTIONS = {
     "scale", "upto", "mean_span", "max_span", "span_lengths", "every", "kept_rate",
     "fixed_epoch", "options", "name", "prefix", "pad_to", "pad_to_multiple_of", "replace",
     "dtype", "verbose", "show_progress", "overwrite", "contig", "format",
-    "storage_options", "in_memory", "shuffle", "drop_last", "haps_key", "index_key",
+    "storage_options", "backend", "in_memory", "shuffle", "drop_last", "haps_key", "index_key",
     "lengths_key", "frozen", "haplotypes", "boundaries", "steps", "begin", "patience", "mode",
     "cooldown", "min_delta", "num_replicas",
 }  # fmt: skip

@@ -1,13 +1,17 @@
 """VCF Zarr on S3: a local moto server on 127.0.0.1 stands in for the object store.
 
-The store is read through fsspec (s3fs) exactly as from a bucket; the tests compare it with
-the same store on local disk, count the HTTP GETs each window makes, and check that the
-credentials never show up in a repr, an error or maskkit's output.
+The store is read exactly as from a bucket, through fsspec (s3fs) and through obstore
+(``backend="obstore"``); the tests compare it with the same store on local disk, count the
+HTTP GETs each window makes, and check that the credentials never show up in a repr, an error
+or maskkit's output.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -54,6 +58,14 @@ class _Requests:
         )
 
 
+@pytest.fixture(params=["fsspec", "obstore"])
+def backend(request):
+    """Each backend of ``VcfZarrStore``: fsspec (s3fs) and obstore (skipped without it)."""
+    if request.param == "obstore":
+        pytest.importorskip("obstore", reason='backend="obstore" needs obstore (maskkit[s3])')
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """A moto S3 server on 127.0.0.1 holding a simulated VCZ, and the local copy it came from."""
@@ -81,9 +93,10 @@ def s3(tmp_path_factory):
         server.stop()
 
 
-def test_s3_store_reads_as_the_local_store(s3):
+def test_s3_store_reads_as_the_local_store(s3, backend):
     url, options, local = s3
-    remote, here = io.open_store(url, storage_options=options), io.open_store(local)
+    remote = io.open_store(url, storage_options=options, backend=backend)
+    here = io.open_store(local)
     assert isinstance(remote, io.VcfZarrStore)
     assert remote.samples.tolist() == here.samples.tolist()
     np.testing.assert_array_equal(remote.positions, here.positions)
@@ -93,7 +106,7 @@ def test_s3_store_reads_as_the_local_store(s3):
 
 
 @pytest.mark.torch
-def test_s3_and_local_give_identical_batches(s3):
+def test_s3_and_local_give_identical_batches(s3, backend):
     torch = pytest.importorskip("torch")
     import maskkit as mk
     from maskkit.curriculum import Levels
@@ -101,7 +114,10 @@ def test_s3_and_local_give_identical_batches(s3):
 
     url, options, local = s3
     runs = []
-    for store in (io.open_store(url, storage_options=options), io.open_store(local)):
+    for store in (
+        io.open_store(url, storage_options=options, backend=backend),
+        io.open_store(local),
+    ):
         masker = mk.Masker("smart_balanced", Levels([0.2, 0.5]), seed=3)
         ds = HaplotypeDataset(store, masker, windows=24, samples=range(1, 29), haplotypes=True)
         sampler = WindowBatchSampler(ds, batch_size=7, shuffle=True, seed=5)
@@ -115,9 +131,9 @@ def test_s3_and_local_give_identical_batches(s3):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
-def test_each_window_gets_only_the_chunks_it_touches(s3, monkeypatch):
+def test_each_window_gets_only_the_chunks_it_touches(s3, backend, monkeypatch):
     url, options, local = s3
-    store = io.open_store(url, storage_options=options)
+    store = io.open_store(url, storage_options=options, backend=backend)
     full = io.open_store(local).to_numpy()
     requests = _Requests(monkeypatch)
     for idx, start, stop in (([9, 2, 17], 40, 70), ([0], 0, 5), ([29, 8], 70, 110)):
@@ -141,17 +157,25 @@ def test_each_window_gets_only_the_chunks_it_touches(s3, monkeypatch):
         assert others == [], "a window reads genotype chunks only"
 
 
-def test_credentials_never_appear_in_reprs_errors_or_output(s3, capsys, caplog):
+def test_credentials_never_appear_in_reprs_errors_or_output(s3, backend, capsys, caplog):
     url, options, _ = s3
     caplog.set_level(logging.INFO)
-    store = io.open_store(url, storage_options=options)
-    texts = [repr(store), str(store)]
+    store = io.open_store(url, storage_options=options, backend=backend)
+    texts = [repr(store), str(store), repr(store._handle().store)]
     for bad in (f"s3://{BUCKET}/missing.vcz", f"s3://{BUCKET}/cohort.vcz/call_genotype"):
         with pytest.raises((io.StoreFormatError, FileNotFoundError)) as info:
-            io.open_store(bad, storage_options=options)
-        texts.append(str(info.value))
+            io.open_store(bad, storage_options=options, backend=backend)
+        texts += [str(info.value), repr(info.value.__cause__), str(info.value.__cause__)]
+    if backend == "obstore":
+        for bad_options in (
+            {**options, "use_ssl": False},
+            {**options, "client_kwargs": {"verify": SECRET}},
+        ):
+            with pytest.raises(ValueError, match="not supported") as info:
+                io.open_store(url, storage_options=bad_options, backend=backend)
+            texts.append(str(info.value))
     with pytest.raises(ValueError, match="contig") as info:
-        io.open_store(url, storage_options=options, contig="chr99")
+        io.open_store(url, storage_options=options, contig="chr99", backend=backend)
     texts.append(str(info.value))
     with pytest.raises(io.WindowError, match=f"n_sites=110 \\({url}\\)") as info:
         store.read([0], 0, 111)
@@ -161,3 +185,74 @@ def test_credentials_never_appear_in_reprs_errors_or_output(s3, capsys, caplog):
     for text in texts:
         assert SECRET not in text
         assert KEY_ID not in text
+
+
+def _read_in_child(store, queue):
+    try:
+        queue.put(store.read([9, 2, 17], 40, 70))
+    except Exception as exc:
+        queue.put(exc)
+
+
+def _in_child(method, store):
+    ctx = multiprocessing.get_context(method)
+    queue = ctx.Queue()
+    child = ctx.Process(target=_read_in_child, args=(store, queue))
+    child.start()
+    got = queue.get(timeout=120)
+    child.join(60)
+    assert child.exitcode == 0
+    return got
+
+
+def test_obstore_worker_copies_read_the_same(s3):
+    pytest.importorskip("obstore")
+    url, options, local = s3
+    store = io.open_store(url, storage_options=options, backend="obstore")
+    expected = io.open_store(local).read([9, 2, 17], 40, 70)
+    np.testing.assert_array_equal(store.read([9, 2, 17], 40, 70), expected)
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy.backend == "obstore"
+    assert "backend='obstore'" in repr(copy)
+    np.testing.assert_array_equal(copy.read([9, 2, 17], 40, 70), expected)
+    np.testing.assert_array_equal(_in_child("spawn", store), expected)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_obstore_refuses_a_forked_worker_instead_of_hanging(s3):
+    pytest.importorskip("obstore")
+    url, options, _ = s3
+    store = io.open_store(url, storage_options=options, backend="obstore")
+    got = _in_child("fork", store)
+    assert isinstance(got, RuntimeError)
+    assert "forkserver" in str(got)
+    assert SECRET not in str(got)
+
+
+def test_backend_values_and_options_are_checked(s3, tmp_path):
+    pytest.importorskip("obstore")
+    url, options, local = s3
+    with pytest.raises(ValueError, match="backend='rust' is not one of 'fsspec', 'obstore'"):
+        io.VcfZarrStore(url, storage_options=options, backend="rust")
+    with pytest.raises(ValueError, match="backend='obstore' applies to URLs"):
+        io.VcfZarrStore(local, backend="obstore")
+    with pytest.raises(ValueError, match="backend apply to VCF Zarr stores"):
+        io.open_store(tmp_path / "x.h5", backend="obstore")
+    with pytest.raises(ValueError, match="s3:// URLs only, not gs://"):
+        io.VcfZarrStore("gs://bucket/cohort.vcz", backend="obstore")
+    with pytest.raises(ValueError, match="'config_kwargs' is not supported"):
+        io.VcfZarrStore(url, storage_options={**options, "config_kwargs": {}}, backend="obstore")
+    with pytest.raises(ValueError, match=r"client_kwargs\['verify'\] is not supported"):
+        io.VcfZarrStore(
+            url,
+            storage_options={"client_kwargs": {**options["client_kwargs"], "verify": False}},
+            backend="obstore",
+        )
+
+
+def test_obstore_missing_names_the_extra(s3, monkeypatch):
+    url, options, _ = s3
+    monkeypatch.setitem(sys.modules, "obstore", None)
+    with pytest.raises(ImportError, match=r'pip install "maskkit\[s3\]"'):
+        io.VcfZarrStore(url, storage_options=options, backend="obstore")

@@ -11,7 +11,10 @@ be exactly as long as it says, and hold exactly one chunk's bytes. Anything else
 numcodecs compressor, no filters) in one store request and one decode into a fresh array,
 without zarr's selection machinery: a training loader reads each chunk whole anyway, and
 zarr's per-call overhead (a hand-over to its event loop and codec pipeline for each
-selection) costs several times the decode itself.
+selection) costs several times the decode itself. From a local folder it reads the file
+directly, and from an obstore store (``VcfZarrStore(backend="obstore")``) it calls obstore's
+blocking ``get`` directly (no hand-over to zarr's event loop: about 0.45 ms of client CPU per
+~300 KiB chunk against 0.7-0.8 ms through zarr's ``ObjectStore.get``).
 """
 
 from __future__ import annotations
@@ -194,12 +197,15 @@ def chunk_reader(array: Any) -> Callable[[tuple[int, ...]], np.ndarray] | None:
     fill = 0 if fill is None else fill
     store, prefix = array.store_path.store, array.store_path.path
     root = _local_root(store)
+    remote = _obstore_of(store)
     check = getattr(store, "check_chunk", None)
     prototype = default_buffer_prototype()
     everything = OffsetByteRequest(0)
 
     def fetch(key: str) -> np.ndarray | None:
-        if root is None:  # through the store's event loop (s3://, zip, ...)
+        if remote is not None:
+            raw = read_obstore(remote, key)
+        elif root is None:  # through the store's event loop (s3:// through fsspec, zip, ...)
             # "from byte 0": s3fs reads a whole object with a HEAD (its size) and a GET, a
             # range with the GET alone (a checked_store checks whole reads only: see below)
             buf = sync(store.get(key, prototype, byte_range=everything))
@@ -241,6 +247,32 @@ def read_local(root: Path, key: str) -> np.ndarray | None:
         return np.fromfile(root / key, dtype=np.uint8)
     except FileNotFoundError:
         return None
+
+
+def read_obstore(store: Any, key: str) -> np.ndarray | None:
+    """Return the bytes of ``key`` in the obstore ``store`` (None if not stored), read-only.
+
+    One blocking GET from byte 0 (a whole object, no HEAD first).
+    """
+    import obstore
+
+    try:
+        response = obstore.get(store, key, options={"range": {"offset": 0}})
+    except FileNotFoundError:
+        return None
+    return np.frombuffer(memoryview(response.bytes()), dtype=np.uint8)
+
+
+def _obstore_of(store: Any) -> Any:
+    """Return the obstore store in a zarr ``ObjectStore`` under any wrapper stores, else None."""
+    import zarr.storage
+
+    while isinstance(store, zarr.storage.WrapperStore):
+        store = store._store
+    object_store = getattr(zarr.storage, "ObjectStore", None)
+    if object_store is not None and isinstance(store, object_store):
+        return store.store
+    return None
 
 
 def _local_root(store: Any) -> Path | None:

@@ -12,6 +12,7 @@ _EXTRA = {
     "cyvcf2": "vcf",
     "tqdm": "vcf",
     "zarr": "zarr",
+    "obstore": "s3",
 }
 
 

@@ -24,6 +24,7 @@ def open_store(
     format: str | None = None,
     contig: str | None = None,
     storage_options: dict[str, Any] | None = None,
+    backend: str = "fsspec",
     in_memory: bool = False,
     verbose: bool = False,
 ) -> HaplotypeStore:
@@ -43,6 +44,9 @@ def open_store(
         VCF Zarr only: the contig to serve, when the store holds several.
     storage_options
         VCF Zarr at a URL only: options of its fsspec filesystem (e.g. credentials).
+    backend
+        VCF Zarr at a URL only: ``"fsspec"`` (default) or ``"obstore"`` (``s3://``); see
+        [`VcfZarrStore`][maskkit.io.vcz.VcfZarrStore].
     in_memory
         See [`HaplotypeStore`][maskkit.io.store.HaplotypeStore].
     verbose
@@ -69,12 +73,13 @@ def open_store(
             path,
             contig=contig,
             storage_options=storage_options,
+            backend=backend,
             in_memory=in_memory,
             verbose=verbose,
         )
-    if contig is not None or storage_options is not None:
+    if contig is not None or storage_options is not None or backend != "fsspec":
         raise ValueError(
-            "contig and storage_options apply to VCF Zarr stores; an HDF5 store holds one "
+            "contig, storage_options and backend apply to VCF Zarr stores; an HDF5 store holds one "
             "contig on a local path (open it without them)"
         )
     return HaplotypeStore(path, in_memory=in_memory, verbose=verbose)
