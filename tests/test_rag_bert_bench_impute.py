@@ -100,3 +100,37 @@ def test_small_bench_against_the_real_beagle(tmp_path):
     res = json.loads((out / "bench_impute.json").read_text())
     assert res["beagle"]["scores"]["maf>=0.05"]["f1"] > 0.8
     assert res["beagle"]["cpu_s"] > 0
+
+
+def _bench_phasing():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_phasing.py"
+    spec = importlib.util.spec_from_file_location("bench_phasing", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_phasing_counts_switches_between_observed_heterozygous_sites():
+    bp = _bench_phasing()
+    truth = np.array([[[1, 0, 1, 1, 0], [0, 1, 0, 1, 1]]], dtype=np.int8)  # hets at 0, 1, 2, 4
+    phased = truth.copy()
+    phased[0, :, 2:] = truth[0, ::-1, 2:]  # one switch, between sites 1 and 2
+    sites = np.ones(5, dtype=bool)
+    assert bp.switch_errors(phased, truth, sites) == (1, 3)
+    assert bp.switch_errors(truth, truth, sites) == (0, 3)
+    sites[2] = False  # site 2 outside the windows: the switch lies between 1 and 4
+    assert bp.switch_errors(phased, truth, sites) == (1, 2)
+    phased[0, 0, 4] = -1  # not observed
+    assert bp.switch_errors(phased, truth, sites) == (0, 1)
+
+
+def test_bench_phasing_runs_on_a_tiny_demo(tmp_path, capsys):
+    bp = _bench_phasing()
+    argv = [*QUICK[:7], "--cache-dir", str(tmp_path), "--passes", "1,2"]
+    assert bp.main(argv) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "pass(es)" in ln]
+    assert [ln.split()[0] for ln in lines] == ["1", "2"]
+    assert all("switch errors" in ln for ln in lines)
