@@ -9,6 +9,9 @@ with 0 workers and with 2 persistent ones.
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -165,3 +168,20 @@ def test_freeze_eval_must_be_a_bool():
     masker = mk.Masker("random", rate=0.2, seed=0)
     with pytest.raises(TypeError, match="freeze_eval"):
         CurriculumCallback(masker, freeze_eval="no")  # type: ignore[arg-type]
+
+
+def test_frozen_eval_masks_leave_no_reference_cycle_through_the_trainer(tmp_path):
+    """Dropping the Trainer frees it at once: left to the garbage collector, its persistent
+    DataLoader iterators lost their queues before telling the workers to stop (a 5 s join
+    timeout per worker)."""
+    masker = mk.Masker("random", rate=Levels(LEVELS, epochs_per_level=1), seed=3)
+    trainer = build(str(tmp_path), masker, workers=0)  # CurriculumCallback freezes at init
+    assert "_maskkit_eval_collator" in vars(trainer)
+    alive = weakref.ref(trainer)
+    gc.collect()
+    gc.disable()
+    try:
+        del trainer
+        assert alive() is None
+    finally:
+        gc.enable()

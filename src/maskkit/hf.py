@@ -30,6 +30,7 @@ import functools
 import logging
 import math
 import sys
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -380,21 +381,34 @@ def freeze_eval_masks(
     if patched:
         return frozen  # type: ignore[return-value]
 
-    def with_frozen(method: Any) -> Any:
-        @functools.wraps(method)
+    # The wrappers hold the Trainer weakly: a reference cycle through it would leave its
+    # persistent DataLoader iterators to the garbage collector, which may close their queues
+    # before the iterators tell the workers to stop (each worker then costs a 5 s join timeout).
+    ref = weakref.ref(trainer)
+
+    def with_frozen(name: str) -> Any:
+        bound: Any = getattr(trainer, name)
+        own = getattr(bound, "__self__", None) is trainer
+        target: Any = bound.__func__ if own else bound  # another callable is called as it is
+
+        @functools.wraps(target)
         def build(*args: Any, **kwargs: Any) -> Any:
-            current = trainer.data_collator
-            source, eval_collator = getattr(trainer, _EVAL_COLLATOR)
+            owner = ref()
+            if owner is None:
+                raise ReferenceError(f"the Trainer whose {name} this was no longer exists")
+            call = functools.partial(target, owner) if own else target
+            current = owner.data_collator
+            source, eval_collator = getattr(owner, _EVAL_COLLATOR)
             if current is not source:  # the user set another collator: evaluate with it
-                return method(*args, **kwargs)
-            trainer.data_collator = eval_collator
+                return call(*args, **kwargs)
+            owner.data_collator = eval_collator
             try:
-                return method(*args, **kwargs)
+                return call(*args, **kwargs)
             finally:
-                trainer.data_collator = current
+                owner.data_collator = current
 
         return build
 
     for name in ("get_eval_dataloader", "get_test_dataloader"):
-        setattr(trainer, name, with_frozen(getattr(trainer, name)))
+        setattr(trainer, name, with_frozen(name))
     return frozen  # type: ignore[return-value]
