@@ -14,11 +14,7 @@ client CPU per read, for the GET alone and for the GET plus its Blosc decode (``
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,33 +22,14 @@ from typing import Any
 
 import numpy as np
 
+# the moto server and the upload of bench_loader.py --vcz (this script's folder is on sys.path)
+from bench_loader import s3_copy
+
 from maskkit import io
 from maskkit.io._chunks import _obstore_of, chunk_reader, read_obstore
 
 N_SITES, N_SAMPLES, PLOIDY, CHUNK_SITES = 8192, 256, 2, 2048
 BACKENDS = ("fsspec", "obstore")
-
-
-@contextlib.contextmanager
-def moto_server(timeout: float = 60.0) -> Any:
-    """Yield the endpoint URL of a moto S3 server in its own process on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto server not listening on port {port}: {' '.join(cmd)}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def make_store(path: Path) -> Path:
@@ -108,23 +85,15 @@ def main() -> None:
     args = p.parse_args()
     import s3fs
 
-    with tempfile.TemporaryDirectory() as tmp, moto_server() as endpoint:
+    with tempfile.TemporaryDirectory() as tmp:
         local = make_store(Path(tmp) / "g.vcz")
-        options = {
-            "key": "bench",
-            "secret": "bench-secret",
-            "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-west-1"},
-        }
-        fs = s3fs.S3FileSystem(**options)
-        fs.mkdir("bench")
-        fs.put(str(local), "bench/g.vcz", recursive=True)
-        size = fs.size("bench/g.vcz/call_genotype/0.0.0")
-        rows = []
-        for rnd in range(2):  # two rounds, alternating, so both see the same machine load
-            for backend in BACKENDS if rnd == 0 else BACKENDS[::-1]:
-                url = "s3://bench/g.vcz"
-                store = io.VcfZarrStore(url, storage_options=options, backend=backend)
-                rows.append({"backend": backend, "round": rnd, **measure(store, args.reads)})
+        with s3_copy(local) as (url, options):
+            size = s3fs.S3FileSystem(**options).size(f"{url}/call_genotype/0.0.0")
+            rows = []
+            for rnd in range(2):  # two rounds, alternating, so both see the same machine load
+                for backend in BACKENDS if rnd == 0 else BACKENDS[::-1]:
+                    store = io.VcfZarrStore(url, storage_options=options, backend=backend)
+                    rows.append({"backend": backend, "round": rnd, **measure(store, args.reads)})
     print(f"{args.reads} whole-chunk reads of ~{size / 1024:.0f} KiB each, client CPU per read:")
     for r in rows:
         print(
