@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import hmm
-from .retrieval import PanelIndex
+from .retrieval import PanelIndex, pm1
 
 
 def genotype_key(haps: np.ndarray) -> np.ndarray:
@@ -175,7 +175,7 @@ def phase_segments(
     het = called & (dose == 1)
     c = min(n_candidates, panel.shape[0] - (0 if own is None else ploidy))
     key = genotype_key(haps)
-    pm = signs(panel)
+    pm = pm1(panel)
     pieces = segments(haps.shape[-1], segment, overlap)
     first = _phase_pass(
         panel, dose, het, rho, eps, pieces,
@@ -241,11 +241,12 @@ def hap_candidates(
     pm: np.ndarray, est: np.ndarray, own: np.ndarray | None, ploidy: int, c: int, chunk: int
 ) -> np.ndarray:
     """``(samples, c)`` panel ids: the best matches (:func:`local_candidates`) of each of the
-    two estimated haplotypes ``est`` ``(samples, 2, sites)`` in the panel of :func:`signs`
-    ``pm``, taken in turn from the two lists so that each haplotype brings about half."""
+    two estimated haplotypes ``est`` ``(samples, 2, sites)`` in the panel ``pm``
+    (:func:`.retrieval.pm1`), taken in turn from the two lists so that each haplotype brings
+    about half."""
     lists = []
     for h in range(2):
-        lists.append(_candidates(pm, signs(est[:, h]), own, ploidy, c, chunk))
+        lists.append(_candidates(pm, pm1(est[:, h]), own, ploidy, c, chunk))
     out = np.empty_like(lists[0])
     for i in range(out.shape[0]):
         merged = dict.fromkeys(np.stack([lists[0][i], lists[1][i]], axis=1).ravel().tolist())
@@ -259,18 +260,13 @@ def local_candidates(
     """``(samples, c)`` panel ids: the best matches of the phase-free ``key`` on each ``chunk``
     of sites in turn (so every part of the range has its own candidates), then overall; ties
     go to the lower id."""
-    return _candidates(signs(panel), key, own, ploidy, c, chunk)
-
-
-def signs(panel: np.ndarray) -> np.ndarray:
-    """Panel alleles as float32 ``+1`` alt, ``-1`` ref, ``0`` missing."""
-    return np.where(panel > 0, 1.0, np.where(panel == 0, -1.0, 0.0)).astype(np.float32)
+    return _candidates(pm1(panel), key, own, ploidy, c, chunk)
 
 
 def _candidates(
     pm: np.ndarray, key: np.ndarray, own: np.ndarray | None, ploidy: int, c: int, chunk: int
 ) -> np.ndarray:
-    """:func:`local_candidates` of the panel's :func:`signs` ``pm``."""
+    """:func:`local_candidates` of the panel's :func:`.retrieval.pm1` ``pm``."""
     n, length = key.shape
     starts = list(range(0, length, chunk))
     per = max(1, c // (len(starts) + 1))
