@@ -460,10 +460,5 @@ def pair_paths(cand: np.ndarray, dose: np.ndarray, rho: np.ndarray, eps: float) 
 
 def pair_path(cand: np.ndarray, dose: np.ndarray, rho: np.ndarray, eps: float) -> np.ndarray:
     """Viterbi path ``(L, 2)`` of candidate indices explaining genotype ``dose`` (see
-    :func:`_pair_viterbi`; ``dose`` -1 where not observed)."""
-    path = np.zeros((dose.shape[0], 2), dtype=np.int64)
-    _pair_viterbi(
-        np.ascontiguousarray(cand, dtype=np.int8), np.ascontiguousarray(dose, dtype=np.int64),
-        np.ascontiguousarray(rho, dtype=np.float64), float(eps), path,
-    )  # fmt: skip
-    return path
+    :func:`_pair_viterbi`; ``dose`` -1 where not observed): :func:`pair_paths` of one row."""
+    return pair_paths(np.asarray(cand)[None], np.asarray(dose)[None], rho, eps)[0]
