@@ -263,12 +263,20 @@ def read_obstore(store: Any, key: str) -> np.ndarray | None:
     return np.frombuffer(memoryview(response.bytes()), dtype=np.uint8)
 
 
-def _obstore_of(store: Any) -> Any:
-    """Return the obstore store in a zarr ``ObjectStore`` under any wrapper stores, else None."""
+def _innermost(store: Any) -> Any:
+    """Return the store under any zarr wrapper stores (``checked_store``'s among them)."""
     import zarr.storage
 
     while isinstance(store, zarr.storage.WrapperStore):
         store = store._store
+    return store
+
+
+def _obstore_of(store: Any) -> Any:
+    """Return the obstore store in a zarr ``ObjectStore`` under any wrapper stores, else None."""
+    import zarr.storage
+
+    store = _innermost(store)
     object_store = getattr(zarr.storage, "ObjectStore", None)
     if object_store is not None and isinstance(store, object_store):
         return store.store
@@ -279,8 +287,7 @@ def _local_root(store: Any) -> Path | None:
     """Return the folder of a zarr ``LocalStore`` under any wrapper stores, else None."""
     import zarr.storage
 
-    while isinstance(store, zarr.storage.WrapperStore):
-        store = store._store
+    store = _innermost(store)
     if isinstance(store, zarr.storage.LocalStore):
         return Path(store.root)
     return None
